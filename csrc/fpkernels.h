@@ -1,0 +1,161 @@
+/*
+ * fpkernels.h - the one public header of fpkernels: C99 + OpenMP machine-learning kernels.
+ *
+ * Use from C: include this header and link libfpkernels.a or libfpkernels.so (`make -C csrc`).
+ * Use from Python: the same declarations are the cffi cdef of the extension module
+ * (build_ffi.py reads the part between FPK_CDEF_BEGIN and FPK_CDEF_END).
+ *
+ * Conventions, for every function declared here:
+ *   - names are fpk_<operation>_<dtype>, with dtype f32 (float) or f64 (double);
+ *   - sizes and counts are size_t, strides and indices are int64_t (in elements, not bytes);
+ *   - arrays are C-contiguous (row-major) unless a strides argument says otherwise;
+ *   - every kernel returns an int status: FPK_OK (0) or one of the FPK_ERR_* codes below;
+ *     fpk_status_string() turns it into a sentence. Kernels never print, abort or exit;
+ *   - kernels split their work over fpk_get_num_threads() OpenMP threads, stay on one thread
+ *     for small inputs, and give bitwise-identical results whatever the thread count.
+ *   - element-wise kernels allow `out` to be the same array as an input (in place); other
+ *     overlaps are the caller's to avoid.
+ */
+#ifndef FPKERNELS_H
+#define FPKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* FPK_CDEF_BEGIN: from here to FPK_CDEF_END, only declarations cffi can parse. */
+
+#define FPK_VERSION_MAJOR 0
+#define FPK_VERSION_MINOR 1
+#define FPK_VERSION_PATCH 0
+
+/* ---- status codes and library facts (core.c) ---- */
+
+typedef enum fpk_status {
+    FPK_OK = 0,
+    FPK_ERR_NULL = 1,     /* a required pointer is NULL */
+    FPK_ERR_SHAPE = 2,    /* sizes or shapes do not fit together */
+    FPK_ERR_VALUE = 3,    /* an argument is outside its domain (a label, a hyper-parameter) */
+    FPK_ERR_EMPTY = 4,    /* the operation has no answer for an empty input */
+    FPK_ERR_NOMEM = 5,    /* a work buffer could not be allocated */
+    FPK_ERR_OVERFLOW = 6  /* a size computation would overflow size_t */
+} fpk_status;
+
+/* A short sentence saying what a status code means (never NULL). */
+const char *fpk_status_string(int status);
+
+/* The library version as "MAJOR.MINOR.PATCH". */
+const char *fpk_version(void);
+
+/* The compiler and the flags this library was built with. */
+const char *fpk_compiler(void);
+const char *fpk_build_flags(void);
+
+/* The widest SIMD instruction set compiled in: "avx512", "avx2", "sse2", "neon" or "scalar". */
+const char *fpk_simd_level(void);
+
+/* How many OpenMP threads kernels may use. The default is OpenMP's (OMP_NUM_THREADS, else the
+   core count); set_num_threads takes n >= 1 and returns FPK_ERR_VALUE otherwise. Process-wide. */
+int fpk_set_num_threads(int n);
+int fpk_get_num_threads(void);
+
+/* How many threads a kernel uses for `work` elements: 1 below FPK_GRAIN, never more than
+   fpk_get_num_threads(). */
+int fpk_threads_for(size_t work);
+
+/* ---- end status codes and library facts ---- */
+
+/* ---- machine limits (machine.c) ---- */
+
+/* ---- end machine limits ---- */
+
+/* ---- tensor operations (elementwise.c, shape.c) ---- */
+
+/* ---- end tensor operations ---- */
+
+/* ---- statistics (reduce.c) ---- */
+
+/* ---- end statistics ---- */
+
+/* ---- matrix multiplication (matmul.c) ---- */
+
+/* ---- end matrix multiplication ---- */
+
+/* ---- activations (activations.c) ---- */
+
+/* ---- end activations ---- */
+
+/* ---- losses (losses.c) ---- */
+
+/* ---- end losses ---- */
+
+/* ---- optimizers (optimizers.c) ---- */
+
+/* ---- end optimizers ---- */
+
+/* ---- initializers and random numbers (random.c) ---- */
+
+/* ---- end initializers and random numbers ---- */
+
+/* ---- normalisation (normalize.c) ---- */
+
+/* ---- end normalisation ---- */
+
+/* FPK_CDEF_END */
+
+/* ---- helpers for kernel authors (fpkernels' own C files and plugins' C kernels) ---- */
+
+/* Below this many elements a kernel stays on one thread: an OpenMP region costs about a
+   microsecond, more than a small loop. */
+#define FPK_GRAIN 32768
+
+/* Split [0, n) into `parts` contiguous ranges, each starting on a 64-byte boundary for
+   4-byte elements; range `part` is [*lo, *hi). */
+static inline void fpk_split_range(size_t n, int part, int parts, size_t *lo, size_t *hi)
+{
+    size_t chunk = (n + (size_t)parts - 1) / (size_t)parts;
+    chunk = (chunk + 15) & ~(size_t)15;
+    size_t begin = chunk * (size_t)part, end = begin + chunk;
+    *lo = begin < n ? begin : n;
+    *hi = end < n ? end : n;
+}
+
+/* Run the statements `...` once per range [lo, hi) of [0, n): on the calling thread when
+   threads <= 1 (no parallel region is entered), else on `threads` OpenMP threads, one range each.
+   Example:  FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,
+                 for (size_t i = lo; i < hi; i++) out[i] = x[i] > 0 ? x[i] : 0;);       */
+#ifdef _OPENMP
+#include <omp.h>
+#define FPK_PARALLEL_RANGES(n, threads, lo, hi, ...)                                        \
+    do {                                                                                    \
+        size_t fpk_n_ = (n);                                                                \
+        int fpk_threads_ = (threads);                                                       \
+        if (fpk_threads_ <= 1) {                                                            \
+            size_t lo = 0, hi = fpk_n_;                                                     \
+            __VA_ARGS__;                                                                    \
+        } else {                                                                            \
+            _Pragma("omp parallel num_threads(fpk_threads_)")                               \
+            {                                                                               \
+                size_t lo, hi;                                                              \
+                fpk_split_range(fpk_n_, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi); \
+                __VA_ARGS__;                                                                \
+            }                                                                               \
+        }                                                                                   \
+    } while (0)
+#else
+#define FPK_PARALLEL_RANGES(n, threads, lo, hi, ...)                                        \
+    do {                                                                                    \
+        size_t lo = 0, hi = (n);                                                            \
+        (void)(threads);                                                                    \
+        __VA_ARGS__;                                                                        \
+    } while (0)
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FPKERNELS_H */

@@ -1,0 +1,17 @@
+"""fpkernels: hand-written C99 + OpenMP machine-learning kernels for NumPy arrays.
+
+Every kernel has a plain-Python twin in fpkernels.formulaic that reads like the math and is
+the test oracle. Names are looked up in four registries that plugins extend.
+"""
+from . import activations, formulaic, initializers, losses, optimizers, registry
+from .runtime import get_include, get_num_threads, info, num_threads, set_num_threads
+
+# ---- tensor operations and statistics (ops.py) ----
+
+# ---- matrix multiplication (linalg.py) ----
+
+# ---- normalisation (normalize.py) ----
+
+# ---- networks (nn.py) ----
+
+__version__ = "0.1.0"

@@ -1,0 +1,99 @@
+"""The binding layer: validate and convert NumPy inputs, call a C kernel, turn its status into
+an exception. Every public function of fpkernels goes through these few helpers.
+
+The pattern of a wrapper, from top to bottom:
+
+    x = as_array(x, "x")                      # anything numpy.asarray takes; TypeError for complex/object/str
+    dtype = float_dtype(x)                    # float32 or float64, by NumPy's promotion rules
+    x = contiguous(x, dtype)                  # C-contiguous copy only when needed
+    out = output(out, x.shape, dtype)         # validated out= or a new array
+    check(kernel("relu", dtype)(ptr(x), ptr(out), x.size))
+"""
+import numpy as np
+
+from ._fpkernels import ffi, lib
+
+FLOAT32 = np.dtype(np.float32)
+FLOAT64 = np.dtype(np.float64)
+_C_ARRAYS = {FLOAT32: "float[]", FLOAT64: "double[]"}
+_SUFFIXES = {FLOAT32: "f32", FLOAT64: "f64"}
+
+_ERRORS = {
+    lib.FPK_ERR_NULL: ValueError,
+    lib.FPK_ERR_SHAPE: ValueError,
+    lib.FPK_ERR_VALUE: ValueError,
+    lib.FPK_ERR_EMPTY: ValueError,
+    lib.FPK_ERR_NOMEM: MemoryError,
+    lib.FPK_ERR_OVERFLOW: OverflowError,
+}
+
+
+def check(status, what=""):
+    """Raise the exception that a C status code stands for (FPK_OK returns quietly)."""
+    if status != lib.FPK_OK:
+        message = ffi.string(lib.fpk_status_string(status)).decode()
+        raise _ERRORS.get(status, RuntimeError)(f"{what}: {message}" if what else message)
+
+
+def as_array(x, name="x"):
+    """`x` as a NumPy array of a real dtype; TypeError naming the dtype otherwise."""
+    array = x if type(x) is np.ndarray else np.asarray(x)
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{name} has dtype {array.dtype}; fpkernels computes on real numbers "
+                        "(float32, float64, or integers and bools, which promote to float64)")
+    return array
+
+
+def float_dtype(*arrays):
+    """The dtype a kernel computes in: float32 or float64, following NumPy's promotion rules.
+
+    Integers and bools promote to float64; float16 computes (and returns) float32; anything
+    wider than float64 (longdouble) computes in float64.
+    """
+    dtype = arrays[0].dtype if len(arrays) == 1 else np.result_type(*arrays)
+    if dtype == FLOAT32 or dtype == FLOAT64:
+        return dtype
+    if dtype.kind == "f" and dtype.itemsize <= 4:
+        return FLOAT32
+    return FLOAT64
+
+
+def contiguous(x, dtype):
+    """`x` as a C-contiguous array of `dtype`, copying only when it is not one already."""
+    if x.dtype == dtype and x.flags.c_contiguous:
+        return x
+    return np.ascontiguousarray(x, dtype=dtype)
+
+
+def output(out, shape, dtype, name="out"):
+    """A validated `out=` array (right shape, dtype, writable, C-contiguous), or a new one."""
+    if out is None:
+        return np.empty(shape, dtype)
+    if type(out) is not np.ndarray:
+        raise TypeError(f"{name} must be a numpy.ndarray, not {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name} has dtype {out.dtype}, the result has dtype {dtype}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    return out
+
+
+def ptr(array):
+    """A C pointer to the data of a C-contiguous float32/float64 array (no copy)."""
+    return ffi.from_buffer(_C_ARRAYS[array.dtype], array)
+
+
+_kernels = {}
+
+
+def kernel(name, dtype):
+    """The C function fpk_<name>_f32 or fpk_<name>_f64 for `dtype`."""
+    key = (name, dtype)
+    function = _kernels.get(key)
+    if function is None:
+        function = _kernels[key] = getattr(lib, f"fpk_{name}_{_SUFFIXES[dtype]}")
+    return function

@@ -1,0 +1,12 @@
+"""Plain-Python teaching references: every kernel written the way the paper writes it.
+
+Explicit loops, one idea per line, no NumPy. They run (slowly), they are the oracles the C
+kernels are tested against, and they are what `fpkernels explain` shows.
+"""
+# ---- tensor operations and statistics (tensor.py) ----
+
+# ---- activations (activations.py) ----
+
+# ---- losses (losses.py) ----
+
+# ---- optimizers, initializers, normalisation (training.py) ----

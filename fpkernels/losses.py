@@ -1,0 +1,5 @@
+"""The losses of fpkernels and their registry (`get`, `names`, `info`, `register`)."""
+from .registry import Registry
+
+registry = Registry("losses")
+get, names, info, register = registry.get, registry.names, registry.info, registry.register

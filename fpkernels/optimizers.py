@@ -1,0 +1,5 @@
+"""The optimizers of fpkernels and their registry (`get`, `names`, `info`, `register`)."""
+from .registry import Registry
+
+registry = Registry("optimizers")
+get, names, info, register = registry.get, registry.names, registry.info, registry.register

@@ -1,0 +1,47 @@
+"""Threads, build facts and the installed header: the library as a whole."""
+import contextlib
+import os
+from pathlib import Path
+
+from ._core import check, ffi, lib
+
+
+def set_num_threads(n):
+    """Let kernels use `n` OpenMP threads (process-wide; n >= 1)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"the thread count must be an int, not {type(n).__name__}")
+    check(lib.fpk_set_num_threads(n), f"set_num_threads({n})")
+
+
+def get_num_threads():
+    """How many OpenMP threads kernels may use (OMP_NUM_THREADS or the core count by default)."""
+    return lib.fpk_get_num_threads()
+
+
+@contextlib.contextmanager
+def num_threads(n):
+    """`with num_threads(n):` runs the block's kernels on `n` threads, then restores the count."""
+    previous = get_num_threads()
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        set_num_threads(previous)
+
+
+def get_include():
+    """The folder holding fpkernels.h, for C code (plugins) compiled against fpkernels."""
+    installed = Path(__file__).resolve().parent / "include"
+    return os.fspath(installed)
+
+
+def info():
+    """Version, compiler, flags, SIMD level and thread count of this build."""
+    text = lambda s: ffi.string(s).decode()  # noqa: E731
+    return {
+        "version": text(lib.fpk_version()),
+        "compiler": text(lib.fpk_compiler()),
+        "flags": text(lib.fpk_build_flags()),
+        "simd": text(lib.fpk_simd_level()),
+        "threads": get_num_threads(),
+    }

@@ -1,0 +1,40 @@
+"""Threads, build facts and the installed header."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import fpkernels as fk
+
+
+def test_info_reports_the_build():
+    info = fk.info()
+    assert info["version"] == fk.__version__
+    assert info["simd"] in ("avx512", "avx2", "sse2", "neon", "scalar")
+    assert "-O3" in info["flags"] and "fast-math" not in info["flags"]
+    assert info["threads"] == fk.get_num_threads() >= 1
+
+
+def test_num_threads_context_restores_the_count():
+    before = fk.get_num_threads()
+    with fk.num_threads(1):
+        assert fk.get_num_threads() == 1
+    assert fk.get_num_threads() == before
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-3, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_set_num_threads_rejects_bad_counts(bad, error):
+    with pytest.raises(error):
+        fk.set_num_threads(bad)
+
+
+def test_omp_num_threads_is_honoured():
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    code = "import fpkernels as fk; print(fk.get_num_threads())"
+    printed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert printed.stdout.strip() == "1"
+
+
+def test_get_include_holds_the_public_header():
+    assert os.path.isfile(os.path.join(fk.get_include(), "fpkernels.h"))
