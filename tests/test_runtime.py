@@ -1,7 +1,5 @@
 """Threads, build facts and the installed header."""
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -29,10 +27,9 @@ def test_set_num_threads_rejects_bad_counts(bad, error):
         fk.set_num_threads(bad)
 
 
-def test_omp_num_threads_is_honoured():
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    code = "import fpkernels as fk; print(fk.get_num_threads())"
-    printed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+def test_omp_num_threads_is_honoured(run_python):
+    printed = run_python("import fpkernels as fk; print(fk.get_num_threads())",
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert printed.stdout.strip() == "1"
 
 
