@@ -7,6 +7,9 @@ from . import activations, formulaic, initializers, losses, optimizers, registry
 from .runtime import get_include, get_num_threads, info, num_threads, set_num_threads
 
 # ---- tensor operations and statistics (ops.py) ----
+from .ops import (abs, add, add_scalar, div, div_scalar, dot, flatten, max, mean, median, min, mul,  # noqa: A004
+                  mul_scalar, pad, power, reshape, resize, shape_product, std, sub, sub_scalar, sum,
+                  transpose)
 
 # ---- matrix multiplication (linalg.py) ----
 
