@@ -157,8 +157,8 @@ SCALAR(div, /, double, f64)
 
 /* ---- x ** p and |x| ---- */
 
-/* out = x ** p. The exponents with an exact cheaper form take it (the same values C's pow
-   gives, -0 and infinities included); every other p calls pow. */
+/* out = x ** p. The exponents with an exact cheaper form take it (the values C's pow gives,
+   except p = 0.5, which is sqrt as in NumPy); every other p calls pow. */
 #define POWER(T, sfx, POW, SQRT)                                                \
     int fpk_power_##sfx(const T *x, T p, T *out, size_t n)                      \
     {                                                                           \
@@ -172,8 +172,8 @@ SCALAR(div, /, double, f64)
             FOR_EACH(n, i, out[i] = 1);                                         \
         else if (p == -1)                                                       \
             FOR_EACH(n, i, out[i] = 1 / x[i]);                                  \
-        else if (p == 0.5) /* pow(-0, .5) = +0 and pow(-inf, .5) = +inf, unlike sqrt */  \
-            FOR_EACH(n, i, out[i] = x[i] == -INFINITY ? INFINITY : SQRT(x[i]) + (T)0);   \
+        else if (p == 0.5) /* sqrt, as NumPy: sqrt(-0) = -0, sqrt(-inf) = NaN */ \
+            FOR_EACH(n, i, out[i] = SQRT(x[i]));                                \
         else                                                                    \
             FOR_EACH(n, i, out[i] = POW(x[i], p));                              \
         return FPK_OK;                                                          \

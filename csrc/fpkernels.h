@@ -106,7 +106,8 @@ int fpk_mul_scalar_f64(const double *x, double s, double *out, size_t n);
 int fpk_div_scalar_f32(const float *x, float s, float *out, size_t n);
 int fpk_div_scalar_f64(const double *x, double s, double *out, size_t n);
 
-/* out[i] = x[i] ** p, as C's pow (a negative base with a fractional p gives NaN); out may be x. */
+/* out[i] = x[i] ** p, as C's pow (a negative base with a fractional p gives NaN), except that
+   p = 0.5 is sqrt (as NumPy: sqrt(-0) = -0, sqrt(-inf) = NaN); out may be x. */
 int fpk_power_f32(const float *x, float p, float *out, size_t n);
 int fpk_power_f64(const double *x, double p, double *out, size_t n);
 

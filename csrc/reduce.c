@@ -77,16 +77,16 @@ static void set_status(int *status, int value)
 /* One block: x[0..n), n <= BLOCK, reduced on one thread.                                      */
 
 #define BLOCK_KERNELS(T, sfx)                                                   \
-    /* sum of x[i] in LANES double accumulators. */                             \
-    static double block_sum_##sfx(const T *x, size_t n)                         \
+    /* sum of x[i] - shift in LANES double accumulators. */                    \
+    static double block_sum_##sfx(const T *x, size_t n, double shift)           \
     {                                                                           \
         double acc[LANES] = {0};                                                \
         size_t i = 0;                                                           \
         for (; i + LANES <= n; i += LANES)                                      \
             for (int j = 0; j < LANES; j++)                                     \
-                acc[j] += x[i + j];                                             \
+                acc[j] += x[i + j] - shift;                                     \
         for (; i < n; i++)                                                      \
-            acc[i % LANES] += x[i];                                             \
+            acc[i % LANES] += x[i] - shift;                                     \
         return pairwise(acc, LANES);                                            \
     }                                                                           \
                                                                                 \
@@ -231,8 +231,8 @@ BLOCK_EXTREME(max, >, double, f64)
 SELECT(float, f32)
 SELECT(double, f64)
 
-/* The midpoint of a <= b without overflow: float32 goes through double; float64 avoids a + b
-   when both have the same sign. */
+/* The midpoint (a + b) / 2 without overflow: float32 goes through double; float64 halves
+   first only when a + b overflows (otherwise the same bits as NumPy's mean of the two). */
 static float midpoint_f32(float a, float b)
 {
     return (float)(((double)a + (double)b) * 0.5);
@@ -240,9 +240,10 @@ static float midpoint_f32(float a, float b)
 
 static double midpoint_f64(double a, double b)
 {
-    if (a == b || isinf(a) || isinf(b) || (a < 0) != (b < 0))
-        return a == b ? a : (a + b) * 0.5;
-    return a + (b - a) * 0.5;
+    double sum = a + b;
+    if (isinf(sum) && isfinite(a) && isfinite(b))
+        return a * 0.5 + b * 0.5;
+    return sum * 0.5;
 }
 
 /* The median of v[0..n) (n >= 1), rearranging v: NaN if v holds one, else the middle value
@@ -281,12 +282,14 @@ MEDIAN_INPLACE(double, f64)
             size_t len = MIN_SIZE(BLOCK, n - b * BLOCK);                        \
             partial[b] = r == MIN ? block_min_##sfx(xb, len)                    \
                        : r == MAX ? block_max_##sfx(xb, len)                    \
-                       : block_sum_##sfx(xb, len);                              \
+                       : block_sum_##sfx(xb, len, 0.0);                         \
         });                                                                     \
     }                                                                           \
                                                                                 \
-    /* Population or sample standard deviation of x[0..n): per block its sum and its sum \
-       of squared deviations from its own mean, merged exactly (law of total variance). */ \
+    /* Population or sample standard deviation of x[0..n). Every value is first shifted by \
+       x[0] (so a constant input gives exactly 0); per block the shifted sum and the sum of \
+       squared deviations from the block's own mean; blocks merged exactly (law of total   \
+       variance: M2 = sum of block M2 + len * (block mean - mean)^2). */           \
     static int std_##sfx(const T *x, size_t n, int sample, int threads, T *result) \
     {                                                                           \
         double stack[2 * STACK_BLOCKS];                                         \
@@ -294,17 +297,18 @@ MEDIAN_INPLACE(double, f64)
         double *sums = buffer(2 * nb, stack, 2 * STACK_BLOCKS), *m2 = sums + nb; \
         if (!sums)                                                              \
             return FPK_ERR_NOMEM;                                               \
+        double shift = x[0];                                                    \
         FOR_PARALLEL(nb, threads, b, {                                          \
             const T *xb = x + b * BLOCK;                                        \
             size_t len = MIN_SIZE(BLOCK, n - b * BLOCK);                        \
-            sums[b] = block_sum_##sfx(xb, len);                                 \
-            m2[b] = block_m2_##sfx(xb, len, sums[b] / (double)len);             \
+            sums[b] = block_sum_##sfx(xb, len, shift);                          \
+            m2[b] = block_m2_##sfx(xb, len, shift + sums[b] / (double)len);     \
         });                                                                     \
         double mean = pairwise(sums, nb) / (double)n;                           \
         for (size_t b = 0; b < nb; b++) {                                       \
             double len = (double)MIN_SIZE(BLOCK, n - b * BLOCK);                \
-            double shift = sums[b] / len - mean;                                \
-            m2[b] += len * shift * shift;                                       \
+            double offset = sums[b] / len - mean;                               \
+            m2[b] += len * offset * offset;                                     \
         }                                                                       \
         double m2_total = pairwise(m2, nb);                                     \
         release(sums, stack);                                                   \
@@ -326,7 +330,7 @@ MEDIAN_INPLACE(double, f64)
             free(scratch);                                                      \
             return FPK_OK;                                                      \
         }                                                                       \
-        double stack[STACK_BLOCKS];                                             \
+        double stack[STACK_BLOCKS] = {0};                                       \
         size_t nb = (n + BLOCK - 1) / BLOCK;                                    \
         double *partial = buffer(nb, stack, STACK_BLOCKS);                      \
         if (!partial)                                                           \
@@ -349,10 +353,10 @@ MEDIAN_INPLACE(double, f64)
         return FPK_OK;                                                          \
     }                                                                           \
                                                                                 \
-    /* acc[j] = sum over k < n of f(x[k * inner + j]) for j < w, with f(v) = v (center \
-       NULL) or (v - center[j])^2; rows summed ROWS at a time, then into acc. */ \
+    /* acc[j] = sum over k < n of f(x[k * inner + j] - shift[j]) for j < w, with f(d) = d, \
+       or d^2 when `squared`; rows summed ROWS at a time, then into acc. */     \
     static void column_sums_##sfx(const T *x, size_t n, size_t inner, size_t w, \
-                                  const double *center, double *acc)            \
+                                  const double *shift, int squared, double *acc) \
     {                                                                           \
         double part[COLS];                                                      \
         for (size_t j = 0; j < w; j++)                                          \
@@ -363,14 +367,14 @@ MEDIAN_INPLACE(double, f64)
                 part[j] = 0;                                                    \
             for (size_t k = k0; k < k1; k++) {                                  \
                 const T *row = x + k * inner;                                   \
-                if (center) {                                                   \
+                if (squared) {                                                  \
                     for (size_t j = 0; j < w; j++) {                            \
-                        double d = row[j] - center[j];                          \
+                        double d = row[j] - shift[j];                           \
                         part[j] += d * d;                                       \
                     }                                                           \
                 } else {                                                        \
                     for (size_t j = 0; j < w; j++)                              \
-                        part[j] += row[j];                                      \
+                        part[j] += row[j] - shift[j];                           \
                 }                                                               \
             }                                                                   \
             for (size_t j = 0; j < w; j++)                                      \
@@ -383,7 +387,7 @@ MEDIAN_INPLACE(double, f64)
     static int columns_##sfx(enum reduction r, const T *x, size_t n, size_t inner, size_t w, \
                              T *out)                                            \
     {                                                                           \
-        double acc[COLS], mean[COLS];                                           \
+        double acc[COLS], mean[COLS], shift[COLS] = {0};                        \
         if (r == MIN || r == MAX) {                                             \
             for (size_t j = 0; j < w; j++)                                      \
                 out[j] = x[j];                                                  \
@@ -406,15 +410,18 @@ MEDIAN_INPLACE(double, f64)
             }                                                                   \
             free(scratch);                                                      \
         } else {                                                                \
-            column_sums_##sfx(x, n, inner, w, NULL, acc);                       \
+            int spread = r == STD || r == STD_SAMPLE;                           \
+            for (size_t j = 0; j < w; j++) /* std: shift by the first row */   \
+                shift[j] = spread ? x[j] : 0.0;                                 \
+            column_sums_##sfx(x, n, inner, w, shift, 0, acc);                   \
             for (size_t j = 0; j < w; j++)                                      \
-                mean[j] = acc[j] / (double)n;                                   \
-            if (r == SUM || r == MEAN) {                                        \
+                mean[j] = shift[j] + acc[j] / (double)n;                        \
+            if (!spread) {                                                      \
                 for (size_t j = 0; j < w; j++)                                  \
                     out[j] = (T)(r == SUM ? acc[j] : mean[j]);                  \
                 return FPK_OK;                                                  \
             }                                                                   \
-            column_sums_##sfx(x, n, inner, w, mean, acc);                       \
+            column_sums_##sfx(x, n, inner, w, mean, 1, acc);                    \
             double divisor = (double)(n - (r == STD_SAMPLE ? 1 : 0));           \
             for (size_t j = 0; j < w; j++)                                      \
                 out[j] = (T)sqrt(acc[j] / divisor);                             \

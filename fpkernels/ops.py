@@ -94,12 +94,12 @@ def _operand(x, dtype, out):
 
 def _scalar(s, name):
     """A real scalar argument as (value, numpy dtype or None for a Python number)."""
-    if isinstance(s, _PYTHON_NUMBERS):
-        return s, None
     if isinstance(s, (np.generic, np.ndarray)) and np.ndim(s) == 0:
         if s.dtype.kind not in "fiub":
             raise TypeError(f"{name} has dtype {s.dtype}; expected a real number")
         return s.item(), s.dtype
+    if isinstance(s, _PYTHON_NUMBERS):
+        return s, None
     raise TypeError(f"{name} must be a real number, not {type(s).__name__}")
 
 
@@ -257,7 +257,8 @@ div_scalar = _make_scalar("div", "/")
 
 def power(x, p, out=None):
     """Element-wise x ** p for a real number p, as C's pow: a negative base with a fractional p
-    gives NaN, 0 ** -1 gives inf. `out` may be x.
+    gives NaN, 0 ** -1 gives inf; p = 0.5 is the square root, as in NumPy (so (-0) ** 0.5 is -0
+    and (-inf) ** 0.5 is NaN). `out` may be x.
 
     >>> import numpy as np, fpkernels as fk
     >>> fk.power(np.array([4.0, -8.0]), 0.5)
