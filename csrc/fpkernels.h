@@ -108,9 +108,26 @@ int fpk_threads_for(size_t work);
 
 /* ---- helpers for kernel authors (fpkernels' own C files and plugins' C kernels) ---- */
 
+/* Everything below is header-only (macros and static inline functions), so a plugin's own
+   extension can use it without linking to fpkernels. A plugin must NOT call the fpk_*
+   functions declared above: they live in fpkernels' extension, which other extensions cannot
+   link against. Pass the thread count in from Python instead (fpkernels.get_num_threads())
+   and size the team with fpk_threads_within(). See docs/writing-a-plugin.md. */
+
 /* Below this many elements a kernel stays on one thread: an OpenMP region costs about a
    microsecond, more than a small loop. */
 #define FPK_GRAIN 32768
+
+/* How many threads a kernel uses for `work` elements when it may use up to `max_threads`:
+   1 below 2*FPK_GRAIN, then one per FPK_GRAIN elements, never more than max_threads. The
+   same rule as fpk_threads_for(), with the limit passed in (for plugins). */
+static inline int fpk_threads_within(size_t work, int max_threads)
+{
+    size_t by_size = work / FPK_GRAIN;
+    if (by_size <= 1 || max_threads <= 1)
+        return 1;
+    return by_size < (size_t)max_threads ? (int)by_size : max_threads;
+}
 
 /* Split [0, n) into `parts` contiguous ranges, each starting on a 64-byte boundary for
    4-byte elements; range `part` is [*lo, *hi). */

@@ -15,3 +15,6 @@ from .runtime import get_include, get_num_threads, info, num_threads, set_num_th
 # ---- networks (nn.py) ----
 
 __version__ = "0.1.0"
+
+# ---- plugins: base classes and conformance kit (interfaces.py, testing.py) ----
+from . import interfaces, testing  # noqa: E402
