@@ -33,7 +33,7 @@ def _first_bad(target, bad):
     """'VALUE at index (i, j)' for the first True of the boolean mask `bad`."""
     index = np.unravel_index(int(np.argmax(bad)), bad.shape)
     index = tuple(int(i) for i in index)
-    return f"{target[index]!r} at index {index if len(index) != 1 else index[0]}"
+    return f"{target[index].item()!r} at index {index if len(index) != 1 else index[0]}"
 
 
 class _LossBase(Loss):
