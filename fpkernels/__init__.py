@@ -8,6 +8,9 @@ from .runtime import get_include, get_num_threads, info, num_threads, set_num_th
 
 # ---- tensor operations and statistics (ops.py) ----
 
+# ---- erf (activations.py) ----
+from .activations import erf
+
 # ---- matrix multiplication (linalg.py) ----
 
 # ---- normalisation (normalize.py) ----
