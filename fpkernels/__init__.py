@@ -9,6 +9,7 @@ from .runtime import get_include, get_num_threads, info, num_threads, set_num_th
 # ---- tensor operations and statistics (ops.py) ----
 
 # ---- matrix multiplication (linalg.py) ----
+from .linalg import matmul
 
 # ---- normalisation (normalize.py) ----
 
