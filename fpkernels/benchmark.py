@@ -317,6 +317,8 @@ def main(argv=None, folder=None):
                         help="skip the NumPy runs with OPENBLAS_CORETYPE=SkylakeX")
     parser.add_argument("--folder", default=None, help="where the bench_*.py files are")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--copy-mib", type=int, default=256,
+                        help="buffer size for the copy-bandwidth measurement (default 256 MiB)")
     args = parser.parse_args(argv)
 
     folder = args.folder or folder or _default_folder()
@@ -334,7 +336,8 @@ def main(argv=None, folder=None):
     print("machine:")
     for key, value in facts.items():
         print(f"  {key}: {value}")
-    limits = {t: machine_limits(t) for t in sorted({c["threads"] for c in cases})}
+    limits = {t: machine_limits(t, copy_bytes=args.copy_mib << 20)
+              for t in sorted({c["threads"] for c in cases})}
     print("limits measured now:")
     print(format_limits(limits))
     print()
