@@ -71,8 +71,8 @@ int fpk_threads_for(size_t work);
 /* ---- machine limits (machine.c) ---- */
 
 /* Copy bandwidth, STREAM style: `threads` threads copy a `bytes`-byte buffer into another
-   (choose it far larger than the caches), best of `reps` runs; *bytes_per_second counts the
-   bytes read plus the bytes written (2 x bytes per copy). */
+   (choose it far larger than the caches), `reps` runs with ordinary stores (memcpy) and `reps`
+   with streaming stores, best run; *bytes_per_second counts bytes read plus bytes written. */
 int fpk_machine_copy_bandwidth(size_t bytes, int threads, int reps, double *bytes_per_second);
 
 /* Peak float32 fused multiply-add rate: `threads` threads each run independent FMA chains in
