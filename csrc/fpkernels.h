@@ -70,6 +70,15 @@ int fpk_threads_for(size_t work);
 
 /* ---- machine limits (machine.c) ---- */
 
+/* Copy bandwidth, STREAM style: `threads` threads copy a `bytes`-byte buffer into another
+   (choose it far larger than the caches), `reps` runs with ordinary stores (memcpy) and `reps`
+   with streaming stores, best run; *bytes_per_second counts bytes read plus bytes written. */
+int fpk_machine_copy_bandwidth(size_t bytes, int threads, int reps, double *bytes_per_second);
+
+/* Peak float32 fused multiply-add rate: `threads` threads each run independent FMA chains in
+   registers of the widest vectors compiled in; *flops_per_second counts 2 flops per lane. */
+int fpk_machine_fma_peak(int threads, double *flops_per_second);
+
 /* ---- end machine limits ---- */
 
 /* ---- tensor operations (elementwise.c, shape.c) ---- */
@@ -81,6 +90,26 @@ int fpk_threads_for(size_t work);
 /* ---- end statistics ---- */
 
 /* ---- matrix multiplication (matmul.c) ---- */
+
+/* c = op(a) op(b): c is m x n, row-major (C-contiguous). op(a) is m x k: a is stored m x k,
+   or k x m when transpose_a != 0 (then op(a) = a^T). op(b) is k x n: b is stored k x n, or
+   n x k when transpose_b != 0. k == 0 gives zeros. Packed, cache-blocked, vectorised; every
+   element is summed in the same fixed order on every path, so the result does not depend on
+   the thread count. c must not overlap a or b. FPK_ERR_NOMEM if the pack buffers fail. */
+int fpk_matmul_f32(const float *a, const float *b, float *c, size_t m, size_t n, size_t k,
+                   int transpose_a, int transpose_b);
+int fpk_matmul_f64(const double *a, const double *b, double *c, size_t m, size_t n, size_t k,
+                   int transpose_a, int transpose_b);
+
+/* A batch of products with the layouts above: for t < batch, matrix t of c (at c + t*m*n) is
+   op(a + a_offsets[t]) op(b + b_offsets[t]); offsets are in elements, so broadcast operands
+   repeat an offset. Small matrices run one per thread, large ones each on all threads. */
+int fpk_matmul_batched_f32(const float *a, const float *b, float *c, size_t batch, size_t m,
+                           size_t n, size_t k, int transpose_a, int transpose_b,
+                           const int64_t *a_offsets, const int64_t *b_offsets);
+int fpk_matmul_batched_f64(const double *a, const double *b, double *c, size_t batch, size_t m,
+                           size_t n, size_t k, int transpose_a, int transpose_b,
+                           const int64_t *a_offsets, const int64_t *b_offsets);
 
 /* ---- end matrix multiplication ---- */
 

@@ -12,6 +12,7 @@ from .runtime import get_include, get_num_threads, info, num_threads, set_num_th
 from .activations import erf
 
 # ---- matrix multiplication (linalg.py) ----
+from .linalg import matmul
 
 # ---- normalisation (normalize.py) ----
 
