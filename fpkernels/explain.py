@@ -41,6 +41,29 @@ COMMON_HYPERPARAMETERS = {
 }
 
 
+# One sentence on what each family is, for a reader who has never met the word.
+FAMILY_INTROS = {
+    "activations": "An activation is the non-linear function a neural-network layer applies to "
+                   "each number it computes (its pre-activation x). Training also needs its "
+                   "derivative: backpropagation multiplies the incoming gradient by it.",
+    "losses": "A loss is one number measuring how far a model's predictions are from the "
+              "targets; training moves the weights along its gradient to make it smaller.",
+    "initializers": "An initializer chooses the random starting values of a layer's weights; "
+                    "their spread decides whether signals and gradients keep a healthy size "
+                    "through many layers.",
+    "optimizers": "An optimizer turns gradients into weight updates, step after step; it "
+                  "decides how far and in which direction each weight moves.",
+}
+
+
+def origin_words(entry):
+    """'built into fpkernels' or 'from the plugin package <dist>'."""
+    from .registry import BUILTIN_ORIGIN
+    if entry.origin == BUILTIN_ORIGIN:
+        return "built into fpkernels"
+    return f"from the plugin package {entry.origin}"
+
+
 class NotFound(LookupError):
     """No registered building block has this name."""
 
@@ -590,10 +613,11 @@ def render(kind, entry, style=textplot.PLAIN, width=80, plot=True):
     title = f"{entry.name}: {summary(entry)}" if summary(entry) else entry.name
     out.append(style.paint(title, "title"))
     article = "an" if SINGULAR[kind][0] in "aeiou" else "a"
-    facts = [f"{article} {SINGULAR[kind]}", f"from {entry.origin}"]
+    facts = [f"{article} {SINGULAR[kind]}", origin_words(entry)]
     if entry.aliases:
         facts.append("also called " + ", ".join(entry.aliases))
     out.append(style.paint("(" + "; ".join(facts) + ")", "dim"))
+    out += [""] + [style.paint(line, "dim") for line in _wrap(FAMILY_INTROS[kind], width, "")]
 
     description = _clean(getattr(factory, "description", ""))
     rest = "\n".join(description.splitlines()[1:]).strip()
