@@ -173,6 +173,10 @@ def c_definitions(text):
     return found
 
 
+def explain_aliases(entry):
+    return tuple(entry.aliases or getattr(entry, "declared_aliases", ()) or ())
+
+
 ROLE_WORDS = {"forward", "derivative", "backward", "value", "values", "gradient", "grad", "step",
               "update", "fill", "sample", "init", "loss"}
 TYPE_SUFFIXES = ("_f32", "_f64")
@@ -196,7 +200,7 @@ def _stem(function_name):
 def c_kernels(entry, sources):
     """[(file, function name, source)] of the C code behind an entry: the public float32
     kernels named after it (fpk_<name>[_<role>]_f32) and the file's helpers they call."""
-    names = {entry.name, *entry.aliases}
+    names = {entry.name, *explain_aliases(entry)}
     picked = []
     for path, definitions in sources.items():
         public = [n for n in definitions if n.startswith("fpk_") and not n.endswith("_f64")
@@ -257,8 +261,8 @@ def entry_section(fk, explain, kind, entry, figures):
     factory = entry.factory
     lines = [f"## {entry.name}\n"]
     facts = []
-    if entry.aliases:
-        facts.append("aliases: " + ", ".join(f"`{a}`" for a in entry.aliases))
+    if explain_aliases(entry):
+        facts.append("aliases: " + ", ".join(f"`{a}`" for a in explain_aliases(entry)))
     facts.append(f"`fk.{kind}.get(\"{entry.name}\")`")
     lines.append(" · ".join(facts) + "\n")
     description = inspect.cleandoc(getattr(factory, "description", "") or "")

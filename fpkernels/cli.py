@@ -84,7 +84,12 @@ class Output:
 
 def _origin(entry):
     from .registry import BUILTIN_ORIGIN
-    return "built-in" if entry.origin == BUILTIN_ORIGIN else entry.origin
+    if entry.origin == BUILTIN_ORIGIN:
+        return "built-in"
+    if getattr(entry, "entry_point", None) is not None:
+        version = getattr(entry, "version", None)
+        return f"{entry.distribution} {version}" if version else str(entry.distribution)
+    return str(entry.origin)
 
 
 def _fit(text, width):
@@ -105,8 +110,14 @@ def cmd_list(args, out, registries_=None):
         out.write(style.paint(f"{kind} ({len(names)})", "heading"))
         rows = []
         for name in names:
-            entry = registry.entry(name)
-            rows.append((name, ", ".join(entry.aliases), _origin(entry), explain.summary(entry)))
+            try:
+                entry = registry.entry(name)
+            except LookupError as error:      # a plugin that fails, or a name offered twice
+                reason = str(error.args[0] if error.args else error)
+                rows.append((name, "", "?", f"unavailable: {reason}"))
+                continue
+            rows.append((name, ", ".join(explain.aliases_of(entry)), _origin(entry),
+                         explain.summary(entry)))
         if not rows:
             out.write("  (none registered)")
             continue
@@ -133,8 +144,8 @@ def cmd_explain(args, out, registries_=None):
     """Words, formula, hyper-parameters, formulaic source and a plot of one building block."""
     from . import explain
     try:
-        kind, entry = explain.find(args.name, args.kind, registries_)
-    except (explain.NotFound, explain.Ambiguous, ValueError) as error:
+        kind, entry = explain.find(args.name, args.kind, registries_, provider=args.provider)
+    except (LookupError, ValueError) as error:
         raise CommandError(str(error).strip("'\"")) from None
     if args.png:
         from . import figures
@@ -162,6 +173,22 @@ def _entry_points(group):
         return list(metadata.entry_points().get(group, []))
 
 
+def _plugin_rows(families):
+    """Entry points found by importlib.metadata, for a registry without plugins()."""
+    rows = []
+    for group in PLUGIN_GROUPS:
+        kind = group.split(".", 1)[1]
+        registered = families[kind].names() if kind in families else []
+        for point in _entry_points(group):
+            dist = getattr(point, "dist", None)
+            rows.append({"kind": kind, "name": point.name,
+                         "distribution": dist.name if dist is not None else "?",
+                         "version": dist.version if dist is not None else "",
+                         "entry_point": point.value,
+                         "status": "loaded" if point.name.lower() in registered else "not loaded"})
+    return rows
+
+
 def _plugin_errors():
     """[(group or kind, name, distribution, reason)] of plugins that failed to load.
 
@@ -175,9 +202,10 @@ def _plugin_errors():
     rows = []
     for error in errors or []:
         if isinstance(error, dict):
+            dist = " ".join(str(v) for v in (error.get("distribution", error.get("dist", "")),
+                                             error.get("version", "")) if v)
             rows.append((error.get("group") or error.get("kind", ""), error.get("name", ""),
-                         error.get("distribution", error.get("dist", "")),
-                         error.get("reason", error.get("error", ""))))
+                         dist, error.get("reason", error.get("error", ""))))
         elif isinstance(error, (tuple, list)):
             rows.append(tuple(str(v) for v in error) + ("",) * (4 - len(error)))
         else:
@@ -206,20 +234,25 @@ def cmd_info(args, out, registries_=None):
     out.write(style.paint("plugins (entry points)", "heading"))
     if os.environ.get("FPKERNELS_DISABLE_PLUGIN_AUTOLOAD"):
         out.write("  FPKERNELS_DISABLE_PLUGIN_AUTOLOAD is set: entry points are not loaded")
-    families = registries_ or explain.registries()
+    from . import registry
+    if hasattr(registry, "load_plugins") and hasattr(registry, "plugins"):
+        registry.load_plugins()          # import each plugin once, to report any that fails
+        rows = registry.plugins()
+    else:
+        rows = _plugin_rows(registries_ or explain.registries())
     for group in PLUGIN_GROUPS:
         kind = group.split(".", 1)[1]
-        points = _entry_points(group)
-        registered = families[kind].names() if kind in families else []
-        if not points:
+        found = [r for r in rows if r.get("kind") == kind]
+        if not found:
             out.write(f"  {group}: none")
             continue
         out.write(f"  {group}:")
-        for point in points:
-            dist = getattr(point, "dist", None)
-            where = f"{dist.name} {dist.version}" if dist is not None else "?"
-            state = "loaded" if point.name.lower() in registered else "not loaded"
-            out.write(f"    {point.name:<16} {where:<28} {point.value}  [{state}]")
+        for row in found:
+            where = " ".join(str(v) for v in (row.get("distribution"), row.get("version")) if v)
+            status = row.get("status", "")
+            paint = "error" if status == "failed" else ""
+            out.write(f"    {row['name']:<16} {where:<28} {row.get('entry_point', '')}  "
+                      + style.paint(f"[{status}]", paint))
     errors = _plugin_errors()
     out.write("")
     if errors:
@@ -427,6 +460,8 @@ def build_parser():
                                         "that computes it, when to use it, and a plot.")
     p.add_argument("name", metavar="NAME", help="a name or alias, e.g. gelu, huber, he, adam")
     p.add_argument("--kind", help="the family to look in, when a name is in several")
+    p.add_argument("--provider", help="the distribution to take NAME from, when several "
+                                      "installed packages provide it")
     p.add_argument("--png", metavar="FILE", help='also save the plot as a PNG figure (needs '
                                                  'matplotlib: pip install "fpkernels[plot]")')
     p.add_argument("--no-plot", action="store_true", help="leave the plot out of the text")

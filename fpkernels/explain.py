@@ -61,7 +61,10 @@ def origin_words(entry):
     from .registry import BUILTIN_ORIGIN
     if entry.origin == BUILTIN_ORIGIN:
         return "built into fpkernels"
-    return f"from the plugin package {entry.origin}"
+    if getattr(entry, "entry_point", None) is not None:
+        version = getattr(entry, "version", None)
+        return f"from the plugin package {entry.distribution}" + (f" {version}" if version else "")
+    return f"from {entry.origin}"
 
 
 class NotFound(LookupError):
@@ -92,24 +95,51 @@ def normalise_kind(kind):
     raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 
+def aliases_of(entry):
+    """The aliases of an entry (a plugin's are declared on its class, known once loaded)."""
+    return tuple(entry.aliases or getattr(entry, "declared_aliases", ()) or ())
+
+
 def all_names(registry):
-    """Every name and alias a registry answers to."""
+    """Every name and alias a registry answers to (entries that fail to load are skipped)."""
     names = []
     for name in registry.names():
         names.append(name)
-        names.extend(registry.entry(name).aliases)
+        try:
+            names.extend(aliases_of(registry.entry(name)))
+        except LookupError:
+            pass
     return names
 
 
-def find(name, kind=None, registries_=None):
-    """(kind, Entry) for `name`; NotFound with close matches, Ambiguous when found in several."""
+class Unavailable(LookupError):
+    """The name exists but cannot be used (its plugin failed, or several provide it)."""
+
+
+def find(name, kind=None, registries_=None, provider=None):
+    """(kind, Entry) for `name`.
+
+    NotFound (with close matches) when nobody has the name; Ambiguous when it is in several
+    families (choose one with `kind`); Unavailable when its plugin failed to load or several
+    distributions provide it (choose one with `provider`).
+    """
     families = registries_ or registries()
     kind = normalise_kind(kind)
     searched = [kind] if kind else [k for k in KINDS if k in families]
     hits = [(k, families[k]) for k in searched if name in families[k]]
     if len(hits) == 1:
         k, registry = hits[0]
-        return k, registry.entry(name)
+        try:
+            if provider is not None:
+                return k, registry.entry(name, provider)
+            return k, registry.entry(name)
+        except KeyError as error:
+            raise NotFound(str(error.args[0] if error.args else error)) from None
+        except LookupError as error:    # fpkernels.registry.PluginError, PluginConflictError
+            raise Unavailable(str(error)) from None
+        except TypeError:               # a registry without providers
+            raise Unavailable(f"{SINGULAR[k]} {name!r} has one provider only; "
+                              "leave out --provider") from None
     if len(hits) > 1:
         choices = ", ".join(f"--kind {k}" for k, _ in hits)
         raise Ambiguous(f"{name!r} is the name of several building blocks "
@@ -252,7 +282,7 @@ def activation_plot(entry, points=241, hyper=None):
 
 def _loss_setup(entry):
     """How one loss is probed: (x values, make(x) -> (pred, target), x label, short label)."""
-    names = {entry.name, *entry.aliases}
+    names = {entry.name, *aliases_of(entry)}
     low, high = _plot_range(entry)
     if names & {"bce", "binary_cross_entropy"}:
         low, high = max(low, 0.05), min(high, 0.99)
@@ -305,7 +335,7 @@ def _uniform(low, high):
 
 def target_density(entry, hyper, shape=INIT_SHAPE):
     """(density function, words) of the distribution an initializer should sample from."""
-    names = {entry.name, *entry.aliases}
+    names = {entry.name, *aliases_of(entry)}
     fan_out, fan_in = shape
     if names & {"xavier_uniform", "glorot_uniform"}:
         b = math.sqrt(6.0 / (fan_in + fan_out))
@@ -548,7 +578,7 @@ def _short(array):
 
 def _loss_example(entry):
     """(pred, target) of a tiny example batch suited to the loss."""
-    names = {entry.name, *entry.aliases}
+    names = {entry.name, *aliases_of(entry)}
     if names & {"bce", "binary_cross_entropy"}:
         return [0.9, 0.2, 0.6], [1.0, 0.0, 1.0]
     if names & {"cce", "categorical_cross_entropy"}:
@@ -614,8 +644,8 @@ def render(kind, entry, style=textplot.PLAIN, width=80, plot=True):
     out.append(style.paint(title, "title"))
     article = "an" if SINGULAR[kind][0] in "aeiou" else "a"
     facts = [f"{article} {SINGULAR[kind]}", origin_words(entry)]
-    if entry.aliases:
-        facts.append("also called " + ", ".join(entry.aliases))
+    if aliases_of(entry):
+        facts.append("also called " + ", ".join(aliases_of(entry)))
     out.append(style.paint("(" + "; ".join(facts) + ")", "dim"))
     out += [""] + [style.paint(line, "dim") for line in _wrap(FAMILY_INTROS[kind], width, "")]
 
