@@ -298,7 +298,7 @@ def quick_cases():
         def numpy_sigmoid():
             np.negative(a, out=out)
             np.exp(out, out=out)
-            out += 1.0
+            np.add(out, 1.0, out=out)
             np.reciprocal(out, out=out)
         case("sigmoid f32 4M", lambda: sigmoid.forward(a, out=out), numpy_sigmoid,
              bytes_=2 * a.nbytes, flops=4 * n)
@@ -402,9 +402,12 @@ def cmd_bench(args, out, registries_=None):
                     f"{(f'{gflops:.1f}' if gflops else '-'):>8}")
             out.write(style.paint(text, "good" if ratio and ratio >= 1 else "")
                       if ratio else text)
-    out.write(style.paint("speed-up = NumPy time / fpkernels time (higher is better); GB/s "
-                          "counts bytes read and written; % copy compares it with a plain "
-                          "memory copy, the ceiling for element-wise kernels.", "dim"))
+    import textwrap
+    note = ("speed-up = NumPy time / fpkernels time (higher is better); GB/s counts the bytes "
+            "read and written per second; % copy compares it with a plain memory copy, the "
+            "ceiling for element-wise kernels. Full table: python benchmarks/bench.py")
+    for line in textwrap.wrap(note, width=out.width - 2):
+        out.write(style.paint("  " + line, "dim"))
     return 0
 
 

@@ -187,6 +187,32 @@ def source_of(function):
     return where, code
 
 
+def helpers_of(function, depth=2):
+    """[(qualified name, source)] of the functions of the same module that `function` calls
+    (such as a formulaic reference's `_gaussian_cdf`), in the order they first appear."""
+    import ast
+    function = inspect.unwrap(getattr(function, "__func__", function))
+    module_name = getattr(function, "__module__", None)
+    namespace = getattr(function, "__globals__", {})
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return []
+    called = [node.func.id for node in ast.walk(tree)
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)]
+    found = []
+    for name in dict.fromkeys(called):
+        helper = namespace.get(name)
+        if (inspect.isfunction(helper) and helper is not function
+                and helper.__module__ == module_name):
+            where, source = source_of(helper)
+            if source:
+                found.append((where, source))
+                if depth > 1:
+                    found += [h for h in helpers_of(helper, depth - 1) if h not in found]
+    return [h for i, h in enumerate(found) if h not in found[:i]]
+
+
 def hyperparameters(entry):
     """[(name, default, what it does)] for the entry's keyword arguments."""
     meanings = dict(getattr(entry.factory, "hyperparameters", {}) or {})
@@ -289,16 +315,16 @@ def _loss_setup(entry):
         if high <= low:
             low, high = 0.05, 0.99
         return (np.linspace(low, high, 241), lambda p: ([[p]], [[1.0]]),
-                "predicted probability p (target y = 1)", "p")
+                "prediction p (target y = 1)", "p")
     if names & {"cce", "categorical_cross_entropy"}:
         low, high = max(low, 0.05), min(high, 0.99)
         if high <= low:
             low, high = 0.05, 0.99
         return (np.linspace(low, high, 241), lambda p: ([[p, 1.0 - p]], [[1.0, 0.0]]),
-                "probability p given to the true class (of 2)", "p")
+                "p given to the true class", "p")
     if names & {"softmax_cross_entropy", "cross_entropy"}:
         return (np.linspace(low, high, 241), lambda z: ([[z, 0.0]], [[1.0, 0.0]]),
-                "logit z of the true class (the other logit is 0)", "z")
+                "true-class logit z (other: 0)", "z")
     if names & {"hinge"}:
         return (np.linspace(low, high, 241), lambda p: ([[p]], [[1.0]]),
                 "prediction p (label y = +1)", "p")
@@ -590,49 +616,69 @@ def _loss_example(entry):
     return [0.5, 2.0, -1.0], [0.0, 2.5, -1.0]
 
 
-def _try_it(kind, entry):
-    """A few lines of Python showing how to use the entry, with the results it really gives."""
+def _repr(value):
+    """What the Python prompt prints for a result, with NumPy at 4 significant digits."""
+    with np.printoptions(precision=4, suppress=True):
+        return repr(value)
+
+
+def _try_it(kind, entry, width=80):
+    """A short Python session using the entry, with the results it really gives."""
     name = entry.name
-    lines = ["import fpkernels as fk"]
+    session = []            # (code, comment, result or None)
 
-    def result(call, comment):
+    def call(code, comment, function):
         try:
-            return f"   # {comment}{' ' if comment else ''}-> {_short(call())}"
+            session.append((code, comment, _repr(function())))
         except Exception as error:  # a plugin may refuse the toy input; show the call anyway
-            return f"   # {comment} ({type(error).__name__})"
+            session.append((code, comment, f"{type(error).__name__}: {error}"))
 
+    session.append(("import fpkernels as fk", "", None))
     if kind == "activations":
         act = entry.create({})
         x = [-2.0, -0.5, 0.0, 1.5]
-        lines += [f'act = fk.activations.get("{name}")', f"x = {x}",
-                  "act.forward(x)" + result(lambda: act.forward(x), "f(x)"),
-                  "act.derivative(x)" + result(lambda: act.derivative(x), "f'(x)"),
-                  "act.backward(x, grad)   # grad * f'(x): what backpropagation passes back"]
+        session.append((f'act = fk.activations.get("{name}")', "", None))
+        session.append((f"x = {x}", "", None))
+        call("act.forward(x)", "f(x)", lambda: act.forward(x))
+        call("act.derivative(x)", "f'(x), the slope at each x", lambda: act.derivative(x))
+        call("act.backward(x, [1.0, 1.0, 1.0, 2.0])",
+             "incoming gradient × slope, what backpropagation passes back",
+             lambda: act.backward(x, [1.0, 1.0, 1.0, 2.0]))
     elif kind == "losses":
         loss = entry.create({})
         pred, target = _loss_example(entry)
-        lines += [f'loss = fk.losses.get("{name}")', f"pred, target = {pred}, {target}",
-                  "loss.value(pred, target)" + result(lambda: loss.value(pred, target), "the mean"),
-                  "loss.gradient(pred, target)" + result(lambda: loss.gradient(pred, target),
-                                                         "d loss / d pred")]
+        session.append((f'loss = fk.losses.get("{name}")', "", None))
+        session.append((f"pred = {pred}", "what the model predicted", None))
+        session.append((f"target = {target}", "what it should have predicted", None))
+        call("loss.value(pred, target)", "one number: the mean loss", lambda: loss.value(pred, target))
+        call("loss.gradient(pred, target)", "d loss / d pred: how to change each prediction",
+             lambda: loss.gradient(pred, target))
     elif kind == "initializers":
-        lines += [f'init = fk.initializers.get("{name}")',
-                  "W = init((128, 784), rng=0)   # a (out, in) weight: fan_out 128, fan_in 784",
-                  "W.std()" + result(lambda: entry.create({})((128, 784), rng=0).std(), "")]
+        session.append((f'init = fk.initializers.get("{name}")', "", None))
+        session.append(("W = init((128, 784), rng=0)",
+                        "a (out, in) weight matrix: fan_out 128, fan_in 784", None))
+        call("W.std()", "the spread of the values", lambda: entry.create({})((128, 784), rng=0).std())
     else:
         def one_step():
             p = np.array([1.0, -2.0])
             entry.create({}).step([p], [np.array([0.5, -0.5])])
             return p
-        lines += ["import numpy as np", f'opt = fk.optimizers.get("{name}")',
-                  "p, g = np.array([1.0, -2.0]), np.array([0.5, -0.5])",
-                  "opt.step([p], [g])   # updates p in place", "p" + result(one_step, "")]
-    column = max(len(line.split("   # ")[0]) for line in lines) + 3
-    aligned = []
-    for line in lines:
-        code, sep, comment = line.partition("   # ")
-        aligned.append(f"{code.ljust(column)}# {comment}" if sep else code)
-    return ["  " + line for line in aligned]
+        session.append(("import numpy as np", "", None))
+        session.append((f'opt = fk.optimizers.get("{name}")', "", None))
+        session.append(("p = np.array([1.0, -2.0])", "a parameter", None))
+        session.append(("opt.step([p], [np.array([0.5, -0.5])])",
+                        "one step with gradient [0.5, -0.5]: p changes in place", None))
+        call("p", "", one_step)
+    lines = []
+    for code, comment, result in session:
+        line = f"  >>> {code}" + (f"   # {comment}" if comment else "")
+        if len(line) > width and comment:           # a long comment goes above its line
+            lines += [f"  # {comment}", f"  >>> {code}"]
+        else:
+            lines.append(line)
+        if result is not None:
+            lines += ["  " + line for line in result.splitlines()]
+    return lines
 
 
 def render(kind, entry, style=textplot.PLAIN, width=80, plot=True):
@@ -691,6 +737,12 @@ def render(kind, entry, style=textplot.PLAIN, width=80, plot=True):
                  "against it:")
         out += [style.paint(line, "dim") for line in _wrap(intro, width)]
         out += [""] + (_code(code, style) if code else ["    (source not available)"])
+        helpers = helpers_of(getattr(factory, attribute)) if code else []
+        if helpers:
+            out += ["", style.paint("  with the helper" + ("s" if len(helpers) > 1 else "")
+                                    + " it calls:", "dim")]
+            for _, helper_code in helpers:
+                out += [""] + _code(helper_code, style)
 
     for attribute, label in (("when_to_use", "When to use it"), ("pitfalls", "Pitfalls")):
         text = getattr(factory, attribute, "")
@@ -715,5 +767,5 @@ def render(kind, entry, style=textplot.PLAIN, width=80, plot=True):
                 out += ["", _heading("A few values", style, width)]
                 out += _table(table, style)
 
-    out += ["", _heading("Try it", style, width)] + _try_it(kind, entry)
+    out += ["", _heading("Try it", style, width)] + _try_it(kind, entry, width)
     return "\n".join(line.rstrip() for line in out) + "\n"

@@ -31,12 +31,17 @@ def fake_gelu(rows):
     return result
 
 
+def _fake_cdf(x):
+    """Φ(x), the standard normal CDF; "erf(" in this docstring is not a call."""
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+
 def fake_gelu_derivative(rows):
     result = []
     for row in rows:
         out_row = []
         for x in row:
-            cdf = 0.5 * (1 + math.erf(x / math.sqrt(2)))
+            cdf = _fake_cdf(x)
             out_row.append(cdf + x * math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi))
         result.append(out_row)
     return result
@@ -199,16 +204,18 @@ class Incomplete(Activation):
 
 
 def fake_registries():
+    """Private registries holding the fakes (as if built in, but one from a "plugin")."""
     regs = {k: Registry(k) for k in explain.KINDS}
-    regs["activations"].register("fgelu", FakeGelu, aliases=("fake_gelu",))
-    regs["activations"].register("fsoftmax", FakeSoftmax)
-    regs["activations"].register("twin", FakeGelu)
-    regs["losses"].register("fhuber", FakeHuber)
-    regs["losses"].register("bce", FakeBce)
-    regs["initializers"].register("he_normal", FakeHeNormal, aliases=("fhe",))
-    regs["initializers"].register("fzeros", FakeZeros)
+    builtin = {"origin": BUILTIN_ORIGIN}
+    regs["activations"].register("fgelu", FakeGelu, aliases=("fake_gelu",), **builtin)
+    regs["activations"].register("fsoftmax", FakeSoftmax, **builtin)
+    regs["activations"].register("twin", FakeGelu, **builtin)
+    regs["losses"].register("fhuber", FakeHuber, **builtin)
+    regs["losses"].register("bce", FakeBce, **builtin)
+    regs["initializers"].register("he_normal", FakeHeNormal, aliases=("fhe",), **builtin)
+    regs["initializers"].register("fzeros", FakeZeros, **builtin)
     regs["optimizers"].register("fsgd", FakeSgd, origin="fake-plugins 1.0")
-    regs["optimizers"].register("twin", FakeSgd)
+    regs["optimizers"].register("twin", FakeSgd, **builtin)
     return regs
 
 
@@ -335,8 +342,16 @@ def test_activation_explanation_shows_the_derivative(fakes):
     assert "gelu'(x) = ½·(1 + erf(x/√2))" in text        # derivative formula
     assert "def fake_gelu_derivative" in text           # and its source
     assert "Reading the slope" in text and "saturated" in text
-    assert "-> [-0.0455, -0.1543, 0, 1.4]" in text       # live values in "Try it"
+    assert ">>> act.forward(x)" in text
+    assert "array([-0.0455, -0.1543,  0.    ,  1.3998])" in text     # live values in "Try it"
     assert "Hidden layers of transformers." in text and "slower than relu" in text
+
+
+def test_helpers_of_a_formulaic_reference_are_shown(fakes):
+    helpers = explain.helpers_of(fake_gelu_derivative)
+    assert [where.rsplit(".", 1)[1] for where, _ in helpers] == ["_fake_cdf"]
+    text = explain.render("activations", fakes["activations"].entry("fgelu"))
+    assert "with the helper it calls:" in text and "def _fake_cdf(x):" in text
 
 
 def test_row_wise_activation_is_plotted_on_a_row(fakes):
