@@ -58,14 +58,15 @@ def load_fpkernels():
 
 # ---------------------------------------------------------------------------- C source
 
-def _mask(text):
-    """`text` with comments, strings and preprocessor lines blanked (same length), for parsing."""
+def _mask(text, preprocessor=True):
+    """`text` with comments, strings and (unless preprocessor=False) preprocessor lines
+    blanked, keeping its length and line breaks: what the parsers below look at."""
     out = list(text)
     i, n = 0, len(text)
     line_start = True
     while i < n:
         c = text[i]
-        if line_start and c == "#":                      # a preprocessor line (+ continuations)
+        if line_start and c == "#" and preprocessor:                      # a preprocessor line (+ continuations)
             while i < n and not (text[i] == "\n" and text[i - 1] != "\\"):
                 if text[i] != "\n":
                     out[i] = " "
@@ -197,54 +198,103 @@ def _stem(function_name):
     return "_".join(words), "_".join(roles)
 
 
+def c_invocations(text):
+    """[(macro, [arguments], line)] of the file-scope lines that invoke a macro, such as
+    `ACTIVATION(gelu, gelu_d, gelu_slope_d)`, which generate kernels."""
+    masked = _mask(text)
+    found = []
+    for match in re.finditer(r"^([A-Z][A-Z0-9_]*)\((.*)\)[ \t]*;?[ \t]*$", masked, flags=re.M):
+        arguments, level, current = [], 0, ""
+        for ch in match.group(2):
+            if ch == "," and level == 0:
+                arguments.append(current.strip())
+                current = ""
+                continue
+            level += {"(": 1, ")": -1}.get(ch, 0)
+            current += ch
+        arguments.append(current.strip())
+        found.append((match.group(1), arguments, text[match.start():match.end()].strip()))
+    return found
+
+
+def _identifiers(code):
+    return list(dict.fromkeys(re.findall(r"\b([A-Za-z_]\w*)\b", _mask(code, preprocessor=False))))
+
+
+def _is_macro(source):
+    return re.search(r"^#define\s", source, flags=re.M) is not None
+
+
+def _closure(names, definitions, skip=()):
+    """`names` and every definition of the file they use, innermost first, in file order."""
+    order = list(definitions)
+    seen, stack = set(skip), list(names)
+    result = set()
+    while stack:
+        name = stack.pop()
+        if name in seen or name not in definitions:
+            continue
+        seen.add(name)
+        result.add(name)
+        body = definitions[name]
+        if not _is_macro(body):
+            body = body[body.find("{"):]          # the body, not the parameter names
+        stack += [n for n in _identifiers(body) if n != name and n not in IGNORED_CALLS]
+    return sorted(result, key=order.index)
+
+
 def c_kernels(entry, sources):
-    """[(file, function name, source)] of the C code behind an entry: the public float32
-    kernels named after it (fpk_<name>[_<role>]_f32) and the file's helpers they call."""
+    """The C code behind an entry, per file: {file: {"math": [names], "lines": [invocations],
+    "kernels": [names], "shared": [macro names]}} with `definitions` to read them from.
+
+    Found two ways: public float32 functions named fpk_<name>[_<role>]_f32 (with the file's
+    helpers they call), and file-scope macro invocations that generate them, such as
+    `ACTIVATION(gelu, gelu_d, gelu_slope_d)` (with the per-element functions named in the
+    arguments: the math; the macro itself is a loop shared by many kernels)."""
     names = {entry.name, *explain_aliases(entry)}
-    picked = []
-    for path, definitions in sources.items():
+    found = {}
+    for path, (text, definitions) in sources.items():
         public = [n for n in definitions if n.startswith("fpk_") and not n.endswith("_f64")
                   and _stem(n)[0] in names]
-        if not public:
+        lines, math_names, shared, specific = [], [], [], []
+        for macro, arguments, line in c_invocations(text):
+            lowered = macro.lower()
+            mine = (arguments and arguments[0] in names) or any(
+                lowered.startswith(n + "_") for n in names)
+            if not mine or "f64" in arguments or "double" in arguments:
+                continue
+            lines.append(line)
+            for argument in arguments[1:]:
+                for name in _identifiers(argument):
+                    if name in definitions:
+                        (specific if _is_macro(definitions[name]) else math_names).append(name)
+            if any(lowered.startswith(n + "_") for n in names):
+                specific.append(macro)
+            else:
+                shared.append(macro)
+        if not (public or lines):
             continue
-        shown = set()
-        for name in sorted(public, key=lambda n: list(definitions).index(n)):
-            for helper in _helpers(definitions[name], definitions, skip=set(public)):
-                if helper not in shown:
-                    shown.add(helper)
-                    picked.append((path, helper, definitions[helper]))
-            if name not in shown:
-                shown.add(name)
-                picked.append((path, name, definitions[name]))
-    return picked
+        kernels = _closure(public, definitions)
+        math_closure = _closure(math_names, definitions)
+        specific_closure = [n for n in _closure(specific, definitions) if n not in math_closure]
+        shared_closure = [n for n in _closure(shared, definitions)
+                          if n not in math_closure and n not in specific_closure]
+        found[path] = {"math": math_closure, "specific": specific_closure, "lines": lines,
+                       "kernels": kernels, "shared": shared_closure, "definitions": definitions}
+    return found
 
 
 IGNORED_CALLS = {"FPK_PARALLEL_RANGES", "fpk_threads_for", "sizeof", "if", "for", "while",
                  "switch", "return"}
 
 
-def _helpers(source, definitions, skip, depth=2):
-    """Functions and macros of the same file that `source` calls, innermost first."""
-    body = source[source.find("{"):] if "{" in source else source
-    order = []
-    for name in re.findall(r"\b(\w+)\s*\(", _mask(body)):
-        if name in definitions and name not in skip and name not in IGNORED_CALLS \
-                and name not in order and not definitions[name].startswith(("const char", "int fpk_status")):
-            order.append(name)
-    result = []
-    for name in order:
-        if depth > 1:
-            for inner in _helpers(definitions[name], definitions, skip | {name}, depth - 1):
-                if inner not in result:
-                    result.append(inner)
-        if name not in result:
-            result.append(name)
-    return result
-
-
 def read_c_sources():
-    """{file name: {definition name: source}} of csrc/*.c."""
-    return {path.name: c_definitions(path.read_text()) for path in sorted(CSRC.glob("*.c"))}
+    """{file name: (text, {definition name: source})} of csrc/*.c."""
+    sources = {}
+    for path in sorted(CSRC.glob("*.c")):
+        text = path.read_text()
+        sources[path.name] = (text, c_definitions(text))
+    return sources
 
 
 # ---------------------------------------------------------------------------- pages
@@ -327,39 +377,71 @@ def family_page(fk, explain, kind, figures):
     return "\n".join(parts)
 
 
+def _c_blocks(found):
+    """Markdown for the C side of one entry, and the shared macros it relies on."""
+    parts, shared = [], []
+    for path, info in found.items():
+        definitions = info["definitions"]
+        if info["math"]:
+            parts.append(f"The math, one number at a time (`csrc/{path}`):\n\n"
+                         + _fence("\n\n".join(definitions[n] for n in info["math"]), "c"))
+        if info["specific"]:
+            parts.append(f"The kernels, written once for float and double as macros "
+                         f"(`csrc/{path}`):\n\n"
+                         + _fence("\n\n".join(definitions[n] for n in info["specific"]), "c"))
+        if info["kernels"]:
+            parts.append(f"The kernel (`csrc/{path}`):\n\n"
+                         + _fence("\n\n".join(definitions[n] for n in info["kernels"]), "c"))
+        if info["lines"]:
+            invoked = {line.split("(", 1)[0] for line in info["lines"]}
+            uses = ", ".join(f"[`{m}`](#{m.lower()})" for m in info["shared"] if m in invoked)
+            plural = "s" if uses.count("](") > 1 else ""
+            parts.append("The line that generates the float32 and float64 kernels from it"
+                         + (f" (the loop itself is the shared macro{plural} {uses})" if uses else "")
+                         + ":\n\n" + _fence("\n".join(info["lines"]), "c"))
+        shared += [(path, n, definitions[n]) for n in info["shared"]]
+    return parts, shared
+
+
 def loop_to_kernel_page(fk, explain, sources):
     parts = ["# From loop to kernel\n", GENERATED,
              "Every fast C kernel of fpkernels has a plain-Python twin in `fpkernels.formulaic`, "
              "written the way the math reads: explicit loops, one idea per line. The twin is "
              "the oracle the kernel is tested against. This page puts the two side by side, "
-             "so you can see how the loop becomes the kernel: the same arithmetic, written "
-             "once for a flat array of `n` numbers (a 2-D tensor stored row after row), split "
-             "over threads by `FPK_PARALLEL_RANGES` for large inputs, and arranged so the "
-             "compiler can turn the inner loop into SIMD instructions that handle 8 or 16 "
-             "floats at a time. Only the float32 version is shown; the float64 one is the same "
-             "code with `double`.\n",
+             "so you can see how the loop becomes the kernel. The C side keeps the same "
+             "arithmetic, usually as a small function of one number (the math), and runs it "
+             "in one loop over a flat array of `n` numbers (a 2-D tensor is stored row after "
+             "row), which `FPK_PARALLEL_RANGES` splits over the cores for large inputs and "
+             "the compiler turns into SIMD instructions handling 8 or 16 numbers at once. "
+             "That loop is written once, as a macro shared by many kernels (listed at the "
+             "end), and each kernel is one line plugging its math into it.\n",
              "Read `csrc/fpkernels.h` for the conventions every kernel follows (status codes, "
              "threading helpers).\n"]
     count = 0
+    all_shared = []
     for kind in explain.KINDS:
         section = []
         for entry in builtin_entries(explain, kind):
-            kernels = c_kernels(entry, sources)
+            found = c_kernels(entry, sources)
             where, code = explain.source_of(getattr(entry.factory, "formulaic", None))
-            if not kernels or not code:
+            if not found or not code:
                 continue
             python = [_fence(code, "python")]
+            for _, helper in explain.helpers_of(entry.factory.formulaic):
+                python.append(_fence(helper, "python"))
             if kind == "activations":
-                d_where, d_code = explain.source_of(getattr(entry.factory, "formulaic_derivative", None))
+                d_function = getattr(entry.factory, "formulaic_derivative", None)
+                d_where, d_code = explain.source_of(d_function)
                 if d_code:
-                    python.append(_fence(d_code, "python"))
-            c_code = [f"`csrc/{path}`: `{name}`\n\n" + _fence(src, "c") for path, name, src in kernels]
+                    python.append(f"and its derivative, `{d_where}`:\n\n" + _fence(d_code, "python"))
+            c_parts, shared = _c_blocks(found)
+            all_shared += [s for s in shared if s not in all_shared]
             section.append(f"### {entry.name}\n")
             section.append(f"{explain.summary(entry)}\n")
             section.append("<table>\n<tr><th>the loop (Python, "
                            f"<code>{where}</code>)</th><th>the kernel (C)</th></tr>\n"
                            "<tr><td valign=\"top\">\n\n" + "\n".join(python) +
-                           "\n</td><td valign=\"top\">\n\n" + "\n".join(c_code) +
+                           "\n</td><td valign=\"top\">\n\n" + "\n".join(c_parts) +
                            "\n</td></tr>\n</table>\n")
             count += 1
         if section:
@@ -367,6 +449,12 @@ def loop_to_kernel_page(fk, explain, sources):
             parts += section
     if not count:
         parts.append("*(no kernel with both a formulaic reference and a C function was found)*\n")
+    if all_shared:
+        parts.append("## The loops they share\n")
+        parts.append("Each macro below is the loop of many kernels: the line of a kernel above "
+                     "names it and fills in the per-element math (`EXPR`, `LOSS`, ...).\n")
+        for path, name, source in all_shared:
+            parts.append(f"### {name}\n\n`csrc/{path}`\n\n" + _fence(source, "c"))
     return "\n".join(parts)
 
 
