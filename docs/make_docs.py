@@ -329,6 +329,10 @@ def entry_section(fk, explain, kind, entry, figures):
     if derivative:
         lines.append("Derivative:\n")
         lines.append(_fence(derivative, "text"))
+    if figures is not None:
+        picture = figures.get((kind, entry.name))
+        if picture:
+            lines.append(f"![{entry.name}: {_cell(explain.summary(entry))}](figures/{picture})\n")
     rows = explain.hyperparameters(entry)
     if rows:
         lines.append("| hyper-parameter | default | what it does |\n|---|---|---|")
@@ -343,15 +347,15 @@ def entry_section(fk, explain, kind, entry, figures):
             lines.append(f"{label} (`{where}`, the plain-Python reference the C kernel is "
                          "tested against):\n")
             lines.append(_fence(code, "python"))
+            helpers = explain.helpers_of(getattr(factory, attribute))
+            if helpers:
+                lines.append("with the helper" + ("s" if len(helpers) > 1 else "") + " it calls:\n")
+                lines += [_fence(helper, "python") for _, helper in helpers]
     for attribute, label in (("when_to_use", "When to use it"), ("pitfalls", "Pitfalls")):
         text = inspect.cleandoc(getattr(factory, attribute, "") or "")
         if text:
             lines.append(f"**{label}.** {text}\n" if "\n" not in text
                          else f"**{label}.**\n\n{text}\n")
-    if figures is not None:
-        picture = figures.get((kind, entry.name))
-        if picture:
-            lines.append(f"![{entry.name}](figures/{picture})\n")
     lines.append(f"In a terminal: `fpkernels explain {entry.name}`.\n")
     return "\n".join(lines)
 

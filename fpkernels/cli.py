@@ -69,6 +69,9 @@ class Output:
 
     def __init__(self, stream, color="auto", width=None):
         self.stream = stream
+        isatty = getattr(stream, "isatty", None)
+        self.terminal = bool(isatty and isatty())
+        self.fixed_width = bool(width) or self.terminal   # else lines may be long (a file)
         self.style = textplot.Style(color=wants_color(stream, color),
                                     unicode=can_encode_unicode(stream))
         self.width = terminal_width(width)
@@ -125,6 +128,8 @@ def cmd_list(args, out, registries_=None):
         w_alias = max([len(r[1]) for r in rows] + [len("aliases")])
         w_origin = max(len(r[2]) for r in rows)
         room = out.width - (2 + w_name + 2 + w_alias + 2 + w_origin + 2)
+        if not out.fixed_width:
+            room = 10 ** 6                      # piped to a file: whole summaries
         header = (f"  {'name'.ljust(w_name)}  {'aliases'.ljust(w_alias)}  "
                   f"{'origin'.ljust(w_origin)}  summary")
         out.write(style.paint(header, "label"))
