@@ -11,10 +11,17 @@ from .ops import (abs, add, add_scalar, div, div_scalar, dot, flatten, max, mean
                   mul_scalar, pad, power, reshape, resize, shape_product, std, sub, sub_scalar, sum,
                   transpose)
 
+# ---- erf (activations.py) ----
+from .activations import erf
+
 # ---- matrix multiplication (linalg.py) ----
+from .linalg import matmul
 
 # ---- normalisation (normalize.py) ----
 
 # ---- networks (nn.py) ----
 
 __version__ = "0.1.0"
+
+# ---- plugins: base classes and conformance kit (interfaces.py, testing.py) ----
+from . import interfaces, testing  # noqa: E402

@@ -7,7 +7,9 @@ kernels are tested against, and they are what `fpkernels explain` shows.
 from .tensor import *  # noqa: F401,F403
 
 # ---- activations (activations.py) ----
+from .activations import *  # noqa: F401,F403
 
 # ---- losses (losses.py) ----
+from .losses import *  # noqa: F401,F403
 
 # ---- optimizers, initializers, normalisation (training.py) ----
