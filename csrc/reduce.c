@@ -123,33 +123,58 @@ static void set_status(int *status, int value)
 BLOCK_KERNELS(float, f32)
 BLOCK_KERNELS(double, f64)
 
-/* Smallest (LESS = <) or largest (LESS = >) of x[0..n), n >= 1; a NaN sticks once seen. */
-#define BLOCK_EXTREME(name, LESS, T, sfx)                                       \
+/* Smallest (LESS = <) or largest (LESS = >) of x[0..n), n >= 1; NaN if any element is NaN.
+   The compiler cannot vectorise a NaN-aware compare-and-select without -ffast-math, so with
+   AVX-512 it is written with intrinsics: min/max of 2 vectors of lanes, plus a mask that
+   remembers any unordered (NaN) pair. */
+#define BLOCK_EXTREME_C(name, LESS, T, sfx)                                     \
     static T block_##name##_##sfx(const T *x, size_t n)                         \
     {                                                                           \
-        T m[LANES];                                                             \
-        size_t i = 0;                                                           \
-        for (int j = 0; j < LANES; j++)                                         \
-            m[j] = x[0];                                                        \
-        for (; i + LANES <= n; i += LANES)                                      \
-            for (int j = 0; j < LANES; j++) {                                   \
-                T v = x[i + j];                                                 \
-                m[j] = (v LESS m[j] || v != v) ? v : m[j];                      \
-            }                                                                   \
-        for (; i < n; i++) {                                                    \
+        T m = x[0];                                                             \
+        for (size_t i = 0; i < n; i++) {                                        \
             T v = x[i];                                                         \
-            m[0] = (v LESS m[0] || v != v) ? v : m[0];                          \
+            if (v != v)                                                         \
+                return v;                                                       \
+            m = v LESS m ? v : m;                                               \
         }                                                                       \
-        T r = m[0];                                                             \
-        for (int j = 1; j < LANES; j++)                                         \
-            r = (m[j] LESS r || m[j] != m[j]) ? m[j] : r;                       \
-        return r;                                                               \
+        return m;                                                               \
     }
 
-BLOCK_EXTREME(min, <, float, f32)
-BLOCK_EXTREME(min, <, double, f64)
-BLOCK_EXTREME(max, >, float, f32)
-BLOCK_EXTREME(max, >, double, f64)
+#ifdef __AVX512F__
+#include <immintrin.h>
+#define BLOCK_EXTREME(name, LESS, T, sfx, VEC, W, SUFFIX, MASK)                 \
+    static T block_##name##_##sfx(const T *x, size_t n)                         \
+    {                                                                           \
+        VEC m0 = _mm512_set1_##SUFFIX(x[0]), m1 = m0;                           \
+        MASK nan = 0;                                                           \
+        size_t i = 0;                                                           \
+        for (; i + 2 * W <= n; i += 2 * W) {                                    \
+            VEC a = _mm512_loadu_##SUFFIX(x + i), b = _mm512_loadu_##SUFFIX(x + i + W); \
+            m0 = _mm512_##name##_##SUFFIX(m0, a);                               \
+            m1 = _mm512_##name##_##SUFFIX(m1, b);                               \
+            nan |= _mm512_cmp_##SUFFIX##_mask(a, b, _CMP_UNORD_Q);              \
+        }                                                                       \
+        if (nan)                                                                \
+            return (T)NAN;                                                      \
+        T m = _mm512_reduce_##name##_##SUFFIX(_mm512_##name##_##SUFFIX(m0, m1)); \
+        for (; i < n; i++) {                                                    \
+            T v = x[i];                                                         \
+            if (v != v)                                                         \
+                return v;                                                       \
+            m = v LESS m ? v : m;                                               \
+        }                                                                       \
+        return m;                                                               \
+    }
+BLOCK_EXTREME(min, <, float, f32, __m512, 16, ps, __mmask16)
+BLOCK_EXTREME(min, <, double, f64, __m512d, 8, pd, __mmask8)
+BLOCK_EXTREME(max, >, float, f32, __m512, 16, ps, __mmask16)
+BLOCK_EXTREME(max, >, double, f64, __m512d, 8, pd, __mmask8)
+#else
+BLOCK_EXTREME_C(min, <, float, f32)
+BLOCK_EXTREME_C(min, <, double, f64)
+BLOCK_EXTREME_C(max, >, float, f32)
+BLOCK_EXTREME_C(max, >, double, f64)
+#endif
 
 /* ------------------------------------------------------------------------------------------ */
 /* Selection: the k-th smallest of v[0..n) by quickselect, with a median-of-medians pivot when  */
@@ -269,6 +294,125 @@ static double midpoint_f64(double a, double b)
 MEDIAN_INPLACE(float, f32)
 MEDIAN_INPLACE(double, f64)
 
+/* A large median narrows the search first: one parallel pass counts the elements per bucket of
+   the top 16 bits of an order-preserving integer key (a radix histogram), which tells which
+   bucket holds the middle rank; a second pass gathers just that bucket (tens of thousands of
+   elements for typical data) and quickselect finishes there. Worst case (everything in one
+   bucket) is a plain quickselect on a copy: still linear time. */
+#define BUCKETS 65536
+#define HISTOGRAM_MIN 262144 /* below this, copy + quickselect is as fast */
+
+/* Integer keys ordered like the floats: flip every bit of a negative, the sign bit of a positive. */
+static inline uint32_t bucket_f32(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return (u ^ ((uint32_t)((int32_t)u >> 31) | 0x80000000u)) >> 16;
+}
+
+static inline uint32_t bucket_f64(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return (uint32_t)((u ^ ((uint64_t)((int64_t)u >> 63) | 0x8000000000000000u)) >> 48);
+}
+
+#define MEDIAN_HISTOGRAM(T, sfx)                                                \
+    static int median_histogram_##sfx(const T *x, size_t n, int threads, T *result) \
+    {                                                                           \
+        size_t parts = (size_t)threads, k = (n - 1) / 2;                        \
+        uint32_t *hist = calloc(parts * BUCKETS, sizeof(uint32_t));             \
+        T *next_min = malloc(parts * sizeof(T));                                \
+        size_t *offset = malloc(parts * sizeof(size_t));                        \
+        int nan = 0, status = FPK_OK;                                           \
+        T *scratch = NULL;                                                      \
+        if (!hist || !next_min || !offset) {                                    \
+            status = FPK_ERR_NOMEM;                                             \
+            goto done;                                                          \
+        }                                                                       \
+        /* pass 1: a histogram per part (parts are fixed ranges, whatever the team size) */ \
+        FOR_PARALLEL(parts, threads, part, {                                    \
+            size_t lo, hi;                                                      \
+            uint32_t *h = hist + part * BUCKETS;                                \
+            int seen_nan = 0;                                                   \
+            fpk_split_range(n, (int)part, (int)parts, &lo, &hi);                \
+            for (size_t i = lo; i < hi; i++) {                                  \
+                seen_nan |= x[i] != x[i];                                       \
+                h[bucket_##sfx(x[i])]++;                                        \
+            }                                                                   \
+            if (seen_nan)                                                       \
+                __atomic_store_n(&nan, 1, __ATOMIC_RELAXED);                    \
+        });                                                                     \
+        if (nan) {                                                              \
+            *result = (T)NAN;                                                   \
+            goto done;                                                          \
+        }                                                                       \
+        /* the bucket holding rank k, the rank inside it, and (even n, when rank k + 1 is \
+           not in it) the next non-empty bucket, whose minimum is the upper middle */ \
+        size_t below = 0, count = 0, bucket = 0;                                \
+        for (;; bucket++) {                                                     \
+            count = 0;                                                          \
+            for (size_t part = 0; part < parts; part++)                         \
+                count += hist[part * BUCKETS + bucket];                         \
+            if (below + count > k)                                              \
+                break;                                                          \
+            below += count;                                                     \
+        }                                                                       \
+        size_t rank = k - below, next = BUCKETS;                                \
+        if (n % 2 == 0 && rank + 1 == count) {                                  \
+            for (next = bucket + 1; next < BUCKETS; next++) {                   \
+                size_t c = 0;                                                   \
+                for (size_t part = 0; part < parts; part++)                     \
+                    c += hist[part * BUCKETS + next];                           \
+                if (c)                                                          \
+                    break;                                                      \
+            }                                                                   \
+        }                                                                       \
+        for (size_t part = 0, sum = 0; part < parts; part++) {                  \
+            offset[part] = sum;                                                 \
+            sum += hist[part * BUCKETS + bucket];                               \
+        }                                                                       \
+        scratch = malloc(count * sizeof(T));                                    \
+        if (!scratch) {                                                         \
+            status = FPK_ERR_NOMEM;                                             \
+            goto done;                                                          \
+        }                                                                       \
+        /* pass 2: gather the bucket of rank k; the minimum of bucket `next` */ \
+        FOR_PARALLEL(parts, threads, part, {                                    \
+            size_t lo, hi, at = offset[part];                                   \
+            T smallest = (T)INFINITY;                                           \
+            fpk_split_range(n, (int)part, (int)parts, &lo, &hi);                \
+            for (size_t i = lo; i < hi; i++) {                                  \
+                uint32_t b = bucket_##sfx(x[i]);                                \
+                if (b == bucket)                                                \
+                    scratch[at++] = x[i];                                       \
+                else if (b == next && x[i] < smallest)                          \
+                    smallest = x[i];                                            \
+            }                                                                   \
+            next_min[part] = smallest;                                          \
+        });                                                                     \
+        select_##sfx(scratch, count, rank);                                     \
+        T lower = scratch[rank], upper = (T)INFINITY;                           \
+        if (n % 2) {                                                            \
+            *result = lower;                                                    \
+            goto done;                                                          \
+        }                                                                       \
+        for (size_t i = rank + 1; i < count; i++)                               \
+            upper = scratch[i] < upper ? scratch[i] : upper;                    \
+        for (size_t part = 0; next < BUCKETS && part < parts; part++)          \
+            upper = next_min[part] < upper ? next_min[part] : upper;            \
+        *result = midpoint_##sfx(lower, upper);                                 \
+    done:                                                                       \
+        free(hist);                                                             \
+        free(next_min);                                                         \
+        free(offset);                                                           \
+        free(scratch);                                                          \
+        return status;                                                          \
+    }
+
+MEDIAN_HISTOGRAM(float, f32)
+MEDIAN_HISTOGRAM(double, f64)
+
 /* ------------------------------------------------------------------------------------------ */
 /* Drivers: a whole contiguous array, and a tile of columns of an (n, inner) slab.             */
 
@@ -321,6 +465,8 @@ MEDIAN_INPLACE(double, f64)
     {                                                                           \
         if (r == STD || r == STD_SAMPLE)                                        \
             return std_##sfx(x, n, r == STD_SAMPLE, threads, result);           \
+        if (r == MEDIAN && n >= HISTOGRAM_MIN && n / (size_t)threads < UINT32_MAX) \
+            return median_histogram_##sfx(x, n, threads, result);               \
         if (r == MEDIAN) {                                                      \
             T *scratch = malloc(n * sizeof(T));                                 \
             if (!scratch)                                                       \

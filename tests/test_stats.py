@@ -191,7 +191,7 @@ def test_nan_anywhere_propagates(threads):
 
 @pytest.mark.parametrize("pattern", ["sorted", "reversed", "equal", "few", "organ", "sawtooth",
                                      "random"])
-@pytest.mark.parametrize("n", [1, 2, 3, 16, 17, 100, 1001, 100_000])
+@pytest.mark.parametrize("n", [1, 2, 3, 16, 17, 100, 1001, 100_000, 300_000, 300_001])
 def test_median_patterns(pattern, n, dtype):
     i = np.arange(n)
     x = {"sorted": i, "reversed": i[::-1], "equal": np.zeros(n), "few": i % 3,
@@ -211,6 +211,40 @@ def test_median_large_matches_numpy(threads):
     for axis in (0, 1):
         np.testing.assert_array_equal(fk.median(m, axis=axis),
                                       np.median(m.astype(np.float64), axis=axis).astype(np.float32))
+
+
+@pytest.mark.parametrize("case", ["split", "equal", "clusters", "signed_zeros", "infinities",
+                                  "nan_last", "tiny"])
+def test_median_histogram_path(case, dtype, threads):
+    """Large inputs narrow the search with a radix histogram first: the middle ranks may fall in
+    one bucket, in two neighbouring non-empty buckets, or everything may share one bucket."""
+    n = 400_000
+    rng = np.random.default_rng(11)
+    if case == "split":  # even n, the two middle values in far-apart buckets
+        x = np.concatenate([np.full(n // 2, -1e30), np.full(n // 2, 5.0)])
+    elif case == "equal":
+        x = np.full(n, 2.5)
+    elif case == "clusters":
+        x = np.concatenate([rng.normal(-1e3, 1, n // 2), rng.normal(1e3, 1, n // 2 + 1)])
+    elif case == "signed_zeros":
+        x = np.where(rng.random(n) < 0.5, -0.0, 0.0)
+    elif case == "infinities":
+        x = np.concatenate([np.full(n // 2, -np.inf), np.full(n // 2, np.inf)])
+    elif case == "nan_last":
+        x = rng.standard_normal(n)
+        x[-1] = np.nan
+    else:
+        x = rng.standard_normal(n) * 1e-40
+    x = rng.permutation(x).astype(dtype)
+    with np.errstate(invalid="ignore"):
+        want = dtype.type(np.median(x.astype(np.float64)))
+    got = fk.median(x)
+    assert (np.isnan(got) and np.isnan(want)) or got == want, (got, want)
+    for m in (x[: n - 1], x[1:]):  # odd and even counts
+        with np.errstate(invalid="ignore"):
+            want = dtype.type(np.median(m.astype(np.float64)))
+        got = fk.median(m)
+        assert (np.isnan(got) and np.isnan(want)) or got == want, (got, want)
 
 
 def test_median_midpoint_does_not_overflow():
