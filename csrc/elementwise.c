@@ -19,11 +19,49 @@
 
 /* ---- a op b, same size ---- */
 
+/* Arrays bigger than this many bytes are written with streaming (non-temporal) stores: the
+   output lines go straight to memory instead of first being read into the cache. */
+#define STREAM_BYTES (32u << 20)
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+/* out[i] = a[i] OP b[i] for i in [lo, hi) with streaming stores: a scalar head up to the
+   first 64-byte boundary of out, full vectors, a scalar tail. */
+#define STREAM_RANGE(name, OP, T, sfx, SUFFIX, W)                               \
+    static void stream_##name##_##sfx(const T *a, const T *b, T *out, size_t lo, size_t hi) \
+    {                                                                           \
+        size_t i = lo;                                                          \
+        for (; i < hi && ((uintptr_t)(out + i) & 63); i++)                      \
+            out[i] = a[i] OP b[i];                                              \
+        for (; i + W <= hi; i += W)                                             \
+            _mm512_stream_##SUFFIX(out + i, _mm512_##name##_##SUFFIX(           \
+                _mm512_loadu_##SUFFIX(a + i), _mm512_loadu_##SUFFIX(b + i)));   \
+        for (; i < hi; i++)                                                     \
+            out[i] = a[i] OP b[i];                                              \
+        _mm_sfence();                                                           \
+    }
+#define STREAM_CALL(name, sfx, a, b, out, lo, hi) stream_##name##_##sfx(a, b, out, lo, hi)
+#define STREAMS(name, OP) STREAM_RANGE(name, OP, float, f32, ps, 16) STREAM_RANGE(name, OP, double, f64, pd, 8)
+STREAMS(add, +)
+STREAMS(sub, -)
+STREAMS(mul, *)
+STREAMS(div, /)
+#define CAN_STREAM 1
+#else
+#define CAN_STREAM 0
+#define STREAM_CALL(name, sfx, a, b, out, lo, hi) (void)0
+#endif
+
 #define BINARY(name, OP, T, sfx)                                                \
     int fpk_##name##_##sfx(const T *a, const T *b, T *out, size_t n)            \
     {                                                                           \
         if (n && (!a || !b || !out))                                            \
             return FPK_ERR_NULL;                                                \
+        if (CAN_STREAM && n * sizeof(T) >= STREAM_BYTES) {                      \
+            FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                  \
+                                STREAM_CALL(name, sfx, a, b, out, lo, hi));     \
+            return FPK_OK;                                                      \
+        }                                                                       \
         FOR_EACH(n, i, out[i] = a[i] OP b[i]);                                  \
         return FPK_OK;                                                          \
     }

@@ -30,6 +30,7 @@ __all__ = [
 AxisError = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError
 
 _ndarray = np.ndarray
+_empty = np.empty
 _from_buffer = ffi.from_buffer
 _ARRAY = {FLOAT32: ffi.typeof("float[]"), FLOAT64: ffi.typeof("double[]")}
 _POINTER = {FLOAT32: ffi.typeof("float *"), FLOAT64: ffi.typeof("double *")}
@@ -161,26 +162,37 @@ def _make_binary(name, code, symbol):
             FLOAT64: (getattr(lib, f"fpk_{name}_f64"), _ARRAY[FLOAT64])}
 
     def binary(a, b, out=None):
-        if type(a) is _ndarray and type(b) is _ndarray and a.dtype is b.dtype and a.shape == b.shape:
-            entry = fast.get(a.dtype)
-            if entry is not None and (out is None or (
-                    type(out) is _ndarray and out.dtype is a.dtype and out.shape == a.shape
-                    and (a is out or (a.base is None and out.base is None))
-                    and (b is out or (b.base is None and out.base is None))
-                    and out.flags.writeable)):
+        # fast path: same-shape float32/float64 arrays; from_buffer refuses non-C-contiguous
+        # ones (ValueError), which then take the general path. `out` must be new memory or
+        # exactly an input (views could overlap partially: the general path copies those).
+        if type(a) is _ndarray and type(b) is _ndarray:
+            dtype = a.dtype
+            entry = fast.get(dtype)
+            if entry is not None and b.dtype is dtype and a.shape == b.shape:
                 function, array_type = entry
-                try:
-                    pa = _from_buffer(array_type, a)
-                    pb = _from_buffer(array_type, b)
-                    if out is None:
-                        out = np.empty(a.shape, a.dtype)
-                    po = _from_buffer(array_type, out)
-                except (ValueError, BufferError):  # not C-contiguous: the general path
-                    return _binary_general(name, code, a, b, out)
-                status = function(pa, pb, po, a.size)
-                if status:
-                    check(status, name)
-                return out
+                if out is None:
+                    try:
+                        pa = _from_buffer(array_type, a)
+                        pb = _from_buffer(array_type, b)
+                    except ValueError:
+                        return _binary_general(name, code, a, b, out)
+                    out = _empty(a.shape, dtype)
+                    status = function(pa, pb, _from_buffer(array_type, out), a.size)
+                    if status:
+                        check(status, name)
+                    return out
+                if (type(out) is _ndarray and out.dtype is dtype and out.shape == a.shape
+                        and (a is out or (a.base is None and out.base is None))
+                        and (b is out or (b.base is None and out.base is None))
+                        and out.flags.writeable):
+                    try:
+                        status = function(_from_buffer(array_type, a), _from_buffer(array_type, b),
+                                           _from_buffer(array_type, out), a.size)
+                    except ValueError:
+                        return _binary_general(name, code, a, b, out)
+                    if status:
+                        check(status, name)
+                    return out
         return _binary_general(name, code, a, b, out)
 
     binary.__name__ = binary.__qualname__ = name

@@ -413,3 +413,20 @@ def test_formulaic_matmul():
     np.testing.assert_allclose(formulaic.matmul(a.tolist(), b.tolist()), a @ b, rtol=1e-13)
     with pytest.raises(ValueError, match=r"\(3, 4\).*\(3, 4\)"):
         formulaic.matmul(a.tolist(), a.tolist())
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_streaming_stores_for_large_arrays(name, threads):
+    """Outputs of 32 MiB and more are written with streaming stores (head, vectors, tail)."""
+    n = (32 << 20) // 8 + 13
+    rng = np.random.default_rng(15)
+    a = rng.standard_normal(n)
+    b = rng.uniform(0.5, 2, n)
+    want = BINARY[name](a, b)
+    assert_same(getattr(fk, name)(a, b), want)
+    storage = np.empty(n + 1)
+    out = storage[1:]  # 8 bytes past a 64-byte boundary
+    assert getattr(fk, name)(a, b, out=out) is out
+    assert_same(out, want)
+    assert getattr(fk, name)(a, b, out=a) is a
+    assert_same(a, want)
