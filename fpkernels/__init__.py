@@ -11,6 +11,7 @@ from .runtime import get_include, get_num_threads, info, num_threads, set_num_th
 # ---- matrix multiplication (linalg.py) ----
 
 # ---- normalisation (normalize.py) ----
+from .normalize import minmax, minmax_inverse, zscore, zscore_inverse  # noqa: E402
 
 # ---- networks (nn.py) ----
 

@@ -10,3 +10,4 @@ kernels are tested against, and they are what `fpkernels explain` shows.
 # ---- losses (losses.py) ----
 
 # ---- optimizers, initializers, normalisation (training.py) ----
+from .training import *  # noqa: E402,F401,F403
