@@ -145,10 +145,18 @@ static inline void normal2_f64(uint64_t block, uint32_t k0, uint32_t k1, double 
 
 /* ---- fills ---- */
 
+/* The float32 fills vectorise across Philox blocks; with AVX-512, ask GCC for 512-bit vectors
+   (it prefers 256-bit ones by default), which doubles their speed. */
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDE_VECTORS __attribute__((target("prefer-vector-width=512")))
+#else
+#define WIDE_VECTORS
+#endif
+
 /* low + (high - low) * u, kept inside [low, high] whatever the rounding. */
-static inline float scale_f32(double u, float low, float high)
+static inline float scale_f32(float u, float low, float high)
 {
-    float x = (float)((double)low + ((double)high - (double)low) * u);
+    float x = (1.0f - u) * low + u * high;              /* 1 - u is exact; no overflow */
     return x < low ? low : x > high ? high : x;
 }
 
@@ -159,7 +167,7 @@ static inline double scale_f64(double u, double low, double high)
 }
 
 /* Elements [lo, hi) of a float32 uniform fill (global index offset + i). */
-static void uniform_range_f32(float *out, size_t lo, size_t hi, uint64_t offset, uint32_t k0,
+WIDE_VECTORS static void uniform_range_f32(float *out, size_t lo, size_t hi, uint64_t offset, uint32_t k0,
                               uint32_t k1, float low, float high)
 {
     size_t i = lo;
@@ -197,7 +205,7 @@ static void uniform_range_f64(double *out, size_t lo, size_t hi, uint64_t offset
 }
 
 /* Elements [lo, hi) of a float32 normal fill. */
-static void normal_range_f32(float *out, size_t lo, size_t hi, uint64_t offset, uint32_t k0,
+WIDE_VECTORS static void normal_range_f32(float *out, size_t lo, size_t hi, uint64_t offset, uint32_t k0,
                              uint32_t k1, float mean, float std)
 {
     size_t i = lo;
