@@ -187,7 +187,9 @@ int fpk_rmsprop_step_many_f64(size_t count, double *const *params, const double 
                   elements 4b, 4b+1 from words 0, 1 and elements 4b+2, 4b+3 from words 2, 3
      normal  f64: block j/2 gives one Box-Muller pair from two 64-bit uniforms (elements 2b, 2b+1)
    `offset` shifts the element index, so a big fill can be made in pieces: fill(n, out, seed,
-   offset) equals elements [offset, offset + n) of one long fill. */
+   offset) equals elements [offset, offset + n) of one long fill. The words are the same on every
+   machine; the floats made from them are bitwise reproducible for a given build (a build with
+   FMA and one without may differ in the last bit of scaled or normal values). */
 
 /* One Philox4x32-10 block: the four words for `counter` under `key`. */
 void fpk_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);

@@ -79,9 +79,8 @@ class FusedOptimizer(_interfaces.Optimizer):
         for key, value in self._validate(hyperparameters).items():
             setattr(self, key, value)
         self.step_count = 0         # updates made so far
-        self._state = None          # per position: {buffer name: array}
         self._fresh = False         # True until the first update after the state is made
-        self._cache = {}            # dtype -> (positions, sizes, {buffer: pointer array})
+        self._set_state(None)       # per position: {buffer name: array}
 
     # ---- hyper-parameters ----
 
@@ -110,14 +109,15 @@ class FusedOptimizer(_interfaces.Optimizer):
     # ---- the step ----
 
     def _gather(self, params, grads):
-        """Checked lists (params, grads); grads converted to each param's dtype and layout."""
+        """Checked (params, grads, signature): grads converted to each param's dtype and layout,
+        signature the list of (shape, dtype) the state must fit."""
         if isinstance(params, _np.ndarray):
             params, grads = [params], [grads]
         else:
             params, grads = list(params), list(grads)
         if len(params) != len(grads):
             raise ValueError(f"got {len(params)} parameters but {len(grads)} gradients")
-        ready = []
+        ready, signature = [], []
         for index, (p, g) in enumerate(zip(params, grads)):
             if type(p) is not _np.ndarray:
                 raise TypeError(f"params[{index}] is a {type(p).__name__}; parameters are updated "
@@ -133,71 +133,86 @@ class FusedOptimizer(_interfaces.Optimizer):
                                  "that array)")
             if not flags.writeable:
                 raise ValueError(f"params[{index}] is read-only; it must be writable to be updated")
+            shape = p.shape
             if not (type(g) is _np.ndarray and g.dtype == dtype and g.flags.c_contiguous):
                 g = _np.asarray(g)
                 if g.dtype.kind not in "fiub":
                     raise TypeError(f"grads[{index}] has dtype {g.dtype}; gradients must be real "
                                     "numbers")
-                if g.shape == p.shape:
+                if g.shape == shape:
                     g = _np.ascontiguousarray(g, dtype=dtype)
-            if g.shape != p.shape:
+            if g.shape != shape:
                 raise ValueError(f"grads[{index}] has shape {g.shape} but params[{index}] has "
-                                 f"shape {p.shape}")
+                                 f"shape {shape}")
             ready.append((p, g))
-        return ready
+            signature.append((shape, dtype))
+        return ready, signature
 
-    def _check_state(self, pairs):
+    def _check_state(self, signature):
         """ValueError unless the held state fits these parameters (count, shapes, dtypes)."""
-        if self._state is None:
+        if self._state is None or signature == self._signature:
             return
-        if len(self._state) != len(pairs):
+        if len(self._state) != len(signature):
             raise ValueError(f"the optimizer state holds {len(self._state)} tensors but step got "
-                             f"{len(pairs)} parameters; use one optimizer per parameter list")
-        for index, ((p, _), buffers) in enumerate(zip(pairs, self._state)):
-            for key, buffer in buffers.items():
-                if buffer.shape != p.shape or buffer.dtype != p.dtype:
-                    raise ValueError(f"state {key}.{index} has shape {buffer.shape} and dtype "
-                                     f"{buffer.dtype}, but params[{index}] has shape {p.shape} "
-                                     f"and dtype {p.dtype}")
+                             f"{len(signature)} parameters; use one optimizer per parameter list")
+        if self._signature is None:         # loaded state without buffers: any shapes fit
+            self._signature = list(signature)
+            return
+        for index, ((shape, dtype), (held_shape, held_dtype)) in enumerate(
+                zip(signature, self._signature)):
+            if shape != held_shape or dtype != held_dtype:
+                raise ValueError(f"the state of tensor {index} has shape {held_shape} and dtype "
+                                 f"{held_dtype}, but params[{index}] has shape {shape} and dtype "
+                                 f"{dtype}")
 
-    def _make_state(self, pairs):
+    def _set_state(self, state):
+        """Hold `state` (a list of {buffer: array}, or None) and forget cached pointers."""
+        self._state = state
+        self._signature = None
+        self._groups = None
+        if state is not None:
+            self._signature = [(b.shape, b.dtype) for b in
+                               (next(iter(entry.values())) for entry in state)] \
+                if self._buffers() else None
+
+    def _make_state(self, signature):
         names = self._buffers()
-        self._state = [{key: _np.zeros(p.shape, p.dtype) for key in names} for p, _ in pairs]
+        self._set_state([{key: _np.zeros(shape, dtype) for key in names}
+                         for shape, dtype in signature])
+        self._signature = list(signature)
         self._fresh = True
-        self._cache = {}
 
-    def _groups(self, pairs):
-        """dtype -> (positions, sizes cdata, {buffer: pointer array}), cached while the state lives."""
-        key = tuple(p.dtype.char for p, _ in pairs)
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = {}
+    def _dtype_groups(self):
+        """dtype -> (positions, sizes, {buffer: pointer array}, keep-alive), made once per state."""
+        if self._groups is None:
+            groups = {}
             for dtype in (_F32, _F64):
-                positions = [i for i, (p, _) in enumerate(pairs) if p.dtype == dtype]
+                positions = [i for i, (_, d) in enumerate(self._signature) if d == dtype]
                 if not positions:
                     continue
-                sizes = _ffi.new("size_t[]", [pairs[i][0].size for i in positions])
+                sizes = _ffi.new("size_t[]", [_math.prod(self._signature[i][0])
+                                              for i in positions])
                 views = [[_ffi.from_buffer(_ARRAY[dtype], self._state[i][name]) for i in positions]
                          for name in self._buffers()]
                 buffers = {name: _ffi.new(_POINTERS[dtype], view)
                            for name, view in zip(self._buffers(), views)}
-                cached[dtype] = (positions, sizes, buffers, views)
-            self._cache = {key: cached}
-        return cached
+                groups[dtype] = (positions, sizes, buffers, views)
+            self._groups = groups
+        return self._groups
 
     def step(self, params, grads):
         """Update params in place from grads (lists of arrays, or one array each)."""
-        pairs = self._gather(params, grads)
+        pairs, signature = self._gather(params, grads)
         if not pairs:
             return
-        self._check_state(pairs)
+        self._check_state(signature)
         lr = self.current_lr()
         if self._state is None:
-            self._make_state(pairs)
-        for dtype, (positions, sizes, buffers, _) in self._groups(pairs).items():
-            kind = _POINTERS[dtype]
-            p_list = [_ffi.from_buffer(_ARRAY[dtype], pairs[i][0]) for i in positions]
-            g_list = [_ffi.from_buffer(_ARRAY[dtype], pairs[i][1]) for i in positions]
+            self._make_state(signature)
+        for dtype, (positions, sizes, buffers, _) in self._dtype_groups().items():
+            kind, array = _POINTERS[dtype], _ARRAY[dtype]
+            p_list = [_ffi.from_buffer(array, pairs[i][0]) for i in positions]
+            g_list = [_ffi.from_buffer(array, pairs[i][1]) for i in positions]
             self._call(dtype, len(positions), _ffi.new(kind, p_list), _ffi.new(kind, g_list),
                        buffers, sizes, lr)
         self.step_count += 1
@@ -282,9 +297,8 @@ class FusedOptimizer(_interfaces.Optimizer):
         for key, value in values.items():
             setattr(self, key, value)
         self.step_count = step
-        self._state = buffers if count else None
+        self._set_state(buffers if count else None)
         self._fresh = step == 0
-        self._cache = {}
 
     # subclasses
     def _validate(self, values):

@@ -407,3 +407,14 @@ def test_doctests(module):
     import importlib
     result = doctest.testmod(importlib.import_module(f"fpkernels.{module}"))
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_bufferless_state_checks_the_count():
+    first = fk.optimizers.get("sgd")
+    first.step([np.ones(2), np.ones(3)], [np.ones(2), np.ones(3)])
+    second = fk.optimizers.get("sgd")
+    second.load_state_dict(first.state_dict())
+    with pytest.raises(ValueError, match="holds 2 tensors"):
+        second.step([np.ones(2)], [np.ones(2)])
+    second.step([np.ones(2), np.ones(3)], [np.ones(2), np.ones(3)])
+    assert second.step_count == 2
