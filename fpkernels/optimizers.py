@@ -78,15 +78,15 @@ class FusedOptimizer(_interfaces.Optimizer):
     def __init__(self, **hyperparameters):
         for key, value in self._validate(hyperparameters).items():
             setattr(self, key, value)
-        self.step_count = 0         # updates made so far
+        self.t = 0                  # updates made so far (the first step sees t = 1)
         self._fresh = False         # True until the first update after the state is made
-        self._set_state(None)       # per position: {buffer name: array}
+        self._set_state([])         # self.state: per position, {buffer name: array}
 
     # ---- hyper-parameters ----
 
     @property
     def lr(self):
-        """The learning rate: a number, or a schedule called with step_count before each step."""
+        """The learning rate: a number, or a schedule called with t (steps taken) before each step."""
         return self._lr
 
     @lr.setter
@@ -99,7 +99,7 @@ class FusedOptimizer(_interfaces.Optimizer):
 
     def current_lr(self):
         """The learning rate the next step will use."""
-        lr = self._lr(self.step_count) if callable(self._lr) else self._lr
+        lr = self._lr(self.t) if callable(self._lr) else self._lr
         return _number("the learning rate from the schedule" if callable(self._lr) else "lr", lr)
 
     def __repr__(self):
@@ -150,10 +150,10 @@ class FusedOptimizer(_interfaces.Optimizer):
 
     def _check_state(self, signature):
         """ValueError unless the held state fits these parameters (count, shapes, dtypes)."""
-        if self._state is None or signature == self._signature:
+        if not self.state or signature == self._signature:
             return
-        if len(self._state) != len(signature):
-            raise ValueError(f"the optimizer state holds {len(self._state)} tensors but step got "
+        if len(self.state) != len(signature):
+            raise ValueError(f"the optimizer state holds {len(self.state)} tensors but step got "
                              f"{len(signature)} parameters; use one optimizer per parameter list")
         if self._signature is None:         # loaded state without buffers: any shapes fit
             self._signature = list(signature)
@@ -166,11 +166,11 @@ class FusedOptimizer(_interfaces.Optimizer):
                                  f"{dtype}")
 
     def _set_state(self, state):
-        """Hold `state` (a list of {buffer: array}, or None) and forget cached pointers."""
-        self._state = state
+        """Hold `state` (a list of {buffer: array}, [] for none) and forget cached pointers."""
+        self.state = state
         self._signature = None
         self._groups = None
-        if state is not None:
+        if state:
             self._signature = [(b.shape, b.dtype) for b in
                                (next(iter(entry.values())) for entry in state)] \
                 if self._buffers() else None
@@ -192,7 +192,7 @@ class FusedOptimizer(_interfaces.Optimizer):
                     continue
                 sizes = _ffi.new("size_t[]", [_math.prod(self._signature[i][0])
                                               for i in positions])
-                views = [[_ffi.from_buffer(_ARRAY[dtype], self._state[i][name]) for i in positions]
+                views = [[_ffi.from_buffer(_ARRAY[dtype], self.state[i][name]) for i in positions]
                          for name in self._buffers()]
                 buffers = {name: _ffi.new(_POINTERS[dtype], view)
                            for name, view in zip(self._buffers(), views)}
@@ -207,7 +207,7 @@ class FusedOptimizer(_interfaces.Optimizer):
             return
         self._check_state(signature)
         lr = self.current_lr()
-        if self._state is None:
+        if not self.state:
             self._make_state(signature)
         for dtype, (positions, sizes, buffers, _) in self._dtype_groups().items():
             kind, array = _POINTERS[dtype], _ARRAY[dtype]
@@ -215,7 +215,7 @@ class FusedOptimizer(_interfaces.Optimizer):
             g_list = [_ffi.from_buffer(array, pairs[i][1]) for i in positions]
             self._call(dtype, len(positions), _ffi.new(kind, p_list), _ffi.new(kind, g_list),
                        buffers, sizes, lr)
-        self.step_count += 1
+        self.t += 1
         self._fresh = False
 
     # ---- state ----
@@ -223,16 +223,15 @@ class FusedOptimizer(_interfaces.Optimizer):
     def state_dict(self):
         """The optimizer's state as plain data: a flat dict of numbers, strings, booleans and
         numpy arrays (copies), ready for numpy.savez(file, **state) or pickle."""
-        state = {"optimizer": self.name, "step": self.step_count,
-                 "count": 0 if self._state is None else len(self._state)}
+        state = {"optimizer": self.name, "t": self.t, "count": len(self.state)}
         for key, value in self.hyperparameter_values().items():
             if key == "lr" and callable(value):
                 state["lr_schedule"] = repr(value)
             else:
-                state[key] = value
-        for index, buffers in enumerate(self._state or ()):
+                state[f"hyperparameters.{key}"] = value
+        for index, buffers in enumerate(self.state):
             for key, buffer in buffers.items():
-                state[f"{key}.{index}"] = buffer.copy()
+                state[f"state.{index}.{key}"] = buffer.copy()
         return state
 
     def load_state_dict(self, state):
@@ -245,21 +244,23 @@ class FusedOptimizer(_interfaces.Optimizer):
             raise TypeError("load_state_dict takes the dict made by state_dict() "
                             f"(or numpy.load of it), not {type(state).__name__}") from None
         items = {key: state[key] for key in keys}
-        name = str(_item(items.pop("optimizer", "")))
+        name = str(_item(items.pop("optimizer", self.name)))
         if name != self.name:
             raise ValueError(f"this state belongs to optimizer {name!r}, not {self.name!r}")
-        try:
-            step = int(_item(items.pop("step")))
-            count = int(_item(items.pop("count")))
-        except KeyError as missing:
-            raise ValueError(f"the state has no {missing} entry") from None
+        if "t" not in items:
+            raise ValueError("not an optimizer state: it has no 't' (step count) entry")
+        step = int(_item(items.pop("t")))
+        indices = {int(k.split(".")[1]) for k in items if k.startswith("state.") and
+                   k.split(".")[1].isdigit()}
+        count = int(_item(items.pop("count", len(indices))))
         if step < 0 or count < 0:
             raise ValueError(f"step ({step}) and count ({count}) must be >= 0")
         values = self.hyperparameter_values()
         items.pop("lr_schedule", None)
+        items.pop("hyperparameters.betas", None)            # Adam's (beta1, beta2), saved apart
         for key in self._hyper:
-            if key in items:
-                value = _item(items.pop(key))
+            if f"hyperparameters.{key}" in items:
+                value = _item(items.pop(f"hyperparameters.{key}"))
                 if not (key == "lr" and callable(self._lr)):   # a schedule given as lr= stays
                     values[key] = value
         values = self._validate(values)
@@ -268,13 +269,13 @@ class FusedOptimizer(_interfaces.Optimizer):
         for index in range(count):
             entry = {}
             for key in names:
-                array = items.pop(f"{key}.{index}", None)
+                array = items.pop(f"state.{index}.{key}", None)
                 if array is None:
-                    raise ValueError(f"the state has no {key}.{index} buffer "
+                    raise ValueError(f"the state has no state.{index}.{key} buffer "
                                      f"(it holds {count} tensors)")
                 array = _np.asarray(array)
                 if array.dtype != _F32 and array.dtype != _F64:
-                    raise ValueError(f"state {key}.{index} has dtype {array.dtype}; "
+                    raise ValueError(f"state.{index}.{key} has dtype {array.dtype}; "
                                      "buffers are float32 or float64")
                 entry[key] = _np.array(array, order="C", copy=True)
             shapes = {(a.shape, a.dtype) for a in entry.values()}
@@ -284,20 +285,20 @@ class FusedOptimizer(_interfaces.Optimizer):
             buffers.append(entry)
         if items:
             raise ValueError(f"unexpected entries in the state: {', '.join(sorted(items))}")
-        if self._state is not None and names == self._buffers():
-            if len(self._state) != count:
+        if self.state and names == self._buffers():
+            if len(self.state) != count:
                 raise ValueError(f"the state holds {count} tensors; this optimizer has "
-                                 f"{len(self._state)}")
-            for index, (old, new) in enumerate(zip(self._state, buffers)):
+                                 f"{len(self.state)}")
+            for index, (old, new) in enumerate(zip(self.state, buffers)):
                 for key in names:
                     if old[key].shape != new[key].shape or old[key].dtype != new[key].dtype:
-                        raise ValueError(f"state {key}.{index} has shape {new[key].shape} and "
+                        raise ValueError(f"state.{index}.{key} has shape {new[key].shape} and "
                                          f"dtype {new[key].dtype}; the parameter has shape "
                                          f"{old[key].shape} and dtype {old[key].dtype}")
         for key, value in values.items():
             setattr(self, key, value)
-        self.step_count = step
-        self._set_state(buffers if count else None)
+        self.t = step
+        self._set_state(buffers)
         self._fresh = step == 0
 
     # subclasses
@@ -404,7 +405,7 @@ class _AdamBase(FusedOptimizer):
         return ("m", "v", "vmax") if values["amsgrad"] else ("m", "v")
 
     def _call(self, dtype, count, params, grads, buffers, sizes, lr):
-        t = self.step_count + 1
+        t = self.t + 1
         config = _ffi.new("fpk_adam_config *", {
             "lr": lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
             "weight_decay": self.weight_decay, "decoupled": int(self.decoupled),
@@ -430,8 +431,9 @@ class Adam(_AdamBase):
     """
 
     name = "adam"
-    description = ("Adam (adaptive moment estimation): keeps a running mean m of the gradients "
-                   "and a running mean v of their squares for every weight, corrects both for "
+    description = ("Adam: per-weight step sizes from running means of the gradient and its "
+                   "square.\nAdam (adaptive moment estimation) keeps a running mean m of the "
+                   "gradients and a running mean v of their squares for every weight, corrects both for "
                    "starting at zero, and steps by m / sqrt(v): large where gradients agree, "
                    "small where they are noisy or large.")
     formula = ("m = β₁m + (1−β₁)g;  v = β₂v + (1−β₂)g²;  m̂ = m/(1−β₁ᵗ);  v̂ = v/(1−β₂ᵗ);  "
@@ -457,8 +459,8 @@ class AdamW(_AdamBase):
 
     name = "adamw"
     decoupled = True
-    description = ("AdamW: Adam whose weight decay shrinks every weight directly (p ← p − η·λ·p) "
-                   "instead of adding λ·p to the gradient, so the decay is not divided by √v̂.")
+    description = ("AdamW: Adam with decoupled weight decay.\nThe decay shrinks every weight "
+                   "directly (p ← p − η·λ·p) instead of adding λ·p to the gradient, so the decay is not divided by √v̂.")
     formula = ("p ← p − η·λ·p;  then Adam: m = β₁m + (1−β₁)g;  v = β₂v + (1−β₂)g²;  "
                "p ← p − η·m̂/(√v̂ + ε)")
     formulaic = staticmethod(_reference.adamw)
@@ -480,7 +482,8 @@ class RMSprop(FusedOptimizer):
 
     name = "rmsprop"
     _hyper = ("lr", "alpha", "eps", "weight_decay")
-    description = ("RMSprop: keeps a running mean v of squared gradients for every weight and "
+    description = ("RMSprop: divide each gradient by a running root-mean-square of its past "
+                   "values.\nIt keeps a running mean v of squared gradients for every weight and "
                    "steps by g / sqrt(v), so every weight moves at a similar pace whatever the "
                    "scale of its gradient.")
     formula = "v = αv + (1−α)g²;  p ← p − η·g/(√v + ε)"

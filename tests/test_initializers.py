@@ -225,3 +225,9 @@ def test_formulaic_references_draw_the_same_distribution(name):
            else (lambda v: normal_cdf(v / scale)))
     assert ks_statistic(flat, cdf) < ks_limit(flat.size)
     assert formulaic.zeros((2, 3)) == [[0.0] * 3] * 2
+
+
+@pytest.mark.parametrize("name", ["zeros", *RANDOM])
+def test_conformance_kit(name):
+    import fpkernels.testing as fkt
+    assert "reproducible from a seed" in fkt.check_initializer(name)

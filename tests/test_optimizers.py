@@ -53,7 +53,7 @@ def test_matches_formulaic_reference(name, hyper, dtype, threads):
     tolerance = 2e-5 if dtype == np.float32 else 1e-12
     for p, ref in zip(params, reference):
         np.testing.assert_allclose(p.ravel(), ref, rtol=tolerance, atol=tolerance)
-    assert opt.step_count == steps
+    assert opt.t == steps
 
 
 @pytest.mark.parametrize("name, hyper", CONFIGS, ids=IDS)
@@ -110,10 +110,10 @@ def test_nan_gradient_propagates():
 def test_empty_list_and_empty_tensor():
     opt = fk.optimizers.get("adam")
     opt.step([], [])
-    assert opt.step_count == 0
+    assert opt.t == 0
     w = np.ones(0, np.float32)
     opt.step(w, np.ones(0))
-    assert opt.step_count == 1
+    assert opt.t == 1
 
 
 @pytest.mark.parametrize("name, hyper, error", [
@@ -174,7 +174,7 @@ def test_bad_parameter_list_leaves_everything_untouched(case):
     with pytest.raises(error, match=words):
         opt.step(params, [np.ones(4), np.ones(4)])
     np.testing.assert_array_equal(params[0], before[0])
-    assert opt.step_count == 0 and opt.state_dict()["count"] == 0
+    assert opt.t == 0 and opt.state_dict()["count"] == 0
 
 
 def test_bad_gradients():
@@ -248,11 +248,13 @@ def test_state_dict_is_plain_data_and_a_copy():
     state = opt.state_dict()
     for key, value in state.items():
         assert isinstance(value, (int, float, str, bool, np.ndarray)), key
-    assert state["optimizer"] == "adam" and state["step"] == 1 and state["count"] == 1
-    assert set(k for k in state if "." in k) == {"m.0", "v.0", "vmax.0"}
-    saved = state["m.0"].copy()
+    assert state["optimizer"] == "adam" and state["t"] == 1 and state["count"] == 1
+    assert set(k for k in state if k.startswith("state.")) == {"state.0.m", "state.0.v",
+                                                               "state.0.vmax"}
+    assert state["hyperparameters.lr"] == 1e-3 and state["hyperparameters.amsgrad"] is True
+    saved = state["state.0.m"].copy()
     opt.step(w, np.ones(3))
-    np.testing.assert_array_equal(state["m.0"], saved)
+    np.testing.assert_array_equal(state["state.0.m"], saved)
 
 
 def test_load_refuses_bad_state():
@@ -265,23 +267,23 @@ def test_load_refuses_bad_state():
         fresh.load_state_dict(state)
 
     missing = dict(state)
-    del missing["v.1"]
-    with pytest.raises(ValueError, match="no v.1"):
+    del missing["state.1.v"]
+    with pytest.raises(ValueError, match="no state.1.v"):
         fk.optimizers.get("adam").load_state_dict(missing)
 
     extra = dict(state, surprise=1)
     with pytest.raises(ValueError, match="surprise"):
         fk.optimizers.get("adam").load_state_dict(extra)
 
-    wrong_dtype = dict(state, **{"m.0": np.ones(3, np.int32)})
+    wrong_dtype = dict(state, **{"state.0.m": np.ones(3, np.int32)})
     with pytest.raises(ValueError, match="dtype"):
         fk.optimizers.get("adam").load_state_dict(wrong_dtype)
 
-    disagree = dict(state, **{"m.0": np.ones(4)})
+    disagree = dict(state, **{"state.0.m": np.ones(4)})
     with pytest.raises(ValueError, match="disagree"):
         fk.optimizers.get("adam").load_state_dict(disagree)
 
-    bad_beta = dict(state, beta1=1.5)
+    bad_beta = dict(state, **{"hyperparameters.beta1": 1.5})
     with pytest.raises(ValueError, match="beta1"):
         fk.optimizers.get("adam").load_state_dict(bad_beta)
 
@@ -340,7 +342,7 @@ def test_bad_schedule_value_is_refused_before_updating():
     opt = fk.optimizers.get("sgd", lr=lambda step: -1.0)
     with pytest.raises(ValueError, match="schedule"):
         opt.step(w, np.ones(2))
-    assert (w == 1).all() and opt.step_count == 0
+    assert (w == 1).all() and opt.t == 0
 
 
 def test_schedule_kept_on_load():
@@ -349,10 +351,10 @@ def test_schedule_kept_on_load():
     w = np.ones(2)
     run(first, [w], [[np.ones(2)]] * 3)
     state = first.state_dict()
-    assert "lr" not in state and "StepLR" in state["lr_schedule"]
+    assert "hyperparameters.lr" not in state and "StepLR" in state["lr_schedule"]
     second = fk.optimizers.get("sgd", lr=schedule)
     second.load_state_dict(state)
-    assert second.lr is schedule and second.step_count == 3
+    assert second.lr is schedule and second.t == 3
 
 
 # ---- the C entry points directly ----
@@ -417,4 +419,25 @@ def test_bufferless_state_checks_the_count():
     with pytest.raises(ValueError, match="holds 2 tensors"):
         second.step([np.ones(2)], [np.ones(2)])
     second.step([np.ones(2), np.ones(3)], [np.ones(2), np.ones(3)])
-    assert second.step_count == 2
+    assert second.t == 2
+
+
+# ---- the conformance kit accepts every built-in, against its formulaic reference ----
+
+def kit_reference(name):
+    """The formulaic step as the kit calls a reference: (param, grad, state, t, config)."""
+    step_function = getattr(formulaic, name)
+
+    def reference(param, grad, state, t, config):
+        hyper = {k: v for k, v in config.items() if k != "betas"}
+        values = param.ravel().tolist()
+        step_function(values, grad.ravel().tolist(), state, **hyper)
+        return np.array(values).reshape(param.shape)
+    return reference
+
+
+@pytest.mark.parametrize("name, hyper", CONFIGS, ids=IDS)
+def test_conformance_kit(name, hyper):
+    import fpkernels.testing as fkt
+    passed = fkt.check_optimizer(name, kit_reference(name), hyperparams=hyper)
+    assert "steps match the reference" in passed

@@ -63,20 +63,17 @@ def adam(param, grad, state, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_
             param[i] -= lr * weight_decay * param[i]    # AdamW: shrink the weight directly
         else:
             g = g + weight_decay * param[i]             # Adam: L2 penalty in the gradient
-        # Update biased first moment estimate
-        m[i] = beta1 * m[i] + (1 - beta1) * g
-        # Update biased second raw moment estimate
-        v[i] = beta2 * v[i] + (1 - beta2) * (g ** 2)
+        m[i] = beta1 * m[i] + (1 - beta1) * g           # running mean of the gradients
+        v[i] = beta2 * v[i] + (1 - beta2) * (g ** 2)    # running mean of their squares
         if amsgrad:
             v_max[i] = max(v_max[i], v[i])
             v_used = v_max[i]
         else:
             v_used = v[i]
-        # Compute bias-corrected moment estimates (both start at 0, so early ones are too small)
+        # m and v start at 0, so early averages are too small: scale them back up
         m_hat = m[i] / (1 - beta1 ** timestep)
         v_hat = v_used / (1 - beta2 ** timestep)
-        # Update parameter
-        param[i] -= lr * m_hat / (math.sqrt(v_hat) + eps)
+        param[i] -= lr * m_hat / (math.sqrt(v_hat) + eps)   # a step of about lr per weight
 
 
 def adamw(param, grad, state, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01,
