@@ -18,6 +18,7 @@ from .activations import erf
 from .linalg import matmul
 
 # ---- normalisation (normalize.py) ----
+from .normalize import minmax, minmax_inverse, zscore, zscore_inverse  # noqa: E402
 
 # ---- networks (nn.py) ----
 
