@@ -180,6 +180,12 @@ class PluginEntry(Entry):
         """Import the factory and check it; on failure record, warn, and raise PluginError."""
         if self.factory is not None:
             return self.factory
+        with _lock:
+            return self._load()
+
+    def _load(self):
+        if self.factory is not None:
+            return self.factory
         if self.error is None:
             try:
                 factory = self.entry_point.load()
@@ -189,7 +195,7 @@ class PluginEntry(Entry):
                 self.error = (reason, error)
                 _errors.append(self)
                 warnings.warn(f"fpkernels plugin {self.describe()} is unavailable: {reason}",
-                              PluginWarning, stacklevel=4)
+                              PluginWarning, stacklevel=5)
                 if _flag("FPKERNELS_RAISE_PLUGIN_ERRORS"):
                     raise
             else:

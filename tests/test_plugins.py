@@ -437,3 +437,13 @@ def test_example_plugins_install_work_and_uninstall(tmp_path):
     gone = json.loads(python_run("-c", "import json, fpkernels as fk; "
                                  "print(json.dumps([fk.activations.names(), fk.optimizers.names()]))"))
     assert "mish" not in gone[0] and "lion" not in gone[1]
+
+
+def test_the_plugin_guide_shows_the_example_files_as_they_are():
+    """docs/writing-a-plugin.md quotes whole files of plugins/: each quote must match."""
+    import re
+    guide = (REPO / "docs" / "writing-a-plugin.md").read_text()
+    quotes = re.findall(r"<!-- file: (\S+) -->\n```[a-z]*\n(.*?)\n```\n", guide, flags=re.S)
+    assert len(quotes) >= 9
+    for path, shown in quotes:
+        assert shown == (REPO / path).read_text().rstrip("\n"), f"{path} differs from the guide"
