@@ -408,13 +408,14 @@ class Registry:
         taken name raises ValueError unless `replace=True` or the factory is a new version of
         the same class (re-running a notebook cell).
 
-        >>> import fpkernels as fk
+        >>> import numpy as np, fpkernels as fk
         >>> @fk.activations.register("cube_demo")
         ... class Cube(fk.interfaces.Activation):
-        ...     def forward(self, x, out=None): return np.power(x, 3, out=out)
-        ...     def derivative(self, x, out=None): return np.multiply(3, np.square(x), out=out)
-        >>> fk.activations.get("cube_demo").forward([2.0])
+        ...     def forward(self, x, out=None): return np.power(x, 3.0, out=out)
+        ...     def derivative(self, x, out=None): return np.multiply(3.0, np.square(x), out=out)
+        >>> fk.activations.get("CUBE_DEMO").forward(np.array([2.0]))
         array([8.])
+        >>> fk.activations.registry.unregister("cube_demo")
         """
         if factory is None:
             def decorator(f):

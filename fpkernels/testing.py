@@ -154,12 +154,15 @@ def _check_methods(checks, obj, methods):
 # ---- activations ---------------------------------------------------------------------------
 
 def check_activation(activation, *, hyperparams=None, metadata=True, low=-4.0, high=4.0,
-                     rtol=1e-5, atol=1e-7, seed=0):
+                     rtol=1e-5, atol=1e-7, seed=0, elementwise=None):
     """Check an activation (registry name, class or object) against the interface and the
     conventions; derivative and backward against central finite differences of forward.
 
     Inputs are drawn uniformly from [low, high] (keep away from kinks at 0: points within
-    1e-3 of 0 are moved). Returns the names of the checks that passed.
+    1e-3 of 0 are moved). Row-wise activations (softmax) are recognised by the class
+    attribute `elementwise = False` (or pass elementwise=False): their backward is checked
+    as a Jacobian-vector product and derivative is not checked. Returns the names of the
+    checks that passed.
     """
     checks = _Checks("check_activation", _label(activation))
     act = None
@@ -171,7 +174,8 @@ def check_activation(activation, *, hyperparams=None, metadata=True, low=-4.0, h
     _check_methods(checks, act, ("forward", "derivative", "backward"))
     if metadata:
         _check_metadata(checks, act)
-    elementwise = getattr(act, "elementwise", True)
+    if elementwise is None:
+        elementwise = getattr(act, "elementwise", True)
     rng = np.random.default_rng(seed)
 
     def sample(shape, dtype):
