@@ -48,7 +48,6 @@ When a plugin goes wrong
 - ``FPKERNELS_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points altogether: only built-ins and
   run-time registrations exist.
 """
-import difflib
 import inspect
 import os
 import re
@@ -532,6 +531,7 @@ class Registry:
             failed = self._failed(key)
             if failed:
                 return failed[0].load()   # raises PluginError with the reason
+            import difflib
             close = difflib.get_close_matches(key, self._all_names(), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise KeyError(f"no {self.kind} named {name!r}{hint} "
