@@ -301,10 +301,11 @@ def _plugin_table():
 
 
 def rescan():
-    """Forget what was read from entry points and read them again on the next question.
+    """Forget what was read from entry points and read them again now.
 
     Use after installing or removing a plugin in a running session. Plugins already loaded
-    whose entry point is still installed keep their imported factory.
+    whose entry point is still installed keep their imported factory; plugins that had
+    failed are tried again on their next use (and leave plugin_errors() until then).
     """
     global _scanned
     import importlib
@@ -317,9 +318,9 @@ def rescan():
         for kind, entries in table.items():
             for i, plugin in enumerate(entries):
                 previous = old.get((kind, plugin.name, plugin.provider, plugin.value))
-                if previous is not None:
+                if previous is not None and previous.loaded:
                     entries[i] = previous
-        _errors[:] = [p for p in _errors if any(p is q for q in table.get(p.kind, ()))]
+        _errors.clear()
         for registry in _registries.values():
             registry._plugins_version = None
 

@@ -313,6 +313,29 @@ def test_rescan_sees_installs_and_removals(site, run):
     assert result == [0, 0, 1, 0]
 
 
+def test_a_fixed_plugin_loads_after_rescan(site, run):
+    make_dist(site, "fpk-double", "1.0", {"fpkernels.activations": {"double": "fpk_double:Double"}},
+              {"fpk_double": "raise ImportError('missing dependency')\n"})
+    result = run(f"""
+        import json, warnings
+        import fpkernels as fk
+        warnings.simplefilter("ignore")
+        try:
+            fk.activations.get("double")
+        except fk.registry.PluginError:
+            pass
+        errors = len(fk.registry.plugin_errors())
+        import sys
+        sys.path.insert(0, {str(REPO / "tests")!r})
+        from test_plugins import activation_module
+        open({str(site / "fpk_double.py")!r}, "w").write(activation_module())
+        fk.registry.rescan()
+        print(json.dumps([errors, len(fk.registry.plugin_errors()),
+                          fk.activations.get("double").forward([1.0]).tolist()]))
+    """)
+    assert result == [1, 0, [2.0]]
+
+
 def test_one_distribution_twice_on_the_path_counts_once(tmp_path, site, run):
     other = tmp_path / "other"
     for root in (site, other):
