@@ -220,14 +220,16 @@ def _missing_methods(kind, obj):
     """The required methods `obj` (a class or an instance) lacks or leaves unimplemented."""
     from . import interfaces
     base = interfaces.BASES.get(kind)
+    abstract = interfaces.ABSTRACT_METHODS.get(kind, ())
+    if kind == "activations" and getattr(obj, "elementwise", True) is False:
+        abstract = ("forward", "backward")     # row-wise: a Jacobian-vector product, no derivative
     missing = []
     for method in REQUIRED_METHODS.get(kind, ()):
         attribute = getattr(obj, method, None)
         if attribute is None or not callable(attribute):
             missing.append(method)
         elif base is not None and isinstance(obj, type) and issubclass(obj, base) \
-                and getattr(obj, method) is getattr(base, method) \
-                and method in interfaces.ABSTRACT_METHODS.get(kind, ()):
+                and getattr(obj, method) is getattr(base, method) and method in abstract:
             missing.append(method)
     if kind == "optimizers" and isinstance(obj, type) and issubclass(obj, interfaces.Optimizer) \
             and obj.step is interfaces.Optimizer.step and obj.update is interfaces.Optimizer.update:
