@@ -329,18 +329,39 @@ def check_activation(activation, *, hyperparams=None, metadata=True, low=-4.0, h
 
     def formulaic_agrees():
         reference = getattr(act, "formulaic", None)
-        if not callable(reference) or not elementwise:
+        if not callable(reference):
             return
-        x = sample((9,), np.float64)
-        try:
-            expected = reference(list(x), **_formulaic_kwargs(reference, act))
-        except TypeError:
-            return                           # a reference with another calling convention
-        _close(act.forward(x), np.asarray(expected, np.float64), 1e-9, 1e-12,
-               "forward(x) vs its formulaic reference")
+        x = sample((3, 4), np.float64)
+        kwargs = _formulaic_kwargs(reference, act)
+        variants = [(lambda: reference(x.tolist(), **kwargs), x)]      # rows of numbers
+        if elementwise:
+            variants.append((lambda: reference(x[0].tolist(), **kwargs), x[0]))  # one list
+        if not _compare_formulaic(variants, act.forward, "forward(x)"):
+            checks.passed.append("formulaic reference not comparable (skipped)")
     if metadata:
         checks.run("formulaic reference agrees", formulaic_agrees)
     return checks.passed
+
+
+def _compare_formulaic(variants, fast, what):
+    """Call the formulaic reference the first way that works (nested rows or one flat list)
+    and compare with the fast result; False when no way of calling it works."""
+    mismatch = None
+    for call, x in variants:
+        try:
+            expected = np.asarray(call(), np.float64)
+        except (TypeError, ValueError):
+            continue
+        actual = fast(x)
+        if expected.shape != np.shape(actual):
+            mismatch = f"the formulaic reference returned shape {expected.shape}, {what} " \
+                       f"returned {np.shape(actual)}"
+            continue
+        _close(actual, expected, 1e-9, 1e-12, f"{what} vs its formulaic reference")
+        return True
+    if mismatch:
+        raise AssertionError(mismatch)
+    return False
 
 
 def _formulaic_kwargs(reference, obj):
@@ -468,6 +489,22 @@ def check_loss(loss, *, hyperparams=None, inputs=None, metadata=True, rtol=1e-5,
                 raise AssertionError(f"value(pred {np.shape(pred)}, target {wrong.shape}) did "
                                      "not raise ValueError")
     checks.run("bad input raises", bad_input)
+
+    def formulaic_agrees():
+        reference = getattr(obj, "formulaic", None)
+        if not callable(reference):
+            return
+        pred, target = inputs(np.random.default_rng(seed + 1), np.float64)
+        pred, target = np.asarray(pred), np.asarray(target)
+        kwargs = _formulaic_kwargs(reference, obj)
+        variants = [(lambda: reference(pred.tolist(), target.tolist(), **kwargs), None)]
+        if pred.shape == target.shape:
+            variants.append((lambda: reference(pred.ravel().tolist(), target.ravel().tolist(),
+                                               **kwargs), None))
+        if not _compare_formulaic(variants, lambda _: obj.value(pred, target), "value(pred, target)"):
+            checks.passed.append("formulaic reference not comparable (skipped)")
+    if metadata:
+        checks.run("formulaic reference agrees", formulaic_agrees)
     return checks.passed
 
 

@@ -55,10 +55,17 @@ class RowSoftmax(Activation):
                            out=output_array(out, s.shape, s.dtype))
 
 
+def log_cosh_formulaic(pred, target):
+    total = 0.0
+    for p, y in zip(pred, target):
+        total += math.log(math.cosh(p - y))
+    return total / len(pred)
+
+
 class LogCosh(Loss):
     description = "log(cosh(p - y)): like MSE near 0, like MAE far away."
     formula = "L = mean log(cosh(pᵢ - yᵢ))"
-    formulaic = staticmethod(lambda pred, target: 0.0)
+    formulaic = staticmethod(log_cosh_formulaic)
 
     def value(self, pred, target):
         p, y = self.check_inputs(pred, target)
@@ -207,6 +214,18 @@ def test_inputs_modified_are_caught():
         fkt.check_activation(InPlace)
 
 
+def test_wrong_formulaic_reference_is_caught():
+    class Off(LogCosh):
+        formulaic = staticmethod(lambda pred, target: 1.0)
+
+    failing("formulaic reference agrees", fkt.check_loss, Off)
+
+    class OffActivation(Softplus):
+        formulaic = staticmethod(lambda xs: [0.0 for x in xs])
+
+    failing("formulaic reference agrees", fkt.check_activation, OffActivation)
+
+
 def test_wrong_loss_gradient_is_caught():
     class Half(LogCosh):
         def gradient(self, pred, target):
@@ -229,7 +248,7 @@ def test_loss_custom_inputs():
     class Hinge(Loss):
         description = "max(0, 1 - y p)"
         formula = "L = mean max(0, 1 − yᵢpᵢ)"
-        formulaic = staticmethod(lambda p, y: 0.0)
+        formulaic = staticmethod(lambda ps, ys: sum(max(0.0, 1 - y * p) for p, y in zip(ps, ys)) / len(ps))
 
         def value(self, pred, target):
             p, y = self.check_inputs(pred, target)
