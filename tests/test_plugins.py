@@ -453,6 +453,12 @@ def test_example_plugins_install_work_and_uninstall(tmp_path):
     assert np.allclose(used["mish"], x * np.tanh(np.log1p(np.exp(x))), rtol=1e-12)
     assert used["info"][:2] == ["fpkernels-mish", "0.1.0"]
     assert used["lion"] == pytest.approx([0.9, 1.1, 1.0]) and used["logcosh"] == 0.0
+    # the command line explains and lists them like built-ins
+    explained = python_run("-m", "fpkernels", "--color", "never", "explain", "mish")
+    assert "fpkernels-mish" in explained and "tanh(softplus(x))" in explained
+    assert "def mish(xs)" in explained                       # the formulaic reference's source
+    listed = python_run("-m", "fpkernels", "--color", "never", "info")
+    assert "fpkernels-mish" in listed and "fpkernels-extras" in listed and "lion" in listed
     # the plugins' own test suites, through the conformance kit
     python_run("-m", "pytest", "-q", "-p", "no:cacheprovider", str(work / "fpkernels-mish" / "tests"),
                str(work / "fpkernels-extras" / "tests"))
