@@ -171,6 +171,13 @@ class PluginEntry(Entry):
     def value(self):
         return self.entry_point.value
 
+    def names_factory(self, factory):
+        """True when this entry point designates `factory` (loaded or not)."""
+        if self.factory is not None:
+            return self.factory is factory
+        target = f"{getattr(factory, '__module__', '')}:{getattr(factory, '__qualname__', '')}"
+        return self.value.replace(" ", "").split("[")[0] == target
+
     def describe(self):
         return (f"{self.name!r} from distribution {self.distribution} {self._version} "
                 f"(entry point {self.name} = {self.value} in group fpkernels.{self.kind})")
@@ -494,10 +501,14 @@ class Registry:
         """Every source that answers `key`: a registered entry, plugins named so, and (when
         nothing is named so) loaded plugins declaring it as an alias. Failed plugins excluded."""
         found = []
-        if key in self._aliases:
-            found.append(self._entries[self._aliases[key]])
         plugins = self._plugin_names()
-        found += [p for p in plugins.get(key, ()) if p.error is None]
+        named = [p for p in plugins.get(key, ()) if p.error is None]
+        if key in self._aliases:
+            registered = self._entries[self._aliases[key]]
+            # a plugin module that also registers its class at import is one source, not two
+            if not any(p.names_factory(registered.factory) for p in named):
+                found.append(registered)
+        found += named
         if not found:
             found += [p for entries in plugins.values() for p in entries
                       if p.error is None and key in p.declared_aliases]

@@ -272,6 +272,27 @@ def test_shadowing_a_built_in_is_a_conflict(site, run):
     assert result["builtin"] is True and result["plugin"] == "Double"
 
 
+def test_a_plugin_that_also_registers_itself_is_one_source(site, run):
+    module = activation_module().replace("class Double(Activation):",
+                                         "@register('double')\nclass Double(Activation):")
+    module = "from fpkernels.activations import register\n" + module
+    make_dist(site, "fpk-double", "1.0", {"fpkernels.activations": {"double": "fpk_double:Double"}},
+              {"fpk_double": module})
+    result = run("""
+        import json, fpkernels as fk
+        first = fk.activations.get("double").factor
+        print(json.dumps([first, fk.activations.info("double")["distribution"],
+                          fk.activations.registry.providers("double")]))
+    """)
+    assert result == [2.0, "fpk-double", ["fpk-double"]]
+    imported_first = run("""
+        import json, fpkernels as fk
+        import fpk_double                      # imported by hand before any registry question
+        print(json.dumps(fk.activations.registry.providers("double")))
+    """)
+    assert imported_first == ["fpk-double"]
+
+
 def test_autoload_can_be_disabled(site, run):
     make_dist(site, "fpk-double", "1.0", {"fpkernels.activations": {"double": "fpk_double:Double"}},
               {"fpk_double": activation_module()})
