@@ -21,8 +21,9 @@ It returns the list of check names that passed (handy to print). No pytest neede
 
 What "conforms" means follows the SPEC's conventions: float32 and float64 in -> the same dtype
 out, integers promote to float64, complex input raises TypeError, shapes are preserved, out=
-is honoured (when the method takes it), inputs are not modified, results are deterministic,
-and derivatives/gradients agree with central finite differences in float64.
+is honoured (when the method takes it), inputs are not modified, results are deterministic
+and the same on 1 and 2 threads, and derivatives/gradients agree with central finite
+differences in float64.
 """
 import copy
 import inspect
@@ -79,6 +80,11 @@ def _resolve(kind, obj, hyperparams):
     if isinstance(obj, type):
         return obj(**hyperparams)
     return obj
+
+
+def _threads(n):
+    import fpkernels
+    return fpkernels.num_threads(n)
 
 
 def _accepts(method, parameter):
@@ -327,6 +333,17 @@ def check_activation(activation, *, hyperparams=None, metadata=True, low=-4.0, h
                 raise AssertionError(f"two calls on the same {dtype.name} input differ")
     checks.run("deterministic", deterministic)
 
+    def thread_count_independent():
+        x = sample((300_000,) if elementwise else (3000, 100), np.float32)
+        g = sample(x.shape, np.float32)
+        results = []
+        for threads in (1, 2):
+            with _threads(threads):
+                results.append((act.forward(x), act.backward(x, g)))
+        if not all(_same(a, b) for a, b in zip(*results)):
+            raise AssertionError("1 and 2 threads give different results")
+    checks.run("same result on 1 and 2 threads", thread_count_independent)
+
     def formulaic_agrees():
         reference = getattr(act, "formulaic", None)
         if not callable(reference):
@@ -467,6 +484,21 @@ def check_loss(loss, *, hyperparams=None, inputs=None, metadata=True, rtol=1e-5,
         if not (_same(np.float64(first[0]), np.float64(second[0])) and _same(first[1], second[1])):
             raise AssertionError("two calls on the same input differ")
     checks.run("inputs not modified, deterministic", inputs_untouched_and_deterministic)
+
+    def thread_count_independent():
+        pred, target = inputs(np.random.default_rng(seed), np.float32)
+        pred, target = np.asarray(pred), np.asarray(target)
+        copies = max(1, 300_000 // max(1, pred.size))
+        pred = np.tile(pred, (copies,) + (1,) * (pred.ndim - 1))
+        target = np.tile(target, (copies,) + (1,) * (target.ndim - 1))
+        results = []
+        for threads in (1, 2):
+            with _threads(threads):
+                results.append((np.float64(obj.value(pred, target)), obj.gradient(pred, target)))
+        if not all(_same(a, b) for a, b in zip(*results)):
+            raise AssertionError("1 and 2 threads give different results (reductions must be "
+                                 "bitwise identical whatever the thread count)")
+    checks.run("same result on 1 and 2 threads", thread_count_independent)
 
     def bad_input():
         pred, target = inputs(rng, np.float64)
@@ -695,6 +727,21 @@ def check_optimizer(optimizer, reference_step=None, *, hyperparams=None, metadat
             raise AssertionError("two runs from the same start differ")
         fresh().state_dict()                           # works before the first step
     checks.run("deterministic, state_dict round-trips", deterministic_and_resumable)
+
+    def thread_count_independent():
+        big = np.random.default_rng(seed)
+        start = big.standard_normal(300_000).astype(np.float32)
+        grads = [big.standard_normal(300_000).astype(np.float32) for _ in range(2)]
+        results = []
+        for threads in (1, 2):
+            o, p = fresh(), start.copy()
+            with _threads(threads):
+                for g in grads:
+                    o.step([p], [g])
+            results.append(p)
+        if not _same(*results):
+            raise AssertionError("1 and 2 threads give different parameters")
+    checks.run("same result on 1 and 2 threads", thread_count_independent)
 
     def bad_input():
         o = fresh()
