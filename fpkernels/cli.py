@@ -116,8 +116,9 @@ def cmd_list(args, out, registries_=None):
             try:
                 entry = registry.entry(name)
             except LookupError as error:      # a plugin that fails, or a name offered twice
-                reason = str(error.args[0] if error.args else error)
-                rows.append((name, "", "?", f"unavailable: {reason}"))
+                why = ("offered by several packages; see `fpkernels explain NAME`"
+                       if "provided" in str(error) else "failed to load; see `fpkernels info`")
+                rows.append((name, "", "?", f"(unavailable: {why})"))
                 continue
             rows.append((name, ", ".join(explain.aliases_of(entry)), _origin(entry),
                          explain.summary(entry)))
@@ -150,6 +151,8 @@ def cmd_explain(args, out, registries_=None):
     from . import explain
     try:
         kind, entry = explain.find(args.name, args.kind, registries_, provider=args.provider)
+    except explain.Unavailable as error:        # a broken plugin, or a name offered twice
+        raise CommandError(str(error), code=1) from None
     except (LookupError, ValueError) as error:
         raise CommandError(str(error).strip("'\"")) from None
     if args.png:
@@ -508,8 +511,15 @@ def main(argv=None, stdout=None, stderr=None, registries_=None):
     except SystemExit as exit_:          # argparse's usage errors and --help
         return exit_.code if isinstance(exit_.code, int) else USAGE_ERROR
     out = Output(stdout, args.color, args.width)
+    import warnings
     try:
-        return args.run(args, out, registries_)
+        with warnings.catch_warnings():
+            # Plugins that fail to load are reported by the commands themselves.
+            from . import registry
+            warning = getattr(registry, "PluginWarning", None)
+            if warning is not None:
+                warnings.simplefilter("ignore", warning)
+            return args.run(args, out, registries_)
     except CommandError as error:
         err = Output(stderr, args.color, args.width)
         err.write(f"{err.style.paint('fpkernels ' + args.command + ':', 'error')} {error}")
