@@ -67,6 +67,57 @@ def origin_words(entry):
     return f"from {entry.origin}"
 
 
+# The symbols a formula may use, in words: shown under a formula for those it contains.
+# (regular expression, kinds it applies to or None for all, explanation)
+SYMBOLS = (
+    (r"Φ", None, "Φ(x): the probability that a standard normal random number is below x"),
+    (r"φ", None, "φ(x): the standard normal density, e^(−x²/2) / √(2π)"),
+    (r"\berf\b", None, "erf: the error function, an S-shaped curve from −1 to 1 "
+                       "(erf(z) = 2/√π · area under e^(−t²) from 0 to z)"),
+    (r"σ", ("activations", "losses"), "σ(x): the sigmoid, 1 / (1 + e^(−x)), between 0 and 1"),
+    (r"σ", ("initializers",), "σ: a standard deviation (the spread of the values)"),
+    (r"\btanh\b", None, "tanh: the hyperbolic tangent, (eˣ − e⁻ˣ) / (eˣ + e⁻ˣ), between −1 "
+                        "and 1"),
+    (r"Σ", None, "Σ: the sum over the index written after it"),
+    (r"[ᵢⱼᵣₖ]", None, "xᵢ: element number i of x (a small letter below is an index)"),
+    (r"δᵢⱼ", None, "δᵢⱼ: 1 when i = j, else 0"),
+    (r"∂", None, "∂a/∂b: how much a changes per unit change of b (a partial derivative)"),
+    (r"\bg[ᵢⱼ]|\bg\b", ("activations",), "g: the gradient arriving from the next layer "
+                                           "(grad_out of backward)"),
+    (r"\be\^|\beˣ|\be⁻", None, "e^a: the exponential, e = 2.71828… raised to the power a"),
+    (r"\blog\b", None, "log: the natural logarithm (the inverse of e^a)"),
+    (r"√", None, "√: the square root"),
+    (r"\bmax\(", None, "max(a, b): the larger of a and b"),
+    (r"\bmax [a-z]", None, "max x: the largest element of x"),
+    (r"\|", None, "|a|: the absolute value of a (a without its sign)"),
+    (r"′", None, "f′: the derivative of f, its slope"),
+    (r"·", None, "·: multiplication"),
+    (r"∈", None, "∈: is one of"),
+    (r"≈", None, "≈: approximately equal"),
+    (r"(?<![A-Za-z])U\(", None, "U(a, b): the uniform distribution, every value between a "
+                                "and b equally likely"),
+    (r"(?<![A-Za-z])N\(", None, "N(μ, σ²): the normal (bell-curve) distribution with mean μ "
+                                "and variance σ²"),
+    (r"fan_in", None, "fan_in: the inputs of each neuron, shape[1] of a (out, in) weight"),
+    (r"fan_out", None, "fan_out: the outputs of the layer, shape[0] of a (out, in) weight"),
+    (r"ε", None, "ε: a tiny constant keeping a denominator away from 0"),
+    (r"β", ("optimizers",), "β₁, β₂: how slowly the running averages forget (near 1: slowly)"),
+    (r"η", None, "η: the learning rate (lr)"),
+    (r"δ(?!ᵢⱼ)", ("losses",), "δ: the hyper-parameter delta"),
+)
+
+
+def symbols_in(kind, *formulas):
+    """The explanations of the symbols the formulas use, in the order of SYMBOLS."""
+    import re
+    text = " ".join(formulas)
+    lines = []
+    for pattern, kinds, words in SYMBOLS:
+        if re.search(pattern, text) and (kinds is None or kind in kinds) and words not in lines:
+            lines.append(words)
+    return lines
+
+
 class NotFound(LookupError):
     """No registered building block has this name."""
 
@@ -681,13 +732,24 @@ def _try_it(kind, entry, width=80):
     return lines
 
 
+def _formula_lines(formula, width):
+    """A formula indented by 2, long lines broken at spaces (continuations indented by 4)."""
+    lines = []
+    for line in formula.splitlines():
+        lines += textwrap.wrap(line, width=width - 2, initial_indent="  ",
+                               subsequent_indent="      ", break_long_words=False,
+                               break_on_hyphens=False) or [""]
+    return lines
+
+
 def render(kind, entry, style=textplot.PLAIN, width=80, plot=True):
     """The whole explanation of one entry as text (what `fpkernels explain` prints)."""
     width = max(50, min(int(width), 110))
     factory = entry.factory
     out = []
     title = f"{entry.name}: {summary(entry)}" if summary(entry) else entry.name
-    out.append(style.paint(title, "title"))
+    out += [style.paint(line, "title") for line in textwrap.wrap(title, width=width,
+                                                                 subsequent_indent="  ")]
     article = "an" if SINGULAR[kind][0] in "aeiou" else "a"
     facts = [f"{article} {SINGULAR[kind]}", origin_words(entry)]
     if aliases_of(entry):
@@ -703,12 +765,19 @@ def render(kind, entry, style=textplot.PLAIN, width=80, plot=True):
     formula = _clean(getattr(factory, "formula", ""))
     if formula:
         out += ["", _heading("Formula", style, width)]
-        out += ["  " + line for line in formula.splitlines()]
+        out += _formula_lines(formula, width)
         derivative = _clean(getattr(factory, "derivative_formula", ""))
         if derivative:
             out += ["", style.paint("  Its derivative (how much the output changes per unit of "
                                     "input):", "label")]
-            out += ["  " + line for line in derivative.splitlines()]
+            out += _formula_lines(derivative, width)
+        symbols = symbols_in(kind, formula, _clean(getattr(factory, "derivative_formula", "")))
+        if symbols:
+            out += ["", style.paint("  where", "label")]
+            for words in symbols:
+                out += [style.paint(line, "dim") for line in
+                        textwrap.wrap(words, width=width - 4, initial_indent="    ",
+                                      subsequent_indent="      ")]
 
     rows = hyperparameters(entry)
     out += ["", _heading("Hyper-parameters", style, width)]

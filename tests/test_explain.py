@@ -347,6 +347,16 @@ def test_activation_explanation_shows_the_derivative(fakes):
     assert "Hidden layers of transformers." in text and "slower than relu" in text
 
 
+def test_symbols_of_a_formula_are_explained(fakes):
+    words = explain.symbols_in("activations", "GELU(x) = x·Φ(x) = ½·x·(1 + erf(x / √2))")
+    assert any(w.startswith("Φ(x)") for w in words) and any(w.startswith("erf") for w in words)
+    assert not any(w.startswith("U(a, b)") for w in words)      # "GELU(" is not "U("
+    assert explain.symbols_in("losses", "|e| ≤ δ")[-1] == "δ: the hyper-parameter delta"
+    assert not any("delta" in w for w in explain.symbols_in("activations", "sᵢ·(δᵢⱼ − sⱼ)"))
+    text = explain.render("activations", fakes["activations"].entry("fgelu"))
+    assert "  where" in text and "√: the square root" in text
+
+
 def test_helpers_of_a_formulaic_reference_are_shown(fakes):
     helpers = explain.helpers_of(fake_gelu_derivative)
     assert [where.rsplit(".", 1)[1] for where, _ in helpers] == ["_fake_cdf"]
