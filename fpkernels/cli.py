@@ -103,7 +103,10 @@ def cmd_list(args, out, registries_=None):
     """Every registered name per family, with aliases, origin and a one-line summary."""
     from . import explain
     families = registries_ or explain.registries()
-    kinds = [explain.normalise_kind(args.kind)] if args.kind else list(explain.KINDS)
+    try:
+        kinds = [explain.normalise_kind(args.kind)] if args.kind else list(explain.KINDS)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
     style = out.style
     for number, kind in enumerate(kinds):
         registry = families[kind]
@@ -454,17 +457,23 @@ def build_parser():
                              "set), always or never")
     parser.add_argument("--width", type=int, default=None,
                         help="columns to fit the output in (default: the terminal's)")
+    # The same two options after the subcommand too (`fpkernels explain gelu --color never`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--color", choices=("auto", "always", "never"), default=argparse.SUPPRESS,
+                        help="colour: auto (a terminal without NO_COLOR), always or never")
+    common.add_argument("--width", type=int, default=argparse.SUPPRESS,
+                        help="columns to fit the output in (default: the terminal's)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    p = commands.add_parser("list", help="every activation, loss, initializer and optimizer",
+    p = commands.add_parser("list", parents=[common], help="every activation, loss, initializer and optimizer",
                             description="List every registered name with its aliases, where it "
                                         "comes from and a one-line summary.")
     p.add_argument("--kind", help="only this family: activations, losses, initializers or "
                                   "optimizers")
     p.set_defaults(run=cmd_list)
 
-    p = commands.add_parser("explain", help="what one building block does: words, formula, "
+    p = commands.add_parser("explain", parents=[common], help="what one building block does: words, formula, "
                                             "code and a plot",
                             description="Explain a building block: what it does in words, its "
                                         "formula, its hyper-parameters, the plain-Python code "
@@ -478,12 +487,12 @@ def build_parser():
     p.add_argument("--no-plot", action="store_true", help="leave the plot out of the text")
     p.set_defaults(run=cmd_explain)
 
-    p = commands.add_parser("info", help="version, compiler, flags, SIMD level, threads, plugins",
+    p = commands.add_parser("info", parents=[common], help="version, compiler, flags, SIMD level, threads, plugins",
                             description="Show how this fpkernels was built and which plugins "
                                         "it found.")
     p.set_defaults(run=cmd_info)
 
-    p = commands.add_parser("bench", help="a one-minute speed check against NumPy",
+    p = commands.add_parser("bench", parents=[common], help="a one-minute speed check against NumPy",
                             description="Time a few kernels against NumPy and this machine's "
                                         "memory copy bandwidth (about a minute).")
     p.add_argument("--threads", type=int, default=None,
@@ -506,6 +515,10 @@ def main(argv=None, stdout=None, stderr=None, registries_=None):
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:                         # `fpkernels` alone: what can I do?
+        stdout.write(parser.format_help())
+        return 0
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:          # argparse's usage errors and --help

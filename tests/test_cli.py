@@ -324,3 +324,20 @@ def test_a_broken_plugin_exits_1_and_the_rest_works(fakes):
     code, out, _ = run(["list"], families)
     assert code == 0 and "(unavailable: failed to load; see `fpkernels info`)" in out
     assert run(["explain", "fhuber"], families)[0] == 0
+
+
+def test_no_arguments_prints_help():
+    code, out, _ = run([])
+    assert code == 0 and "explain" in out and "usage: fpkernels" in out
+
+
+def test_list_unknown_kind_exits_2(fakes):
+    code, _, err = run(["list", "--kind", "kernels"], fakes)
+    assert code == 2 and "unknown kind 'kernels'" in err
+
+
+def test_options_after_the_subcommand(fakes):
+    _, out, _ = run(["explain", "fgelu", "--color", "always", "--width", "60"], fakes)
+    assert "\x1b[" in out
+    _, out, _ = run(["--color", "always", "list", "--color", "never"], fakes, stream=Terminal())
+    assert "\x1b[" not in out
