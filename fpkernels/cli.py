@@ -300,9 +300,9 @@ def quick_cases():
 
     if hasattr(fk, "add"):
         case("add f32 4M", lambda: fk.add(a, b, out=out), lambda: np.add(a, b, out=out),
-             bytes_=3 * a.nbytes, flops=n)
+             bytes_=3 * a.nbytes)
     if hasattr(fk, "sum"):
-        case("sum f32 4M", lambda: fk.sum(a), lambda: np.sum(a), bytes_=a.nbytes, flops=n)
+        case("sum f32 4M", lambda: fk.sum(a), lambda: np.sum(a), bytes_=a.nbytes)
     if "sigmoid" in fk.activations.registry:
         sigmoid = fk.activations.get("sigmoid")
 
@@ -312,7 +312,7 @@ def quick_cases():
             np.add(out, 1.0, out=out)
             np.reciprocal(out, out=out)
         case("sigmoid f32 4M", lambda: sigmoid.forward(a, out=out), numpy_sigmoid,
-             bytes_=2 * a.nbytes, flops=4 * n)
+             bytes_=2 * a.nbytes)
     if hasattr(fk, "matmul"):
         m = rng.standard_normal((512, 512), dtype=np.float32)
         c = np.empty_like(m)
@@ -370,55 +370,54 @@ def copy_bandwidth(repeat=5, nbytes=64 * 2 ** 20):
     return 2 * src.nbytes / _seconds(lambda: np.copyto(dst, src), repeat) / 1e9
 
 
-def _benchmark_runner():
-    """fpkernels.benchmark's (time function, copy-bandwidth function), else our own."""
+def cmd_bench(args, out, registries_=None):
+    """A one-minute benchmark: fpkernels against NumPy and this machine's copy bandwidth.
+
+    Uses the harness fpkernels.benchmark (timing, machine limits, the table) on the few
+    cases of quick_cases(); without it, a plain timing loop gives a shorter table."""
+    import textwrap
+
+    import fpkernels as fk
+    threads = args.threads or fk.get_num_threads()
+    style = out.style
+    with fk.num_threads(threads):
+        cases = quick_cases()
+    for case in cases:
+        case["threads"] = threads
+    if not cases:
+        out.write("no kernels to time in this installation")
+        return 0
     try:
         from . import benchmark
     except ImportError:
-        return _seconds, copy_bandwidth
-    timer = getattr(benchmark, "seconds", None) or getattr(benchmark, "time_call", None)
-    bandwidth = getattr(benchmark, "copy_bandwidth", None)
-    return (timer if callable(timer) else _seconds,
-            bandwidth if callable(bandwidth) else copy_bandwidth)
-
-
-def cmd_bench(args, out, registries_=None):
-    """A one-minute benchmark: fpkernels against NumPy and this machine's copy bandwidth."""
-    import fpkernels as fk
-    timer, bandwidth = _benchmark_runner()
-    repeat = max(1, args.repeat)
-    style = out.style
-    with fk.num_threads(args.threads or fk.get_num_threads()):
-        copy = bandwidth(repeat)
-        out.write(style.paint(f"fpkernels {fk.__version__} on {fk.get_num_threads()} thread(s); "
-                              f"memory copy bandwidth {copy:.1f} GB/s", "title"))
-        cases = quick_cases()
-        if not cases:
-            out.write("  no kernels to time in this installation")
-            return 0
-        header = (f"  {'case':<20} {'fpkernels':>11} {'NumPy':>11} {'speed-up':>9} "
-                  f"{'GB/s':>7} {'% copy':>7} {'GFLOP/s':>8}")
+        benchmark = None
+    out.write(style.paint(f"fpkernels {fk.__version__}: a quick benchmark on {threads} "
+                          f"thread{'s' if threads > 1 else ''}", "title"))
+    if benchmark is not None and hasattr(benchmark, "run_cases"):
+        limits = {threads: benchmark.machine_limits(threads, copy_bytes=64 << 20)}
+        out.write("this machine now:\n" + benchmark.format_limits(limits))
+        out.write("")
+        benchmark.run_cases(cases, min_time=0.02 * max(1, args.repeat), limits=limits,
+                            forced=False, log=out.write)
+    else:
+        copy = copy_bandwidth(args.repeat)
+        out.write(f"memory copy bandwidth {copy:.1f} GB/s (read + write)")
+        header = f"  {'case':<20} {'fpkernels':>11} {'NumPy':>11} {'x NumPy':>8} {'of copy BW':>10}"
         out.write(style.paint(header, "label"))
         for case in cases:
-            t = timer(case["fpk"], repeat)
-            t_np = timer(case["numpy"], repeat) if case["numpy"] else None
-            gbs = case["bytes"] / t / 1e9 if case["bytes"] else None
-            gflops = case["flops"] / t / 1e9 if case["flops"] else None
-            ratio = t_np / t if t_np else None
-            text = (f"  {case['name']:<20} {_duration(t):>11} "
-                    f"{_duration(t_np) if t_np else '-':>11} "
-                    f"{(f'{ratio:.2f}x' if ratio else '-'):>9} "
-                    f"{(f'{gbs:.1f}' if gbs else '-'):>7} "
-                    f"{(f'{100 * gbs / copy:.0f}%' if gbs else '-'):>7} "
-                    f"{(f'{gflops:.1f}' if gflops else '-'):>8}")
-            out.write(style.paint(text, "good" if ratio and ratio >= 1 else "")
-                      if ratio else text)
-    import textwrap
-    note = ("speed-up = NumPy time / fpkernels time (higher is better); GB/s counts the bytes "
-            "read and written per second; % copy compares it with a plain memory copy, the "
-            "ceiling for element-wise kernels. Full table: python benchmarks/bench.py")
+            t = _seconds(case["fpk"], args.repeat)
+            t_np = _seconds(case["numpy"], args.repeat) if case["numpy"] else None
+            share = f"{case['bytes'] / t / 1e9 / copy:.0%}" if case["bytes"] else "-"
+            ratio = f"{t_np / t:.2f}" if t_np else "-"
+            out.write(f"  {case['name']:<20} {_duration(t):>11} "
+                      f"{_duration(t_np) if t_np else '-':>11} {ratio:>8} {share:>10}")
+    note = ("x NumPy = NumPy's time / fpkernels' time: above 1, fpkernels is faster. 'of copy "
+            "BW' compares the bytes moved per second with a plain memory copy, the ceiling "
+            "for element-wise kernels. The machine may be shared: compare runs, not single "
+            "numbers. The full table: python benchmarks/bench.py (in the source tree).")
+    out.write("")
     for line in textwrap.wrap(note, width=out.width - 2):
-        out.write(style.paint("  " + line, "dim"))
+        out.write(style.paint(line, "dim"))
     return 0
 
 
