@@ -70,6 +70,17 @@ def origin_words(entry):
 # The symbols a formula may use, in words: shown under a formula for those it contains.
 # (regular expression, kinds it applies to or None for all, explanation)
 SYMBOLS = (
+    (r"(?<![A-Za-z])[py](?![a-z(])", ("losses",), "p: a prediction; y: its target (label)"),
+    (r"←", ("optimizers",), "a ← b: a becomes b (an update, in place)"),
+    (r"(?<![A-Za-z])p(?![a-z(])", ("optimizers",), "p: a weight (parameter) being trained"),
+    (r"(?<![A-Za-z])g(?![a-z(])", ("optimizers",), "g: the gradient of the loss with "
+                                                  "respect to p"),
+    (r"[mv]̂", ("optimizers",), "m̂, v̂: m and v corrected for having started at 0"),
+    (r"ᵗ", ("optimizers",), "t: the step number, counting from 1"),
+    (r"λ", None, "λ: the weight decay"),
+    (r"∇", None, "∇L: the gradient of the loss L (its slope for every weight)"),
+    (r"μ", ("optimizers",), "μ: the momentum, the fraction of the last step kept"),
+    (r" ~ ", None, "w ~ D: w is drawn at random from the distribution D"),
     (r"Φ", None, "Φ(x): the probability that a standard normal random number is below x"),
     (r"φ", None, "φ(x): the standard normal density, e^(−x²/2) / √(2π)"),
     (r"\berf\b", None, "erf: the error function, an S-shaped curve from −1 to 1 "
@@ -414,18 +425,20 @@ def target_density(entry, hyper, shape=INIT_SHAPE):
     """(density function, words) of the distribution an initializer should sample from."""
     names = {entry.name, *aliases_of(entry)}
     fan_out, fan_in = shape
+    gain = float(hyper.get("gain", 1.0) or 1.0)
+    scaled = "gain · " if gain != 1.0 else ""
     if names & {"xavier_uniform", "glorot_uniform"}:
-        b = math.sqrt(6.0 / (fan_in + fan_out))
-        return _uniform(-b, b), f"U(-{b:.3g}, {b:.3g}), b = sqrt(6 / (fan_in + fan_out))"
+        b = gain * math.sqrt(6.0 / (fan_in + fan_out))
+        return _uniform(-b, b), f"U(-{b:.3g}, {b:.3g}), b = {scaled}sqrt(6 / (fan_in + fan_out))"
     if names & {"xavier_normal", "glorot_normal"}:
-        s = math.sqrt(2.0 / (fan_in + fan_out))
-        return _normal(s), f"N(0, std {s:.3g}), std = sqrt(2 / (fan_in + fan_out))"
+        s = gain * math.sqrt(2.0 / (fan_in + fan_out))
+        return _normal(s), f"N(0, std {s:.3g}), std = {scaled}sqrt(2 / (fan_in + fan_out))"
     if names & {"he_normal", "kaiming_normal"}:
-        s = math.sqrt(2.0 / fan_in)
-        return _normal(s), f"N(0, std {s:.3g}), std = sqrt(2 / fan_in)"
+        s = gain * math.sqrt(2.0 / fan_in)
+        return _normal(s), f"N(0, std {s:.3g}), std = {scaled}sqrt(2 / fan_in)"
     if names & {"he_uniform", "kaiming_uniform"}:
-        b = math.sqrt(6.0 / fan_in)
-        return _uniform(-b, b), f"U(-{b:.3g}, {b:.3g}), b = sqrt(6 / fan_in)"
+        b = gain * math.sqrt(6.0 / fan_in)
+        return _uniform(-b, b), f"U(-{b:.3g}, {b:.3g}), b = {scaled}sqrt(6 / fan_in)"
     if "uniform" in names:
         low, high = hyper.get("low", -0.5), hyper.get("high", 0.5)
         return _uniform(low, high), f"U({low:g}, {high:g})"
@@ -736,6 +749,9 @@ def _formula_lines(formula, width):
     """A formula indented by 2, long lines broken at spaces (continuations indented by 4)."""
     lines = []
     for line in formula.splitlines():
+        if len(line) > width - 4 and ";" in line:       # one equation per line
+            lines += _formula_lines("\n".join(p.strip() for p in line.split(";")), width)
+            continue
         lines += textwrap.wrap(line, width=width - 2, initial_indent="  ",
                                subsequent_indent="      ", break_long_words=False,
                                break_on_hyphens=False) or [""]
