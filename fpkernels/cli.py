@@ -330,7 +330,7 @@ def quick_cases():
             np.multiply(g, g, out=tmp)
             v1[...] = 0.999 * v1 + 0.001 * tmp
             np.sqrt(v1 / (1 - 0.999), out=tmp)
-            tmp += 1e-8
+            np.add(tmp, 1e-8, out=tmp)
             p1[...] -= 1e-3 * (m1 / (1 - 0.9)) / tmp
         case("adam step f32 1M", lambda: adam.step([p], [g]), numpy_adam,
              bytes_=p.nbytes * 7)      # read p, g, m, v; write p, m, v
@@ -519,9 +519,15 @@ def main(argv=None, stdout=None, stderr=None, registries_=None):
         stdout.write(parser.format_help())
         return 0
     try:
-        args = parser.parse_args(argv)
+        # The demo's own options (`fpkernels demo --epochs 5`) pass through untouched.
+        args, unknown = parser.parse_known_args(argv)
+        if unknown and args.command != "demo":
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exit_:          # argparse's usage errors and --help
         return exit_.code if isinstance(exit_.code, int) else USAGE_ERROR
+    if args.command == "demo":
+        rest = argv[argv.index("demo") + 1:]
+        args.demo_args = rest
     out = Output(stdout, args.color, args.width)
     import warnings
     try:

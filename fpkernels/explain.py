@@ -79,6 +79,8 @@ SYMBOLS = (
     (r"ᵗ", ("optimizers",), "t: the step number, counting from 1"),
     (r"λ", None, "λ: the weight decay"),
     (r"∇", None, "∇L: the gradient of the loss L (its slope for every weight)"),
+    (r"(?<![A-Za-z])b(?![a-z(])", ("optimizers",), "b: the momentum buffer, a running blend "
+                                                  "of past steps"),
     (r"μ", ("optimizers",), "μ: the momentum, the fraction of the last step kept"),
     (r" ~ ", None, "w ~ D: w is drawn at random from the distribution D"),
     (r"Φ", None, "Φ(x): the probability that a standard normal random number is below x"),

@@ -339,3 +339,8 @@ def test_options_after_the_subcommand(fakes):
     assert "\x1b[" in out
     _, out, _ = run(["--color", "always", "list", "--color", "never"], fakes, stream=Terminal())
     assert "\x1b[" not in out
+
+
+def test_unknown_option_is_a_usage_error(fakes, capsys):
+    assert cli.main(["list", "--frob"], registries_=fakes) == 2
+    assert "unrecognized arguments: --frob" in capsys.readouterr().err
