@@ -16,8 +16,6 @@ import re
 import sys
 from pathlib import Path
 
-os.environ["FPKERNELS_DISABLE_PLUGIN_AUTOLOAD"] = "1"      # built-ins only
-
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 FIGURES = DOCS / "figures"
@@ -502,6 +500,7 @@ def main(argv=None):
     parser.add_argument("--no-figures", action="store_true",
                         help="do not redraw the PNGs (needs no matplotlib); link those present")
     args = parser.parse_args(argv)
+    os.environ["FPKERNELS_DISABLE_PLUGIN_AUTOLOAD"] = "1"      # built-ins only
     fk, explain = load_fpkernels()
     if args.no_figures:
         figures = existing_figures(explain, explain.KINDS)
