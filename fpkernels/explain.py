@@ -83,7 +83,8 @@ SYMBOLS = (
                                                   "of past steps"),
     (r"μ", ("optimizers",), "μ: the momentum, the fraction of the last step kept"),
     (r" ~ ", None, "w ~ D: w is drawn at random from the distribution D"),
-    (r"Φ", None, "Φ(x): the probability that a standard normal random number is below x"),
+    (r"Φ", None, "Φ(x): the chance that a random number drawn from the bell curve with mean 0 "
+                 "and spread 1 (the standard normal) is below x; it rises from 0 to 1"),
     (r"φ", None, "φ(x): the standard normal density, e^(−x²/2) / √(2π)"),
     (r"\berf\b", None, "erf: the error function, an S-shaped curve from −1 to 1 "
                        "(erf(z) = 2/√π · area under e^(−t²) from 0 to z)"),
@@ -682,6 +683,25 @@ def _loss_example(entry):
     return [0.5, 2.0, -1.0], [0.0, 2.5, -1.0]
 
 
+class _Shown:
+    """A value whose repr is given (for rounded lists in "Try it")."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __repr__(self):
+        return self.text
+
+
+def _rounded(value):
+    """Nested lists of floats rounded to 4 decimals, shown as Python shows lists."""
+    def walk(v):
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(walk(i) for i in v) + "]"
+        return repr(round(float(v), 4))
+    return _Shown(walk(value))
+
+
 def _repr(value):
     """What the Python prompt prints for a result, with NumPy at 4 significant digits."""
     with np.printoptions(precision=4, suppress=True):
@@ -707,9 +727,18 @@ def _try_it(kind, entry, width=80):
         session.append((f"x = {x}", "", None))
         call("act.forward(x)", "f(x)", lambda: act.forward(x))
         call("act.derivative(x)", "f'(x), the slope at each x", lambda: act.derivative(x))
+        row_wise = getattr(entry.factory, "elementwise", True) is False
         call("act.backward(x, [1.0, 1.0, 1.0, 2.0])",
+             "the gradient for x from an incoming gradient g, what backpropagation passes "
+             "back (a row-wise Jacobian-vector product)" if row_wise else
              "incoming gradient × slope, what backpropagation passes back",
              lambda: act.backward(x, [1.0, 1.0, 1.0, 2.0]))
+        where, _ = source_of(getattr(entry.factory, "formulaic", None))
+        if where and where.startswith("fpkernels.formulaic."):
+            reference = getattr(entry.factory, "formulaic")
+            call(f"{where.replace('fpkernels.', 'fk.', 1)}([x])",
+                 "the same by the plain-Python loops (rounded here)",
+                 lambda: _rounded(reference([x])))
     elif kind == "losses":
         loss = entry.create({})
         pred, target = _loss_example(entry)
