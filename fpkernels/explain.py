@@ -683,6 +683,16 @@ def _loss_example(entry):
     return [0.5, 2.0, -1.0], [0.0, 2.5, -1.0]
 
 
+def _row_wise(act, x):
+    """True when act.forward mixes the elements of a row (softmax), measured on x."""
+    try:
+        whole = np.asarray(act.forward(x), dtype=np.float64)
+        alone = np.array([np.asarray(act.forward([v]), dtype=np.float64)[0] for v in x])
+        return not np.allclose(whole, alone, equal_nan=True)
+    except Exception:  # noqa: BLE001 - a refusal is no evidence either way
+        return False
+
+
 class _Shown:
     """A value whose repr is given (for rounded lists in "Try it")."""
 
@@ -727,10 +737,10 @@ def _try_it(kind, entry, width=80):
         session.append((f"x = {x}", "", None))
         call("act.forward(x)", "f(x)", lambda: act.forward(x))
         call("act.derivative(x)", "f'(x), the slope at each x", lambda: act.derivative(x))
-        row_wise = getattr(entry.factory, "elementwise", True) is False
+        row_wise = getattr(entry.factory, "elementwise", True) is False or _row_wise(act, x)
         call("act.backward(x, [1.0, 1.0, 1.0, 2.0])",
-             "the gradient for x from an incoming gradient g, what backpropagation passes "
-             "back (a row-wise Jacobian-vector product)" if row_wise else
+             "the gradient for x given the incoming gradient, row by row (a "
+             "Jacobian-vector product)" if row_wise else
              "incoming gradient × slope, what backpropagation passes back",
              lambda: act.backward(x, [1.0, 1.0, 1.0, 2.0]))
         where, _ = source_of(getattr(entry.factory, "formulaic", None))
@@ -768,7 +778,9 @@ def _try_it(kind, entry, width=80):
     for code, comment, result in session:
         line = f"  >>> {code}" + (f"   # {comment}" if comment else "")
         if len(line) > width and comment:           # a long comment goes above its line
-            lines += [f"  # {comment}", f"  >>> {code}"]
+            lines += textwrap.wrap(comment, width=width - 2, initial_indent="  # ",
+                                   subsequent_indent="  # ")
+            lines.append(f"  >>> {code}")
         else:
             lines.append(line)
         if result is not None:
