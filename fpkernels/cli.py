@@ -542,9 +542,3 @@ def main(argv=None, stdout=None, stderr=None, registries_=None):
         err = Output(stderr, args.color, args.width)
         err.write(f"{err.style.paint('fpkernels ' + args.command + ':', 'error')} {error}")
         return error.code
-    except BrokenPipeError:              # `fpkernels explain gelu | head`
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
-        return 0
