@@ -344,3 +344,9 @@ def test_options_after_the_subcommand(fakes):
 def test_unknown_option_is_a_usage_error(fakes, capsys):
     assert cli.main(["list", "--frob"], registries_=fakes) == 2
     assert "unrecognized arguments: --frob" in capsys.readouterr().err
+
+
+def test_provider_picks_a_distribution(fakes):
+    assert run(["explain", "fgelu", "--provider", "fpkernels"], fakes)[0] == 0
+    code, _, err = run(["explain", "fgelu", "--provider", "somebody-else"], fakes)
+    assert code in (1, 2) and "somebody-else" in err
