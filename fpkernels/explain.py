@@ -801,99 +801,131 @@ def _formula_lines(formula, width):
     return lines
 
 
-def render(kind, entry, style=textplot.PLAIN, width=80, plot=True):
-    """The whole explanation of one entry as text (what `fpkernels explain` prints)."""
-    width = max(50, min(int(width), 110))
-    factory = entry.factory
-    out = []
+def _title(kind, entry, style, width):
     title = f"{entry.name}: {summary(entry)}" if summary(entry) else entry.name
-    out += [style.paint(line, "title") for line in textwrap.wrap(title, width=width,
-                                                                 subsequent_indent="  ")]
+    lines = [style.paint(line, "title")
+             for line in textwrap.wrap(title, width=width, subsequent_indent="  ")]
     article = "an" if SINGULAR[kind][0] in "aeiou" else "a"
     facts = [f"{article} {SINGULAR[kind]}", origin_words(entry)]
     if aliases_of(entry):
         facts.append("also called " + ", ".join(aliases_of(entry)))
-    out.append(style.paint("(" + "; ".join(facts) + ")", "dim"))
-    out += [""] + [style.paint(line, "dim") for line in _wrap(FAMILY_INTROS[kind], width, "")]
+    lines.append(style.paint("(" + "; ".join(facts) + ")", "dim"))
+    return lines + [""] + [style.paint(line, "dim") for line in _wrap(FAMILY_INTROS[kind], width, "")]
 
-    description = _clean(getattr(factory, "description", ""))
-    rest = "\n".join(description.splitlines()[1:]).strip()
-    if rest:
-        out += ["", _heading("In words", style, width)] + _wrap(rest, width)
 
-    formula = _clean(getattr(factory, "formula", ""))
-    if formula:
-        out += ["", _heading("Formula", style, width)]
-        out += _formula_lines(formula, width)
-        derivative = _clean(getattr(factory, "derivative_formula", ""))
-        if derivative:
-            out += ["", style.paint("  Its derivative (how much the output changes per unit of "
-                                    "input):", "label")]
-            out += _formula_lines(derivative, width)
-        symbols = symbols_in(kind, formula, _clean(getattr(factory, "derivative_formula", "")))
-        if symbols:
-            out += ["", style.paint("  where", "label")]
-            for words in symbols:
-                out += [style.paint(line, "dim") for line in
-                        textwrap.wrap(words, width=width - 4, initial_indent="    ",
-                                      subsequent_indent="      ")]
+def _in_words(kind, entry, style, width):
+    description = _clean(getattr(entry.factory, "description", ""))
+    rest = "\n".join(description.splitlines()[1:]).strip()    # the first line is the title
+    return ([_heading("In words", style, width)] + _wrap(rest, width)) if rest else []
 
+
+def _formula(kind, entry, style, width):
+    formula = _clean(getattr(entry.factory, "formula", ""))
+    derivative = _clean(getattr(entry.factory, "derivative_formula", ""))
+    if not formula:
+        return []
+    lines = [_heading("Formula", style, width)] + _formula_lines(formula, width)
+    if derivative:
+        lines += ["", style.paint("  Its derivative (how much the output changes per unit of "
+                                  "input):", "label")]
+        lines += _formula_lines(derivative, width)
+    symbols = symbols_in(kind, formula, derivative)
+    if symbols:
+        lines += ["", style.paint("  where", "label")]
+        for words in symbols:
+            lines += [style.paint(line, "dim") for line in
+                      textwrap.wrap(words, width=width - 4, initial_indent="    ",
+                                    subsequent_indent="      ")]
+    return lines
+
+
+def _hyperparameters(kind, entry, style, width):
     rows = hyperparameters(entry)
-    out += ["", _heading("Hyper-parameters", style, width)]
-    if rows:
-        for name, default, meaning in rows:
-            head = f"  {name} = {default!r}"
-            out.append(style.paint(head, "code"))
-            if meaning:
-                out += textwrap.wrap(meaning, width=width - 6, initial_indent="      ",
-                                     subsequent_indent="      ")
-        out.append(style.paint(f"  (set them as keywords: fk.{kind}.get(\"{entry.name}\", "
-                               f"{rows[0][0]}=...))", "dim"))
-    else:
-        out.append("  none")
+    lines = [_heading("Hyper-parameters", style, width)]
+    if not rows:
+        return lines + ["  none"]
+    for name, default, meaning in rows:
+        lines.append(style.paint(f"  {name} = {default!r}", "code"))
+        lines += textwrap.wrap(meaning, width=width - 6, initial_indent="      ",
+                               subsequent_indent="      ")
+    lines.append(style.paint(f"  (set them as keywords: fk.{kind}.get(\"{entry.name}\", "
+                             f"{rows[0][0]}=...))", "dim"))
+    return lines
 
-    for attribute, label in (("formulaic", "How it is computed"),
-                             ("formulaic_derivative", "How its derivative is computed")):
-        if attribute == "formulaic_derivative" and kind != "activations":
-            continue
-        where, code = source_of(getattr(factory, attribute, None))
-        if where is None:
-            continue
-        out += ["", _heading(label, style, width)]
-        intro = (f"The plain-Python reference {where}, written with explicit loops, one idea "
-                 "per line. The fast C kernel computes the same numbers and is tested "
-                 "against it:")
-        out += [style.paint(line, "dim") for line in _wrap(intro, width)]
-        out += [""] + (_code(code, style) if code else ["    (source not available)"])
-        helpers = helpers_of(getattr(factory, attribute)) if code else []
-        if helpers:
-            out += ["", style.paint("  with the helper" + ("s" if len(helpers) > 1 else "")
-                                    + " it calls:", "dim")]
-            for _, helper_code in helpers:
-                out += [""] + _code(helper_code, style)
 
+def _source(kind, entry, style, width, attribute, label):
+    function = getattr(entry.factory, attribute, None)
+    where, code = source_of(function)
+    if where is None:
+        return []
+    intro = (f"The plain-Python reference {where}, written with explicit loops, one idea per "
+             "line. The fast C kernel computes the same numbers and is tested against it:")
+    lines = [_heading(label, style, width)] + [style.paint(line, "dim") for line in _wrap(intro, width)]
+    lines += [""] + (_code(code, style) if code else ["    (source not available)"])
+    helpers = helpers_of(function) if code else []
+    if helpers:
+        lines += ["", style.paint("  with the helper" + ("s" if len(helpers) > 1 else "")
+                                  + " it calls:", "dim")]
+        for _, helper_code in helpers:
+            lines += [""] + _code(helper_code, style)
+    return lines
+
+
+def _how_computed(kind, entry, style, width):
+    lines = _source(kind, entry, style, width, "formulaic", "How it is computed")
+    if kind == "activations":
+        derivative = _source(kind, entry, style, width, "formulaic_derivative",
+                             "How its derivative is computed")
+        lines += ([""] + derivative) if lines and derivative else derivative
+    return lines
+
+
+def _advice(kind, entry, style, width):
+    lines = []
     for attribute, label in (("when_to_use", "When to use it"), ("pitfalls", "Pitfalls")):
-        text = getattr(factory, attribute, "")
+        text = getattr(entry.factory, attribute, "")
         if text:
-            out += ["", _heading(label, style, width)] + _wrap(text, width)
+            lines += ([""] if lines else []) + [_heading(label, style, width)] + _wrap(text, width)
+    return lines
 
+
+def _picture(kind, entry, style, width):
+    lines = [_heading("Picture", style, width)]
+    try:
+        data = plot_data(kind, entry)
+    except Exception as error:  # noqa: BLE001 - a broken plugin must not hide the rest
+        return lines + [f"  (no plot: {type(error).__name__}: {error})"]
+    lines += _wrap(data.caption, width) + [""] + draw(data, style, width).lines + [""]
+    for note in data.notes:
+        lines += _wrap(note, width)
+    table = value_table(kind, entry, data)
+    if table:
+        lines += ["", _heading("A few values", style, width)] + _table(table, style)
+    return lines
+
+
+def _try_it_section(kind, entry, style, width):
+    lines = [_heading("Try it", style, width)]
+    try:
+        return lines + _try_it(kind, entry, width)
+    except Exception as error:  # noqa: BLE001 - e.g. a plugin that cannot be created
+        return lines + [f"  (cannot run it: {type(error).__name__}: {error})"]
+
+
+def render(kind, entry, style=textplot.PLAIN, width=80, plot=True):
+    """The whole explanation of one entry as text (what `fpkernels explain` prints).
+
+    In the paper's order: words, formula, hyper-parameters, the formulaic code, advice, then
+    a picture with a few values, and a short session to try it (the end of the output, which
+    a terminal shows first)."""
+    width = max(50, min(int(width), 110))
+    sections = [_title, _in_words, _formula, _hyperparameters, _how_computed, _advice]
     if plot:
-        try:
-            data = plot_data(kind, entry)
-        except Exception as error:  # a broken plugin must not hide the rest of the text
-            out += ["", _heading("Picture", style, width),
-                    f"  (no plot: {type(error).__name__}: {error})"]
-        else:
-            out += ["", _heading("Picture", style, width)]
-            out += _wrap(data.caption, width)
-            out += [""] + draw(data, style, width).lines
-            out.append("")
-            for note in data.notes:
-                out += _wrap(note, width)
-            table = value_table(kind, entry, data)
-            if table:
-                out += ["", _heading("A few values", style, width)]
-                out += _table(table, style)
-
-    out += ["", _heading("Try it", style, width)] + _try_it(kind, entry, width)
+        sections.append(_picture)
+    sections.append(_try_it_section)
+    out = []
+    for section in sections:
+        lines = section(kind, entry, style, width)
+        if lines:
+            out += ([""] if out else []) + lines
     return "\n".join(line.rstrip() for line in out) + "\n"
