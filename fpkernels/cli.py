@@ -1,10 +1,11 @@
 """The `fpkernels` command line: list, explain, info, bench and demo.
 
     fpkernels list [--kind activations|losses|initializers|optimizers]
-    fpkernels explain NAME [--kind KIND] [--png FILE] [--no-plot]
+    fpkernels explain NAME [--kind KIND] [--provider DIST] [--png FILE] [--no-plot]
     fpkernels info
-    fpkernels bench [--threads N]
+    fpkernels bench [--threads N] [--repeat N]
     fpkernels demo [DEMO OPTIONS...]
+    (every command also takes --color auto|always|never and --width N)
 
 Output adapts to where it goes: colour only on a terminal (never with NO_COLOR set, or
 when piped to a file), width from the terminal (or COLUMNS), ASCII characters when the
