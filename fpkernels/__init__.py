@@ -13,5 +13,6 @@ from .runtime import get_include, get_num_threads, info, num_threads, set_num_th
 # ---- normalisation (normalize.py) ----
 
 # ---- networks (nn.py) ----
+from . import nn
 
 __version__ = "0.1.0"
