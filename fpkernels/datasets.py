@@ -56,16 +56,16 @@ def load_fashion_slice():
     return images, labels, names
 
 
-def full_fashion_available(directory=FULL_DIR):
+def full_fashion_available(directory=None):
     """True when the full Fashion-MNIST idx files are installed (Debian dataset-fashion-mnist)."""
-    directory = Path(directory)
+    directory = Path(FULL_DIR if directory is None else directory)
     return all((directory / f"{part}-{kind}-idx{d}-ubyte.gz").exists()
                for part in ("train", "t10k") for kind, d in (("images", 3), ("labels", 1)))
 
 
-def load_fashion_full(directory=FULL_DIR):
+def load_fashion_full(directory=None):
     """All 70,000 Fashion-MNIST images: (images uint8 (70000, 28, 28), labels, 10 class names)."""
-    directory = Path(directory)
+    directory = Path(FULL_DIR if directory is None else directory)
     if not full_fashion_available(directory):
         raise FileNotFoundError(
             f"the full Fashion-MNIST set is not in {directory}; on Debian or Ubuntu install it "
@@ -77,10 +77,10 @@ def load_fashion_full(directory=FULL_DIR):
     return images, labels, FASHION_CLASSES
 
 
-def make_slice(directory=FULL_DIR, classes=(1, 3, 5, 9), per_class=400, seed=0, path=SLICE):
+def make_slice(directory=None, classes=(1, 3, 5, 9), per_class=400, seed=0, path=SLICE):
     """Write the shipped slice: `per_class` random training images of each Fashion-MNIST class
     in `classes` (how fpkernels/data/fashion_mnist_slice.npz was made)."""
-    directory = Path(directory)
+    directory = Path(FULL_DIR if directory is None else directory)
     images = read_idx(directory / "train-images-idx3-ubyte.gz")
     labels = read_idx(directory / "train-labels-idx1-ubyte.gz")
     rng = np.random.default_rng(seed)
