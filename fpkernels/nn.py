@@ -297,23 +297,29 @@ class History(dict):
                 plt.close(figure)
         return ax
 
-    def text_plot(self, key="loss", width=60, height=12):
-        """The curve of `key` drawn with characters, for terminals without matplotlib."""
+    def text_plot(self, key="loss", width=60, height=12, log=None):
+        """The curve of `key` drawn with characters, for terminals without matplotlib.
+
+        log: a logarithmic vertical axis (default: when every value is positive)."""
         values = [v for v in self.get(key, []) if math.isfinite(v)]
         if not values:
             return f"(no finite {key} values to draw)"
-        low, high = min(values), max(values)
+        if log is None:
+            log = min(values) > 0
+        heights = [math.log10(v) for v in values] if log else values
+        low, high = min(heights), max(heights)
         span = (high - low) or 1.0
         columns = min(width, len(values))
-        picks = [values[round(i * (len(values) - 1) / max(columns - 1, 1))] for i in range(columns)]
+        picks = [heights[round(i * (len(values) - 1) / max(columns - 1, 1))]
+                 for i in range(columns)]
         rows = [[" "] * columns for _ in range(height)]
         for column, value in enumerate(picks):
             rows[height - 1 - round((value - low) / span * (height - 1))][column] = "*"
-        lines = [f"{high:10.4g} |" + "".join(rows[0])]
+        lines = [f"{max(values):10.4g} |" + "".join(rows[0])]
         lines += ["           |" + "".join(row) for row in rows[1:-1]]
-        lines += [f"{low:10.4g} |" + "".join(rows[-1]),
+        lines += [f"{min(values):10.4g} |" + "".join(rows[-1]),
                   "           +" + "-" * columns,
-                  f"            epoch 1 .. {len(values)}  ({key})"]
+                  f"            epoch 1 .. {len(values)}  ({key}{', log scale' if log else ''})"]
         return "\n".join(lines)
 
 
