@@ -59,7 +59,8 @@ def parse_args(argv=None):
 
 
 def load_task(args, say):
-    """(X float32 (n, size*size) in [0, 1], y float32 (n,) of 0/1, the two class names)."""
+    """(X_train, y_train, X_test, y_test, class names): rows of size*size floats in [0, 1],
+    targets 0/1; a stratified held-out split made before preprocessing."""
     if args.images:
         images, labels, names = datasets.load_image_folder(args.images, (args.size, args.size))
         source = f"{len(images)} images from {args.images}"
@@ -84,11 +85,16 @@ def load_task(args, say):
         keep = np.concatenate([np.flatnonzero(labels == c)[:args.limit] for c in (0, 1)])
         images, labels = images[keep], labels[keep]
     say(f"data: {source}; task: {names[0]} (0) vs {names[1]} (1), {len(images)} images")
+    train, test = datasets.stratified_split(labels, args.test_fraction, seed=args.seed)
+    say(f"split: {len(train)} training images, {len(test)} held-out test images")
     started = time.perf_counter()
-    X = datasets.to_inputs(images, (args.size, args.size))      # 1. preprocessing
+    X_train = datasets.to_inputs(images[train], (args.size, args.size))   # 1. preprocessing
+    X_test = datasets.to_inputs(images[test], (args.size, args.size))
     say(f"preprocessing: {images.shape[1]}x{images.shape[2]} -> {args.size}x{args.size}, "
-        f"pixels / 255, flattened to {X.shape[1]:,} inputs ({time.perf_counter() - started:.2f} s)")
-    return X, labels.astype(np.float32), names
+        f"pixels / 255, flattened to {X_train.shape[1]:,} inputs "
+        f"({time.perf_counter() - started:.2f} s)")
+    y = labels.astype(np.float32)
+    return X_train, y[train], X_test, y[test], names
 
 
 def build_network(inputs, hidden, seed):
@@ -129,26 +135,24 @@ def run(args):
         fk.set_num_threads(args.threads)
     hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
 
-    X, y, names = load_task(args, say)
-    train, test = datasets.stratified_split(y, args.test_fraction, seed=args.seed)
-    say(f"split: {len(train)} training images, {len(test)} held-out test images")
+    X_train, y_train, X_test, y_test, names = load_task(args, say)
 
-    network = build_network(X.shape[1], hidden, args.seed)
+    network = build_network(X_train.shape[1], hidden, args.seed)
     say("\n" + network.summary() + "\n")
     say(f"training: squared error, Adam (lr {args.lr:g}), batch {args.batch_size}, "
         f"up to {args.epochs} epochs, stop below {args.stop_below:g}, "
         f"{fk.get_num_threads()} thread(s)")
 
     history = network.fit(                                       # 3. training loop
-        X[train], y[train], loss="mse", optimizer=fk.optimizers.get("adam", lr=args.lr),
+        X_train, y_train, loss="mse", optimizer=fk.optimizers.get("adam", lr=args.lr),
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         log_every=args.log_every, stop_below=args.stop_below, verbose=0 if args.quiet else 1)
     if history.stopped:
         say(f"stopped early: {history.stopped}")
 
-    result = network.evaluate(X[test], y[test])                  # 4. result
-    predicted = network.predict(X[test])[:, 0] > 0.5
-    truth = y[test] > 0.5
+    result = network.evaluate(X_test, y_test)                    # 4. result
+    predicted = network.predict(X_test)[:, 0] > 0.5
+    truth = y_test > 0.5
     elapsed = time.perf_counter() - started
     say(f"confusion (rows: true {names[0]}/{names[1]}; columns: predicted): "
         f"[[{np.sum(~truth & ~predicted)}, {np.sum(~truth & predicted)}], "
@@ -157,7 +161,7 @@ def run(args):
     if args.save_model:
         network.save(args.save_model)
         say(f"model: {args.save_model}")
-    print(f"held-out test accuracy: {result['accuracy']:.2%} on {len(test)} images "
+    print(f"held-out test accuracy: {result['accuracy']:.2%} on {len(y_test)} images "
           f"({names[0]} vs {names[1]}), test loss {result['loss']:.4f}, "
           f"{len(history['loss'])} epochs, {elapsed:.1f} s")
     return {"accuracy": result["accuracy"], "test_loss": result["loss"], "history": history,

@@ -506,8 +506,8 @@ class Sequential:
             raise ValueError(f"X has {rows} rows but y has shape {y.shape}")
         if y.ndim == 1 and self.out_features == 1:
             y = y.reshape(-1, 1)
-        if y.ndim == 1 and y.dtype.kind in "iub":
-            return np.ascontiguousarray(y, np.int64)           # class labels
+        if y.ndim == 1 and (y.dtype.kind in "iub" or np.array_equal(y, np.round(y))):
+            return np.ascontiguousarray(y, np.int64)           # class labels 0..k-1
         y = np.ascontiguousarray(y, self.dtype)
         if y.shape[1:] != (self.out_features,):
             raise ValueError(f"y has shape {y.shape}, the network outputs shape "
