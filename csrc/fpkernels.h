@@ -70,6 +70,15 @@ int fpk_threads_for(size_t work);
 
 /* ---- machine limits (machine.c) ---- */
 
+/* Copy bandwidth, STREAM style: `threads` threads copy a `bytes`-byte buffer into another
+   (choose it far larger than the caches), `reps` runs with ordinary stores (memcpy) and `reps`
+   with streaming stores, best run; *bytes_per_second counts bytes read plus bytes written. */
+int fpk_machine_copy_bandwidth(size_t bytes, int threads, int reps, double *bytes_per_second);
+
+/* Peak float32 fused multiply-add rate: `threads` threads each run independent FMA chains in
+   registers of the widest vectors compiled in; *flops_per_second counts 2 flops per lane. */
+int fpk_machine_fma_peak(int threads, double *flops_per_second);
+
 /* ---- end machine limits ---- */
 
 /* ---- tensor operations (elementwise.c, shape.c) ---- */
@@ -82,13 +91,147 @@ int fpk_threads_for(size_t work);
 
 /* ---- matrix multiplication (matmul.c) ---- */
 
+/* c = op(a) op(b): c is m x n, row-major (C-contiguous). op(a) is m x k: a is stored m x k,
+   or k x m when transpose_a != 0 (then op(a) = a^T). op(b) is k x n: b is stored k x n, or
+   n x k when transpose_b != 0. k == 0 gives zeros. Packed, cache-blocked, vectorised; every
+   element is summed in the same fixed order on every path, so the result does not depend on
+   the thread count. c must not overlap a or b. FPK_ERR_NOMEM if the pack buffers fail. */
+int fpk_matmul_f32(const float *a, const float *b, float *c, size_t m, size_t n, size_t k,
+                   int transpose_a, int transpose_b);
+int fpk_matmul_f64(const double *a, const double *b, double *c, size_t m, size_t n, size_t k,
+                   int transpose_a, int transpose_b);
+
+/* A batch of products with the layouts above: for t < batch, matrix t of c (at c + t*m*n) is
+   op(a + a_offsets[t]) op(b + b_offsets[t]); offsets are in elements, so broadcast operands
+   repeat an offset. Small matrices run one per thread, large ones each on all threads. */
+int fpk_matmul_batched_f32(const float *a, const float *b, float *c, size_t batch, size_t m,
+                           size_t n, size_t k, int transpose_a, int transpose_b,
+                           const int64_t *a_offsets, const int64_t *b_offsets);
+int fpk_matmul_batched_f64(const double *a, const double *b, double *c, size_t batch, size_t m,
+                           size_t n, size_t k, int transpose_a, int transpose_b,
+                           const int64_t *a_offsets, const int64_t *b_offsets);
+
 /* ---- end matrix multiplication ---- */
 
 /* ---- activations (activations.c) ---- */
 
+/* Element-wise activations, float (f32) and double (f64), n elements; out may be x:
+     fpk_NAME_forward_T(x, out, n)                 out = f(x)
+     fpk_NAME_derivative_T(x, out, n)              out = f'(x)
+     fpk_NAME_backward_T(x, grad_out, out, n)      out = grad_out * f'(x), fused
+   NAME is relu, leaky_relu (alpha), sigmoid, tanh, swish (beta), gelu (erf form) and
+   gelu_tanh; hyper-parameters come last, as double. */
+int fpk_relu_forward_f32(const float *x, float *out, size_t n);
+int fpk_relu_forward_f64(const double *x, double *out, size_t n);
+int fpk_relu_derivative_f32(const float *x, float *out, size_t n);
+int fpk_relu_derivative_f64(const double *x, double *out, size_t n);
+int fpk_relu_backward_f32(const float *x, const float *grad_out, float *out, size_t n);
+int fpk_relu_backward_f64(const double *x, const double *grad_out, double *out, size_t n);
+int fpk_leaky_relu_forward_f32(const float *x, float *out, size_t n, double alpha);
+int fpk_leaky_relu_forward_f64(const double *x, double *out, size_t n, double alpha);
+int fpk_leaky_relu_derivative_f32(const float *x, float *out, size_t n, double alpha);
+int fpk_leaky_relu_derivative_f64(const double *x, double *out, size_t n, double alpha);
+int fpk_leaky_relu_backward_f32(const float *x, const float *grad_out, float *out, size_t n, double alpha);
+int fpk_leaky_relu_backward_f64(const double *x, const double *grad_out, double *out, size_t n, double alpha);
+int fpk_sigmoid_forward_f32(const float *x, float *out, size_t n);
+int fpk_sigmoid_forward_f64(const double *x, double *out, size_t n);
+int fpk_sigmoid_derivative_f32(const float *x, float *out, size_t n);
+int fpk_sigmoid_derivative_f64(const double *x, double *out, size_t n);
+int fpk_sigmoid_backward_f32(const float *x, const float *grad_out, float *out, size_t n);
+int fpk_sigmoid_backward_f64(const double *x, const double *grad_out, double *out, size_t n);
+int fpk_tanh_forward_f32(const float *x, float *out, size_t n);
+int fpk_tanh_forward_f64(const double *x, double *out, size_t n);
+int fpk_tanh_derivative_f32(const float *x, float *out, size_t n);
+int fpk_tanh_derivative_f64(const double *x, double *out, size_t n);
+int fpk_tanh_backward_f32(const float *x, const float *grad_out, float *out, size_t n);
+int fpk_tanh_backward_f64(const double *x, const double *grad_out, double *out, size_t n);
+int fpk_swish_forward_f32(const float *x, float *out, size_t n, double beta);
+int fpk_swish_forward_f64(const double *x, double *out, size_t n, double beta);
+int fpk_swish_derivative_f32(const float *x, float *out, size_t n, double beta);
+int fpk_swish_derivative_f64(const double *x, double *out, size_t n, double beta);
+int fpk_swish_backward_f32(const float *x, const float *grad_out, float *out, size_t n, double beta);
+int fpk_swish_backward_f64(const double *x, const double *grad_out, double *out, size_t n, double beta);
+int fpk_gelu_forward_f32(const float *x, float *out, size_t n);
+int fpk_gelu_forward_f64(const double *x, double *out, size_t n);
+int fpk_gelu_derivative_f32(const float *x, float *out, size_t n);
+int fpk_gelu_derivative_f64(const double *x, double *out, size_t n);
+int fpk_gelu_backward_f32(const float *x, const float *grad_out, float *out, size_t n);
+int fpk_gelu_backward_f64(const double *x, const double *grad_out, double *out, size_t n);
+int fpk_gelu_tanh_forward_f32(const float *x, float *out, size_t n);
+int fpk_gelu_tanh_forward_f64(const double *x, double *out, size_t n);
+int fpk_gelu_tanh_derivative_f32(const float *x, float *out, size_t n);
+int fpk_gelu_tanh_derivative_f64(const double *x, double *out, size_t n);
+int fpk_gelu_tanh_backward_f32(const float *x, const float *grad_out, float *out, size_t n);
+int fpk_gelu_tanh_backward_f64(const double *x, const double *grad_out, double *out, size_t n);
+
+/* Softmax of each row of a rows x cols matrix (the last axis). A row with one +inf gives 1
+   there and 0 elsewhere; two or more +inf, all -inf, or any NaN give a NaN row.
+   forward: out = s (out may be x); derivative: out = s (1 - s), the Jacobian's diagonal;
+   backward: out = s * (g - sum(g * s)) per row, the Jacobian-vector product (out may be x or
+   grad_out; FPK_ERR_NOMEM if a row buffer cannot be allocated). */
+int fpk_softmax_forward_f32(const float *x, float *out, size_t rows, size_t cols);
+int fpk_softmax_forward_f64(const double *x, double *out, size_t rows, size_t cols);
+int fpk_softmax_derivative_f32(const float *x, float *out, size_t rows, size_t cols);
+int fpk_softmax_derivative_f64(const double *x, double *out, size_t rows, size_t cols);
+int fpk_softmax_backward_f32(const float *x, const float *grad_out, float *out, size_t rows, size_t cols);
+int fpk_softmax_backward_f64(const double *x, const double *grad_out, double *out, size_t rows, size_t cols);
+
+/* The error function, element-wise: out = erf(x) (out may be x). */
+int fpk_erf_f32(const float *x, float *out, size_t n);
+int fpk_erf_f64(const double *x, double *out, size_t n);
+
 /* ---- end activations ---- */
 
 /* ---- losses (losses.c) ---- */
+
+/* How a loss reduces its per-element values. */
+#define FPK_REDUCTION_NONE 0
+#define FPK_REDUCTION_MEAN 1
+#define FPK_REDUCTION_SUM 2
+
+/* Element-wise losses of a prediction `pred` against `target` (n elements each):
+     fpk_NAME_value_T(pred, target, n, reduction, per_element, total)
+         NONE: per_element[i] = loss_i (total unused); MEAN/SUM: *total = mean/sum (per_element
+         unused, may be NULL); the total is summed in double, bitwise the same for any thread count.
+     fpk_NAME_gradient_T(pred, target, grad, n, reduction)
+         grad = d value / d pred for that reduction (MEAN divides by n).
+   NAME: mae, mse, hinge (target must be -1 or +1), huber (delta), bce (target in [0, 1]; pred
+   clamped to [1e-7, 1 - 1e-7]). A bad target returns FPK_ERR_VALUE. */
+int fpk_mae_value_f32(const float *pred, const float *target, size_t n, int reduction, float *per_element, double *total);
+int fpk_mae_value_f64(const double *pred, const double *target, size_t n, int reduction, double *per_element, double *total);
+int fpk_mae_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction);
+int fpk_mae_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction);
+int fpk_mse_value_f32(const float *pred, const float *target, size_t n, int reduction, float *per_element, double *total);
+int fpk_mse_value_f64(const double *pred, const double *target, size_t n, int reduction, double *per_element, double *total);
+int fpk_mse_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction);
+int fpk_mse_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction);
+int fpk_hinge_value_f32(const float *pred, const float *target, size_t n, int reduction, float *per_element, double *total);
+int fpk_hinge_value_f64(const double *pred, const double *target, size_t n, int reduction, double *per_element, double *total);
+int fpk_hinge_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction);
+int fpk_hinge_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction);
+int fpk_huber_value_f32(const float *pred, const float *target, size_t n, int reduction, float *per_element, double *total, double delta);
+int fpk_huber_value_f64(const double *pred, const double *target, size_t n, int reduction, double *per_element, double *total, double delta);
+int fpk_huber_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction, double delta);
+int fpk_huber_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction, double delta);
+int fpk_bce_value_f32(const float *pred, const float *target, size_t n, int reduction, float *per_element, double *total);
+int fpk_bce_value_f64(const double *pred, const double *target, size_t n, int reduction, double *per_element, double *total);
+int fpk_bce_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction);
+int fpk_bce_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction);
+
+/* Row losses over `rows` rows of `cols` classes; the target is EITHER labels (one class index
+   per row, 0 <= label < cols) OR target_rows (rows x cols weights in [0, 1], e.g. one-hot);
+   pass NULL for the other. NONE writes per_row[rows]; MEAN divides by rows.
+     cce: pred holds probabilities, clamped to [1e-7, 1 - 1e-7]; loss -sum_j y_j log p_j.
+     softmax_cross_entropy: pred holds logits; loss = cce(softmax(logits)), computed with
+     log-sum-exp; gradient (softmax - y) / rows for MEAN. */
+int fpk_cce_value_f32(const float *pred, const int64_t *labels, const float *target_rows, size_t rows, size_t cols, int reduction, float *per_row, double *total);
+int fpk_cce_value_f64(const double *pred, const int64_t *labels, const double *target_rows, size_t rows, size_t cols, int reduction, double *per_row, double *total);
+int fpk_cce_gradient_f32(const float *pred, const int64_t *labels, const float *target_rows, float *grad, size_t rows, size_t cols, int reduction);
+int fpk_cce_gradient_f64(const double *pred, const int64_t *labels, const double *target_rows, double *grad, size_t rows, size_t cols, int reduction);
+int fpk_softmax_cross_entropy_value_f32(const float *pred, const int64_t *labels, const float *target_rows, size_t rows, size_t cols, int reduction, float *per_row, double *total);
+int fpk_softmax_cross_entropy_value_f64(const double *pred, const int64_t *labels, const double *target_rows, size_t rows, size_t cols, int reduction, double *per_row, double *total);
+int fpk_softmax_cross_entropy_gradient_f32(const float *pred, const int64_t *labels, const float *target_rows, float *grad, size_t rows, size_t cols, int reduction);
+int fpk_softmax_cross_entropy_gradient_f64(const double *pred, const int64_t *labels, const double *target_rows, double *grad, size_t rows, size_t cols, int reduction);
 
 /* ---- end losses ---- */
 
@@ -108,9 +251,26 @@ int fpk_threads_for(size_t work);
 
 /* ---- helpers for kernel authors (fpkernels' own C files and plugins' C kernels) ---- */
 
+/* Everything below is header-only (macros and static inline functions), so a plugin's own
+   extension can use it without linking to fpkernels. A plugin must NOT call the fpk_*
+   functions declared above: they live in fpkernels' extension, which other extensions cannot
+   link against. Pass the thread count in from Python instead (fpkernels.get_num_threads())
+   and size the team with fpk_threads_within(). See docs/writing-a-plugin.md. */
+
 /* Below this many elements a kernel stays on one thread: an OpenMP region costs about a
    microsecond, more than a small loop. */
 #define FPK_GRAIN 32768
+
+/* How many threads a kernel uses for `work` elements when it may use up to `max_threads`:
+   1 below 2*FPK_GRAIN, then one per FPK_GRAIN elements, never more than max_threads. The
+   same rule as fpk_threads_for(), with the limit passed in (for plugins). */
+static inline int fpk_threads_within(size_t work, int max_threads)
+{
+    size_t by_size = work / FPK_GRAIN;
+    if (by_size <= 1 || max_threads <= 1)
+        return 1;
+    return by_size < (size_t)max_threads ? (int)by_size : max_threads;
+}
 
 /* Split [0, n) into `parts` contiguous ranges, each starting on a 64-byte boundary for
    4-byte elements; range `part` is [*lo, *hi). */

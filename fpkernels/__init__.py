@@ -8,7 +8,11 @@ from .runtime import get_include, get_num_threads, info, num_threads, set_num_th
 
 # ---- tensor operations and statistics (ops.py) ----
 
+# ---- erf (activations.py) ----
+from .activations import erf
+
 # ---- matrix multiplication (linalg.py) ----
+from .linalg import matmul
 
 # ---- normalisation (normalize.py) ----
 
@@ -16,3 +20,6 @@ from .runtime import get_include, get_num_threads, info, num_threads, set_num_th
 from . import nn
 
 __version__ = "0.1.0"
+
+# ---- plugins: base classes and conformance kit (interfaces.py, testing.py) ----
+from . import interfaces, testing  # noqa: E402

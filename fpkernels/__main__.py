@@ -1,12 +1,11 @@
-"""The `fpkernels` command line (also `python -m fpkernels`)."""
+"""The `fpkernels` command (also `python -m fpkernels`): see fpkernels.cli."""
 import sys
 
 
 def main(argv=None):
-    from . import info
-    for key, value in info().items():
-        print(f"{key}: {value}")
-    return 0
+    """Entry point of the `fpkernels` console script; returns the exit code."""
+    from .cli import main as run
+    return run(argv)
 
 
 if __name__ == "__main__":

@@ -3,3 +3,299 @@ from .registry import Registry
 
 registry = Registry("losses")
 get, names, info, register = registry.get, registry.names, registry.info, registry.register
+
+# ---- the built-in losses (activations developer) ---------------------------------------------
+import math
+
+import numpy as np
+
+from . import formulaic as _formulaic
+from ._core import as_array, check, contiguous, float_dtype, kernel, output, ptr
+from ._fpkernels import ffi, lib
+from .interfaces import Loss
+
+__all__ = ["get", "names", "info", "register", "MAE", "MSE", "Hinge", "Huber", "BCE", "CCE",
+           "SoftmaxCrossEntropy"]
+
+_REDUCTIONS = {"none": lib.FPK_REDUCTION_NONE, "mean": lib.FPK_REDUCTION_MEAN,
+               "sum": lib.FPK_REDUCTION_SUM}
+
+
+def _compute_dtype(pred, target):
+    """The dtype of the computation: the prediction's float dtype; integer or bool targets
+    (labels) do not promote a float32 prediction to float64, float targets follow NumPy."""
+    if target.dtype.kind in "iub":
+        return float_dtype(pred)
+    return float_dtype(pred, target)
+
+
+def _first_bad(target, bad):
+    """'VALUE at index (i, j)' for the first True of the boolean mask `bad`."""
+    index = np.unravel_index(int(np.argmax(bad)), bad.shape)
+    index = tuple(int(i) for i in index)
+    return f"{target[index].item()!r} at index {index if len(index) != 1 else index[0]}"
+
+
+class _LossBase(Loss):
+    """Shared plumbing: reductions, metadata, repr."""
+
+    def __init__(self, reduction="mean"):
+        super().__init__(reduction)
+        self._reduction = _REDUCTIONS[reduction]
+
+    def __call__(self, pred, target):
+        return self.value(pred, target)
+
+    def __repr__(self):
+        hyper = "".join(f"{k}={getattr(self, k)!r}, " for k in self.hyperparameters
+                        if k != "reduction")
+        return f"{type(self).__name__}({hyper}reduction={self.reduction!r})"
+
+
+class _ElementWiseLoss(_LossBase):
+    """A loss of equal-shape pred and target, backed by fpk_<kernel>_{value,gradient}."""
+
+    kernel = ""
+    label_rule = None      # None, or (numpy predicate that is True for bad targets, wording)
+
+    def _hyper(self):
+        return ()
+
+    def _inputs(self, pred, target):
+        pred = as_array(pred, "pred")
+        target = as_array(target, "target")
+        if pred.shape != target.shape:
+            raise ValueError(f"pred has shape {pred.shape} but target has shape {target.shape}; "
+                             "they must be equal")
+        dtype = _compute_dtype(pred, target)
+        return contiguous(pred, dtype), contiguous(target, dtype), dtype
+
+    def _check(self, status, target):
+        if status == lib.FPK_ERR_VALUE and self.label_rule is not None:
+            is_bad, wording = self.label_rule
+            bad = is_bad(target)
+            if bad.any():
+                raise ValueError(f"{self.kernel} targets must be {wording}; "
+                                 f"found {_first_bad(target, bad)}")
+        check(status, self.kernel)
+
+    def value(self, pred, target):
+        """The loss: a Python float for reduction 'mean'/'sum', an array for 'none'."""
+        pred, target, dtype = self._inputs(pred, target)
+        fn = kernel(self.kernel + "_value", dtype)
+        if self.reduction == "none":
+            out = np.empty(pred.shape, dtype)
+            self._check(fn(ptr(pred), ptr(target), pred.size, self._reduction, ptr(out),
+                           ffi.NULL, *self._hyper()), target)
+            return out
+        total = ffi.new("double *")
+        self._check(fn(ptr(pred), ptr(target), pred.size, self._reduction, ffi.NULL, total,
+                       *self._hyper()), target)
+        return float(total[0])
+
+    def gradient(self, pred, target, out=None):
+        """d value / d pred, an array shaped like pred (or `out`)."""
+        pred, target, dtype = self._inputs(pred, target)
+        out = output(out, pred.shape, dtype)
+        self._check(kernel(self.kernel + "_gradient", dtype)(
+            ptr(pred), ptr(target), ptr(out), pred.size, self._reduction, *self._hyper()), target)
+        return out
+
+
+_REDUCTION_DOC = "'mean' (default), 'sum', or 'none' (one loss per element)"
+
+
+@register("mae")
+class MAE(_ElementWiseLoss):
+    description = """Mean absolute error: the average distance |y − p| between prediction and target.
+
+    Robust to outliers (a big error counts only linearly). The gradient is ±1/n, and 0 where
+    the prediction equals the target."""
+    formula = "MAE = (1/n)·Σ |yᵢ − pᵢ|"
+    formulaic = staticmethod(_formulaic.mae)
+    formulaic_gradient = staticmethod(_formulaic.mae_gradient)
+    hyperparameters = {"reduction": _REDUCTION_DOC}
+    when_to_use = "Regression where outliers should not dominate; the median is its best constant."
+    pitfalls = "Its gradient does not shrink near the optimum, so training can oscillate."
+    kernel = "mae"
+
+
+@register("mse")
+class MSE(_ElementWiseLoss):
+    description = """Mean squared error: the average of the squared differences (y − p)².
+
+    The standard regression loss: large errors are punished quadratically, and the gradient
+    2(p − y)/n shrinks as the prediction approaches the target."""
+    formula = "MSE = (1/n)·Σ (yᵢ − pᵢ)²"
+    formulaic = staticmethod(_formulaic.mse)
+    formulaic_gradient = staticmethod(_formulaic.mse_gradient)
+    hyperparameters = {"reduction": _REDUCTION_DOC}
+    when_to_use = "Regression with roughly Gaussian noise."
+    pitfalls = "Outliers dominate it; consider huber or mae when the data have them."
+    kernel = "mse"
+
+
+@register("hinge")
+class Hinge(_ElementWiseLoss):
+    description = """Hinge loss: max(0, 1 − y·p) for labels y of −1 or +1.
+
+    Zero once an example is on the right side with a margin of at least 1; otherwise it grows
+    linearly. The loss of support vector machines."""
+    formula = "hinge = (1/n)·Σ max(0, 1 − yᵢ·pᵢ),  yᵢ ∈ {−1, +1}"
+    formulaic = staticmethod(_formulaic.hinge)
+    formulaic_gradient = staticmethod(_formulaic.hinge_gradient)
+    hyperparameters = {"reduction": _REDUCTION_DOC}
+    when_to_use = "Binary classification with a raw score output (no sigmoid), SVM-style."
+    pitfalls = "Labels must be −1 and +1, not 0 and 1 (a ValueError says so)."
+    kernel = "hinge"
+    label_rule = (lambda y: ~((y == 1) | (y == -1)), "-1 or +1")
+
+
+@register("huber")
+class Huber(_ElementWiseLoss):
+    description = """Huber loss: squared error for small errors, absolute error for large ones.
+
+    Quadratic within ±delta of the target and linear beyond, so it is smooth near the optimum
+    like mse and robust to outliers like mae."""
+    formula = "huber = (1/n)·Σ { ½eᵢ² if |eᵢ| ≤ δ else δ·(|eᵢ| − ½δ) },  eᵢ = pᵢ − yᵢ"
+    formulaic = staticmethod(_formulaic.huber)
+    formulaic_gradient = staticmethod(_formulaic.huber_gradient)
+    hyperparameters = {"delta": "where the loss turns from quadratic to linear (> 0)",
+                       "reduction": _REDUCTION_DOC}
+    when_to_use = "Regression with some outliers; PyTorch's huber_loss (smooth_l1 with beta = delta scaled)."
+    pitfalls = "delta is in the units of the target: rescale it when the targets are rescaled."
+    kernel = "huber"
+
+    def __init__(self, delta=1.0, reduction="mean"):
+        super().__init__(reduction)
+        if isinstance(delta, (bool, np.bool_)) or not isinstance(
+                delta, (int, float, np.integer, np.floating)):
+            raise TypeError(f"delta must be a real number, not {type(delta).__name__}")
+        if not (math.isfinite(delta) and delta > 0):
+            raise ValueError(f"delta must be a finite number > 0, not {delta}")
+        self.delta = float(delta)
+
+    def _hyper(self):
+        return (self.delta,)
+
+
+@register("bce")
+class BCE(_ElementWiseLoss):
+    description = """Binary cross-entropy: how surprised a predicted probability p is by the label y.
+
+    p is clamped to [1e-7, 1 − 1e-7] so log never sees 0. The gradient is the formula's
+    derivative at the clamped p, (p − y)/(p(1 − p)), so even a saturated prediction gets a
+    (large, finite) push back. Targets must lie in [0, 1] (soft labels are allowed)."""
+    formula = "BCE = −(1/n)·Σ [yᵢ·log pᵢ + (1 − yᵢ)·log(1 − pᵢ)]"
+    formulaic = staticmethod(_formulaic.bce)
+    formulaic_gradient = staticmethod(_formulaic.bce_gradient)
+    hyperparameters = {"reduction": _REDUCTION_DOC}
+    when_to_use = "Binary or multi-label classification after a sigmoid output."
+    pitfalls = ("Give it probabilities, not logits. Sigmoid then bce loses precision for "
+                "confident predictions; clamping hides, but does not fix, that.")
+    kernel = "bce"
+    label_rule = (lambda y: ~((y >= 0) & (y <= 1)), "in [0, 1]")
+
+
+class _RowLoss(_LossBase):
+    """A loss over rows of class scores with integer labels or one-hot (weight) rows."""
+
+    kernel = ""
+
+    def _inputs(self, pred, target):
+        pred = as_array(pred, "pred")
+        target = as_array(target, "target")
+        if pred.ndim == 0:
+            raise ValueError(f"pred has shape {pred.shape}; it needs a last axis of classes")
+        classes = pred.shape[-1]
+        if target.shape == pred.shape:
+            dtype = _compute_dtype(pred, target)
+            rows_target = contiguous(target, dtype)
+            bad = ~((rows_target >= 0) & (rows_target <= 1))
+            labels = None
+            if bad.any():
+                raise ValueError(f"{self.kernel} one-hot target rows must hold weights in [0, 1]; "
+                                 f"found {_first_bad(rows_target, bad)}")
+        elif target.shape == pred.shape[:-1]:
+            dtype = float_dtype(pred)
+            rows_target = None
+            if target.dtype.kind == "f":
+                if not np.all(np.isfinite(target) & (target == np.floor(target))):
+                    bad = ~(np.isfinite(target) & (target == np.floor(target)))
+                    raise ValueError(f"{self.kernel} class labels must be whole numbers; "
+                                     f"found {_first_bad(target, bad)}")
+            labels = np.ascontiguousarray(target, dtype=np.int64)
+            bad = (labels < 0) | (labels >= classes)
+            if bad.any():
+                raise ValueError(f"{self.kernel} class labels must be in [0, {classes}) for "
+                                 f"{classes} classes; found {_first_bad(labels, bad)}")
+        else:
+            raise ValueError(f"pred has shape {pred.shape} but target has shape {target.shape}; "
+                             f"target must be class labels of shape {pred.shape[:-1]} or "
+                             f"one-hot rows of shape {pred.shape}")
+        pred = contiguous(pred, dtype)
+        rows = pred.size // classes if classes else int(np.prod(pred.shape[:-1]))
+        return pred, labels, rows_target, dtype, rows, classes
+
+    @staticmethod
+    def _targets(labels, rows_target):
+        if labels is not None:
+            return ffi.from_buffer("int64_t[]", labels), ffi.NULL
+        return ffi.NULL, ptr(rows_target)
+
+    def value(self, pred, target):
+        """The loss: a Python float for 'mean'/'sum', one value per row for 'none'."""
+        pred, labels, rows_target, dtype, rows, classes = self._inputs(pred, target)
+        label_ptr, target_ptr = self._targets(labels, rows_target)
+        fn = kernel(self.kernel + "_value", dtype)
+        if self.reduction == "none":
+            out = np.empty(pred.shape[:-1], dtype)
+            check(fn(ptr(pred), label_ptr, target_ptr, rows, classes, self._reduction,
+                     ptr(out), ffi.NULL), self.kernel)
+            return out
+        total = ffi.new("double *")
+        check(fn(ptr(pred), label_ptr, target_ptr, rows, classes, self._reduction, ffi.NULL,
+                 total), self.kernel)
+        return float(total[0])
+
+    def gradient(self, pred, target, out=None):
+        """d value / d pred, shaped like pred (or `out`)."""
+        pred, labels, rows_target, dtype, rows, classes = self._inputs(pred, target)
+        label_ptr, target_ptr = self._targets(labels, rows_target)
+        out = output(out, pred.shape, dtype)
+        check(kernel(self.kernel + "_gradient", dtype)(
+            ptr(pred), label_ptr, target_ptr, ptr(out), rows, classes, self._reduction),
+            self.kernel)
+        return out
+
+
+@register("cce")
+class CCE(_RowLoss):
+    description = """Categorical cross-entropy: −log of the probability given to the true class.
+
+    pred holds one row of class probabilities per example (e.g. a softmax output), clamped to
+    [1e-7, 1 − 1e-7]; target is one class index per row or one one-hot row per row. 'mean'
+    averages over the rows (examples)."""
+    formula = "CCE = −(1/N)·Σᵣ log p[r, yᵣ]  =  −(1/N)·Σᵣ Σⱼ y[r, j]·log p[r, j]"
+    formulaic = staticmethod(_formulaic.cce)
+    formulaic_gradient = staticmethod(_formulaic.cce_gradient)
+    hyperparameters = {"reduction": "'mean' over rows (default), 'sum', or 'none' (one loss per row)"}
+    when_to_use = "Multi-class classification when the model already outputs probabilities."
+    pitfalls = "Training a softmax + cce pair is less stable than softmax_cross_entropy on logits."
+    kernel = "cce"
+
+
+@register("softmax_cross_entropy", aliases=("cross_entropy",))
+class SoftmaxCrossEntropy(_RowLoss):
+    description = """Softmax followed by cross-entropy, fused: the loss of multi-class classifiers on logits.
+
+    Computed as log Σ e^z − z[label] with the log-sum-exp trick, so it never overflows or
+    takes log(0). Its gradient is simply (softmax(z) − one_hot) / batch, PyTorch's
+    cross_entropy."""
+    formula = "SCE = (1/N)·Σᵣ [log Σⱼ e^z[r, j] − z[r, yᵣ]]"
+    formulaic = staticmethod(_formulaic.softmax_cross_entropy)
+    formulaic_gradient = staticmethod(_formulaic.softmax_cross_entropy_gradient)
+    hyperparameters = {"reduction": "'mean' over rows (default), 'sum', or 'none' (one loss per row)"}
+    when_to_use = "The output layer of every multi-class classifier: feed it the raw logits."
+    pitfalls = "Do not apply softmax first: it expects logits, not probabilities."
+    kernel = "softmax_cross_entropy"

@@ -29,6 +29,17 @@ def num_threads(n):
         set_num_threads(previous)
 
 
+def _after_fork_in_child():
+    # GNU libgomp's thread pool does not survive fork(): a parallel region in the child would
+    # wait forever for threads that were not copied. One thread keeps every kernel on its
+    # serial path, which never enters a region. (Children started with "spawn" are unaffected.)
+    lib.fpk_set_num_threads(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def get_include():
     """The folder holding fpkernels.h, for C code (plugins) compiled against fpkernels."""
     installed = Path(__file__).resolve().parent / "include"

@@ -6,7 +6,9 @@ kernels are tested against, and they are what `fpkernels explain` shows.
 # ---- tensor operations and statistics (tensor.py) ----
 
 # ---- activations (activations.py) ----
+from .activations import *  # noqa: F401,F403
 
 # ---- losses (losses.py) ----
+from .losses import *  # noqa: F401,F403
 
 # ---- optimizers, initializers, normalisation (training.py) ----

@@ -1,0 +1,372 @@
+/* losses.c - loss values and their gradients with respect to the prediction.
+ *
+ * Every loss has two kernels, each one pass over the data:
+ *   value     reduction NONE: per_element[i] = loss_i;  MEAN/SUM: *total = mean/sum of loss_i
+ *   gradient  grad[i] = d value / d pred[i] for that reduction (NONE: d loss_i / d pred[i])
+ *
+ * Sums are taken in double over fixed blocks of LOSS_BLOCK elements (16 running sums inside a
+ * block, so the compiler can vectorise), and the block sums are added in block order: the total
+ * is bitwise the same whatever the thread count.
+ *
+ * Labels are checked while computing; a bad label returns FPK_ERR_VALUE (what was written to
+ * the outputs is then unspecified).
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "fpkernels.h"
+
+#define LOSS_BLOCK 4096
+#define LANES 16
+#define PROB_EPS 1e-7
+
+/* ------------------------------------------------------------------------------------------
+ * Per-element losses and derivatives (p = prediction, y = target), in double.
+ * ---------------------------------------------------------------------------------------- */
+
+static inline double sign_of(double e) { return e > 0 ? 1.0 : (e < 0 ? -1.0 : e * 0.0); }
+
+static inline double mae_loss(double p, double y) { return fabs(y - p); }
+static inline double mae_grad(double p, double y) { return sign_of(p - y); }
+
+static inline double mse_loss(double p, double y) { return (y - p) * (y - p); }
+static inline double mse_grad(double p, double y) { return 2.0 * (p - y); }
+
+static inline double hinge_loss(double p, double y) { double m = 1.0 - y * p; return m > 0 ? m : (m == m ? 0.0 : m); }
+static inline double hinge_grad(double p, double y) { double m = 1.0 - y * p; return m > 0 ? -y : (m == m ? 0.0 : m); }
+static inline int hinge_label_ok(double y) { return (y == 1.0) | (y == -1.0); }
+
+static inline double huber_loss(double p, double y, double delta)
+{
+    double e = p - y, a = fabs(e);
+    return a <= delta ? 0.5 * e * e : (a == a ? delta * (a - 0.5 * delta) : a);
+}
+static inline double huber_grad(double p, double y, double delta)
+{
+    double e = p - y;
+    return fabs(e) <= delta ? e : delta * sign_of(e);
+}
+
+/* p clamped to [eps, 1 - eps]; NaN stays NaN. */
+static inline double clamp_prob(double p)
+{
+    return p < PROB_EPS ? PROB_EPS : (p > 1.0 - PROB_EPS ? 1.0 - PROB_EPS : p);
+}
+static inline double bce_loss(double p, double y)
+{
+    double q = clamp_prob(p);
+    return -(y * log(q) + (1.0 - y) * log1p(-q));
+}
+/* The derivative of the formula, at the clamped p (a saturated prediction still gets a push). */
+static inline double bce_grad(double p, double y)
+{
+    double q = clamp_prob(p);
+    return (q - y) / (q * (1.0 - q));
+}
+static inline int unit_label_ok(double y) { return (y >= 0.0) & (y <= 1.0); }
+static inline int any_label_ok(double y) { (void)y; return 1; }
+
+/* ------------------------------------------------------------------------------------------
+ * The deterministic blocked sum of an element-wise loss.
+ * *TOTAL = sum over i of LOSS (an expression in p = pred[i], y = target[i]); a label failing
+ * LABEL_OK (an expression in y) makes the kernel return FPK_ERR_VALUE.
+ * ---------------------------------------------------------------------------------------- */
+
+#define LOSS_TERM(LOSS, LABEL_OK, index, lane, bad)                                         \
+    do {                                                                                    \
+        double p = pred[index], y = target[index];                                          \
+        lane += (LOSS);                                                                     \
+        bad |= !(LABEL_OK);                                                                 \
+    } while (0)
+
+#define BLOCKED_SUM(N, TOTAL, LOSS, LABEL_OK)                                               \
+    do {                                                                                    \
+        size_t blocks = ((N) + LOSS_BLOCK - 1) / LOSS_BLOCK;                                \
+        double *partial = malloc(blocks * sizeof(double));                                  \
+        if (!partial) return FPK_ERR_NOMEM;                                                 \
+        int bad = 0;                                                                        \
+        FPK_PARALLEL_RANGES(blocks, fpk_threads_for(N), blo, bhi,                           \
+            int mybad = 0;                                                                  \
+            for (size_t b = blo; b < bhi; b++) {                                            \
+                size_t start = b * LOSS_BLOCK;                                              \
+                size_t end = start + LOSS_BLOCK < (N) ? start + LOSS_BLOCK : (N);           \
+                double lane[LANES] = {0};                                                   \
+                size_t i = start;                                                           \
+                for (; i + LANES <= end; i += LANES)                                        \
+                    for (size_t k = 0; k < LANES; k++)                                      \
+                        LOSS_TERM(LOSS, LABEL_OK, i + k, lane[k], mybad);                   \
+                for (size_t k = 0; i < end; i++, k++)                                       \
+                    LOSS_TERM(LOSS, LABEL_OK, i, lane[k], mybad);                           \
+                double block_sum = 0;                                                       \
+                for (size_t k = 0; k < LANES; k++) block_sum += lane[k];                    \
+                partial[b] = block_sum;                                                     \
+            }                                                                               \
+            if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
+        double all_blocks = 0;                                                              \
+        for (size_t b = 0; b < blocks; b++) all_blocks += partial[b];                       \
+        free(partial);                                                                      \
+        if (bad) return FPK_ERR_VALUE;                                                      \
+        *(TOTAL) = all_blocks;                                                              \
+    } while (0)
+
+/* ------------------------------------------------------------------------------------------
+ * Element-wise losses: value and gradient kernels for float and double.
+ * ---------------------------------------------------------------------------------------- */
+
+#define ELEMENTWISE_LOSS(NAME, SUFFIX, T, LOSS, GRAD, LABEL_OK, ...)                        \
+    int fpk_##NAME##_value_##SUFFIX(const T *pred, const T *target, size_t n, int reduction, \
+                                    T *per_element, double *total __VA_ARGS__)              \
+    {                                                                                       \
+        if (reduction < FPK_REDUCTION_NONE || reduction > FPK_REDUCTION_SUM)                \
+            return FPK_ERR_VALUE;                                                           \
+        if (reduction == FPK_REDUCTION_NONE) {                                              \
+            if (n == 0) return FPK_OK;                                                      \
+            if (!pred || !target || !per_element) return FPK_ERR_NULL;                      \
+            int bad = 0;                                                                    \
+            FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                              \
+                int mybad = 0;                                                              \
+                for (size_t i = lo; i < hi; i++) {                                          \
+                    double p = pred[i], y = target[i];                                      \
+                    per_element[i] = (T)(LOSS);                                             \
+                    mybad |= !(LABEL_OK);                                                   \
+                }                                                                           \
+                if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                   \
+            return bad ? FPK_ERR_VALUE : FPK_OK;                                            \
+        }                                                                                   \
+        if (!total) return FPK_ERR_NULL;                                                    \
+        if (n == 0) { *total = reduction == FPK_REDUCTION_MEAN ? NAN : 0.0; return FPK_OK; } \
+        if (!pred || !target) return FPK_ERR_NULL;                                          \
+        double sum;                                                                         \
+        BLOCKED_SUM(n, &sum, LOSS, LABEL_OK);                                               \
+        *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)n : sum;                   \
+        return FPK_OK;                                                                      \
+    }                                                                                       \
+    int fpk_##NAME##_gradient_##SUFFIX(const T *pred, const T *target, T *grad, size_t n,   \
+                                       int reduction __VA_ARGS__)                           \
+    {                                                                                       \
+        if (reduction < FPK_REDUCTION_NONE || reduction > FPK_REDUCTION_SUM)                \
+            return FPK_ERR_VALUE;                                                           \
+        if (n == 0) return FPK_OK;                                                          \
+        if (!pred || !target || !grad) return FPK_ERR_NULL;                                 \
+        double scale = reduction == FPK_REDUCTION_MEAN ? 1.0 / (double)n : 1.0;             \
+        int bad = 0;                                                                        \
+        FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
+            int mybad = 0;                                                                  \
+            for (size_t i = lo; i < hi; i++) {                                              \
+                double p = pred[i], y = target[i];                                          \
+                grad[i] = (T)(scale * (GRAD));                                              \
+                mybad |= !(LABEL_OK);                                                       \
+            }                                                                               \
+            if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
+        return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
+    }
+
+#define LOSS_BOTH(NAME, LOSS, GRAD, LABEL_OK, ...)                                          \
+    ELEMENTWISE_LOSS(NAME, f32, float, LOSS, GRAD, LABEL_OK, __VA_ARGS__)                   \
+    ELEMENTWISE_LOSS(NAME, f64, double, LOSS, GRAD, LABEL_OK, __VA_ARGS__)
+
+LOSS_BOTH(mae, mae_loss(p, y), mae_grad(p, y), any_label_ok(y), )
+LOSS_BOTH(mse, mse_loss(p, y), mse_grad(p, y), any_label_ok(y), )
+LOSS_BOTH(hinge, hinge_loss(p, y), hinge_grad(p, y), hinge_label_ok(y), )
+LOSS_BOTH(huber, huber_loss(p, y, delta), huber_grad(p, y, delta), any_label_ok(y), , double delta)
+LOSS_BOTH(bce, bce_loss(p, y), bce_grad(p, y), unit_label_ok(y), )
+
+/* ------------------------------------------------------------------------------------------
+ * Row losses: cce on probabilities, softmax_cross_entropy on logits. A batch is `rows` rows of
+ * `cols` classes; the target is either `labels` (one class index per row) or `target_rows`
+ * (rows x cols of class weights in [0, 1], e.g. one-hot); exactly one of the two is given.
+ * MEAN divides by the number of rows.
+ * ---------------------------------------------------------------------------------------- */
+
+/* -sum_j y_j log(clamp(p_j)) of one row; *bad set for a label out of range. */
+#define CCE_ROW(T, p, labels, target_rows, r, cols, result, bad)                            \
+    do {                                                                                    \
+        if (labels) {                                                                       \
+            int64_t c = labels[r];                                                          \
+            if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; result = NAN; break; }   \
+            result = -log(clamp_prob((double)p[c]));                                        \
+        } else {                                                                            \
+            const T *y = target_rows + r * cols;                                            \
+            double acc = 0;                                                                 \
+            for (size_t j = 0; j < cols; j++) {                                             \
+                bad |= !unit_label_ok((double)y[j]);                                        \
+                acc += y[j] != 0 ? (double)y[j] * log(clamp_prob((double)p[j])) : 0.0 * p[j]; \
+            }                                                                               \
+            result = -acc;                                                                  \
+        }                                                                                   \
+    } while (0)
+
+/* log sum_j e^(z_j) of one row, stable: m + log sum e^(z_j - m). */
+static inline double log_sum_exp_f32(const float *z, size_t cols)
+{
+    float m = -INFINITY;
+    for (size_t j = 0; j < cols; j++) m = z[j] > m ? z[j] : m;
+    if (isinf(m)) return m;
+    double s = 0;
+    for (size_t j = 0; j < cols; j++) s += exp((double)z[j] - m);
+    return m + log(s);
+}
+static inline double log_sum_exp_f64(const double *z, size_t cols)
+{
+    double m = -INFINITY;
+    for (size_t j = 0; j < cols; j++) m = z[j] > m ? z[j] : m;
+    if (isinf(m)) return m;
+    double s = 0;
+    for (size_t j = 0; j < cols; j++) s += exp(z[j] - m);
+    return m + log(s);
+}
+
+/* Softmax cross-entropy of one row: lse - sum_j y_j z_j (with sum_j y_j weighting lse). */
+#define SCE_ROW(T, SUFFIX, z, labels, target_rows, r, cols, result, bad)                    \
+    do {                                                                                    \
+        double lse = log_sum_exp_##SUFFIX(z, cols);                                         \
+        if (labels) {                                                                       \
+            int64_t c = labels[r];                                                          \
+            if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; result = NAN; break; }   \
+            result = lse - (double)z[c];                                                    \
+        } else {                                                                            \
+            const T *y = target_rows + r * cols;                                            \
+            double acc = 0;                                                                 \
+            for (size_t j = 0; j < cols; j++) {                                             \
+                bad |= !unit_label_ok((double)y[j]);                                        \
+                acc += y[j] != 0 ? (double)y[j] * (lse - (double)z[j]) : 0.0 * z[j];        \
+            }                                                                               \
+            result = acc;                                                                   \
+        }                                                                                   \
+    } while (0)
+
+#define ROW_LOSS_VALUE(NAME, SUFFIX, T, ROW)                                                \
+    int fpk_##NAME##_value_##SUFFIX(const T *pred, const int64_t *labels,                  \
+                                    const T *target_rows, size_t rows, size_t cols,        \
+                                    int reduction, T *per_row, double *total)               \
+    {                                                                                       \
+        if (reduction < FPK_REDUCTION_NONE || reduction > FPK_REDUCTION_SUM)                \
+            return FPK_ERR_VALUE;                                                           \
+        if ((labels == NULL) == (target_rows == NULL)) return FPK_ERR_NULL;                 \
+        if (rows > 0 && cols == 0) return FPK_ERR_SHAPE;                                    \
+        if (reduction != FPK_REDUCTION_NONE && !total) return FPK_ERR_NULL;                 \
+        if (rows == 0) {                                                                    \
+            if (total) *total = reduction == FPK_REDUCTION_MEAN ? NAN : 0.0;                \
+            return FPK_OK;                                                                  \
+        }                                                                                   \
+        if (!pred || (reduction == FPK_REDUCTION_NONE && !per_row)) return FPK_ERR_NULL;   \
+        int bad = 0;                                                                        \
+        if (reduction == FPK_REDUCTION_NONE) {                                              \
+            FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                 \
+                int mybad = 0;                                                              \
+                for (size_t r = lo; r < hi; r++) {                                          \
+                    const T *row = pred + r * cols;                                         \
+                    double result;                                                          \
+                    ROW(T, row, labels, target_rows, r, cols, result, mybad);               \
+                    per_row[r] = (T)result;                                                 \
+                }                                                                           \
+                if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                   \
+            return bad ? FPK_ERR_VALUE : FPK_OK;                                            \
+        }                                                                                   \
+        /* blocks of rows, summed in block order */                                         \
+        size_t per_block = cols >= LOSS_BLOCK ? 1 : LOSS_BLOCK / cols;                      \
+        size_t blocks = (rows + per_block - 1) / per_block;                                 \
+        double *partial = malloc(blocks * sizeof(double));                                  \
+        if (!partial) return FPK_ERR_NOMEM;                                                 \
+        FPK_PARALLEL_RANGES(blocks, fpk_threads_for(rows * cols), blo, bhi,                 \
+            int mybad = 0;                                                                  \
+            for (size_t b = blo; b < bhi; b++) {                                            \
+                size_t end = (b + 1) * per_block < rows ? (b + 1) * per_block : rows;       \
+                double s = 0;                                                               \
+                for (size_t r = b * per_block; r < end; r++) {                              \
+                    const T *row = pred + r * cols;                                         \
+                    double result;                                                          \
+                    ROW(T, row, labels, target_rows, r, cols, result, mybad);               \
+                    s += result;                                                            \
+                }                                                                           \
+                partial[b] = s;                                                             \
+            }                                                                               \
+            if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
+        double sum = 0;                                                                     \
+        for (size_t b = 0; b < blocks; b++) sum += partial[b];                              \
+        free(partial);                                                                      \
+        if (bad) return FPK_ERR_VALUE;                                                      \
+        *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)rows : sum;                \
+        return FPK_OK;                                                                      \
+    }
+
+#define CCE_ROW_S(T, p, labels, target_rows, r, cols, result, bad) \
+    CCE_ROW(T, p, labels, target_rows, r, cols, result, bad)
+#define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad) \
+    SCE_ROW(T, f32, z, labels, target_rows, r, cols, result, bad)
+#define SCE_ROW_F64(T, z, labels, target_rows, r, cols, result, bad) \
+    SCE_ROW(T, f64, z, labels, target_rows, r, cols, result, bad)
+
+ROW_LOSS_VALUE(cce, f32, float, CCE_ROW_S)
+ROW_LOSS_VALUE(cce, f64, double, CCE_ROW_S)
+ROW_LOSS_VALUE(softmax_cross_entropy, f32, float, SCE_ROW_F32)
+ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
+
+/* d cce / d p_j = -y_j / clamp(p_j)  (the formula's derivative at the clamped p). */
+#define CCE_GRAD_ROW(T, p, labels, target_rows, r, cols, scale, g, bad)                     \
+    do {                                                                                    \
+        if (labels) {                                                                       \
+            int64_t c = labels[r];                                                          \
+            if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; break; }                 \
+            for (size_t j = 0; j < cols; j++) g[j] = 0;                                     \
+            g[c] = (T)(-scale / clamp_prob((double)p[c]));                                  \
+        } else {                                                                            \
+            const T *y = target_rows + r * cols;                                            \
+            for (size_t j = 0; j < cols; j++) {                                             \
+                bad |= !unit_label_ok((double)y[j]);                                        \
+                g[j] = (T)(-scale * (double)y[j] / clamp_prob((double)p[j]));               \
+            }                                                                               \
+        }                                                                                   \
+    } while (0)
+
+/* d sce / d z_j = softmax(z)_j * sum_k y_k - y_j. */
+#define SCE_GRAD_ROW(T, SUFFIX, z, labels, target_rows, r, cols, scale, g, bad)             \
+    do {                                                                                    \
+        double lse = log_sum_exp_##SUFFIX(z, cols);                                         \
+        if (labels) {                                                                       \
+            int64_t c = labels[r];                                                          \
+            if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; break; }                 \
+            for (size_t j = 0; j < cols; j++)                                               \
+                g[j] = (T)(scale * (exp((double)z[j] - lse) - (j == (size_t)c)));           \
+        } else {                                                                            \
+            const T *y = target_rows + r * cols;                                            \
+            double weight = 0;                                                              \
+            for (size_t j = 0; j < cols; j++) {                                             \
+                bad |= !unit_label_ok((double)y[j]);                                        \
+                weight += y[j];                                                             \
+            }                                                                               \
+            for (size_t j = 0; j < cols; j++)                                               \
+                g[j] = (T)(scale * (exp((double)z[j] - lse) * weight - (double)y[j]));      \
+        }                                                                                   \
+    } while (0)
+
+#define ROW_LOSS_GRADIENT(NAME, SUFFIX, T, ROW)                                             \
+    int fpk_##NAME##_gradient_##SUFFIX(const T *pred, const int64_t *labels,               \
+                                       const T *target_rows, T *grad, size_t rows,         \
+                                       size_t cols, int reduction)                         \
+    {                                                                                       \
+        if (reduction < FPK_REDUCTION_NONE || reduction > FPK_REDUCTION_SUM)                \
+            return FPK_ERR_VALUE;                                                           \
+        if ((labels == NULL) == (target_rows == NULL)) return FPK_ERR_NULL;                 \
+        if (rows == 0 || cols == 0) return FPK_OK;                                          \
+        if (!pred || !grad) return FPK_ERR_NULL;                                            \
+        double scale = reduction == FPK_REDUCTION_MEAN ? 1.0 / (double)rows : 1.0;          \
+        int bad = 0;                                                                        \
+        FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                     \
+            int mybad = 0;                                                                  \
+            for (size_t r = lo; r < hi; r++) {                                              \
+                const T *row = pred + r * cols;                                             \
+                T *g_row = grad + r * cols;                                                 \
+                ROW(T, row, labels, target_rows, r, cols, scale, g_row, mybad);             \
+            }                                                                               \
+            if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
+        return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
+    }
+
+#define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b)
+#define SCE_GRAD_F64(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f64, z, l, t, r, c, s, g, b)
+
+ROW_LOSS_GRADIENT(cce, f32, float, CCE_GRAD_ROW)
+ROW_LOSS_GRADIENT(cce, f64, double, CCE_GRAD_ROW)
+ROW_LOSS_GRADIENT(softmax_cross_entropy, f32, float, SCE_GRAD_F32)
+ROW_LOSS_GRADIENT(softmax_cross_entropy, f64, double, SCE_GRAD_F64)

@@ -1,0 +1,537 @@
+"""Activations: C kernels against the formulaic references, float64 NumPy references, finite
+differences and a float32 ULP bound; edge values, bad inputs, out= and aliasing."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fpkernels as fk
+from fpkernels import formulaic
+
+ELEMENTWISE = ["relu", "leaky_relu", "sigmoid", "tanh", "swish", "gelu", "gelu_tanh"]
+
+EDGE = np.array([0.0, -0.0, 1e-45, -1e-45, 1e-40, -1e-40, 1.2e-38, -1.2e-38, 1e-30, -1e-30,
+                 1e-8, -1e-8, 0.5, -0.5, 1.0, -1.0, 2.5, -2.5, 9.0, -9.0, 20.0, -20.0, 44.0,
+                 -44.0, 88.0, -88.0, 89.0, -89.0, 104.0, -104.0, 1e4, -1e4, 1e19, -1e19,
+                 3.4e38, -3.4e38, np.inf, -np.inf, np.nan])
+
+
+# ---- float64 NumPy references ---------------------------------------------------------------
+
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _times_vanishing(x, y):
+    """x*y, with 0 where y == 0 (x may be infinite there: the limit is 0)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(y == 0, 0.0, x * y)
+
+
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _sigmoid_slope(x):
+    e = np.exp(-np.abs(x))
+    return e / (1 + e) ** 2
+
+
+def _phi_cdf(x):
+    return (0.5 * _erfc(-x / np.sqrt(2))).astype(np.float64)
+
+
+GELU_C = np.sqrt(2 / np.pi)
+
+
+def reference(name, x, alpha=0.01, beta=1.0):
+    """(forward, derivative) of an activation in float64 NumPy, with the limits at +-inf."""
+    x = np.asarray(x, np.float64)
+    with np.errstate(all="ignore"):
+        if name == "relu":
+            return np.where(x > 0, x, np.where(np.isnan(x), x, 0.0)), \
+                np.where(x > 0, 1.0, np.where(np.isnan(x), x, 0.0))
+        if name == "leaky_relu":
+            return np.where(x > 0, x, alpha * x), np.where(x > 0, 1.0, np.where(np.isnan(x), x, alpha))
+        if name == "sigmoid":
+            return _sigmoid(x), _sigmoid_slope(x)
+        if name == "tanh":
+            e = np.exp(-2 * np.abs(x))
+            return np.tanh(x), 4 * e / (1 + e) ** 2
+        if name == "swish":
+            s = _sigmoid(beta * x)
+            return _times_vanishing(x, s), s + _times_vanishing(beta * x, _sigmoid_slope(beta * x))
+        if name == "gelu":
+            cdf = _phi_cdf(x)
+            pdf = np.exp(-x * x / 2) / np.sqrt(2 * np.pi)
+            return _times_vanishing(x, cdf), cdf + _times_vanishing(x, pdf)
+        if name == "gelu_tanh":
+            u = GELU_C * (x + 0.044715 * x ** 3)
+            du = GELU_C * (1 + 3 * 0.044715 * x * x)
+            return _times_vanishing(x, _sigmoid(2 * u)), \
+                _sigmoid(2 * u) + _times_vanishing(2 * x * du, _sigmoid_slope(2 * u))
+    raise KeyError(name)
+
+
+def ulp_distance(a, b):
+    """How many float32 values lie between a and b (0 when equal; NaN == NaN; -0 == +0)."""
+    a = np.asarray(a, np.float32)
+    b = np.asarray(b, np.float32)
+
+    def ordered(v):
+        i = v.view(np.int32).astype(np.int64)
+        return np.where(i < 0, -(i & 0x7FFFFFFF), i)
+
+    distance = np.abs(ordered(a) - ordered(b))
+    both_nan = np.isnan(a) & np.isnan(b)
+    one_nan = np.isnan(a) ^ np.isnan(b)
+    return np.where(both_nan, 0, np.where(one_nan, 2 ** 40, distance))
+
+
+def test_ulp_distance_helper():
+    one = np.float32(1)
+    assert ulp_distance(one, np.nextafter(one, np.float32(2))) == 1
+    assert ulp_distance(np.float32(0), np.float32(-0.0)) == 0
+    assert ulp_distance(np.float32(1e-45), np.float32(-1e-45)) == 2
+    assert ulp_distance(np.float32(np.nan), np.float32(np.nan)) == 0
+    assert ulp_distance(np.float32(np.nan), one) > 1e9
+
+
+def whole_range_float32(n, seed=0):
+    """Random float32 numbers over the whole range (random bit patterns, NaN removed), plus
+    dense samples of the interesting middle part, plus the edge values."""
+    rng = np.random.default_rng(seed)
+    bits = rng.integers(0, 2 ** 32, n, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    bits = bits[~np.isnan(bits)]
+    middle = rng.uniform(-30, 30, n).astype(np.float32)
+    small = (rng.standard_normal(n) * 10.0 ** rng.uniform(-8, 0, n)).astype(np.float32)
+    return np.concatenate([bits, middle, small, EDGE.astype(np.float32)])
+
+
+def make(name, **hyper):
+    return fk.activations.get(name, **hyper)
+
+
+# ---- the ULP bound in float32 ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_float32_within_4_ulp(name, threads):
+    x = whole_range_float32(100_000)
+    act = make(name)
+    want, want_slope = reference(name, x)
+    g = np.random.default_rng(1).uniform(-2, 2, x.size).astype(np.float32)
+    with np.errstate(all="ignore"):
+        want_backward = (g.astype(np.float64) * want_slope)
+    for got, expected, what in [(act.forward(x), want, "forward"),
+                                (act.derivative(x), want_slope, "derivative"),
+                                (act.backward(x, g), want_backward, "backward")]:
+        assert got.dtype == np.float32
+        distance = ulp_distance(got, expected.astype(np.float32))
+        worst = int(np.argmax(distance))
+        assert distance.max() <= 4, (what, x[worst], got[worst], expected[worst])
+
+
+def test_erf_float32_within_4_ulp(threads):
+    x = whole_range_float32(50_000)
+    want = _erf(x.astype(np.float64)).astype(np.float64)
+    distance = ulp_distance(fk.erf(x), want.astype(np.float32))
+    assert distance.max() <= 4, x[np.argmax(distance)]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_float64_matches_numpy_reference(name, threads):
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.uniform(-40, 40, 70_000), rng.standard_normal(10_000) * 1e-3, EDGE])
+    act = make(name)
+    want, want_slope = reference(name, x)
+    np.testing.assert_allclose(act.forward(x), want, rtol=1e-12, atol=1e-300)
+    # derivatives of order 1 may cancel (gelu' crosses 0 near x = -0.75): absolute 1e-15 there
+    np.testing.assert_allclose(act.derivative(x), want_slope, rtol=1e-12, atol=1e-15)
+    g = rng.standard_normal(x.size)
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(act.backward(x, g), g * want_slope, rtol=1e-12, atol=1e-14)
+
+
+def test_erf_float64():
+    x = np.concatenate([np.linspace(-7, 7, 2001), EDGE])
+    np.testing.assert_allclose(fk.erf(x), _erf(x).astype(np.float64), rtol=1e-15, atol=1e-300)
+
+
+# ---- limits and special values ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_no_nan_where_math_is_finite(name, dtype):
+    x = np.array([-1e4, -100, -88, 88, 100, 1e4, -np.inf, np.inf, 3e38, -3e38], dtype)
+    act = make(name)
+    for result in (act.forward(x), act.derivative(x), act.backward(x, np.ones_like(x))):
+        assert not np.isnan(result).any(), (name, result)
+    assert np.isnan(act.forward(np.array([np.nan], dtype))).all()
+    assert np.isnan(act.derivative(np.array([np.nan], dtype))).all()
+
+
+def test_limits(dtype):
+    inf = np.array([-np.inf, np.inf], dtype)
+    assert make("sigmoid").forward(inf).tolist() == [0.0, 1.0]
+    assert make("tanh").forward(inf).tolist() == [-1.0, 1.0]
+    assert make("swish").forward(inf).tolist() == [0.0, np.inf]
+    assert make("gelu").forward(inf).tolist() == [0.0, np.inf]
+    assert make("gelu_tanh").forward(inf).tolist() == [0.0, np.inf]
+    assert make("swish").derivative(inf).tolist() == [0.0, 1.0]
+    assert make("gelu").derivative(inf).tolist() == [0.0, 1.0]
+    assert make("gelu_tanh").derivative(inf).tolist() == [0.0, 1.0]
+    assert make("sigmoid").derivative(inf).tolist() == [0.0, 0.0]
+    assert make("tanh").derivative(inf).tolist() == [0.0, 0.0]
+    assert make("relu").forward(inf).tolist() == [0.0, np.inf]
+    assert make("leaky_relu").forward(inf).tolist() == [-np.inf, np.inf]
+
+
+# ---- formulaic references ---------------------------------------------------------------------
+
+FORMULAIC = {
+    "relu": (formulaic.relu, formulaic.relu_derivative),
+    "leaky_relu": (formulaic.leaky_relu, formulaic.leaky_relu_derivative),
+    "sigmoid": (formulaic.sigmoid, formulaic.sigmoid_derivative),
+    "tanh": (formulaic.tanh, formulaic.tanh_derivative),
+    "swish": (formulaic.swish, formulaic.swish_derivative),
+    "gelu": (formulaic.gelu, formulaic.gelu_derivative),
+    "gelu_tanh": (formulaic.gelu_tanh, formulaic.gelu_tanh_derivative),
+    "softmax": (formulaic.softmax, formulaic.softmax_derivative),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORMULAIC))
+def test_matches_formulaic(name, dtype):
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-6, 6, (4, 7)).astype(dtype)
+    x[0, :3] = [0.0, 1e-3, -1e-3]
+    forward, derivative = FORMULAIC[name]
+    rows = x.astype(np.float64).tolist()
+    act = make(name)
+    # the references compute 1 - t*t plainly, so allow an absolute error near t = +-1
+    rtol, atol = (1e-12, 1e-14) if dtype == np.float64 else (2e-6, 1e-7)
+    np.testing.assert_allclose(act.forward(x), forward(rows), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(act.derivative(x), derivative(rows), rtol=rtol, atol=atol)
+
+
+def test_registry_objects_carry_their_formulaic_references():
+    for name, (forward, derivative) in FORMULAIC.items():
+        act = make(name)
+        assert act.formulaic is forward
+        assert act.formulaic_derivative is derivative
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.2])
+def test_leaky_relu_alpha(alpha):
+    x = np.array([[-2.0, -0.5, 0.0, 3.0]])
+    act = make("leaky_relu", alpha=alpha)
+    np.testing.assert_allclose(act.forward(x), formulaic.leaky_relu(x.tolist(), alpha))
+    np.testing.assert_allclose(act.derivative(x), formulaic.leaky_relu_derivative(x.tolist(), alpha))
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 1.702, 10.0, -1.0])
+def test_swish_beta(beta):
+    x = np.linspace(-8, 8, 33).reshape(3, 11)
+    act = make("swish", beta=beta)
+    np.testing.assert_allclose(act.forward(x), formulaic.swish(x.tolist(), beta), rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(act.derivative(x), formulaic.swish_derivative(x.tolist(), beta),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_trapezoid_erf_and_series_exp():
+    for x in [-2.0, -0.3, 0.0, 0.5, 1.0, 3.0]:
+        assert formulaic.erf(x) == pytest.approx(math.erf(x), abs=1e-6)
+        assert formulaic.exp(x) == pytest.approx(math.exp(x), rel=1e-14)
+    assert formulaic.exp(-30.0) == pytest.approx(math.exp(-30.0), rel=1e-13)
+
+
+# ---- derivatives by central finite differences ------------------------------------------------
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_derivative_is_the_slope(name):
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-5, 5, 200)
+    x = x[np.abs(x) > 1e-3]             # stay off the kink of relu and leaky_relu
+    act = make(name)
+    h = 1e-6
+    slope = (act.forward(x + h) - act.forward(x - h)) / (2 * h)
+    np.testing.assert_allclose(act.derivative(x), slope, rtol=1e-6, atol=1e-8)
+
+
+@given(st.lists(st.floats(-30, 30), min_size=1, max_size=30), st.floats(0.05, 5))
+def test_swish_derivative_hypothesis(values, beta):
+    x = np.array(values)
+    act = make("swish", beta=beta)
+    h = 1e-6
+    slope = (act.forward(x + h) - act.forward(x - h)) / (2 * h)
+    np.testing.assert_allclose(act.derivative(x), slope, rtol=1e-5, atol=1e-7)
+
+
+def test_backward_is_grad_times_derivative(dtype):
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-6, 6, (50, 30)).astype(dtype)
+    g = rng.standard_normal((50, 30)).astype(dtype)
+    for name in ELEMENTWISE:
+        act = make(name)
+        want = g.astype(np.float64) * act.derivative(x.astype(np.float64))
+        np.testing.assert_allclose(act.backward(x, g), want,
+                                   rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-30)
+
+
+# ---- softmax ----------------------------------------------------------------------------------
+
+def softmax_reference(x, axis=-1):
+    x = np.asarray(x, np.float64)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def test_softmax_rows(dtype, threads):
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal((300, 257)) * 20).astype(dtype)
+    s = make("softmax").forward(x)
+    assert s.dtype == dtype
+    np.testing.assert_allclose(s, softmax_reference(x), rtol=1e-5 if dtype == np.float32 else 1e-13,
+                               atol=1e-30)
+    np.testing.assert_allclose(s.sum(axis=1), 1.0, rtol=1e-5 if dtype == np.float32 else 1e-13)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, -2, -3])
+def test_softmax_axis(axis):
+    x = np.random.default_rng(7).standard_normal((3, 4, 5))
+    np.testing.assert_allclose(make("softmax", axis=axis).forward(x), softmax_reference(x, axis),
+                               rtol=1e-13)
+    g = np.random.default_rng(8).standard_normal((3, 4, 5))
+    s = softmax_reference(x, axis)
+    want = s * (g - (g * s).sum(axis=axis, keepdims=True))
+    np.testing.assert_allclose(make("softmax", axis=axis).backward(x, g), want, rtol=1e-12, atol=1e-15)
+
+
+def test_softmax_bad_axis():
+    with pytest.raises(ValueError, match="axis 2 is out of range"):
+        make("softmax", axis=2).forward(np.zeros((2, 2)))
+    with pytest.raises(TypeError):
+        make("softmax", axis=1.5)
+
+
+def test_softmax_huge_and_infinite_logits(dtype):
+    inf, nan = np.inf, np.nan
+    x = np.array([[1e4, 0.0, -1e4],                # huge but finite
+                  [inf, 1.0, 2.0],                 # one +inf: all the mass there
+                  [1.0, inf, -inf],
+                  [inf, inf, 1.0],                 # two +inf: no limit, NaN like PyTorch
+                  [-inf, -inf, -inf],              # all -inf: NaN like PyTorch
+                  [-inf, 0.0, -inf],               # -inf entries get 0
+                  [nan, 1.0, 2.0]], dtype)         # NaN poisons its row
+    s = make("softmax").forward(x)
+    np.testing.assert_array_equal(s[0], [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(s[1], [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(s[2], [0.0, 1.0, 0.0])
+    assert np.isnan(s[3]).all() and np.isnan(s[4]).all() and np.isnan(s[6]).all()
+    np.testing.assert_array_equal(s[5], [0.0, 1.0, 0.0])
+
+
+def test_softmax_backward_matches_jacobian_and_formulaic(dtype):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((5, 6)).astype(dtype)
+    g = rng.standard_normal((5, 6)).astype(dtype)
+    got = make("softmax").backward(x, g)
+    want = formulaic.softmax_backward(x.astype(np.float64).tolist(), g.astype(np.float64).tolist())
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-7)
+    # the full Jacobian J[i, j] = s_i (delta_ij - s_j), applied to g
+    s = softmax_reference(x)
+    for r in range(5):
+        jacobian = np.diag(s[r]) - np.outer(s[r], s[r])
+        np.testing.assert_allclose(got[r], jacobian @ g[r].astype(np.float64),
+                                   rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+def test_softmax_backward_by_finite_differences():
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((3, 5))
+    g = rng.standard_normal((3, 5))
+    act = make("softmax")
+    h = 1e-6
+    numeric = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[i] += h
+        down[i] -= h
+        numeric[i] = ((act.forward(up) - act.forward(down)) * g).sum() / (2 * h)
+    np.testing.assert_allclose(act.backward(x, g), numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_softmax_in_place_and_aliasing(dtype):
+    x = np.random.default_rng(11).standard_normal((40, 9)).astype(dtype)
+    g = np.random.default_rng(12).standard_normal((40, 9)).astype(dtype)
+    act = make("softmax")
+    want = act.forward(x)
+    want_back = act.backward(x, g)
+    y = x.copy()
+    assert act.forward(y, out=y) is y
+    np.testing.assert_array_equal(y, want)
+    g2 = g.copy()
+    assert act.backward(x, g2, out=g2) is g2
+    np.testing.assert_array_equal(g2, want_back)
+    x2 = x.copy()
+    act.backward(x2, g, out=x2)
+    np.testing.assert_array_equal(x2, want_back)
+
+
+def test_softmax_shapes():
+    act = make("softmax")
+    assert act.forward(np.float64(3.0)) == 1.0
+    assert act.forward(np.zeros((0, 3))).shape == (0, 3)
+    assert act.forward(np.zeros((3, 0))).shape == (3, 0)
+    np.testing.assert_allclose(act.forward([1.0, 1.0]), [0.5, 0.5])
+    np.testing.assert_allclose(act.forward(np.zeros((2, 3, 4))), np.full((2, 3, 4), 0.25))
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(3, 2\)"):
+        act.backward(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+def test_softmax_threads_bitwise_equal():
+    x = np.random.default_rng(13).standard_normal((512, 300)).astype(np.float32)
+    g = np.random.default_rng(14).standard_normal((512, 300)).astype(np.float32)
+    act = make("softmax")
+    results = []
+    for n in (1, 2):
+        with fk.num_threads(n):
+            results.append((act.forward(x), act.backward(x, g)))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+# ---- conventions: dtypes, shapes, out=, aliasing --------------------------------------------
+
+@pytest.mark.parametrize("name", ELEMENTWISE + ["softmax"])
+def test_dtypes(name):
+    act = make(name)
+    assert act.forward([1, 2, 3]).dtype == np.float64
+    assert act.forward(np.array([True, False])).dtype == np.float64
+    assert act.forward(np.array([1.0, 2.0], np.float16)).dtype == np.float32
+    assert act.forward(np.array([1.0, 2.0], np.float32)).dtype == np.float32
+    assert act.backward(np.ones(2, np.float32), np.ones(2, np.float64)).dtype == np.float64
+    for bad in (np.array([1 + 2j]), np.array(["a"]), np.array([object()], dtype=object)):
+        with pytest.raises(TypeError, match=str(bad.dtype)):
+            act.forward(bad)
+        with pytest.raises(TypeError):
+            act.backward(np.ones(1), bad)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_shapes_and_out(name, dtype, threads):
+    act = make(name)
+    rng = np.random.default_rng(15)
+    x = rng.uniform(-4, 4, (300, 301)).astype(dtype)     # > 2 * grain: both threads work
+    g = rng.standard_normal((300, 301)).astype(dtype)
+    want = act.forward(x)
+    assert want.shape == x.shape and want.flags.c_contiguous
+    out = np.empty_like(x)
+    assert act.forward(x, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    # in place: out is x
+    y = x.copy()
+    assert act.forward(y, out=y) is y
+    np.testing.assert_array_equal(y, want)
+    # backward in place on x and on grad_out
+    want_back = act.backward(x, g)
+    g2 = g.copy()
+    act.backward(x, g2, out=g2)
+    np.testing.assert_array_equal(g2, want_back)
+    x2 = x.copy()
+    act.backward(x2, g, out=x2)
+    np.testing.assert_array_equal(x2, want_back)
+    # non-contiguous and read-only inputs
+    view = x[:, ::2]
+    np.testing.assert_array_equal(act.forward(view), want[:, ::2])
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    np.testing.assert_array_equal(act.derivative(frozen), act.derivative(x))
+    # empty and 0-d
+    assert act.forward(np.zeros((0, 5), dtype)).shape == (0, 5)
+    assert act.backward(np.zeros(0, dtype), np.zeros(0, dtype)).shape == (0,)
+    assert act.forward(dtype.type(2.0)).shape == ()
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE + ["softmax"])
+def test_bad_out_and_shapes(name):
+    act = make(name)
+    x = np.ones((2, 3))
+    with pytest.raises(TypeError, match="float32"):
+        act.forward(x, out=np.empty((2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"\(3, 2\)"):
+        act.forward(x, out=np.empty((3, 2)))
+    frozen = np.empty((2, 3))
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        act.forward(x, out=frozen)
+    with pytest.raises(ValueError):
+        act.forward(x, out=np.empty((3, 2)).T)
+    with pytest.raises(TypeError):
+        act.forward(x, out=[0.0] * 6)
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(2, 2\)"):
+        act.backward(x, np.ones((2, 2)))
+
+
+def test_threads_give_identical_results():
+    x = whole_range_float32(100_000)
+    for name in ELEMENTWISE:
+        act = make(name)
+        with fk.num_threads(1):
+            one = act.forward(x), act.backward(x, x)
+        with fk.num_threads(2):
+            two = act.forward(x), act.backward(x, x)
+        np.testing.assert_array_equal(one[0], two[0])
+        np.testing.assert_array_equal(one[1], two[1])
+
+
+# ---- registry and metadata --------------------------------------------------------------------
+
+def test_registry_names_aliases_and_hyperparameters():
+    for name in ELEMENTWISE + ["softmax"]:
+        assert name in fk.activations.names()
+    assert type(fk.activations.get("silu")) is type(fk.activations.get("swish"))
+    assert fk.activations.get("swish", beta=2.0).beta == 2.0
+    assert fk.activations.info("leaky_relu")["defaults"] == {"alpha": 0.01}
+    assert fk.activations.info("swish")["defaults"] == {"beta": 1.0}
+    assert fk.activations.info("softmax")["defaults"] == {"axis": -1}
+    with pytest.raises(TypeError, match="alpha"):
+        fk.activations.get("leaky_relu", slope=0.1)
+    with pytest.raises(KeyError, match="swish"):
+        fk.activations.get("swishh")
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite"):
+            fk.activations.get("leaky_relu", alpha=bad)
+        with pytest.raises(ValueError, match="finite"):
+            fk.activations.get("swish", beta=bad)
+    for bad in ("0.1", None, True, 1j):
+        with pytest.raises(TypeError):
+            fk.activations.get("leaky_relu", alpha=bad)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE + ["softmax"])
+def test_teaching_metadata(name):
+    act = make(name)
+    assert isinstance(act, fk.interfaces.Activation) if hasattr(fk, "interfaces") else True
+    info = fk.activations.info(name)
+    assert info["description"] and "\n" not in info["description"].splitlines()[0]
+    assert info["formula"] and act.derivative_formula
+    assert callable(act.formulaic) and callable(act.formulaic_derivative)
+    assert act.when_to_use and act.pitfalls
+    low, high = act.plot_range
+    assert low < high
+    for key in fk.activations.info(name)["defaults"]:
+        assert key in act.hyperparameters
+
+
+def test_top_level_erf():
+    assert fk.erf is fk.activations.erf
+    assert fk.erf(0.0) == 0.0
+    assert fk.erf(np.inf) == 1.0 and fk.erf(-np.inf) == -1.0
+    assert np.isnan(fk.erf(np.nan))
+    out = np.empty(3, np.float32)
+    assert fk.erf(np.array([0, 1, 2], np.float32), out=out) is out
+    with pytest.raises(TypeError):
+        fk.erf(np.array([1j]))

@@ -1,0 +1,325 @@
+"""Losses: values and gradients against the formulaic references, float64 NumPy references and
+finite differences; reductions, labels, shapes, determinism across threads."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fpkernels as fk
+from fpkernels import formulaic
+
+ELEMENTWISE = ["mae", "mse", "hinge", "huber", "bce"]
+ROWS = ["cce", "softmax_cross_entropy"]
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def make(name, **hyper):
+    return fk.losses.get(name, **hyper)
+
+
+def sample(name, shape, dtype=np.float64, seed=0):
+    """A prediction and a valid target for an element-wise loss."""
+    rng = np.random.default_rng(seed)
+    if name == "bce":
+        pred = rng.uniform(0.01, 0.99, shape)
+        target = rng.uniform(0, 1, shape)
+        target.flat[::3] = np.round(target.flat[::3])
+    elif name == "hinge":
+        pred = rng.standard_normal(shape) * 2
+        target = rng.choice([-1.0, 1.0], shape)
+    else:
+        pred = rng.standard_normal(shape) * 3
+        target = rng.standard_normal(shape) * 3
+    return pred.astype(dtype), target.astype(dtype)
+
+
+def per_element(name, p, y, delta=1.0):
+    """float64 NumPy reference of the per-element losses and derivatives."""
+    p = np.asarray(p, np.float64)
+    y = np.asarray(y, np.float64)
+    e = p - y
+    if name == "mae":
+        return np.abs(e), np.sign(e)
+    if name == "mse":
+        return e * e, 2 * e
+    if name == "hinge":
+        m = 1 - y * p
+        return np.maximum(m, 0), np.where(m > 0, -y, 0.0)
+    if name == "huber":
+        small = np.abs(e) <= delta
+        return np.where(small, 0.5 * e * e, delta * (np.abs(e) - 0.5 * delta)), \
+            np.where(small, e, delta * np.sign(e))
+    if name == "bce":
+        q = np.clip(p, 1e-7, 1 - 1e-7)
+        return -(y * np.log(q) + (1 - y) * np.log1p(-q)), (q - y) / (q * (1 - q))
+    raise KeyError(name)
+
+
+FORMULAIC = {name: (getattr(formulaic, name), getattr(formulaic, name + "_gradient"))
+             for name in ELEMENTWISE + ROWS}
+
+
+# ---- element-wise losses ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_elementwise_matches_formulaic(name, reduction, dtype):
+    pred, target = sample(name, 23, dtype)
+    loss = make(name, reduction=reduction)
+    value_ref, grad_ref = FORMULAIC[name]
+    p, y = pred.astype(np.float64).tolist(), target.astype(np.float64).tolist()
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    value = loss.value(pred, target)
+    if reduction == "none":
+        assert value.dtype == dtype and value.shape == pred.shape
+    else:
+        assert type(value) is float
+    np.testing.assert_allclose(value, value_ref(p, y, reduction=reduction), rtol=rtol)
+    gradient = loss.gradient(pred, target)
+    assert gradient.dtype == dtype and gradient.shape == pred.shape
+    np.testing.assert_allclose(gradient, grad_ref(p, y, reduction=reduction), rtol=rtol, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_elementwise_large_matches_numpy(name, dtype, threads):
+    pred, target = sample(name, (300, 401), dtype, seed=1)
+    values, slopes = per_element(name, pred, target)
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(make(name, reduction="sum").value(pred, target), values.sum(), rtol=1e-12)
+    np.testing.assert_allclose(make(name).value(pred, target), values.mean(), rtol=1e-12)
+    np.testing.assert_allclose(make(name, reduction="none").value(pred, target), values,
+                               rtol=rtol, atol=1e-30)
+    np.testing.assert_allclose(make(name).gradient(pred, target), slopes / pred.size, rtol=rtol,
+                               atol=1e-30)
+    np.testing.assert_allclose(make(name, reduction="none").gradient(pred, target), slopes,
+                               rtol=rtol, atol=1e-30)
+
+
+@pytest.mark.parametrize("delta", [0.1, 1.0, 2.5])
+def test_huber_delta(delta):
+    pred, target = sample("huber", 50)
+    p, y = pred.tolist(), target.tolist()
+    loss = make("huber", delta=delta)
+    assert loss.value(pred, target) == pytest.approx(formulaic.huber(p, y, delta), rel=1e-12)
+    np.testing.assert_allclose(loss.gradient(pred, target), formulaic.huber_gradient(p, y, delta),
+                               rtol=1e-12)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="delta"):
+            make("huber", delta=bad)
+    with pytest.raises(TypeError):
+        make("huber", delta="1")
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_gradient_by_finite_differences(name, reduction):
+    pred, target = sample(name, 12, seed=2)
+    if name in ("mae", "hinge", "huber"):      # stay away from the kinks
+        pred = pred + 0.01 * np.sign(pred - target)
+    loss = make(name, reduction=reduction)
+    h = 1e-6
+    numeric = np.zeros_like(pred)
+    for i in range(pred.size):
+        up, down = pred.copy(), pred.copy()
+        up[i] += h
+        down[i] -= h
+        difference = np.asarray(loss.value(up, target)) - np.asarray(loss.value(down, target))
+        numeric[i] = (difference.sum() if reduction == "none" else difference) / (2 * h)
+    np.testing.assert_allclose(loss.gradient(pred, target), numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_special_values():
+    nan = np.nan
+    assert make("mae").gradient([1.0, 2.0], [1.0, 3.0]).tolist() == [0.0, -0.5]
+    assert make("hinge", reduction="none").gradient([1.0, 0.5], [1.0, 1.0]).tolist() == [0.0, -1.0]
+    assert np.isnan(make("mse").value([nan, 1.0], [0.0, 1.0]))
+    assert np.isnan(make("mae", reduction="none").gradient([nan], [0.0])).all()
+    assert np.isnan(make("bce").value([nan], [1.0]))
+    # bce clamps: p = 0 and 1 give finite values and gradients
+    assert np.isfinite(make("bce").value([0.0, 1.0], [1.0, 0.0]))
+    assert np.isfinite(make("bce").gradient([0.0, 1.0], [1.0, 0.0])).all()
+    assert make("bce", reduction="none").value([0.0], [1.0])[0] == pytest.approx(-np.log(1e-7))
+    # empty input: mean is NaN (as numpy and torch), sum is 0
+    assert np.isnan(make("mse").value([], []))
+    assert make("mse", reduction="sum").value([], []) == 0.0
+    assert make("mse").gradient([], []).shape == (0,)
+
+
+def test_bad_targets():
+    with pytest.raises(ValueError, match=r"-1 or \+1; found 0\.0 at index 1"):
+        make("hinge").value([1.0, 2.0], [1.0, 0.0])
+    with pytest.raises(ValueError, match="-1 or"):
+        make("hinge", reduction="none").gradient([1.0, 2.0], [1.0, 0.5])
+    with pytest.raises(ValueError, match=r"in \[0, 1\]; found 1\.5"):
+        make("bce").value([0.5, 0.5], [1.0, 1.5])
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        make("bce").gradient([0.5], [np.nan])
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        make("bce", reduction="none").value(np.full((3, 3), 0.5), -np.ones((3, 3)))
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE + ROWS)
+def test_shape_mismatch_names_both_shapes(name):
+    loss = make(name)
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(3, 2\)"):
+        loss.value(np.full((2, 3), 0.5), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(3, 2\)"):
+        loss.gradient(np.full((2, 3), 0.5), np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_dtypes_and_conventions(name):
+    loss = make(name)
+    pred, target = sample(name, (4, 5))
+    assert loss.gradient(pred.astype(np.float32), target.astype(np.float32)).dtype == np.float32
+    assert loss.gradient(pred.astype(np.float16), target.astype(np.float16)).dtype == np.float32
+    assert loss.gradient(pred, target.astype(np.float32)).dtype == np.float64
+    labels = np.rint(target).astype(np.int64) if name != "bce" else (target > 0.5).astype(np.int64)
+    # integer targets do not promote a float32 prediction
+    assert loss.gradient(pred.astype(np.float32), labels).dtype == np.float32
+    assert loss.gradient(pred.tolist(), target.tolist()).dtype == np.float64
+    np.testing.assert_allclose(loss.value(pred[:, ::2], target[:, ::2]),
+                               loss.value(pred[:, ::2].copy(), target[:, ::2].copy()))
+    for bad in (np.array([1j]), np.array(["a"])):
+        with pytest.raises(TypeError):
+            loss.value(bad, bad)
+    out = np.empty_like(pred)
+    assert loss.gradient(pred, target, out=out) is out
+    with pytest.raises(TypeError):
+        loss.gradient(pred, target, out=np.empty((4, 5), np.float32))
+    with pytest.raises(ValueError):
+        loss.gradient(pred, target, out=np.empty((5, 4)))
+    with pytest.raises(ValueError, match="reduction"):
+        make(name, reduction="average")
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE + ROWS)
+def test_sums_bitwise_equal_across_threads(name):
+    if name in ROWS:
+        rng = np.random.default_rng(3)
+        pred = rng.uniform(0.01, 1, (3000, 37)).astype(np.float32)
+        target = rng.integers(0, 37, 3000)
+    else:
+        pred, target = sample(name, 300_001, np.float32, seed=3)
+    values = []
+    for n in (1, 2):
+        with fk.num_threads(n):
+            values.append((make(name).value(pred, target), make(name, reduction="sum").value(pred, target)))
+    assert values[0] == values[1]
+
+
+# ---- row losses: cce and softmax cross-entropy ------------------------------------------------
+
+def rows_sample(shape=(6, 5), dtype=np.float64, seed=4, probabilities=False):
+    rng = np.random.default_rng(seed)
+    scores = rng.standard_normal(shape) * 3
+    if probabilities:
+        e = np.exp(scores - scores.max(-1, keepdims=True))
+        scores = e / e.sum(-1, keepdims=True)
+    labels = rng.integers(0, shape[-1], shape[:-1])
+    one_hot = np.eye(shape[-1])[labels]
+    return scores.astype(dtype), labels, one_hot.astype(dtype)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", ROWS)
+def test_rows_match_formulaic(name, reduction, dtype):
+    pred, labels, one_hot = rows_sample(dtype=dtype, probabilities=name == "cce")
+    loss = make(name, reduction=reduction)
+    value_ref, grad_ref = FORMULAIC[name]
+    p = pred.astype(np.float64).tolist()
+    rtol = 1e-12 if dtype == np.float64 else 2e-6
+    for target, ref_target in ((labels, labels.tolist()), (one_hot, one_hot.astype(np.float64).tolist())):
+        value = loss.value(pred, target)
+        np.testing.assert_allclose(value, value_ref(p, ref_target, reduction=reduction), rtol=rtol)
+        if reduction == "none":
+            assert value.shape == (6,) and value.dtype == dtype
+        gradient = loss.gradient(pred, target)
+        assert gradient.shape == pred.shape and gradient.dtype == dtype
+        np.testing.assert_allclose(gradient, grad_ref(p, ref_target, reduction=reduction),
+                                   rtol=rtol, atol=1e-7 if dtype == np.float32 else 1e-15)
+
+
+def test_softmax_cross_entropy_is_cce_of_softmax():
+    logits, labels, one_hot = rows_sample((50, 10), seed=5)
+    probabilities = fk.activations.get("softmax").forward(logits)
+    assert make("softmax_cross_entropy").value(logits, labels) == pytest.approx(
+        make("cce").value(probabilities, labels), rel=1e-12)
+    np.testing.assert_allclose(make("softmax_cross_entropy").gradient(logits, labels),
+                               (probabilities - one_hot) / 50, atol=1e-16)
+
+
+def test_softmax_cross_entropy_is_stable():
+    logits = np.array([[1e4, 0.0, -1e4], [-1e4, 1e4, 0.0]], np.float32)
+    labels = np.array([0, 0])
+    per_row = make("softmax_cross_entropy", reduction="none").value(logits, labels)
+    np.testing.assert_allclose(per_row, [0.0, 2e4])
+    gradient = make("softmax_cross_entropy", reduction="sum").gradient(logits, labels)
+    np.testing.assert_allclose(gradient, [[0, 0, 0], [-1, 1, 0]])
+
+
+@pytest.mark.parametrize("name", ROWS)
+def test_rows_finite_differences(name):
+    pred, labels, one_hot = rows_sample((4, 3), seed=6, probabilities=name == "cce")
+    if name == "cce":
+        pred = 0.5 * pred + 0.5 / 3          # no tiny probabilities: h stays small beside them
+    for target in (labels, one_hot * 0.7 + 0.1):
+        loss = make(name)
+        h = 1e-7
+        numeric = np.zeros_like(pred)
+        for i in np.ndindex(pred.shape):
+            up, down = pred.copy(), pred.copy()
+            up[i] += h
+            down[i] -= h
+            numeric[i] = (loss.value(up, target) - loss.value(down, target)) / (2 * h)
+        np.testing.assert_allclose(loss.gradient(pred, target), numeric, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ROWS)
+def test_rows_labels_and_shapes(name):
+    pred, labels, one_hot = rows_sample((4, 3), seed=7, probabilities=True)
+    loss = make(name)
+    with pytest.raises(ValueError, match=r"\[0, 3\).*found 3 at index 2"):
+        loss.value(pred, np.array([0, 1, 3, 0]))
+    with pytest.raises(ValueError, match=r"\[0, 3\).*found -1"):
+        loss.gradient(pred, np.array([0, -1, 2, 0]))
+    with pytest.raises(ValueError, match="whole numbers"):
+        loss.value(pred, np.array([0, 1.5, 2, 0]))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        loss.value(pred, one_hot * 2)
+    # float labels holding whole numbers are fine; so are 1-D single examples and N-d batches
+    assert loss.value(pred, labels.astype(np.float64)) == loss.value(pred, labels)
+    assert loss.value(pred[0], labels[0]) == pytest.approx(loss.value(pred[:1], labels[:1]))
+    batch = np.stack([pred, pred])
+    assert make(name, reduction="none").value(batch, np.stack([labels, labels])).shape == (2, 4)
+    assert loss.gradient(pred.astype(np.float32), labels).dtype == np.float32
+    with pytest.raises(ValueError, match="last axis"):
+        loss.value(np.float64(1.0), 0)
+    assert np.isnan(loss.value(np.zeros((0, 3)), np.zeros(0, np.int64)))
+    assert loss.gradient(np.zeros((0, 3)), np.zeros(0, np.int64)).shape == (0, 3)
+
+
+# ---- registry and metadata --------------------------------------------------------------------
+
+def test_registry_and_metadata():
+    for name in ELEMENTWISE + ROWS:
+        assert name in fk.losses.names()
+        loss = make(name)
+        info = fk.losses.info(name)
+        assert info["description"] and info["formula"]
+        assert info["defaults"]["reduction"] == "mean"
+        assert callable(loss.formulaic) and loss.when_to_use and loss.pitfalls
+        assert loss.formulaic is FORMULAIC[name][0]
+    assert fk.losses.info("huber")["defaults"] == {"delta": 1.0, "reduction": "mean"}
+    assert make("huber", delta=2.0).value([0.0], [3.0]) == pytest.approx(2.0 * (3.0 - 1.0))
+    with pytest.raises(TypeError, match="delta"):
+        make("huber", beta=1.0)
+
+
+@given(st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=40), st.sampled_from(REDUCTIONS))
+def test_mse_hypothesis(values, reduction):
+    pred = np.array(values)
+    target = pred[::-1].copy()
+    got = make("mse", reduction=reduction).value(pred, target)
+    want = formulaic.mse(pred.tolist(), target.tolist(), reduction=reduction)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
