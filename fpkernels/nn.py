@@ -598,7 +598,7 @@ class Sequential:
                 total, correct = 0.0, 0
                 for start in range(0, rows, batch_size):
                     index = order[start:start + batch_size]
-                    xb = np.take(X, index, axis=0, out=x_batch[:len(index)])
+                    xb = np.take(X, index, axis=0, out=x_batch[:len(index)], mode="clip")
                     yb = y[index]
                     pred = self._forward(xb)                          # forward pass
                     value = float(loss.value(pred, yb))               # loss
