@@ -55,7 +55,21 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="OpenMP threads")
     parser.add_argument("--save-model", metavar="PATH", default=None,
                         help="also save the trained network (.npz)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for name in ("epochs", "batch_size", "log_every", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < (0 if name == "log_every" else 1):
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+    if args.size < 2 or (args.limit is not None and args.limit < 2):
+        parser.error("--size and --limit must be at least 2")
+    if not 0.0 < args.test_fraction < 1.0:
+        parser.error("--test-fraction must be between 0 and 1")
+    try:
+        args.hidden_sizes = [int(h) for h in args.hidden.split(",") if h.strip()]
+    except ValueError:
+        args.hidden_sizes = [0]
+    if not args.hidden_sizes or min(args.hidden_sizes) < 1:
+        parser.error(f"--hidden takes positive layer sizes like 64,32, not {args.hidden!r}")
+    return args
 
 
 def load_task(args, say):
@@ -65,7 +79,7 @@ def load_task(args, say):
         images, labels, names = datasets.load_image_folder(args.images, (args.size, args.size))
         source = f"{len(images)} images from {args.images}"
         if len(names) != 2:
-            raise SystemExit(f"the demo is a binary task: {args.images} has {len(names)} class "
+            raise ValueError(f"the demo is a binary task: {args.images} has {len(names)} class "
                              f"folders ({', '.join(names)}); keep two")
     else:
         if args.full:
@@ -76,11 +90,8 @@ def load_task(args, say):
             source = "the Fashion-MNIST slice shipped with fpkernels"
         wanted = [c.strip() for c in args.classes.split(",")]
         if len(wanted) != 2:
-            raise SystemExit(f"--classes takes two classes, got {args.classes!r}")
-        try:
-            images, labels, names = datasets.select_classes(images, labels, names, wanted)
-        except ValueError as error:
-            raise SystemExit(f"--classes: {error}") from None
+            raise ValueError(f"--classes takes two classes, got {args.classes!r}")
+        images, labels, names = datasets.select_classes(images, labels, names, wanted)
     if args.limit is not None:
         keep = np.concatenate([np.flatnonzero(labels == c)[:args.limit] for c in (0, 1)])
         images, labels = images[keep], labels[keep]
@@ -133,7 +144,7 @@ def run(args):
     started = time.perf_counter()
     if args.threads is not None:
         fk.set_num_threads(args.threads)
-    hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
+    hidden = args.hidden_sizes
 
     X_train, y_train, X_test, y_test, names = load_task(args, say)
 

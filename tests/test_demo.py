@@ -46,11 +46,14 @@ def test_python_dash_m_fpkernels_demo(run_python, tmp_path):
     assert "held-out test accuracy" in done.stdout
 
 
-def test_demo_reports_bad_classes():
-    with pytest.raises(SystemExit, match="no class named"):
-        demo.main(TINY + ["--classes", "trouser,hat"])
-    with pytest.raises(SystemExit, match="two classes"):
-        demo.main(TINY + ["--classes", "trouser"])
+def test_demo_reports_bad_options(capsys):
+    assert demo.main(TINY + ["--classes", "trouser,hat"]) == 2
+    assert "no class named 'hat'" in capsys.readouterr().err
+    assert demo.main(TINY + ["--classes", "trouser"]) == 2
+    assert "two classes" in capsys.readouterr().err
+    for bad in (["--epochs", "0"], ["--hidden", "64,x"], ["--test-fraction", "1"]):
+        with pytest.raises(SystemExit):                  # argparse: usage and exit code 2
+            demo.parse_args(bad)
 
 
 # ---- the shipped slice and preprocessing ----------------------------------------------------
