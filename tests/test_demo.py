@@ -1,6 +1,9 @@
 """The demo (`fpkernels demo`) end to end, and the image loaders behind it."""
 import gzip
+import os
+import runpy
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -205,3 +208,23 @@ def test_image_folder_without_pillow_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "PIL", None)
     with pytest.raises(ImportError, match=r"fpkernels\[images\]"):
         datasets.load_image_folder(tmp_path)
+
+
+# ---- the example scripts ------------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize("script", ["demo.py", "multiclass.py"])
+def test_example_scripts(script, tmp_path, monkeypatch, capsys):
+    """Compiled always; trained to >= 95 % with FPKERNELS_TEST_EXAMPLES=1 (10-20 s each)."""
+    if not (EXAMPLES / script).exists():
+        pytest.skip("examples/ is not beside the tests")
+    compile((EXAMPLES / script).read_text(), script, "exec")
+    if os.environ.get("FPKERNELS_TEST_EXAMPLES") != "1":
+        return
+    monkeypatch.chdir(tmp_path)
+    runpy.run_path(str(EXAMPLES / script), run_name="__main__")
+    out = capsys.readouterr().out
+    accuracy = float(out.split("held-out test accuracy: ")[1].split("%")[0])
+    assert accuracy >= 95.0, out
