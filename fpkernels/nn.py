@@ -69,7 +69,10 @@ def _describe(obj, registry, strict=True):
         if type(obj) is not entry.factory:
             continue
         hyper = {}
-        for key in entry.defaults():
+        keys = entry.defaults()
+        if callable(getattr(obj, "hyperparameter_values", None)):
+            keys = obj.hyperparameter_values()      # the object's own list (optimizers)
+        for key in keys:
             if not hasattr(obj, key):
                 if strict:
                     raise ValueError(
