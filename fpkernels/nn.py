@@ -64,8 +64,12 @@ def _describe(obj, registry, strict=True):
     the object's attributes named after the factory's keyword arguments.
     """
     registry = getattr(registry, "registry", registry)   # a family module or its Registry
-    for name in registry.names():
-        entry = registry.entry(name)
+    guesses = [getattr(obj, "name", None), type(obj).__name__.lower()]
+    for name in [g for g in guesses if isinstance(g, str)] + registry.names():
+        try:
+            entry = registry.entry(name)
+        except Exception:  # noqa: BLE001 - unknown names, plugins that fail to load
+            continue
         if type(obj) is not entry.factory:
             continue
         hyper = {}
