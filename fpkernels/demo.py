@@ -158,8 +158,6 @@ def run(args):
         X_train, y_train, loss="mse", optimizer=fk.optimizers.get("adam", lr=args.lr),
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         log_every=args.log_every, stop_below=args.stop_below, verbose=0 if args.quiet else 1)
-    if history.stopped:
-        say(f"stopped early: {history.stopped}")
 
     result = network.evaluate(X_test, y_test)                    # 4. result
     predicted = network.predict(X_test)[:, 0] > 0.5
