@@ -15,9 +15,15 @@ import sys
 import tempfile
 import time
 
+from pathlib import Path
+
 import numpy as np
 
-import fpkernels as fk
+try:
+    import fpkernels as fk
+except ImportError:  # run as a script from a source tree where fpkernels is built in place
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import fpkernels as fk
 
 SHAPES = [(10000, 128, 64), (10000, 512, 256)]
 BATCH = 64
@@ -177,7 +183,12 @@ from fpkernels import demo
 start = time.perf_counter()
 code = demo.main(["--quiet", "--out", sys.argv[1]] + sys.argv[2:])
 print("wall", time.perf_counter() - start)
-print("maxrss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+try:   # this process's own peak (ru_maxrss would also count the parent's pages at fork)
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print("maxrss_kb", peak)
 sys.exit(code)
 """
 
@@ -185,7 +196,10 @@ sys.exit(code)
 def demo_run(threads=2, extra=()):
     """(wall seconds inside the process, peak RSS in MB, the demo's result line)."""
     with tempfile.TemporaryDirectory() as out:
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        package_parent = str(Path(fk.__file__).resolve().parents[1])
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads),
+                   PYTHONPATH=os.pathsep.join(filter(None, [package_parent,
+                                                            os.environ.get("PYTHONPATH")])))
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-c", DEMO_CODE, out, *extra], env=env,
                               capture_output=True, text=True, check=True)

@@ -118,7 +118,7 @@ def build_network(inputs, hidden, seed):
     return fk.nn.Sequential(layers)
 
 
-def save_curve(history, out, say):
+def save_curve(history, out, say, stop_below=None):
     """The loss curve as a PNG with matplotlib, else drawn in the terminal."""
     path = Path(out) / "fpkernels_demo_loss.png"
     try:
@@ -129,6 +129,9 @@ def save_curve(history, out, say):
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     ax = history.plot(path=None)
+    if stop_below:
+        ax.axhline(stop_below, color="gray", linestyle="--", label=f"stop below {stop_below:g}")
+        ax.legend()
     ax.set_title("fpkernels demo: training loss (squared error)")
     ax.figure.tight_layout()
     ax.figure.savefig(path)
@@ -166,7 +169,7 @@ def run(args):
     say(f"confusion (rows: true {names[0]}/{names[1]}; columns: predicted): "
         f"[[{np.sum(~truth & ~predicted)}, {np.sum(~truth & predicted)}], "
         f"[{np.sum(truth & ~predicted)}, {np.sum(truth & predicted)}]]")
-    curve = save_curve(history, args.out, say)
+    curve = save_curve(history, args.out, say, args.stop_below)
     if args.save_model:
         network.save(args.save_model)
         say(f"model: {args.save_model}")
