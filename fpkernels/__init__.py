@@ -21,6 +21,7 @@ from .linalg import matmul
 from .normalize import minmax, minmax_inverse, zscore, zscore_inverse  # noqa: E402
 
 # ---- networks (nn.py) ----
+from . import nn
 
 __version__ = "0.1.0"
 
