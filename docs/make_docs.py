@@ -197,21 +197,28 @@ def _stem(function_name):
 
 
 def c_invocations(text):
-    """[(macro, [arguments], line)] of the file-scope lines that invoke a macro, such as
-    `ACTIVATION(gelu, gelu_d, gelu_slope_d)`, which generate kernels."""
+    """[(macro, [arguments], source)] of the file-scope macro calls that generate kernels,
+    such as `ACTIVATION(gelu, gelu_d(v), ...)`, which may span several lines."""
     masked = _mask(text)
     found = []
-    for match in re.finditer(r"^([A-Z][A-Z0-9_]*)\((.*)\)[ \t]*;?[ \t]*$", masked, flags=re.M):
+    for match in re.finditer(r"^([A-Z][A-Z0-9_]*)\(", masked, flags=re.M):
+        level, k = 0, match.end() - 1
+        while k < len(masked):
+            level += {"(": 1, ")": -1}.get(masked[k], 0)
+            if level == 0:
+                break
+            k += 1
+        inside = masked[match.end():k]
         arguments, level, current = [], 0, ""
-        for ch in match.group(2):
+        for ch in inside:
             if ch == "," and level == 0:
-                arguments.append(current.strip())
+                arguments.append(" ".join(current.split()))
                 current = ""
                 continue
             level += {"(": 1, ")": -1}.get(ch, 0)
             current += ch
-        arguments.append(current.strip())
-        found.append((match.group(1), arguments, text[match.start():match.end()].strip()))
+        arguments.append(" ".join(current.split()))
+        found.append((match.group(1), arguments, text[match.start():k + 1]))
     return found
 
 
@@ -223,21 +230,25 @@ def _is_macro(source):
     return re.search(r"^#define\s", source, flags=re.M) is not None
 
 
-def _closure(names, definitions, skip=()):
-    """`names` and every definition of the file they use, innermost first, in file order."""
+def _closure(names, definitions, skip=(), depth=None):
+    """`names` and the definitions of the file they use (down to `depth` levels of calls; all
+    when None), in file order."""
     order = list(definitions)
-    seen, stack = set(skip), list(names)
+    seen = set(skip)
     result = set()
-    while stack:
-        name = stack.pop()
-        if name in seen or name not in definitions:
-            continue
-        seen.add(name)
-        result.add(name)
-        body = definitions[name]
-        if not _is_macro(body):
-            body = body[body.find("{"):]          # the body, not the parameter names
-        stack += [n for n in _identifiers(body) if n != name and n not in IGNORED_CALLS]
+    level, current = 0, list(names)
+    while current and (depth is None or level <= depth):
+        following = []
+        for name in current:
+            if name in seen or name not in definitions:
+                continue
+            seen.add(name)
+            result.add(name)
+            body = definitions[name]
+            if not _is_macro(body):
+                body = body[body.find("{"):]          # the body, not the parameter names
+            following += [n for n in _identifiers(body) if n != name and n not in IGNORED_CALLS]
+        current, level = following, level + 1
     return sorted(result, key=order.index)
 
 
@@ -279,7 +290,7 @@ def c_kernels(entry, sources):
         if not (public or lines or specific):
             continue
         kernels = _closure(public, definitions)
-        math_closure = _closure(math_names, definitions)
+        math_closure = _closure(math_names, definitions, depth=1)   # the math and its helpers
         specific_closure = [n for n in _closure(specific, definitions) if n not in math_closure]
         shared_closure = [n for n in _closure(shared, definitions)
                           if n not in math_closure and n not in specific_closure]
