@@ -356,19 +356,56 @@ def activation_plot(entry, points=241, hyper=None):
     data = PlotData("curves", caption, panels=[
         {"title": titles[0], "x": x, "y": y, "xlabel": "x (input)"},
         {"title": titles[1], "x": x, "y": dy, "xlabel": "x (input)"}], row_wise=row_wise)
-    finite = np.isfinite(dy)
-    if finite.any():
-        top, bottom = int(np.nanargmax(np.where(finite, dy, -np.inf))), int(np.nanargmin(np.where(finite, dy, np.inf)))
-        data.notes.append(
-            f"Reading the slope: at x = {_fmt(x[0])} it is {_fmt(dy[0])}, at x = {_fmt(x[-1])} it "
-            f"is {_fmt(dy[-1])}; it is largest ({_fmt(dy[top])}) at x = {_fmt(x[top])} and "
-            f"smallest ({_fmt(dy[bottom])}) at x = {_fmt(x[bottom])}.")
-        data.notes.append(
-            "Training multiplies the gradient arriving from the next layer by this slope: "
-            "where it is near 0 almost nothing flows back (the unit is saturated and learns "
-            "slowly), where it is 1 the gradient passes unchanged, and where it is negative "
-            "the output falls as the input grows.")
+    data.notes += describe_slope(x, dy)
     return data
+
+
+def _about(value, tolerance=0.005):
+    """'about 0', 'about 1', or the value, in words."""
+    for target in (0.0, 1.0, -1.0):
+        if abs(value - target) <= tolerance:
+            return f"about {target:g}"
+    return _fmt(value)
+
+
+def describe_slope(x, dy):
+    """How an activation's derivative behaves over the plotted range, in a few sentences."""
+    good = np.isfinite(dy)
+    if not good.any():
+        return []
+    x, dy = np.asarray(x)[good], np.asarray(dy)[good]
+    left, right = _about(dy[0]), _about(dy[-1])
+    top, bottom = int(np.argmax(dy)), int(np.argmin(dy))
+    span = float(dy.max() - dy.min())
+    sentences = []
+    if left == right:
+        sentences.append(f"The slope is {left} at both ends (x = {_fmt(x[0])} and "
+                         f"x = {_fmt(x[-1])}).")
+    else:
+        sentences.append(f"The slope is {left} far to the left (x = {_fmt(x[0])}) and "
+                         f"{right} far to the right (x = {_fmt(x[-1])}).")
+    jumps = np.abs(np.diff(dy))
+    if span > 0 and jumps.max() > 0.25 * span:
+        where = int(np.argmax(jumps))
+        at = x[where] if abs(x[where]) <= abs(x[where + 1]) else x[where + 1]
+        sentences.append(f"It jumps from {_fmt(dy[where])} to {_fmt(dy[where + 1])} at "
+                         f"x = {_fmt(at)}, where the function has a corner.")
+    elif span > 1e-9:
+        sentences.append("It changes smoothly in between.")
+    else:
+        sentences.append(f"It is the same everywhere: {_fmt(dy[0])}.")
+    if dy[bottom] < -0.01:
+        sentences.append(f"It dips below 0 (down to {_fmt(dy[bottom])} at x = "
+                         f"{_fmt(x[bottom])}): there the output falls as x grows.")
+    if dy[top] > 1.01 and not (top == len(dy) - 1 or top == 0):
+        sentences.append(f"It overshoots 1 (up to {_fmt(dy[top])} at x = {_fmt(x[top])}).")
+    elif dy[top] - max(dy[0], dy[-1]) > 0.02 * span and span > 1e-9:   # a peak inside
+        sentences.append(f"It is largest, {_fmt(dy[top])}, at x = {_fmt(x[top])}.")
+    meaning = ("Why it matters: training multiplies the gradient coming back from the next "
+               "layer by this slope. Where it is near 0, almost nothing flows back and the "
+               "unit learns slowly (it is saturated); where it is 1, the gradient passes "
+               "unchanged.")
+    return [" ".join(sentences), meaning]
 
 
 def _loss_setup(entry):

@@ -343,7 +343,7 @@ def test_activation_explanation_shows_the_derivative(fakes):
     text = explain.render("activations", fakes["activations"].entry("fgelu"), width=100)
     assert "gelu'(x) = ½·(1 + erf(x/√2))" in text        # derivative formula
     assert "def fake_gelu_derivative" in text           # and its source
-    assert "Reading the slope" in text and "saturated" in text
+    assert "dips below 0" in text and "overshoots 1" in text and "saturated" in text
     assert ">>> act.forward(x)" in text
     assert "array([-0.0455, -0.1543,  0.    ,  1.3998])" in text     # live values in "Try it"
     assert "Hidden layers of transformers." in text and "slower than relu" in text
@@ -537,3 +537,13 @@ def test_every_builtin_activation_and_loss_has_c_code_in_the_docs():
     missing = [name for kind, name in names
                if not make_docs.c_kernels(families[kind].entry(name), sources)]
     assert missing == []
+
+
+def test_describe_slope_in_words():
+    x = np.linspace(-3, 3, 241)
+    relu = " ".join(explain.describe_slope(x, (x > 0).astype(float)))
+    assert "about 0 far to the left" in relu and "jumps from 0 to 1 at x = 0" in relu
+    sigmoid = 1 / (1 + np.exp(-3 * x))
+    words = " ".join(explain.describe_slope(x, 3 * sigmoid * (1 - sigmoid)))
+    assert "at both ends" in words and "largest, 0.75, at x = 0" in words
+    assert "the same everywhere: 2" in " ".join(explain.describe_slope(x, np.full_like(x, 2.0)))
