@@ -890,7 +890,10 @@ def _hyperparameters(kind, entry, style, width):
     return lines
 
 
-def _source(kind, entry, style, width, attribute, label):
+def _source(kind, entry, style, width, attribute, label, shown=None):
+    """The heading, an introduction and the source of one formulaic function, with the
+    helpers it calls (those already in `shown`, a set of names, are only named)."""
+    shown = set() if shown is None else shown
     function = getattr(entry.factory, attribute, None)
     where, code = source_of(function)
     if where is None:
@@ -900,19 +903,25 @@ def _source(kind, entry, style, width, attribute, label):
     lines = [_heading(label, style, width)] + [style.paint(line, "dim") for line in _wrap(intro, width)]
     lines += [""] + (_code(code, style) if code else ["    (source not available)"])
     helpers = helpers_of(function) if code else []
-    if helpers:
-        lines += ["", style.paint("  with the helper" + ("s" if len(helpers) > 1 else "")
+    new = [(w, c) for w, c in helpers if w not in shown]
+    old = [w.rsplit(".", 1)[-1] for w, _ in helpers if w in shown]
+    if new:
+        lines += ["", style.paint("  with the helper" + ("s" if len(new) > 1 else "")
                                   + " it calls:", "dim")]
-        for _, helper_code in helpers:
+        for _, helper_code in new:
             lines += [""] + _code(helper_code, style)
+    if old:
+        lines += ["", style.paint(f"  ({', '.join(old)}: shown above)", "dim")]
+    shown.update(w for w, _ in helpers)
     return lines
 
 
 def _how_computed(kind, entry, style, width):
-    lines = _source(kind, entry, style, width, "formulaic", "How it is computed")
+    shown = set()
+    lines = _source(kind, entry, style, width, "formulaic", "How it is computed", shown)
     if kind == "activations":
         derivative = _source(kind, entry, style, width, "formulaic_derivative",
-                             "How its derivative is computed")
+                             "How its derivative is computed", shown)
         lines += ([""] + derivative) if lines and derivative else derivative
     return lines
 
