@@ -445,9 +445,53 @@ def loss_plot(entry, hyper=None):
         grads.append(float(np.asarray(loss.gradient(pred, target), dtype=np.float64).reshape(-1)[0]))
     caption = (f"left: the loss of one prediction; right: its gradient d loss / d prediction, "
                f"which is what training follows downhill")
-    return PlotData("curves", caption, panels=[
+    data = PlotData("curves", caption, panels=[
         {"title": f"{entry.name} loss", "x": x, "y": np.array(values), "xlabel": xlabel},
         {"title": "gradient", "x": x, "y": np.array(grads), "xlabel": xlabel}], short=short)
+    data.notes += describe_gradient(x, np.array(values), np.array(grads), short)
+    return data
+
+
+def describe_gradient(x, loss, grad, short="e"):
+    """How a loss's gradient behaves over the plotted range, in a few sentences."""
+    good = np.isfinite(loss) & np.isfinite(grad)
+    if good.sum() < 8:
+        return []
+    x, loss, grad = x[good], loss[good], grad[good]
+    best = int(np.argmin(loss))
+    tiny = 1e-9 * max(1.0, float(np.abs(grad).max()))
+    sentences = []
+    if grad.min() < -tiny and grad.max() > tiny:
+        sentences.append(f"The gradient is negative where {short} is below {_fmt(x[best])} and "
+                         f"positive above it. Training moves against the gradient, so it always "
+                         f"pushes {short} towards {_fmt(x[best])}, where the loss is smallest.")
+    elif grad.max() <= tiny:
+        sentences.append(f"The gradient is negative (or 0) everywhere here: training always "
+                         f"raises {short}.")
+    else:
+        sentences.append(f"The gradient is positive (or 0) everywhere here: training always "
+                         f"lowers {short}.")
+    flat = np.abs(grad) <= tiny
+    if flat.mean() > 0.1 and not flat.all():
+        edge = x[flat]
+        sentences.append(f"It is 0 for {short} from {_fmt(edge.min())} to {_fmt(edge.max())}: "
+                         "there the loss is already at its lowest and nothing changes.")
+    for end in (0, len(x) - 1):
+        if abs(end - best) < len(x) // 4:
+            continue
+        halfway = (end + best) // 2
+        far, mid = abs(grad[end]), abs(grad[halfway])
+        if mid > tiny and far / mid > 1.5:
+            sentences.append(f"Its size grows with the distance from the best {short} "
+                             f"({_fmt(mid)} at {short} = {_fmt(x[halfway])}, {_fmt(far)} at "
+                             f"{_fmt(x[end])}): big mistakes get big pushes.")
+        elif mid > tiny and abs(far / mid - 1) < 0.1:
+            sentences.append(f"Its size stops growing ({_fmt(mid)} at {short} = "
+                             f"{_fmt(x[halfway])} and {_fmt(far)} at {_fmt(x[end])}): a big "
+                             "mistake gets no bigger push than a moderate one, so outliers "
+                             "cannot dominate training.")
+        break
+    return [" ".join(sentences)]
 
 
 INIT_SHAPE = (256, 512)   # (out, in): fan_out = 256, fan_in = 512

@@ -547,3 +547,14 @@ def test_describe_slope_in_words():
     words = " ".join(explain.describe_slope(x, 3 * sigmoid * (1 - sigmoid)))
     assert "at both ends" in words and "largest, 0.75, at x = 0" in words
     assert "the same everywhere: 2" in " ".join(explain.describe_slope(x, np.full_like(x, 2.0)))
+
+
+def test_describe_gradient_in_words():
+    e = np.linspace(-5, 5, 241)
+    mse = " ".join(explain.describe_gradient(e, e * e, 2 * e))
+    assert "pushes e towards 0" in mse and "big mistakes get big pushes" in mse
+    mae = " ".join(explain.describe_gradient(e, np.abs(e), np.sign(e)))
+    assert "outliers cannot dominate" in mae
+    p = e
+    hinge = " ".join(explain.describe_gradient(p, np.maximum(0, 1 - p), -(p < 1.0), "p"))
+    assert "always raises p" in hinge and "It is 0 for p from" in hinge
