@@ -556,5 +556,5 @@ def test_describe_gradient_in_words():
     mae = " ".join(explain.describe_gradient(e, np.abs(e), np.sign(e)))
     assert "outliers cannot dominate" in mae
     p = e
-    hinge = " ".join(explain.describe_gradient(p, np.maximum(0, 1 - p), -(p < 1.0), "p"))
+    hinge = " ".join(explain.describe_gradient(p, np.maximum(0, 1 - p), -(p < 1.0).astype(float), "p"))
     assert "always raises p" in hinge and "It is 0 for p from" in hinge
