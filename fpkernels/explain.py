@@ -546,7 +546,14 @@ def initializer_plot(entry, hyper=None):
                     x_range=(low - margin, high + margin), title=f"{entry.name}: sampled weights")
     if density:
         data.caption += f"; dots: the target density {words}"
-    data.notes.append(f"sample mean {sample.mean():.3g}, standard deviation {sample.std():.3g}")
+    note = f"sample mean {sample.mean():.3g}, standard deviation {sample.std():.3g}"
+    if density is not None:
+        xs = np.linspace(data.x_range[0], data.x_range[1], 4001)
+        weights = np.array([density(v) for v in xs])
+        target_std = math.sqrt(float((weights * xs * xs).sum() / weights.sum()))
+        note += (f" (the target's: mean 0, standard deviation {target_std:.3g}); a good "
+                 "sample's bars follow the dots")
+    data.notes.append(note)
     if float(sample.max()) == float(sample.min()):
         data.notes.append(f"every value is {sample[0]:g}")
     return data
