@@ -696,7 +696,8 @@ def value_table(kind, entry, data):
     if kind == "optimizers":
         header = ["step", "x", "y", "f(x, y)"]
         steps = [0, 1, 2, 3, 10, 20, len(data.points) - 1]
-        return [header] + [[str(s), _fmt(data.points[s][0]), _fmt(data.points[s][1]),
+        clean = lambda v: 0.0 if abs(v) < 1e-9 else v  # noqa: E731 - 1e-17 is noise here
+        return [header] + [[str(s), _fmt(clean(data.points[s][0])), _fmt(clean(data.points[s][1])),
                             _fmt(bowl(*data.points[s]))]
                            for s in sorted(set(steps)) if s < len(data.points)]
     return []
