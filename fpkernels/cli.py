@@ -100,8 +100,27 @@ def _fit(text, width):
     return text if len(text) <= width else text[:max(0, width - 1)] + "…"
 
 
+def _list_rows(registry, explain):
+    """(name, aliases, origin, summary) of every name of a registry."""
+    rows = []
+    for name in registry.names():
+        try:
+            entry = registry.entry(name)
+        except LookupError as error:      # a plugin that fails, or a name offered twice
+            why = ("offered by several packages; see `fpkernels explain NAME`"
+                   if "provided" in str(error) else "failed to load; see `fpkernels info`")
+            rows.append((name, "", "?", f"(unavailable: {why})"))
+            continue
+        rows.append((name, ", ".join(explain.aliases_of(entry)), _origin(entry),
+                     explain.summary(entry)))
+    return rows
+
+
 def cmd_list(args, out, registries_=None):
-    """Every registered name per family, with aliases, origin and a one-line summary."""
+    """Every registered name per family, with aliases, origin and a one-line summary.
+
+    One line per name (name, origin, summary cut to the terminal's width; whole when the
+    output goes to a file), and its aliases on the line below."""
     from . import explain
     families = registries_ or explain.registries()
     try:
@@ -109,39 +128,24 @@ def cmd_list(args, out, registries_=None):
     except ValueError as error:
         raise CommandError(str(error)) from None
     style = out.style
+    tables = {kind: _list_rows(families[kind], explain) for kind in kinds}
+    everything = [row for rows in tables.values() for row in rows]
+    w_name = max([len(r[0]) for r in everything] + [len("name")])
+    w_origin = max([len(r[2]) for r in everything] + [len("origin")])
+    room = out.width - (2 + w_name + 2 + w_origin + 2) if out.fixed_width else 10 ** 6
     for number, kind in enumerate(kinds):
-        registry = families[kind]
-        names = registry.names()
+        rows = tables[kind]
         if number:
             out.write("")
-        out.write(style.paint(f"{kind} ({len(names)})", "heading"))
-        rows = []
-        for name in names:
-            try:
-                entry = registry.entry(name)
-            except LookupError as error:      # a plugin that fails, or a name offered twice
-                why = ("offered by several packages; see `fpkernels explain NAME`"
-                       if "provided" in str(error) else "failed to load; see `fpkernels info`")
-                rows.append((name, "", "?", f"(unavailable: {why})"))
-                continue
-            rows.append((name, ", ".join(explain.aliases_of(entry)), _origin(entry),
-                         explain.summary(entry)))
+        out.write(style.paint(f"{kind} ({len(rows)})", "heading"))
         if not rows:
             out.write("  (none registered)")
             continue
-        w_name = max(len(r[0]) for r in rows)
-        w_alias = max([len(r[1]) for r in rows] + [len("aliases")])
-        w_origin = max(len(r[2]) for r in rows)
-        room = out.width - (2 + w_name + 2 + w_alias + 2 + w_origin + 2)
-        if not out.fixed_width:
-            room = 10 ** 6                      # piped to a file: whole summaries
-        header = (f"  {'name'.ljust(w_name)}  {'aliases'.ljust(w_alias)}  "
-                  f"{'origin'.ljust(w_origin)}  summary")
-        out.write(style.paint(header, "label"))
         for name, aliases, origin, text in rows:
-            line = (f"  {style.paint(name.ljust(w_name), 'title')}  {aliases.ljust(w_alias)}  "
-                    f"{origin.ljust(w_origin)}  {_fit(text, max(10, room))}")
-            out.write(line)
+            out.write(f"  {style.paint(name.ljust(w_name), 'title')}  {origin.ljust(w_origin)}  "
+                      f"{_fit(text, max(20, room))}")
+            if aliases:
+                out.write(style.paint(f"  {'':<{w_name}}  also called: {aliases}", "dim"))
     out.write("")
     out.write(style.paint("`fpkernels explain NAME` tells what one of them does, with its "
                           "formula, code and a plot.", "dim"))
