@@ -62,7 +62,7 @@ def contiguous(x, dtype):
     """`x` as a C-contiguous array of `dtype`, copying only when it is not one already."""
     if x.dtype == dtype and x.flags.c_contiguous:
         return x
-    return np.ascontiguousarray(x, dtype=dtype)
+    return np.asarray(x, dtype=dtype, order="C")  # unlike ascontiguousarray, keeps 0-d arrays 0-d
 
 
 def output(out, shape, dtype, name="out"):

@@ -338,7 +338,7 @@ def transpose(x):
     x = as_array(x)
     dtype = float_dtype(x)
     if x.ndim != 2:
-        return np.ascontiguousarray(np.transpose(x), dtype=dtype)
+        return contiguous(np.transpose(x), dtype)
     x = contiguous(x, dtype)
     rows, cols = x.shape
     out = np.empty((cols, rows), dtype)
