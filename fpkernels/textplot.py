@@ -160,6 +160,19 @@ def _limits(values, pad=0.03):
     return low - margin, high + margin
 
 
+def _paint_runs(cells, style):
+    """A row of (character, role) cells as text, one colour code per run of equal roles."""
+    text, run, run_role = [], [], None
+    for ch, role in cells + [("", "<end>")]:
+        if role != run_role and run:
+            joined = "".join(run)
+            text.append(style.paint(joined, run_role) if run_role else joined)
+            run = []
+        run.append(ch)
+        run_role = role
+    return "".join(text)
+
+
 def _frame(grid, y_range, x_range, style, xlabel="", y_ticks=None):
     """Put y tick labels on the left, an axis below and x tick labels under a grid of cells.
 
@@ -183,7 +196,7 @@ def _frame(grid, y_range, x_range, style, xlabel="", y_ticks=None):
     lines = []
     for row in range(height):
         label = y_ticks.get(row, "").rjust(label_width)
-        cells = "".join(style.paint(ch, role) if role else ch for ch, role in grid[row])
+        cells = _paint_runs(grid[row], style)
         edge = tick if row in y_ticks else vertical
         lines.append(style.paint(label, "label") + " " + style.paint(edge, "axis") + cells)
     lines.append(" " * label_width + " " + style.paint(corner + horizontal * width, "axis"))
