@@ -65,6 +65,18 @@ def terminal_width(override=None):
     return max(40, shutil.get_terminal_size((80, 24)).columns)
 
 
+# Plain-ASCII spellings of the math symbols formulas use, for a stream without Unicode.
+ASCII_MATH = str.maketrans({
+    "′": "'", "·": "*", "×": "x", "−": "-", "–": "-", "—": "-", "√": "sqrt", "²": "^2",
+    "³": "^3", "½": "1/2", "≤": "<=", "≥": ">=", "≈": "~", "≠": "!=", "←": "<-", "→": "->",
+    "∈": " in ", "Σ": "sum", "∑": "sum", "∂": "d", "∇": "grad ", "∫": "integral", "π": "pi",
+    "Φ": "Phi", "φ": "phi", "σ": "sigma", "β": "beta", "ε": "eps", "η": "lr", "λ": "lambda",
+    "μ": "mu", "δ": "delta", "α": "alpha", "ᵢ": "_i", "ⱼ": "_j", "ᵣ": "_r", "ₖ": "_k",
+    "ᵗ": "^t", "ˣ": "^x", "⁻": "^-", "₀": "0", "₁": "1", "₂": "2", "…": "...", "“": '"',
+    "”": '"', "’": "'", "‘": "'", "•": "*", "─": "-", "│": "|", "┆": ":", "┄": "-",
+})
+
+
 class Output:
     """Where a command writes, with the style that suits it."""
 
@@ -80,6 +92,7 @@ class Output:
     def write(self, text=""):
         if not self.style.unicode:
             encoding = getattr(self.stream, "encoding", None) or "ascii"
+            text = text.translate(ASCII_MATH)
             text = text.encode(encoding, errors="replace").decode(encoding)
         self.stream.write(text if text.endswith("\n") else text + "\n")
 

@@ -505,6 +505,13 @@ def _uniform(low, high):
     return lambda x: 1.0 / (high - low) if low <= x <= high else 0.0
 
 
+def density_std(density, half_width=2.0, points=40001):
+    """The standard deviation of a zero-mean density, by summing over [-half_width, half_width]."""
+    xs = np.linspace(-half_width, half_width, points)
+    weights = np.array([density(v) for v in xs])
+    return math.sqrt(float((weights * xs * xs).sum() / weights.sum()))
+
+
 def target_density(entry, hyper, shape=INIT_SHAPE):
     """(density function, words) of the distribution an initializer should sample from."""
     names = {entry.name, *aliases_of(entry)}
@@ -548,10 +555,7 @@ def initializer_plot(entry, hyper=None):
         data.caption += f"; dots: the target density {words}"
     note = f"sample mean {sample.mean():.3g}, standard deviation {sample.std():.3g}"
     if density is not None:
-        xs = np.linspace(data.x_range[0], data.x_range[1], 4001)
-        weights = np.array([density(v) for v in xs])
-        target_std = math.sqrt(float((weights * xs * xs).sum() / weights.sum()))
-        note += (f" (the target's: mean 0, standard deviation {target_std:.3g}); a good "
+        note += (f" (the target's: mean 0, standard deviation {density_std(density):.3g}); a good "
                  "sample's bars follow the dots")
     data.notes.append(note)
     if float(sample.max()) == float(sample.min()):
@@ -851,7 +855,11 @@ def _try_it(kind, entry, width=80):
         session.append((f'init = fk.initializers.get("{name}")', "", None))
         session.append(("W = init((128, 784), rng=0)",
                         "a (out, in) weight matrix: fan_out 128, fan_in 784", None))
-        call("W.std()", "the spread of the values", lambda: entry.create({})((128, 784), rng=0).std())
+        defaults = {k: d for k, d, _ in hyperparameters(entry)}
+        density, _ = target_density(entry, defaults, shape=(128, 784))
+        target = f" (the formula's: {density_std(density):.4f})" if density else ""
+        call("W.std()", f"the spread of the values{target}",
+             lambda: entry.create({})((128, 784), rng=0).std())
     else:
         def one_step():
             p = np.array([1.0, -2.0])
