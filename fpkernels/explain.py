@@ -216,6 +216,10 @@ def find(name, kind=None, registries_=None, provider=None):
             close.append(match if kind else f"{match} ({SINGULAR[k]})")
     what = f"{SINGULAR[kind]}" if kind else "activation, loss, initializer or optimizer"
     hint = f"; did you mean {', '.join(close[:4])}?" if close else ""
+    elsewhere = [k for k in KINDS if kind and k != kind and k in families and name in families[k]]
+    if elsewhere:
+        hint += "".join(f"\n({name!r} is {'an' if SINGULAR[k][0] in 'aeiou' else 'a'} "
+                        f"{SINGULAR[k]}: fpkernels explain {name} --kind {k})" for k in elsewhere)
     listing = f"fpkernels list --kind {kind}" if kind else "fpkernels list"
     raise NotFound(f"no {what} named {name!r}{hint}\n(`{listing}` shows every name)")
 

@@ -350,3 +350,8 @@ def test_provider_picks_a_distribution(fakes):
     assert run(["explain", "fgelu", "--provider", "fpkernels"], fakes)[0] == 0
     code, _, err = run(["explain", "fgelu", "--provider", "somebody-else"], fakes)
     assert code in (1, 2) and "somebody-else" in err
+
+
+def test_a_name_of_another_family_is_pointed_to(fakes):
+    code, _, err = run(["explain", "fhuber", "--kind", "activations"], fakes)
+    assert code == 2 and "'fhuber' is a loss: fpkernels explain fhuber --kind losses" in err
