@@ -407,23 +407,69 @@ def _c_blocks(found):
         definitions = info["definitions"]
         if info["math"]:
             parts.append(f"The math, one number at a time (`csrc/{path}`):\n\n"
-                         + _fence("\n\n".join(definitions[n] for n in info["math"]), "c"))
+                         + _fence(_shorten("\n\n".join(definitions[n] for n in info["math"]),
+                                           path), "c"))
         if info["specific"]:
             parts.append(f"The kernels, written once for float and double as macros "
                          f"(`csrc/{path}`):\n\n"
-                         + _fence("\n\n".join(definitions[n] for n in info["specific"]), "c"))
+                         + _fence(_shorten("\n\n".join(definitions[n] for n in info["specific"]),
+                                           path), "c"))
         if info["kernels"]:
             parts.append(f"The kernel (`csrc/{path}`):\n\n"
-                         + _fence("\n\n".join(definitions[n] for n in info["kernels"]), "c"))
+                         + _fence(_shorten("\n\n".join(definitions[n] for n in info["kernels"]),
+                                           path), "c"))
         if info["lines"]:
             invoked = {line.split("(", 1)[0] for line in info["lines"]}
             uses = ", ".join(f"[`{m}`](#{m.lower()})" for m in info["shared"] if m in invoked)
-            plural = "s" if uses.count("](") > 1 else ""
+            loops = (f"the loops themselves are the shared macros {uses}" if uses.count("](") > 1
+                     else f"the loop itself is the shared macro {uses}")
             parts.append("The line that generates the float32 and float64 kernels from it"
-                         + (f" (the loop itself is the shared macro{plural} {uses})" if uses else "")
+                         + (f" ({loops})" if uses else "")
                          + ":\n\n" + _fence("\n".join(info["lines"]), "c"))
         shared += [(path, n, definitions[n]) for n in info["shared"]]
     return parts, shared
+
+
+OPERATION_FILES = ("elementwise.c", "reduce.c", "shape.c", "matmul.c", "normalize.c")
+C_LINES_SHOWN = 120
+
+
+def tensor_references(explain):
+    """(name, function) of the formulaic references that are not a registry entry's:
+    fk.formulaic.add, .sum, .matmul, ..."""
+    from fpkernels import formulaic
+    taken = set()
+    for kind in explain.KINDS:
+        for entry in builtin_entries(explain, kind):
+            for attribute in ("formulaic", "formulaic_derivative"):
+                function = getattr(entry.factory, attribute, None)
+                if function is not None:
+                    taken.add(getattr(function, "__name__", None))
+            taken.add(entry.name)
+    return [(name, getattr(formulaic, name)) for name in sorted(dir(formulaic))
+            if not name.startswith("_") and inspect.isfunction(getattr(formulaic, name))
+            and name not in taken]
+
+
+def _side_by_side(name, summary, where, python, found, all_shared):
+    """The markdown of one kernel: the Python reference beside its C code."""
+    c_parts, shared = _c_blocks(found)
+    all_shared += [s for s in shared if s not in all_shared]
+    return [f"### {name}\n", f"{summary}\n",
+            "<table>\n<tr><th>the loop (Python, "
+            f"<code>{where}</code>)</th><th>the kernel (C)</th></tr>\n"
+            "<tr><td valign=\"top\">\n\n" + "\n".join(python) +
+            "\n</td><td valign=\"top\">\n\n" + "\n".join(c_parts) +
+            "\n</td></tr>\n</table>\n"]
+
+
+def _shorten(code, path):
+    """At most C_LINES_SHOWN lines of C, with a note of how many more are in the file."""
+    lines = code.splitlines()
+    if len(lines) <= C_LINES_SHOWN:
+        return code
+    return "\n".join(lines[:C_LINES_SHOWN] + [f"/* ... {len(lines) - C_LINES_SHOWN} more lines: "
+                                               f"see csrc/{path} */"])
 
 
 def loop_to_kernel_page(fk, explain, sources):
@@ -457,19 +503,32 @@ def loop_to_kernel_page(fk, explain, sources):
                 d_where, d_code = explain.source_of(d_function)
                 if d_code:
                     python.append(f"and its derivative, `{d_where}`:\n\n" + _fence(d_code, "python"))
-            c_parts, shared = _c_blocks(found)
-            all_shared += [s for s in shared if s not in all_shared]
-            section.append(f"### {entry.name}\n")
-            section.append(f"{explain.summary(entry)}\n")
-            section.append("<table>\n<tr><th>the loop (Python, "
-                           f"<code>{where}</code>)</th><th>the kernel (C)</th></tr>\n"
-                           "<tr><td valign=\"top\">\n\n" + "\n".join(python) +
-                           "\n</td><td valign=\"top\">\n\n" + "\n".join(c_parts) +
-                           "\n</td></tr>\n</table>\n")
+            section += _side_by_side(entry.name, explain.summary(entry), where, python, found,
+                                     all_shared)
             count += 1
         if section:
             parts.append(f"## {TITLES[kind]}\n")
             parts += section
+    operations = []
+    for name, function in tensor_references(explain):
+        where, code = explain.source_of(function)
+        pseudo = type("Operation", (), {"name": name, "aliases": ()})
+        found = {path: info for path, info in c_kernels(pseudo, sources).items()
+                 if path in OPERATION_FILES}
+        if not code or not found:
+            continue
+        summary = inspect.cleandoc(function.__doc__ or "").split("\n")[0]
+        python = [_fence(code, "python")] + [_fence(h, "python") for _, h in explain.helpers_of(function)]
+        operations += _side_by_side(name, summary, where, python, found, all_shared)
+        count += 1
+    if operations:
+        parts.append("## Tensor operations and statistics\n")
+        parts.append("The functions of `fpkernels` itself (`fk.add`, `fk.sum`, `fk.matmul`, ...) "
+                     "and their references in `fpkernels.formulaic`. Their kernels are built "
+                     "for speed (blocking, SIMD intrinsics, fixed-order sums so the result "
+                     "does not depend on the thread count), so the C side is longer: look "
+                     "for the loop of the Python side inside it.\n")
+        parts += operations
     if not count:
         parts.append("*(no kernel with both a formulaic reference and a C function was found)*\n")
     if all_shared:
