@@ -6,7 +6,6 @@ entry: complete metadata, and an explanation that renders for every registered n
 (built-ins and installed plugins).
 """
 import importlib.util
-import io
 import math
 import sys
 from pathlib import Path
@@ -14,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import fpkernels as fk
 from fpkernels import explain, textplot
 from fpkernels.interfaces import Activation, Initializer, Loss, Optimizer
 from fpkernels.registry import BUILTIN_ORIGIN, Registry
