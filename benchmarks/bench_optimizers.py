@@ -49,7 +49,8 @@ def _adam_cases(torch, name, threads, n):
             cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
             t_opt = cls([t_param], **options)
             torch_call = t_opt.step
-        cases.append({"name": f"{name} step 16M f32 vs torch {label}", "threads": threads,
+        cases.append({"name": f"{name} step {n / 2**20:.0f}M f32 vs torch {label}",
+                      "threads": threads,
                       "fpk": fpk, "numpy": None, "torch": torch_call, "bytes": 28 * n,
                       "flops": None})
     return cases
@@ -98,10 +99,10 @@ def _init_cases(threads, n):
         return w
 
     return [
-        {"name": "xavier_uniform init 16M f32 vs numpy Generator", "threads": threads,
+        {"name": f"xavier_uniform init {n / 2**20:.0f}M f32 vs numpy Generator", "threads": threads,
          "fpk": lambda: xavier(shape, rng=1), "numpy": numpy_uniform, "torch": None,
          "bytes": 4 * n, "flops": None},
-        {"name": "he_normal init 16M f32 vs numpy Generator", "threads": threads,
+        {"name": f"he_normal init {n / 2**20:.0f}M f32 vs numpy Generator", "threads": threads,
          "fpk": lambda: he(shape, rng=1), "numpy": numpy_normal, "torch": None,
          "bytes": 4 * n, "flops": None},
     ]
