@@ -106,6 +106,12 @@ class FusedOptimizer(_interfaces.Optimizer):
         settings = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameter_values().items())
         return f"{type(self).__name__}({settings})"
 
+    def __getstate__(self):
+        """For copy.deepcopy and pickle: everything but the cached C pointers."""
+        state = dict(self.__dict__)
+        state["_groups"] = None
+        return state
+
     # ---- the step ----
 
     def _gather(self, params, grads):

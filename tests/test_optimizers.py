@@ -441,3 +441,17 @@ def test_conformance_kit(name, hyper):
     import fpkernels.testing as fkt
     passed = fkt.check_optimizer(name, kit_reference(name), hyperparams=hyper)
     assert "steps match the reference" in passed
+
+
+def test_deepcopy_and_pickle_of_a_stepped_optimizer():
+    import copy
+    opt = fk.optimizers.get("adam", amsgrad=True)
+    w = np.ones(5, np.float32)
+    opt.step(w, np.arange(5.0))
+    twins = [copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))]
+    ws = [w.copy(), w.copy()]
+    opt.step(w, np.ones(5))
+    for twin, wt in zip(twins, ws):
+        assert twin.state[0]["m"] is not opt.state[0]["m"]
+        twin.step(wt, np.ones(5))
+        assert wt.tobytes() == w.tobytes()
