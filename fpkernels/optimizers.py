@@ -321,6 +321,7 @@ class FusedOptimizer(_interfaces.Optimizer):
         raise NotImplementedError
 
 
+@register("sgd")
 class SGD(FusedOptimizer):
     """Stochastic gradient descent, with optional momentum, Nesterov momentum and weight decay.
 
@@ -422,6 +423,7 @@ class _AdamBase(FusedOptimizer):
             sizes, config), f"{self.name} step")
 
 
+@register("adam")
 class Adam(_AdamBase):
     """Adam: per-weight step sizes from running means of the gradient and its square.
 
@@ -457,6 +459,7 @@ class Adam(_AdamBase):
         super().__init__(lr, beta1, beta2, eps, weight_decay, amsgrad, betas)
 
 
+@register("adamw")
 class AdamW(_AdamBase):
     """AdamW: Adam with decoupled weight decay, p -= lr*weight_decay*p before the Adam step.
 
@@ -480,6 +483,7 @@ class AdamW(_AdamBase):
         super().__init__(lr, beta1, beta2, eps, weight_decay, amsgrad, betas)
 
 
+@register("rmsprop")
 class RMSprop(FusedOptimizer):
     """RMSprop: divide each gradient by the root of a running mean of its squares.
 
@@ -518,9 +522,3 @@ class RMSprop(FusedOptimizer):
             "lr": lr, "alpha": self.alpha, "eps": self.eps, "weight_decay": self.weight_decay})
         _check(getattr(_lib, f"fpk_rmsprop_step_many_{_SUFFIX[dtype]}")(
             count, params, grads, buffers["v"], sizes, config), "rmsprop step")
-
-# Registered by call (not as decorators) so the module keeps the classes themselves.
-register("sgd", SGD)
-register("adam", Adam)
-register("adamw", AdamW)
-register("rmsprop", RMSprop)
