@@ -455,3 +455,34 @@ def test_deepcopy_and_pickle_of_a_stepped_optimizer():
         assert twin.state[0]["m"] is not opt.state[0]["m"]
         twin.step(wt, np.ones(5))
         assert wt.tobytes() == w.tobytes()
+
+
+# ---- random hyper-parameters and data against the references (float64) ----
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+HYPER = {
+    "sgd": st.fixed_dictionaries({"lr": st.floats(0, 1), "momentum": st.floats(0.01, 0.99),
+                                  "nesterov": st.booleans(), "weight_decay": st.floats(0, 1)}),
+    "adam": st.fixed_dictionaries({"lr": st.floats(0, 1), "beta1": st.floats(0, 0.999),
+                                   "beta2": st.floats(0, 0.9999), "eps": st.floats(1e-10, 1),
+                                   "weight_decay": st.floats(0, 1), "amsgrad": st.booleans()}),
+    "rmsprop": st.fixed_dictionaries({"lr": st.floats(0, 1), "alpha": st.floats(0, 0.999),
+                                      "eps": st.floats(1e-10, 1), "weight_decay": st.floats(0, 1)}),
+}
+HYPER["adamw"] = HYPER["adam"]
+
+
+@given(st.sampled_from(sorted(HYPER)), st.data(),
+       st.lists(st.floats(-10, 10), min_size=1, max_size=9), st.integers(1, 4))
+def test_random_settings_match_reference(name, data, start, steps):
+    hyper = data.draw(HYPER[name])
+    grads = [data.draw(st.lists(st.floats(-10, 10), min_size=len(start), max_size=len(start)))
+             for _ in range(steps)]
+    param = np.array(start)
+    reference, state = list(start), {}
+    opt = fk.optimizers.get(name, **hyper)
+    for g in grads:
+        opt.step(param, g)
+        getattr(formulaic, name)(reference, g, state, **hyper)
+    np.testing.assert_allclose(param, reference, rtol=1e-9, atol=1e-9)
