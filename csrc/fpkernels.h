@@ -83,9 +83,111 @@ int fpk_machine_fma_peak(int threads, double *flops_per_second);
 
 /* ---- tensor operations (elementwise.c, shape.c) ---- */
 
+/* The four arithmetic operations of fpk_binary_*. */
+typedef enum fpk_binary_op { FPK_ADD = 0, FPK_SUB = 1, FPK_MUL = 2, FPK_DIV = 3 } fpk_binary_op;
+
+/* out[i] = a[i] (+ - * /) b[i] for i < n; contiguous arrays, out may be a or b. */
+int fpk_add_f32(const float *a, const float *b, float *out, size_t n);
+int fpk_add_f64(const double *a, const double *b, double *out, size_t n);
+int fpk_sub_f32(const float *a, const float *b, float *out, size_t n);
+int fpk_sub_f64(const double *a, const double *b, double *out, size_t n);
+int fpk_mul_f32(const float *a, const float *b, float *out, size_t n);
+int fpk_mul_f64(const double *a, const double *b, double *out, size_t n);
+int fpk_div_f32(const float *a, const float *b, float *out, size_t n);
+int fpk_div_f64(const double *a, const double *b, double *out, size_t n);
+
+/* Broadcasting N-d form: out (C-contiguous, `shape`) = a op b, where a and b are read through
+   their own element strides (0 on a broadcast dim). out may be a or b when they are contiguous. */
+int fpk_binary_f32(fpk_binary_op op, size_t ndim, const int64_t *shape,
+                   const float *a, const int64_t *a_strides,
+                   const float *b, const int64_t *b_strides, float *out);
+int fpk_binary_f64(fpk_binary_op op, size_t ndim, const int64_t *shape,
+                   const double *a, const int64_t *a_strides,
+                   const double *b, const int64_t *b_strides, double *out);
+
+/* out[i] = x[i] (+ - * /) s for i < n (a scalar on the right); out may be x. */
+int fpk_add_scalar_f32(const float *x, float s, float *out, size_t n);
+int fpk_add_scalar_f64(const double *x, double s, double *out, size_t n);
+int fpk_sub_scalar_f32(const float *x, float s, float *out, size_t n);
+int fpk_sub_scalar_f64(const double *x, double s, double *out, size_t n);
+int fpk_mul_scalar_f32(const float *x, float s, float *out, size_t n);
+int fpk_mul_scalar_f64(const double *x, double s, double *out, size_t n);
+int fpk_div_scalar_f32(const float *x, float s, float *out, size_t n);
+int fpk_div_scalar_f64(const double *x, double s, double *out, size_t n);
+
+/* out[i] = x[i] ** p, as C's pow (a negative base with a fractional p gives NaN), except that
+   p = 0.5 is sqrt (as NumPy: sqrt(-0) = -0, sqrt(-inf) = NaN); out may be x. */
+int fpk_power_f32(const float *x, float p, float *out, size_t n);
+int fpk_power_f64(const double *x, double p, double *out, size_t n);
+
+/* out[i] = |x[i]|; out may be x. */
+int fpk_abs_f32(const float *x, float *out, size_t n);
+int fpk_abs_f64(const double *x, double *out, size_t n);
+
+/* *result = sum of a[i] * b[i] for i < n (0 for n = 0); same bits for any thread count
+   (blocked like fpk_sum, in reduce.c). */
+int fpk_dot_f32(const float *a, const float *b, size_t n, float *result);
+int fpk_dot_f64(const double *a, const double *b, size_t n, double *result);
+
+/* out (cols x rows) = the transpose of x (rows x cols); cache-blocked; out must not overlap x. */
+int fpk_transpose_f32(const float *x, size_t rows, size_t cols, float *out);
+int fpk_transpose_f64(const double *x, size_t rows, size_t cols, double *out);
+
+/* Copy the C-contiguous ndim-d array x (shape) into out (out_shape), trimming every dim that
+   shrinks and filling every new element with `value`. */
+int fpk_resize_f32(size_t ndim, const int64_t *shape, const float *x,
+                   const int64_t *out_shape, float *out, float value);
+int fpk_resize_f64(size_t ndim, const int64_t *shape, const double *x,
+                   const int64_t *out_shape, double *out, double value);
+
+/* fpk_resize that only grows: FPK_ERR_SHAPE if any out_shape[d] < shape[d]. */
+int fpk_pad_f32(size_t ndim, const int64_t *shape, const float *x,
+                const int64_t *out_shape, float *out, float value);
+int fpk_pad_f64(size_t ndim, const int64_t *shape, const double *x,
+                const int64_t *out_shape, double *out, double value);
+
 /* ---- end tensor operations ---- */
 
 /* ---- statistics (reduce.c) ---- */
+
+/* Whole-array reductions of x[0..n) into *result. Sums are blocked (fixed 4096-element blocks,
+   float32 accumulated in double) and combined pairwise in a fixed order: the same bits for any
+   thread count. sum of n = 0 is 0; the others return FPK_ERR_EMPTY for n = 0. NaN propagates. */
+int fpk_sum_f32(const float *x, size_t n, float *result);
+int fpk_sum_f64(const double *x, size_t n, double *result);
+int fpk_mean_f32(const float *x, size_t n, float *result);
+int fpk_mean_f64(const double *x, size_t n, double *result);
+int fpk_min_f32(const float *x, size_t n, float *result);
+int fpk_min_f64(const double *x, size_t n, double *result);
+int fpk_max_f32(const float *x, size_t n, float *result);
+int fpk_max_f64(const double *x, size_t n, double *result);
+
+/* Standard deviation, population (sample = 0, divide by n) or sample (sample != 0, n - 1):
+   one pass over memory, two passes inside each cache-resident block, blocks merged exactly.
+   FPK_ERR_EMPTY for n = 0, FPK_ERR_VALUE for sample with n = 1. */
+int fpk_std_f32(const float *x, size_t n, int sample, float *result);
+int fpk_std_f64(const double *x, size_t n, int sample, double *result);
+
+/* Median by linear-time selection on a scratch copy (x is not changed); even n gives the mean
+   of the two middle values; any NaN gives NaN. FPK_ERR_EMPTY for n = 0. */
+int fpk_median_f32(const float *x, size_t n, float *result);
+int fpk_median_f64(const double *x, size_t n, double *result);
+
+/* The same reductions along one axis: x is viewed as a C-contiguous (outer, n, inner) array and
+   out[o * inner + i] reduces x[o, :, i]. FPK_ERR_EMPTY when n = 0 and out is not empty (sum
+   writes zeros instead). */
+int fpk_sum_axis_f32(const float *x, size_t outer, size_t n, size_t inner, float *out);
+int fpk_sum_axis_f64(const double *x, size_t outer, size_t n, size_t inner, double *out);
+int fpk_mean_axis_f32(const float *x, size_t outer, size_t n, size_t inner, float *out);
+int fpk_mean_axis_f64(const double *x, size_t outer, size_t n, size_t inner, double *out);
+int fpk_min_axis_f32(const float *x, size_t outer, size_t n, size_t inner, float *out);
+int fpk_min_axis_f64(const double *x, size_t outer, size_t n, size_t inner, double *out);
+int fpk_max_axis_f32(const float *x, size_t outer, size_t n, size_t inner, float *out);
+int fpk_max_axis_f64(const double *x, size_t outer, size_t n, size_t inner, double *out);
+int fpk_std_axis_f32(const float *x, size_t outer, size_t n, size_t inner, int sample, float *out);
+int fpk_std_axis_f64(const double *x, size_t outer, size_t n, size_t inner, int sample, double *out);
+int fpk_median_axis_f32(const float *x, size_t outer, size_t n, size_t inner, float *out);
+int fpk_median_axis_f64(const double *x, size_t outer, size_t n, size_t inner, double *out);
 
 /* ---- end statistics ---- */
 

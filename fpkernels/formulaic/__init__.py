@@ -4,6 +4,7 @@ Explicit loops, one idea per line, no NumPy. They run (slowly), they are the ora
 kernels are tested against, and they are what `fpkernels explain` shows.
 """
 # ---- tensor operations and statistics (tensor.py) ----
+from .tensor import *  # noqa: F401,F403
 
 # ---- activations (activations.py) ----
 from .activations import *  # noqa: F401,F403
