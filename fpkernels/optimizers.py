@@ -139,14 +139,20 @@ class FusedOptimizer(_interfaces.Optimizer):
                                  "that array)")
             if not flags.writeable:
                 raise ValueError(f"params[{index}] is read-only; it must be writable to be updated")
+            if not flags.aligned:
+                raise ValueError(f"params[{index}] is not aligned to its dtype; the update runs in "
+                                 "place in C, which needs aligned floats (copy it once)")
             shape = p.shape
-            if not (type(g) is _np.ndarray and g.dtype == dtype and g.flags.c_contiguous):
+            if not (type(g) is _np.ndarray and g.dtype == dtype and g.flags.c_contiguous
+                    and g.flags.aligned):
                 g = _np.asarray(g)
                 if g.dtype.kind not in "fiub":
                     raise TypeError(f"grads[{index}] has dtype {g.dtype}; gradients must be real "
                                     "numbers")
                 if g.shape == shape:
                     g = _np.asarray(g, dtype=dtype, order="C")
+                    if not g.flags.aligned:
+                        g = g.copy()
             if g.shape != shape:
                 raise ValueError(f"grads[{index}] has shape {g.shape} but params[{index}] has "
                                  f"shape {shape}")

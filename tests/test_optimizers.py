@@ -486,3 +486,21 @@ def test_random_settings_match_reference(name, data, start, steps):
         opt.step(param, g)
         getattr(formulaic, name)(reference, g, state, **hyper)
     np.testing.assert_allclose(param, reference, rtol=1e-9, atol=1e-9)
+
+
+def misaligned(n, dtype=np.float32):
+    buffer = np.zeros(np.dtype(dtype).itemsize * n + 1, np.uint8)
+    view = buffer[1:].view(dtype)
+    assert not view.flags.aligned
+    return view
+
+
+def test_misaligned_arrays():
+    p = misaligned(4)
+    with pytest.raises(ValueError, match="aligned"):
+        fk.optimizers.get("sgd").step(p, np.ones(4))
+    g = misaligned(4)
+    g[:] = 1.0
+    w = np.zeros(4, np.float32)
+    fk.optimizers.get("sgd", lr=1.0).step(w, g)
+    assert (w == -1).all()
