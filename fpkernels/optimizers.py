@@ -22,6 +22,7 @@ from numbers import Real as _Real
 import numpy as _np
 
 from . import interfaces as _interfaces
+from . import schedules  # noqa: F401  (also makes fpkernels.schedules available)
 from ._core import FLOAT32 as _F32, FLOAT64 as _F64, check as _check, ffi as _ffi, lib as _lib
 from .formulaic import training as _reference
 

@@ -330,6 +330,7 @@ def test_schedule_values():
     warm = Warmup(0.1, warmup_steps=4)
     assert [round(warm(s), 10) for s in range(6)] == [0.025, 0.05, 0.075, 0.1, 0.1, 0.1]
     assert ConstantLR(0.3)(7) == 0.3
+    assert fk.schedules.CosineLR is CosineLR
     assert "CosineLR" in repr(cosine)
     with pytest.raises(ValueError):
         StepLR(0.1, 0)
