@@ -14,6 +14,14 @@
 #define COLUMNS 256    /* columns per unit when slices are strided (inner > 1) */
 #define LANES 16       /* independent accumulators for min/max */
 
+/* The statistics loops convert to double; with AVX-512, ask GCC for 512-bit vectors (it prefers
+   256-bit ones by default). */
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDE_VECTORS __attribute__((target("prefer-vector-width=512")))
+#else
+#define WIDE_VECTORS
+#endif
+
 /* Chan et al.'s merge of two (count, mean, M2) summaries; M2 = sum of squared deviations. */
 static void merge_moments(double *n, double *mean, double *m2, double nb, double mean_b,
                           double m2_b)
@@ -29,7 +37,8 @@ static double sample_std(double m2, size_t n) { return n > 1 ? sqrt(m2 / (double
 
 #define DEFINE_NORMALIZE(T, SUF)                                                            \
     /* Mean and M2 of n <= BLOCK contiguous elements: two passes over cached data. */       \
-    static void block_moments_##SUF(const T *x, size_t n, double *mean, double *m2)          \
+    WIDE_VECTORS static void block_moments_##SUF(const T *x, size_t n, double *mean,         \
+                                                 double *m2)                                 \
     {                                                                                       \
         double sum = 0.0, squares = 0.0;                                                    \
         _Pragma("omp simd reduction(+:sum)")                                                \
