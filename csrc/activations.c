@@ -26,6 +26,11 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
+/* These kernels are compute-bound: on AVX-512 machines use the full 512-bit registers (GCC's
+   default for -march=native prefers 256). */
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("prefer-vector-width=512")
+#endif
 
 #include <math.h>
 #include <stdlib.h>
@@ -79,7 +84,7 @@ static inline float exp_scaled_f(float x, int32_t scale)
     int32_t n = bits_f(shifted) - bits_f(ROUNDER_F) + scale;
     float r = x - k * 0.693359375f;             /* ln2 in two parts: k * hi is exact */
     r = r - k * -2.12194440e-4f;
-    int32_t half = n / 2;
+    int32_t half = n >> 1;                      /* arithmetic shift: floor(n / 2) */
     return exp_reduced_f(r) * pow2_f(half) * pow2_f(n - half);
 }
 
@@ -93,7 +98,7 @@ static inline float exp_scaled_fd(double t, int32_t scale)
     double k = shifted - ROUNDER_D;
     int32_t n = (int32_t)(bits_d(shifted) - bits_d(ROUNDER_D)) + scale;
     float r = (float)(t - k * 0.6931471805599453);
-    int32_t half = n / 2;
+    int32_t half = n >> 1;                      /* arithmetic shift: floor(n / 2) */
     return exp_reduced_f(r) * pow2_f(half) * pow2_f(n - half);
 }
 
@@ -120,7 +125,7 @@ static inline double exp_d(double x)
     p = p * r + 1.0 / 6.0;
     p = p * r + 0.5;
     double e_r = 1.0 + (r + r * r * p);
-    int64_t half = n / 2;
+    int64_t half = n >> 1;
     return e_r * pow2_d(half) * pow2_d(n - half);
 }
 
@@ -203,6 +208,80 @@ static inline double gelu_tanh_slope_d(double x)
 }
 
 /* ------------------------------------------------------------------------------------------
+ * The Gaussian CDF Phi(x) = erfc(-x/sqrt 2)/2 for float inputs, in double, vectorisable:
+ *   |z| < 0.85 (z = x/sqrt 2):  Phi = 1/2 + z P(z^2)/2,  P fitted (relative error < 3e-17)
+ *   beyond:                     erfc(|z|) = e^(-z^2) R(|z|),  R(a) = erfc(a) e^(a^2) fitted as a
+ *                               polynomial in t = 1/(1 + a/2) (relative error < 5e-12)
+ * For float x, z^2 = x^2/2 is exact in double, so e^(-z^2) keeps its precision. Accurate to
+ * double precision where gelu' crosses zero (x = -0.75), and far beyond float elsewhere.
+ * ---------------------------------------------------------------------------------------- */
+
+static inline double erf_small_d(double z)        /* erf(z) for |z| <= 0.85 */
+{
+    double s = z * z;
+    double p = 1.0660449886842932e-08;
+    p = p * s - 1.5691584281909376e-07;
+    p = p * s + 1.6398269811768604e-06;
+    p = p * s - 1.4921848702896826e-05;
+    p = p * s + 0.0001205518656598847;
+    p = p * s - 0.0008548323385919002;
+    p = p * s + 0.005223977568912982;
+    p = p * s - 0.026866170639991065;
+    p = p * s + 0.11283791670931083;
+    p = p * s - 0.3761263890318331;
+    p = p * s + 1.1283791670955126;
+    return z * p;
+}
+
+static inline double erfc_scaled_d(double a)      /* erfc(a) e^(a^2) for 0.85 <= a <= 10.5 */
+{
+    a = a > 10.5 ? 10.5 : a;
+    double t = 1.0 / (1.0 + 0.5 * a);
+    double r = 0.00830968088117361;
+    r = r * t + 0.031029542870500464;
+    r = r * t - 0.28262234951832993;
+    r = r * t + 0.6659931665680332;
+    r = r * t - 0.7035104615707335;
+    r = r * t + 0.3395852555284453;
+    r = r * t - 0.16965228040398345;
+    r = r * t + 0.13233117410354647;
+    r = r * t + 0.16620788450152013;
+    r = r * t + 0.24828856275289515;
+    r = r * t + 0.2819564506718112;
+    r = r * t + 0.2821025878112766;
+    r = r * t - 1.9715722000060094e-07;
+    return r;
+}
+
+/* Phi(x) for x = a float value (held in double). */
+static inline double gauss_cdf_fd(double x)
+{
+    double z = x * SQRT_HALF;
+    double a = fabs(z);
+    double near = 0.5 + 0.5 * erf_small_d(a < 0.85 ? z : 0.0);
+    double tail = 0.5 * exp_d(-0.5 * x * x) * erfc_scaled_d(a);     /* erfc(a)/2 */
+    double far = x < 0 ? tail : 1.0 - tail;
+    return a < 0.85 ? near : (x == x ? far : x);
+}
+
+/* erf(x) for a float x (held in double), from the same two pieces. */
+static inline double erf_fd(double x)
+{
+    double a = fabs(x);
+    double near = erf_small_d(a < 0.85 ? x : 0.0);
+    double far = copysign(1.0 - exp_d(-x * x) * erfc_scaled_d(a), x);
+    return a < 0.85 ? near : (x == x ? far : x);
+}
+
+static inline double gelu_fd(float x) { return times_vanishing(x, gauss_cdf_fd(x)); }
+
+static inline double gelu_slope_fd(float x)       /* Phi(x) + x phi(x) */
+{
+    double pdf = INV_SQRT_2PI * exp_d(-0.5 * (double)x * x);
+    return gauss_cdf_fd(x) + times_vanishing(x, pdf);
+}
+
+/* ------------------------------------------------------------------------------------------
  * The math of one element, in float (float32 forward passes and the derivatives that stay
  * away from zero), each within 4 ULP of the exact value (tests/test_activations.py).
  * Products x * s whose s may be subnormal are taken at 2^64 times their size and scaled
@@ -272,6 +351,17 @@ static inline float x_sigmoid_f(float x, double z)
     return big_s == 0.0f ? 0.0f * copysignf(1.0f, x) : y;
 }
 
+/* x * sigmoid(x): silu, swish with beta = 1, whose argument is exact in float. */
+static inline float silu_f(float x)
+{
+    int32_t scale = x < -(float)TINY_ARGUMENT ? BIG_SCALE : 0;
+    float big_e = exp_scaled_f(-fabsf(x), scale);
+    float e = big_e * pow2_f(-scale);
+    float big_s = (x >= 0 ? pow2_f(scale) : big_e) / (1.0f + e);
+    float y = x * big_s * pow2_f(-scale);
+    return big_s == 0.0f ? 0.0f * copysignf(1.0f, x) : y;
+}
+
 static inline float swish_f(float x, double beta) { return x_sigmoid_f(x, beta * x); }
 
 static inline float gelu_tanh_f(float x)
@@ -322,12 +412,22 @@ ACTIVATION(leaky_relu, leaky_relu_f(v, (float)alpha), leaky_relu_slope_f(v, (flo
            leaky_relu_d(v, alpha), leaky_relu_slope_d(v, alpha), , double alpha)
 ACTIVATION(sigmoid, sigmoid_f(v), sigmoid_slope_f(v), sigmoid_d(v), sigmoid_slope_d(v), )
 ACTIVATION(tanh, tanh_f(v), tanh_slope_f(v), tanh_d(v), tanh_slope_d(v), )
-ACTIVATION(swish, swish_f(v, beta), swish_slope_d(v, beta), swish_d(v, beta),
-           swish_slope_d(v, beta), , double beta)
-ACTIVATION(gelu, gelu_d(v), gelu_slope_d(v), gelu_d(v), gelu_slope_d(v), )
+/* swish: beta = 1 (silu) keeps its exponential's argument in float, the faster path. */
+static FORWARD_KERNEL(silu_forward_f32, float, silu_f(v), )
+static FORWARD_KERNEL(swish_any_beta_forward_f32, float, swish_f(v, beta), , double beta)
+int fpk_swish_forward_f32(const float *x, float *out, size_t n, double beta)
+{
+    return beta == 1.0 ? silu_forward_f32(x, out, n) : swish_any_beta_forward_f32(x, out, n, beta);
+}
+FORWARD_KERNEL(fpk_swish_forward_f64, double, swish_d(v, beta), , double beta)
+FORWARD_KERNEL(fpk_swish_derivative_f32, float, swish_slope_d(v, beta), , double beta)
+FORWARD_KERNEL(fpk_swish_derivative_f64, double, swish_slope_d(v, beta), , double beta)
+BACKWARD_KERNEL(fpk_swish_backward_f32, float, swish_slope_d(v, beta), , double beta)
+BACKWARD_KERNEL(fpk_swish_backward_f64, double, swish_slope_d(v, beta), , double beta)
+ACTIVATION(gelu, gelu_fd(v), gelu_slope_fd(v), gelu_d(v), gelu_slope_d(v), )
 ACTIVATION(gelu_tanh, gelu_tanh_f(v), gelu_tanh_slope_d(v), gelu_tanh_d(v),
            gelu_tanh_slope_d(v), )
-FORWARD_KERNEL(fpk_erf_f32, float, erf(v), )
+FORWARD_KERNEL(fpk_erf_f32, float, erf_fd(v), )
 FORWARD_KERNEL(fpk_erf_f64, double, erf(v), )
 
 /* ------------------------------------------------------------------------------------------
@@ -338,40 +438,79 @@ FORWARD_KERNEL(fpk_erf_f64, double, erf(v), )
  * makes the whole row NaN.
  * ---------------------------------------------------------------------------------------- */
 
-/* The largest value of a row (NaN if the row holds NaN), and how many times it is +inf. */
-#define ROW_MAX(T, row, cols, m, has_nan, inf_count)                                        \
-    T m = -(T)INFINITY;                                                                     \
-    int has_nan = 0;                                                                        \
-    size_t inf_count = 0;                                                                   \
-    for (size_t j = 0; j < cols; j++) {                                                     \
-        m = row[j] > m ? row[j] : m;                                                        \
-        has_nan |= row[j] != row[j];                                                        \
+#define LANES 16   /* independent running maxima and sums, so the row loops vectorise */
+
+/* Row helpers for one value type T with exponential EXP:
+     row_max:  the largest value, NaN skipped (a NaN still poisons the row: e^(NaN - m) makes
+               the sum NaN), and how many entries are +inf when it is +inf;
+     row_exp:  s_j = e^(x_j - m) and their sum, in double;
+     row_dot:  sum_j g_j s_j, in double. */
+#define ROW_HELPERS(SUFFIX, T, EXP)                                                         \
+    static inline T row_max_##SUFFIX(const T *row, size_t cols, size_t *inf_count)          \
+    {                                                                                       \
+        T lane[LANES];                                                                      \
+        for (int k = 0; k < LANES; k++) lane[k] = -(T)INFINITY;                             \
+        size_t j = 0;                                                                       \
+        for (; j + LANES <= cols; j += LANES)                                               \
+            for (int k = 0; k < LANES; k++)                                                 \
+                lane[k] = row[j + k] > lane[k] ? row[j + k] : lane[k];                      \
+        for (int k = 0; j < cols; j++, k++)                                                 \
+            lane[k] = row[j] > lane[k] ? row[j] : lane[k];                                  \
+        T m = lane[0];                                                                      \
+        for (int k = 1; k < LANES; k++) m = lane[k] > m ? lane[k] : m;                      \
+        size_t infs = 0;                                                                    \
+        if (m == (T)INFINITY)                                                               \
+            for (j = 0; j < cols; j++) infs += row[j] == (T)INFINITY;                       \
+        *inf_count = infs;                                                                  \
+        return m;                                                                           \
     }                                                                                       \
-    if (m == (T)INFINITY)                                                                   \
-        for (size_t j = 0; j < cols; j++) inf_count += row[j] == (T)INFINITY;
+    static inline double row_exp_##SUFFIX(const T *row, T *s, size_t cols, T m)            \
+    {                                                                                       \
+        for (size_t j = 0; j < cols; j++) s[j] = EXP(row[j] - m);                          \
+        double lane[LANES] = {0};                                                           \
+        size_t j = 0;                                                                       \
+        for (; j + LANES <= cols; j += LANES)                                               \
+            for (int k = 0; k < LANES; k++) lane[k] += s[j + k];                            \
+        for (int k = 0; j < cols; j++, k++) lane[k] += s[j];                                \
+        double total = 0;                                                                   \
+        for (int k = 0; k < LANES; k++) total += lane[k];                                   \
+        return total;                                                                       \
+    }                                                                                       \
+    static inline double row_dot_##SUFFIX(const T *g, const T *s, size_t cols)             \
+    {                                                                                       \
+        double lane[LANES] = {0};                                                           \
+        size_t j = 0;                                                                       \
+        for (; j + LANES <= cols; j += LANES)                                               \
+            for (int k = 0; k < LANES; k++) lane[k] += (double)g[j + k] * s[j + k];         \
+        for (int k = 0; j < cols; j++, k++) lane[k] += (double)g[j] * s[j];                 \
+        double total = 0;                                                                   \
+        for (int k = 0; k < LANES; k++) total += lane[k];                                   \
+        return total;                                                                       \
+    }
+
+#define EXP_F32(x) exp_scaled_f(x, 0)
+ROW_HELPERS(f32, float, EXP_F32)
+ROW_HELPERS(f64, double, exp_d)
 
 /* Softmax of one row into s (s may be the row itself). */
-#define SOFTMAX_ROW(T, EXP, row, s, cols)                                                   \
+#define SOFTMAX_ROW(SUFFIX, T, row, s, cols)                                                \
     do {                                                                                    \
-        ROW_MAX(T, row, cols, m, has_nan, inf_count)                                        \
-        if (has_nan || inf_count > 1 || m == -(T)INFINITY) {                                \
+        size_t inf_count;                                                                   \
+        T m = row_max_##SUFFIX(row, cols, &inf_count);                                      \
+        if (inf_count > 1 || m == -(T)INFINITY) {                                           \
             for (size_t j = 0; j < cols; j++) s[j] = (T)NAN;                                \
         } else if (inf_count == 1) {                                                        \
-            for (size_t j = 0; j < cols; j++) s[j] = row[j] == (T)INFINITY ? 1 : 0;         \
+            int nan = 0;                                                                    \
+            for (size_t j = 0; j < cols; j++) nan |= row[j] != row[j];                      \
+            for (size_t j = 0; j < cols; j++)                                               \
+                s[j] = nan ? (T)NAN : (row[j] == (T)INFINITY ? 1 : 0);                      \
         } else {                                                                            \
-            double total = 0;                                                               \
-            for (size_t j = 0; j < cols; j++) {                                             \
-                s[j] = EXP(row[j] - m);                                                     \
-                total += s[j];                                                              \
-            }                                                                               \
-            T scale = (T)(1.0 / total);                                                     \
+            T scale = (T)(1.0 / row_exp_##SUFFIX(row, s, cols, m));                         \
             for (size_t j = 0; j < cols; j++) s[j] *= scale;                                \
         }                                                                                   \
     } while (0)
 
-#define EXP_F32(x) exp_scaled_f(x, 0)
-
-#define SOFTMAX_KERNELS(SUFFIX, T, EXP)                                                     \
+#define SOFTMAX_KERNELS(SUFFIX, T)                                                     \
     /* out = softmax of each row of x (rows x cols); out may be x. */                       \
     int fpk_softmax_forward_##SUFFIX(const T *x, T *out, size_t rows, size_t cols)          \
     {                                                                                       \
@@ -381,7 +520,7 @@ FORWARD_KERNEL(fpk_erf_f64, double, erf(v), )
             for (size_t r = lo; r < hi; r++) {                                              \
                 const T *row = x + r * cols;                                                \
                 T *s = out + r * cols;                                                      \
-                SOFTMAX_ROW(T, EXP, row, s, cols);                                          \
+                SOFTMAX_ROW(SUFFIX, T, row, s, cols);                                          \
             });                                                                             \
         return FPK_OK;                                                                      \
     }                                                                                       \
@@ -409,14 +548,13 @@ FORWARD_KERNEL(fpk_erf_f64, double, erf(v), )
             else for (size_t r = lo; r < hi; r++) {                                         \
                 const T *row = x + r * cols, *g = grad_out + r * cols;                      \
                 T *o = out + r * cols;                                                      \
-                SOFTMAX_ROW(T, EXP, row, s, cols);                                          \
-                double dot = 0;                                                             \
-                for (size_t j = 0; j < cols; j++) dot += (double)g[j] * s[j];               \
+                SOFTMAX_ROW(SUFFIX, T, row, s, cols);                                          \
+                double dot = row_dot_##SUFFIX(g, s, cols);                                  \
                 for (size_t j = 0; j < cols; j++) o[j] = (T)(s[j] * (g[j] - dot));          \
             }                                                                               \
             free(s););                                                                      \
         return failed ? FPK_ERR_NOMEM : FPK_OK;                                             \
     }
 
-SOFTMAX_KERNELS(f32, float, EXP_F32)
-SOFTMAX_KERNELS(f64, double, exp_d)
+SOFTMAX_KERNELS(f32, float)
+SOFTMAX_KERNELS(f64, double)

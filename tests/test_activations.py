@@ -324,12 +324,14 @@ def test_softmax_huge_and_infinite_logits(dtype):
                   [inf, inf, 1.0],                 # two +inf: no limit, NaN like PyTorch
                   [-inf, -inf, -inf],              # all -inf: NaN like PyTorch
                   [-inf, 0.0, -inf],               # -inf entries get 0
-                  [nan, 1.0, 2.0]], dtype)         # NaN poisons its row
+                  [nan, 1.0, 2.0],                 # NaN poisons its row
+                  [nan, inf, 2.0]], dtype)         # ... even beside a single +inf
     s = make("softmax").forward(x)
     np.testing.assert_array_equal(s[0], [1.0, 0.0, 0.0])
     np.testing.assert_array_equal(s[1], [1.0, 0.0, 0.0])
     np.testing.assert_array_equal(s[2], [0.0, 1.0, 0.0])
     assert np.isnan(s[3]).all() and np.isnan(s[4]).all() and np.isnan(s[6]).all()
+    assert np.isnan(s[7]).all()
     np.testing.assert_array_equal(s[5], [0.0, 1.0, 0.0])
 
 
