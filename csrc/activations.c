@@ -26,11 +26,6 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
-/* These kernels are compute-bound: on AVX-512 machines use the full 512-bit registers (GCC's
-   default for -march=native prefers 256). */
-#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
-#pragma GCC target("prefer-vector-width=512")
-#endif
 
 #include <math.h>
 #include <stdlib.h>
