@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "fpkernels.h"
+#include "fpk_vmath.h"
 
 #define LOSS_BLOCK 4096
 #define LANES 16
@@ -63,6 +64,14 @@ static inline double bce_loss(double p, double y)
 {
     double q = clamp_prob(p);
     return -(y * log(q) + (1.0 - y) * log1p(-q));
+}
+/* For float p: 1 - q is exact in double, so log(1 - q) needs no log1p, and the vectorisable
+   log_d keeps the loop vectorised. */
+static inline double bce_loss_f(double p, double y)
+{
+    double q = clamp_prob(p);
+    double loss = -(y * log_d(q) + (1.0 - y) * log_d(1.0 - q));
+    return q == q ? loss : q;
 }
 /* The derivative of the formula, at the clamped p (a saturated prediction still gets a push). */
 static inline double bce_grad(double p, double y)
@@ -197,7 +206,8 @@ LOSS_BOTH(mse, mse_loss(p, y), mse_grad(p, y), any_label_ok(y), 0.0, )
 LOSS_BOTH(hinge, hinge_loss(p, y), hinge_grad(p, y), hinge_label_ok(y), 0.0, )
 LOSS_BOTH(huber, huber_loss(p, y, delta), huber_grad(p, y, delta), any_label_ok(y), delta,
           , double delta)
-LOSS_BOTH(bce, bce_loss(p, y), bce_grad(p, y), unit_label_ok(y), 0.0, )
+ELEMENTWISE_LOSS(bce, f32, float, bce_loss_f(p, y), bce_grad(p, y), unit_label_ok(y), 0.0, )
+ELEMENTWISE_LOSS(bce, f64, double, bce_loss(p, y), bce_grad(p, y), unit_label_ok(y), 0.0, )
 
 /* ------------------------------------------------------------------------------------------
  * Row losses: cce on probabilities, softmax_cross_entropy on logits. A batch is `rows` rows of
@@ -224,25 +234,34 @@ LOSS_BOTH(bce, bce_loss(p, y), bce_grad(p, y), unit_label_ok(y), 0.0, )
         }                                                                                   \
     } while (0)
 
-/* log sum_j e^(z_j) of one row, stable: m + log sum e^(z_j - m). */
-static inline double log_sum_exp_f32(const float *z, size_t cols)
-{
-    float m = -INFINITY;
-    for (size_t j = 0; j < cols; j++) m = z[j] > m ? z[j] : m;
-    if (isinf(m)) return m;
-    double s = 0;
-    for (size_t j = 0; j < cols; j++) s += exp((double)z[j] - m);
-    return m + log(s);
-}
-static inline double log_sum_exp_f64(const double *z, size_t cols)
-{
-    double m = -INFINITY;
-    for (size_t j = 0; j < cols; j++) m = z[j] > m ? z[j] : m;
-    if (isinf(m)) return m;
-    double s = 0;
-    for (size_t j = 0; j < cols; j++) s += exp(z[j] - m);
-    return m + log(s);
-}
+/* log sum_j e^(z_j) of one row, stable: m + log sum e^(z_j - m); LANES running maxima and
+   sums so the loops vectorise (e^ by the vectorisable exp_d; z_j - m is exact in double for
+   float z). */
+#define LOG_SUM_EXP(SUFFIX, T)                                                              \
+    static inline double log_sum_exp_##SUFFIX(const T *z, size_t cols)                      \
+    {                                                                                       \
+        T lane_max[LANES];                                                                  \
+        for (int k = 0; k < LANES; k++) lane_max[k] = -(T)INFINITY;                         \
+        size_t j = 0;                                                                       \
+        for (; j + LANES <= cols; j += LANES)                                               \
+            for (int k = 0; k < LANES; k++)                                                 \
+                lane_max[k] = z[j + k] > lane_max[k] ? z[j + k] : lane_max[k];              \
+        for (int k = 0; j < cols; j++, k++)                                                 \
+            lane_max[k] = z[j] > lane_max[k] ? z[j] : lane_max[k];                          \
+        double m = lane_max[0];                                                             \
+        for (int k = 1; k < LANES; k++) m = lane_max[k] > m ? lane_max[k] : m;              \
+        if (isinf(m)) return m;                                                             \
+        double lane[LANES] = {0};                                                           \
+        for (j = 0; j + LANES <= cols; j += LANES)                                          \
+            for (int k = 0; k < LANES; k++) lane[k] += exp_d((double)z[j + k] - m);         \
+        for (int k = 0; j < cols; j++, k++) lane[k] += exp_d((double)z[j] - m);             \
+        double s = 0;                                                                       \
+        for (int k = 0; k < LANES; k++) s += lane[k];                                       \
+        return m + log(s);                                                                  \
+    }
+
+LOG_SUM_EXP(f32, float)
+LOG_SUM_EXP(f64, double)
 
 /* Softmax cross-entropy of one row: lse - sum_j y_j z_j (with sum_j y_j weighting lse). */
 #define SCE_ROW(T, SUFFIX, z, labels, target_rows, r, cols, result, bad)                    \
@@ -355,7 +374,8 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
             int64_t c = labels[r];                                                          \
             if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; break; }                 \
             for (size_t j = 0; j < cols; j++)                                               \
-                g[j] = (T)(scale * (exp((double)z[j] - lse) - (j == (size_t)c)));           \
+                g[j] = (T)(scale * exp_d((double)z[j] - lse));                             \
+            g[c] = (T)(scale * (exp_d((double)z[c] - lse) - 1.0));                       \
         } else {                                                                            \
             const T *y = target_rows + r * cols;                                            \
             double weight = 0;                                                              \
@@ -364,7 +384,7 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
                 weight += y[j];                                                             \
             }                                                                               \
             for (size_t j = 0; j < cols; j++)                                               \
-                g[j] = (T)(scale * (exp((double)z[j] - lse) * weight - (double)y[j]));      \
+                g[j] = (T)(scale * (exp_d((double)z[j] - lse) * weight - (double)y[j]));      \
         }                                                                                   \
     } while (0)
 
