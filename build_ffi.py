@@ -6,6 +6,7 @@ FPK_CDEF_END), so they are written once, for C users and Python alike.
 Environment switches (see README "Building"):
   FPKERNELS_PORTABLE=1     build for the generic CPU of the platform (no -march=native)
   FPKERNELS_MARCH=NAME     build for -march=NAME (e.g. x86-64-v3) instead of the building machine
+  FPKERNELS_SANITIZE=1     add AddressSanitizer and UndefinedBehaviorSanitizer (see docs/hardening.md)
 """
 import os
 import shutil
@@ -27,12 +28,22 @@ def cdef_from_header(text):
     return "\n".join(lines[begin + 1:end])
 
 
+def switched_on(name):
+    return os.environ.get(name, "") not in ("", "0")
+
+
+SANITIZERS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+              "-fno-omit-frame-pointer", "-g"]
+
+
 def compile_flags():
     """-O3 for the building machine unless asked otherwise; never -ffast-math (it breaks NaN/inf)."""
     flags = ["-std=c99", "-O3", "-fopenmp", "-fno-math-errno", "-ffp-contract=fast"]
-    if os.environ.get("FPKERNELS_PORTABLE", "") not in ("", "0"):
-        return flags
-    return flags + ["-march=" + os.environ.get("FPKERNELS_MARCH", "native")]
+    if not switched_on("FPKERNELS_PORTABLE"):
+        flags.append("-march=" + os.environ.get("FPKERNELS_MARCH", "native"))
+    if switched_on("FPKERNELS_SANITIZE"):
+        flags += SANITIZERS
+    return flags
 
 
 def relative(path):
@@ -53,7 +64,7 @@ ffibuilder.set_source(
     sources=sorted(relative(p) for p in CSRC.glob("*.c")),
     include_dirs=[relative(CSRC)],
     extra_compile_args=flags + ['-DFPK_CFLAGS="%s"' % " ".join(flags)],
-    extra_link_args=["-fopenmp"],
+    extra_link_args=["-fopenmp"] + (SANITIZERS if switched_on("FPKERNELS_SANITIZE") else []),
 )
 
 if __name__ == "__main__":

@@ -1,0 +1,164 @@
+/* machine.c - what this machine can do at best: memory copy bandwidth and peak FMA rate.
+ *
+ * The benchmark harness divides each kernel's bytes/time and flops/time by these two numbers,
+ * measured in the same run with the same thread count, to say how close it gets to the
+ * machine's limits.
+ */
+#define _POSIX_C_SOURCE 200112L
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "fpkernels.h"
+
+#if defined(__AVX512F__) || defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+/* Wall-clock seconds. */
+static double now(void)
+{
+#ifdef _OPENMP
+    return omp_get_wtime();
+#else
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+#endif
+}
+
+/* Copy dst[lo, hi) = src[lo, hi) with streaming (non-temporal) stores, which skip reading
+   the destination into the cache first; lo and hi are multiples of 16 floats, src and dst
+   64-byte aligned. Plain memcpy where the target has no such stores. */
+static void copy_streaming(float *dst, const float *src, size_t lo, size_t hi)
+{
+#if defined(__AVX512F__)
+    for (size_t i = lo; i + 16 <= hi; i += 16) _mm512_stream_ps(dst + i, _mm512_load_ps(src + i));
+    for (size_t i = hi - hi % 16 > lo ? hi - hi % 16 : lo; i < hi; i++) dst[i] = src[i];
+    _mm_sfence();
+#elif defined(__AVX__)
+    for (size_t i = lo; i + 8 <= hi; i += 8) _mm256_stream_ps(dst + i, _mm256_load_ps(src + i));
+    for (size_t i = hi - hi % 8 > lo ? hi - hi % 8 : lo; i < hi; i++) dst[i] = src[i];
+    _mm_sfence();
+#else
+    memcpy(dst + lo, src + lo, (hi - lo) * sizeof(float));
+#endif
+}
+
+/* Copy bandwidth: each thread copies its share of src into dst, once with memcpy (ordinary
+   stores) and once with streaming stores, `reps` times each; the best run counts. */
+int fpk_machine_copy_bandwidth(size_t bytes, int threads, int reps, double *bytes_per_second)
+{
+    if (!bytes_per_second)
+        return FPK_ERR_NULL;
+    if (threads < 1 || reps < 1 || bytes < 4096)
+        return FPK_ERR_VALUE;
+    size_t n = bytes / sizeof(float);
+    void *src_memory = malloc(n * sizeof(float) + 64), *dst_memory = malloc(n * sizeof(float) + 64);
+    if (!src_memory || !dst_memory) {
+        free(src_memory);
+        free(dst_memory);
+        return FPK_ERR_NOMEM;
+    }
+    float *src = (float *)(((uintptr_t)src_memory + 63) & ~(uintptr_t)63);
+    float *dst = (float *)(((uintptr_t)dst_memory + 63) & ~(uintptr_t)63);
+    /* Each thread first touches the pages it will copy (they land on its memory node). */
+    FPK_PARALLEL_RANGES(n, threads, lo, hi,
+        for (size_t i = lo; i < hi; i++) { src[i] = (float)(i & 1023); dst[i] = 0; });
+    double best = 0;
+    for (int rep = 0; rep < 2 * reps; rep++) {
+        int streaming = rep % 2;
+        double start = now();
+        FPK_PARALLEL_RANGES(n, threads, lo, hi,
+            if (streaming) copy_streaming(dst, src, lo, hi);
+            else memcpy(dst + lo, src + lo, (hi - lo) * sizeof(float)));
+        double seconds = now() - start;
+        if (seconds > 0 && (best == 0 || seconds < best))
+            best = seconds;
+    }
+    volatile float sink = dst[n / 2]; /* keep the copies */
+    (void)sink;
+    free(src_memory);
+    free(dst_memory);
+    *bytes_per_second = best > 0 ? 2.0 * (double)(n * sizeof(float)) / best : 0;
+    return FPK_OK;
+}
+
+/* Independent FMA chains acc = acc * x + y (x just below 1, so values settle near 1 and never
+   turn denormal): CHAINS vectors of LANES floats, `iterations` steps. Returns a sum of the
+   accumulators so the compiler keeps the work. */
+#if defined(__AVX512F__)
+#define LANES 16
+#define CHAINS 16
+static float fma_chains(long iterations)
+{
+    __m512 acc[CHAINS];
+    __m512 x = _mm512_set1_ps(0.9999f), y = _mm512_set1_ps(0.0001f);
+    for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_set1_ps((float)c);
+    for (long it = 0; it < iterations; it++)
+        for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_fmadd_ps(acc[c], x, y);
+    for (int c = 1; c < CHAINS; c++) acc[0] = _mm512_add_ps(acc[0], acc[c]);
+    return _mm512_reduce_add_ps(acc[0]);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+#define LANES 8
+#define CHAINS 12
+static float fma_chains(long iterations)
+{
+    __m256 acc[CHAINS];
+    __m256 x = _mm256_set1_ps(0.9999f), y = _mm256_set1_ps(0.0001f);
+    for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_set1_ps((float)c);
+    for (long it = 0; it < iterations; it++)
+        for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_fmadd_ps(acc[c], x, y);
+    float lanes[LANES], sum = 0;
+    for (int c = 1; c < CHAINS; c++) acc[0] = _mm256_add_ps(acc[0], acc[c]);
+    _mm256_storeu_ps(lanes, acc[0]);
+    for (int l = 0; l < LANES; l++) sum += lanes[l];
+    return sum;
+}
+#else
+#define LANES 1
+#define CHAINS 32
+static float fma_chains(long iterations) /* plain C: the compiler vectorises what it can */
+{
+    float acc[CHAINS], sum = 0;
+    for (int c = 0; c < CHAINS; c++) acc[c] = (float)c;
+    for (long it = 0; it < iterations; it++)
+        for (int c = 0; c < CHAINS; c++) acc[c] = acc[c] * 0.9999f + 0.0001f;
+    for (int c = 0; c < CHAINS; c++) sum += acc[c];
+    return sum;
+}
+#endif
+
+/* Peak FMA rate: every thread runs fma_chains at once; best of three runs of ~20 ms. */
+int fpk_machine_fma_peak(int threads, double *flops_per_second)
+{
+    if (!flops_per_second)
+        return FPK_ERR_NULL;
+    if (threads < 1)
+        return FPK_ERR_VALUE;
+    const long iterations = 4000000;
+    volatile float sink = 0;
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double start = now();
+        float total = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+#endif
+        total += fma_chains(iterations);
+        double seconds = now() - start;
+        sink += total;
+        if (seconds > 0 && (best == 0 || seconds < best))
+            best = seconds;
+    }
+    (void)sink;
+#ifdef _OPENMP
+    int ran = threads;
+#else
+    int ran = 1;
+#endif
+    *flops_per_second = best > 0 ? 2.0 * LANES * CHAINS * (double)iterations * ran / best : 0;
+    return FPK_OK;
+}

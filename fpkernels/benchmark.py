@@ -1,0 +1,356 @@
+"""Benchmark harness: time fpkernels against NumPy and PyTorch, next to the machine's limits.
+
+A benchmark file `bench_<family>.py` defines `cases(quick=False)`, returning a list of dicts:
+
+    {"name": "matmul f32 n=1024",     # what is measured
+     "threads": 1,                     # threads for every library in this case
+     "fpk": callable,                  # one fpkernels call on preallocated arrays, no arguments
+     "numpy": callable or None,        # the same work with NumPy
+     "torch": callable or None,        # the same work with PyTorch (None when not installed)
+     "bytes": int or None,             # bytes one call must read + write (for bandwidth)
+     "flops": int or None}             # floating-point operations of one call (for FMA peak)
+
+Optional key: "numpy_forced": {"setup": code, "stmt": code}, Python source that the harness
+runs in a fresh interpreter with OPENBLAS_CORETYPE=SkylakeX (see benchmarks/README.md), to
+time NumPy with OpenBLAS's fastest kernel for this CPU whatever the environment says.
+
+`main()` (used by benchmarks/bench.py and `fpkernels bench`) measures the machine's copy
+bandwidth and peak FMA rate for each thread count, runs the cases, and prints one table:
+ratios above 1 mean fpkernels is faster.
+"""
+import argparse
+import contextlib
+import importlib.util
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import runtime
+from ._core import check, ffi, lib
+
+__all__ = ["best_time", "thread_limit", "machine_limits", "machine_facts", "discover",
+           "load_cases", "run_cases", "format_table", "main"]
+
+CASE_KEYS = ("name", "threads", "fpk", "numpy", "torch", "bytes", "flops")
+
+
+# ---- timing ---------------------------------------------------------------------------------
+
+def best_time(function, min_time=0.2, repeat=5, warmup=1):
+    """Seconds per call of function(): the best of `repeat` samples after `warmup` calls.
+
+    Each sample runs the function enough times to last about min_time / repeat seconds, so
+    fast functions are timed over many calls and the clock's resolution does not matter."""
+    for _ in range(warmup):
+        function()
+    start = time.perf_counter()
+    function()
+    once = max(time.perf_counter() - start, 1e-9)
+    number = max(1, math.ceil(min_time / repeat / once))
+    if once > min_time:  # slow calls: a few samples are enough
+        repeat = min(repeat, 2)
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            function()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def _threadpoolctl():
+    try:
+        import threadpoolctl
+        return threadpoolctl
+    except ImportError:
+        return None
+
+
+@contextlib.contextmanager
+def thread_limit(threads):
+    """Run the block with `threads` threads in fpkernels, PyTorch (if imported) and NumPy's BLAS
+    (through threadpoolctl, if installed; otherwise NumPy keeps its own thread count)."""
+    torch = sys.modules.get("torch")
+    previous_torch = torch.get_num_threads() if torch else None
+    tpc = _threadpoolctl()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(runtime.num_threads(threads))
+        if tpc is not None:
+            stack.enter_context(tpc.threadpool_limits(limits=threads, user_api="blas"))
+        if torch:
+            torch.set_num_threads(threads)
+            stack.callback(torch.set_num_threads, previous_torch)
+        yield
+
+
+def _settle(seconds=0.1):
+    """Let the spinning worker threads of the previous library go to sleep (OpenBLAS threads
+    busy-wait for a while after each call and would steal the cores from the next library)."""
+    time.sleep(seconds)
+
+
+# ---- machine limits and facts -----------------------------------------------------------------
+
+def machine_limits(threads, copy_bytes=256 << 20, reps=3):
+    """{"copy_bandwidth": bytes/s, "fma_peak": flops/s} measured now on `threads` threads.
+
+    Copy bandwidth counts bytes read plus bytes written (STREAM's convention) while copying a
+    `copy_bytes` buffer; the FMA peak runs independent float32 FMA chains in registers."""
+    result = ffi.new("double *")
+    check(lib.fpk_machine_copy_bandwidth(copy_bytes, threads, reps, result), "copy bandwidth")
+    bandwidth = result[0]
+    check(lib.fpk_machine_fma_peak(threads, result), "FMA peak")
+    return {"copy_bandwidth": bandwidth, "fma_peak": result[0]}
+
+
+def _cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _openblas():
+    """What threadpoolctl says about NumPy's OpenBLAS (core type, version, threads)."""
+    tpc = _threadpoolctl()
+    if tpc is None:
+        return "unknown (pip install threadpoolctl to see the core type)"
+    found = [f"{i.get('internal_api')} {i.get('version')} core={i.get('architecture')} "
+             f"threads={i.get('num_threads')}"
+             for i in tpc.threadpool_info() if i.get("user_api") == "blas"]
+    return "; ".join(found) or "no BLAS library loaded"
+
+
+def machine_facts():
+    """The facts a reader needs to interpret the numbers: this build, the CPU, the libraries."""
+    torch = sys.modules.get("torch")
+    facts = {"fpkernels": runtime.info(), "cpu": _cpu_model(), "cores": os.cpu_count(),
+             "python": platform.python_version(), "numpy": np.__version__,
+             "numpy_blas": _openblas(),
+             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(not set)"),
+             "torch": torch.__version__ if torch else "not installed"}
+    if _threadpoolctl() is None:
+        facts["note"] = "threadpoolctl missing: NumPy's BLAS threads are not controlled per case"
+    return facts
+
+
+# ---- NumPy with OpenBLAS's SkylakeX kernels, in a fresh interpreter -------------------------
+
+_FORCED_CHILD = """
+import json
+{setup}
+from fpkernels.benchmark import best_time
+seconds = best_time(lambda: {stmt}, min_time={min_time})
+try:
+    from threadpoolctl import threadpool_info
+    cores = [i.get("architecture") for i in threadpool_info() if i.get("internal_api") == "openblas"]
+except ImportError:
+    cores = None
+print(json.dumps({{"seconds": seconds, "cores": cores}}))
+"""
+
+
+def time_numpy_forced(forced, threads, min_time=0.2, coretype="SkylakeX"):
+    """Seconds per call of forced["stmt"] in a new interpreter with OPENBLAS_CORETYPE=coretype
+    and OPENBLAS_NUM_THREADS=threads (OPENBLAS_L2_SIZE unset), and the OpenBLAS core types
+    threadpoolctl saw there (None if it is not installed)."""
+    env = dict(os.environ)
+    env.pop("OPENBLAS_L2_SIZE", None)
+    env.update(OPENBLAS_CORETYPE=coretype, OPENBLAS_NUM_THREADS=str(threads),
+               OMP_NUM_THREADS=str(threads))
+    package_parent = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
+    code = _FORCED_CHILD.format(setup=forced["setup"], stmt=forced["stmt"], min_time=min_time)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"NumPy timing with OPENBLAS_CORETYPE={coretype} failed:\n"
+                           + done.stderr[-2000:])
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer["seconds"], answer["cores"]
+
+
+# ---- finding and running cases ----------------------------------------------------------------
+
+def discover(folder):
+    """The modules benchmarks/bench_*.py in `folder`, imported by file path, sorted by name."""
+    modules = []
+    for path in sorted(Path(folder).glob("bench_*.py")):
+        spec = importlib.util.spec_from_file_location(f"fpk_bench_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        modules.append(module)
+    return modules
+
+
+def load_cases(modules, quick=False, only=None, threads=None):
+    """All cases of the modules, checked for the fixed keys, filtered by a name substring and
+    a list of thread counts."""
+    cases = []
+    for module in modules:
+        for case in module.cases(quick=quick):
+            missing = [key for key in CASE_KEYS if key not in case]
+            if missing:
+                raise ValueError(f"{module.__file__}: case {case.get('name')!r} lacks {missing}")
+            if only and only not in case["name"]:
+                continue
+            if threads and case["threads"] not in threads:
+                continue
+            cases.append(case)
+    return cases
+
+
+def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None):
+    """Time every case; returns one row (dict) per case with times, ratios and fractions.
+
+    `limits` maps a thread count to machine_limits(); missing counts are measured here."""
+    limits = {} if limits is None else limits
+    rows = []
+    for case in cases:
+        threads = case["threads"]
+        if threads not in limits:
+            limits[threads] = machine_limits(threads)
+        row = {"name": case["name"], "threads": threads, "bytes": case["bytes"],
+               "flops": case["flops"], "fpk": None, "numpy": None, "torch": None,
+               "numpy_forced": None, "numpy_forced_cores": None}
+        with thread_limit(threads):
+            for library in ("fpk", "numpy", "torch"):
+                if case[library] is not None:
+                    _settle()
+                    row[library] = best_time(case[library], min_time=min_time)
+        if forced and case.get("numpy_forced"):
+            row["numpy_forced"], row["numpy_forced_cores"] = time_numpy_forced(
+                case["numpy_forced"], threads, min_time=min_time)
+        seconds = row["fpk"]
+        if case["bytes"]:
+            row["copy_fraction"] = case["bytes"] / seconds / limits[threads]["copy_bandwidth"]
+        if case["flops"]:
+            row["peak_fraction"] = case["flops"] / seconds / limits[threads]["fma_peak"]
+        for library in ("numpy", "torch", "numpy_forced"):
+            if row[library] is not None:
+                row["x_" + library] = row[library] / seconds
+        rows.append(row)
+        if log:
+            log(format_table([row], header=not rows[:-1]))
+    return rows
+
+
+# ---- the table -------------------------------------------------------------------------------
+
+def _duration(seconds):
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _rate(row):
+    if row.get("flops"):
+        return f"{row['flops'] / row['fpk'] / 1e9:.1f} GFLOP/s"
+    if row.get("bytes"):
+        return f"{row['bytes'] / row['fpk'] / 1e9:.1f} GB/s"
+    return "-"
+
+
+COLUMNS = [  # header, width, how to show a row
+    ("case", 28, lambda r: r["name"]),
+    ("thr", 3, lambda r: str(r["threads"])),
+    ("fpk time", 9, lambda r: _duration(r["fpk"])),
+    ("fpk rate", 15, _rate),
+    ("x NumPy", 7, lambda r: f"{r['x_numpy']:.2f}" if "x_numpy" in r else "-"),
+    ("x NumPy SkylakeX", 16, lambda r: f"{r['x_numpy_forced']:.2f}" if "x_numpy_forced" in r else "-"),
+    ("x torch", 7, lambda r: f"{r['x_torch']:.2f}" if "x_torch" in r else "-"),
+    ("of copy BW", 10, lambda r: f"{r['copy_fraction']:.0%}" if "copy_fraction" in r else "-"),
+    ("of FMA peak", 11, lambda r: f"{r['peak_fraction']:.0%}" if "peak_fraction" in r else "-"),
+]
+
+
+def format_table(rows, header=True):
+    """The rows as a fixed-width text table (x columns: other time / fpkernels time)."""
+    lines = []
+    widths = [max(width, len(title)) for title, width, _ in COLUMNS]
+    widths[0] = max([widths[0]] + [len(r["name"]) for r in rows])
+    if header:
+        lines.append(" | ".join(t.ljust(w) for (t, _, _), w in zip(COLUMNS, widths)))
+        lines.append("-+-".join("-" * w for w in widths))
+    for row in rows:
+        lines.append(" | ".join(show(row).ljust(w) for (_, _, show), w in zip(COLUMNS, widths)))
+    return "\n".join(lines)
+
+
+def format_limits(limits):
+    return "\n".join(f"  {t} thread{'s' if t > 1 else ''}: copy {v['copy_bandwidth'] / 1e9:.1f} GB/s"
+                     f" (read + write), FMA peak {v['fma_peak'] / 1e9:.0f} GFLOP/s (float32)"
+                     for t, v in sorted(limits.items()))
+
+
+# ---- command line --------------------------------------------------------------------------
+
+def _default_folder():
+    for folder in (Path.cwd() / "benchmarks", Path(__file__).resolve().parents[1] / "benchmarks"):
+        if any(folder.glob("bench_*.py")):
+            return folder
+    return None
+
+
+def main(argv=None, folder=None):
+    """Run the benchmarks of `folder` (default: ./benchmarks) and print the table."""
+    parser = argparse.ArgumentParser(
+        prog="bench", description="Time fpkernels against NumPy and PyTorch, next to this "
+        "machine's copy bandwidth and FMA peak. Ratios above 1: fpkernels is faster.")
+    parser.add_argument("--quick", action="store_true", help="small sizes, short timings")
+    parser.add_argument("--only", metavar="SUBSTRING", help="only cases whose name contains it")
+    parser.add_argument("--threads", metavar="LIST", help="only these thread counts, e.g. 1,2")
+    parser.add_argument("--min-time", type=float, default=None,
+                        help="seconds spent timing each library per case (default 0.2, quick 0.05)")
+    parser.add_argument("--no-forced", action="store_true",
+                        help="skip the NumPy runs with OPENBLAS_CORETYPE=SkylakeX")
+    parser.add_argument("--folder", default=None, help="where the bench_*.py files are")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--copy-mib", type=int, default=256,
+                        help="buffer size for the copy-bandwidth measurement (default 256 MiB)")
+    args = parser.parse_args(argv)
+
+    folder = args.folder or folder or _default_folder()
+    if folder is None:
+        print("no benchmarks found: run from the source tree or pass --folder", file=sys.stderr)
+        return 2
+    threads = [int(t) for t in args.threads.split(",")] if args.threads else None
+    min_time = args.min_time or (0.05 if args.quick else 0.2)
+    cases = load_cases(discover(folder), quick=args.quick, only=args.only, threads=threads)
+    if not cases:
+        print("no case matches", file=sys.stderr)
+        return 1
+
+    facts = machine_facts()
+    print("machine:")
+    for key, value in facts.items():
+        print(f"  {key}: {value}")
+    limits = {t: machine_limits(t, copy_bytes=args.copy_mib << 20)
+              for t in sorted({c["threads"] for c in cases})}
+    print("limits measured now:")
+    print(format_limits(limits))
+    print()
+    rows = run_cases(cases, min_time=min_time, limits=limits, forced=not args.no_forced,
+                     log=lambda text: print(text, flush=True))
+    cores = sorted({c for r in rows for c in (r["numpy_forced_cores"] or [])})
+    if any(r["numpy_forced"] is not None for r in rows):
+        print(f"\nx NumPy SkylakeX: NumPy in a new interpreter with OPENBLAS_CORETYPE=SkylakeX; "
+              f"OpenBLAS core there: {', '.join(map(str, cores)) or 'unknown (no threadpoolctl)'}")
+    print("x columns: their time / fpkernels time (above 1: fpkernels is faster). "
+          "Shared machines are noisy: compare runs, not single numbers.")
+    if args.json:
+        keep = [{k: v for k, v in r.items()} for r in rows]
+        Path(args.json).write_text(json.dumps({"facts": facts, "limits": limits, "rows": keep},
+                                              indent=1, default=str))
+    return 0

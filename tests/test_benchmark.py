@@ -1,0 +1,126 @@
+"""A fast smoke test of the benchmark harness: tiny sizes, no timing assertions."""
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fpkernels as fk
+from fpkernels import benchmark
+from fpkernels._core import ffi, lib
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+TINY_CASES = '''
+import numpy as np
+import fpkernels as fk
+
+def cases(quick=False):
+    a = np.ones((8, 8), np.float32)
+    out = np.empty((8, 8), np.float32)
+    return [{"name": "tiny matmul", "threads": t, "fpk": lambda: fk.matmul(a, a, out=out),
+             "numpy": lambda: np.matmul(a, a), "torch": None, "bytes": 3 * 256, "flops": 1024}
+            for t in (1, 2)] + [
+            {"name": "no flops", "threads": 1, "fpk": lambda: None, "numpy": None,
+             "torch": None, "bytes": None, "flops": None}]
+'''
+
+
+@pytest.fixture
+def bench_folder(tmp_path):
+    (tmp_path / "bench_tiny.py").write_text(TINY_CASES)
+    (tmp_path / "helper.py").write_text("raise RuntimeError('not a benchmark file')")
+    return tmp_path
+
+
+def test_best_time_calls_the_function():
+    calls = []
+    seconds = benchmark.best_time(lambda: calls.append(1), min_time=0.001, repeat=3)
+    assert seconds > 0 and len(calls) >= 5  # warm-up, calibration, three samples
+
+
+def test_machine_limits_are_positive():
+    limits = benchmark.machine_limits(1, copy_bytes=1 << 20, reps=2)
+    assert limits["copy_bandwidth"] > 0 and limits["fma_peak"] > 0
+
+
+def test_machine_functions_reject_bad_arguments():
+    result = ffi.new("double *")
+    assert lib.fpk_machine_copy_bandwidth(1 << 20, 0, 1, result) == lib.FPK_ERR_VALUE
+    assert lib.fpk_machine_copy_bandwidth(1 << 20, 1, 0, result) == lib.FPK_ERR_VALUE
+    assert lib.fpk_machine_copy_bandwidth(100, 1, 1, result) == lib.FPK_ERR_VALUE
+    assert lib.fpk_machine_copy_bandwidth(1 << 20, 1, 1, ffi.NULL) == lib.FPK_ERR_NULL
+    assert lib.fpk_machine_fma_peak(0, result) == lib.FPK_ERR_VALUE
+    assert lib.fpk_machine_fma_peak(1, ffi.NULL) == lib.FPK_ERR_NULL
+    with pytest.raises(ValueError):
+        benchmark.machine_limits(1, copy_bytes=10)
+
+
+def test_thread_limit_restores_the_count():
+    before = fk.get_num_threads()
+    with benchmark.thread_limit(1):
+        assert fk.get_num_threads() == 1
+    assert fk.get_num_threads() == before
+
+
+def test_discover_filter_run_and_format(bench_folder):
+    modules = benchmark.discover(bench_folder)
+    assert len(modules) == 1  # only bench_*.py files
+    assert len(benchmark.load_cases(modules)) == 3
+    assert len(benchmark.load_cases(modules, only="tiny")) == 2
+    cases = benchmark.load_cases(modules, threads=[2])
+    assert [c["threads"] for c in cases] == [2]
+    limits = {1: {"copy_bandwidth": 1e10, "fma_peak": 1e11},
+              2: {"copy_bandwidth": 2e10, "fma_peak": 2e11}}
+    rows = benchmark.run_cases(benchmark.load_cases(modules), min_time=0.001, limits=limits,
+                               forced=False)
+    assert [r["name"] for r in rows] == ["tiny matmul", "tiny matmul", "no flops"]
+    assert rows[0]["x_numpy"] > 0 and 0 < rows[0]["peak_fraction"] and "x_torch" not in rows[0]
+    assert "peak_fraction" not in rows[2]
+    table = benchmark.format_table(rows)
+    assert "tiny matmul" in table and "x NumPy" in table and "of FMA peak" in table
+    assert len(table.splitlines()) == 2 + 3
+
+
+def test_case_without_a_key_is_reported(tmp_path):
+    (tmp_path / "bench_bad.py").write_text(
+        "def cases(quick=False):\n    return [{'name': 'x', 'threads': 1}]\n")
+    with pytest.raises(ValueError, match="lacks"):
+        benchmark.load_cases(benchmark.discover(tmp_path))
+
+
+def test_main_prints_one_table(bench_folder, tmp_path, capsys):
+    report = tmp_path / "out.json"
+    code = benchmark.main(["--quick", "--min-time", "0.001", "--copy-mib", "4", "--threads", "1",
+                           "--json", str(report)], folder=bench_folder)
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "limits measured now" in printed and "tiny matmul" in printed
+    assert "cpu" in printed and "numpy" in printed
+    saved = json.loads(report.read_text())
+    assert [r["threads"] for r in saved["rows"]] == [1, 1]
+
+
+def test_main_with_nothing_to_run(bench_folder, capsys):
+    assert benchmark.main(["--only", "nothing-matches"], folder=bench_folder) == 1
+
+
+def test_numpy_forced_runs_in_a_child():
+    seconds, cores = benchmark.time_numpy_forced(
+        {"setup": "import numpy as np\na = np.ones((16, 16), np.float32)",
+         "stmt": "np.matmul(a, a)"}, threads=1, min_time=0.001)
+    assert seconds > 0
+    assert cores is None or isinstance(cores, list)
+
+
+@pytest.mark.skipif(not (BENCHMARKS / "bench_matmul.py").exists(), reason="no source tree")
+def test_matmul_cases_run_and_agree():
+    spec = importlib.util.spec_from_file_location("bench_matmul", BENCHMARKS / "bench_matmul.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cases = module.cases(quick=True)
+    assert cases and all(set(benchmark.CASE_KEYS) <= set(c) for c in cases)
+    case = cases[0]
+    fpk_result, numpy_result = case["fpk"](), case["numpy"]()
+    np.testing.assert_allclose(fpk_result, numpy_result, rtol=1e-4, atol=1e-3)
