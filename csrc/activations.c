@@ -203,10 +203,11 @@ static inline double gelu_slope_fd(float x)       /* Phi(x) + x phi(x) */
 
 static inline float relu_f(float x) { return x > 0 ? x : (x == x ? 0.0f : x); }
 static inline float relu_slope_f(float x) { return x > 0 ? 1.0f : (x == x ? 0.0f : x); }
-static inline float leaky_relu_f(float x, float alpha) { return x > 0 ? x : alpha * x; }
-static inline float leaky_relu_slope_f(float x, float alpha)
+/* alpha arrives in double and is used in float, as PyTorch does for float32. */
+static inline float leaky_relu_f(float x, double alpha) { return x > 0 ? x : (float)alpha * x; }
+static inline float leaky_relu_slope_f(float x, double alpha)
 {
-    return x > 0 ? 1.0f : (x == x ? alpha : x);
+    return x > 0 ? 1.0f : (x == x ? (float)alpha : x);
 }
 
 static inline float sigmoid_f(float x)
@@ -318,8 +319,7 @@ static inline float gelu_tanh_f(float x)
     BACKWARD_KERNEL(fpk_##NAME##_backward_f64, double, DF, __VA_ARGS__)
 
 ACTIVATION(relu, relu_f(v), relu_slope_f(v), relu_d(v), relu_slope_d(v), )
-ACTIVATION(leaky_relu, leaky_relu_f(v, (float)alpha), leaky_relu_slope_f(v, (float)alpha),
-           leaky_relu_d(v, alpha), leaky_relu_slope_d(v, alpha), , double alpha)
+ACTIVATION(leaky_relu, leaky_relu_f(v, alpha), leaky_relu_slope_f(v, alpha), leaky_relu_d(v, alpha), leaky_relu_slope_d(v, alpha), , double alpha)
 ACTIVATION(sigmoid, sigmoid_f(v), sigmoid_slope_f(v), sigmoid_d(v), sigmoid_slope_d(v), )
 ACTIVATION(tanh, tanh_f(v), tanh_slope_f(v), tanh_d(v), tanh_slope_d(v), )
 /* swish: beta = 1 (silu) keeps its exponential's argument in float, the faster path. */
@@ -335,8 +335,7 @@ FORWARD_KERNEL(fpk_swish_derivative_f64, double, swish_slope_d(v, beta), , doubl
 BACKWARD_KERNEL(fpk_swish_backward_f32, float, swish_slope_d(v, beta), , double beta)
 BACKWARD_KERNEL(fpk_swish_backward_f64, double, swish_slope_d(v, beta), , double beta)
 ACTIVATION(gelu, gelu_fd(v), gelu_slope_fd(v), gelu_d(v), gelu_slope_d(v), )
-ACTIVATION(gelu_tanh, gelu_tanh_f(v), gelu_tanh_slope_d(v), gelu_tanh_d(v),
-           gelu_tanh_slope_d(v), )
+ACTIVATION(gelu_tanh, gelu_tanh_f(v), gelu_tanh_slope_d(v), gelu_tanh_d(v), gelu_tanh_slope_d(v), )
 FORWARD_KERNEL(fpk_erf_f32, float, erf_fd(v), )
 FORWARD_KERNEL(fpk_erf_f64, double, erf(v), )
 

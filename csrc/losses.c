@@ -204,8 +204,7 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
 LOSS_BOTH(mae, mae_loss(p, y), mae_grad(p, y), any_label_ok(y), 0.0, )
 LOSS_BOTH(mse, mse_loss(p, y), mse_grad(p, y), any_label_ok(y), 0.0, )
 LOSS_BOTH(hinge, hinge_loss(p, y), hinge_grad(p, y), hinge_label_ok(y), 0.0, )
-LOSS_BOTH(huber, huber_loss(p, y, delta), huber_grad(p, y, delta), any_label_ok(y), delta,
-          , double delta)
+LOSS_BOTH(huber, huber_loss(p, y, delta), huber_grad(p, y, delta), any_label_ok(y), delta, , double delta)
 ELEMENTWISE_LOSS(bce, f32, float, bce_loss_f(p, y), bce_grad(p, y), unit_label_ok(y), 0.0, )
 ELEMENTWISE_LOSS(bce, f64, double, bce_loss(p, y), bce_grad(p, y), unit_label_ok(y), 0.0, )
 
