@@ -134,6 +134,15 @@ def test_float32_within_4_ulp(name, threads):
         assert distance.max() <= 4, (what, x[worst], got[worst], expected[worst])
 
 
+@pytest.mark.parametrize("beta", [0.5, 1.702, -2.0])
+def test_swish_other_betas_float32_within_4_ulp(beta):
+    x = whole_range_float32(30_000, seed=5)
+    want, want_slope = reference("swish", x, beta=beta)
+    act = make("swish", beta=beta)
+    assert ulp_distance(act.forward(x), want.astype(np.float32)).max() <= 4
+    assert ulp_distance(act.derivative(x), want_slope.astype(np.float32)).max() <= 4
+
+
 def test_erf_float32_within_4_ulp(threads):
     x = whole_range_float32(50_000)
     want = _erf(x.astype(np.float64)).astype(np.float64)
