@@ -27,6 +27,12 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 
+/* These loops are compute-bound: on AVX-512 machines use the full 512-bit registers (GCC
+   prefers 256 by default for -march=native; measured 1.2-1.6x faster here). */
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("prefer-vector-width=512")
+#endif
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
