@@ -93,10 +93,20 @@ static inline double swish_d(double x, double beta)
     return times_vanishing(x, sigmoid_d(beta * x));
 }
 
+/* sigmoid(z) and sigmoid'(z) together: one exponential, one division. */
+static inline void sigmoid_and_slope_d(double z, double *s, double *slope)
+{
+    double e = exp_d(-fabs(z));
+    double r = 1.0 / (1.0 + e);
+    *s = (z >= 0 ? 1.0 : e) * r;
+    *slope = e * r * r;
+}
+
 static inline double swish_slope_d(double x, double beta)   /* s + beta x s (1 - s) */
 {
-    double s = sigmoid_d(beta * x);
-    return s + times_vanishing(beta * x, sigmoid_slope_d(beta * x));
+    double s, slope;
+    sigmoid_and_slope_d(beta * x, &s, &slope);
+    return s + times_vanishing(beta * x, slope);
 }
 
 static inline double gelu_d(double x) { return times_vanishing(x, 0.5 * erfc(-x * SQRT_HALF)); }
@@ -119,8 +129,9 @@ static inline double gelu_tanh_slope_d(double x)
     /* 0.5 (1 + t) + 0.5 x (1 - t^2) u'  with  (1 + t)/2 = s,  (1 - t^2)/2 = 2 s (1 - s) */
     double u = SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x);
     double du = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * x * x);
-    double slope = sigmoid_slope_d(2.0 * u);
-    return sigmoid_d(2.0 * u) + times_vanishing(2.0 * x * du, slope);
+    double s, slope;
+    sigmoid_and_slope_d(2.0 * u, &s, &slope);
+    return s + times_vanishing(2.0 * x * du, slope);
 }
 
 /* ------------------------------------------------------------------------------------------
