@@ -525,3 +525,12 @@ def test_history_text_plot_and_png(tmp_path):
     pytest.importorskip("matplotlib")
     history.plot(path=tmp_path / "loss.png")
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_docstring_examples():
+    import doctest
+
+    import fpkernels.datasets
+    for module in (fk.nn, fpkernels.datasets):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__
