@@ -394,8 +394,7 @@ def _format_logs(epoch, last_epoch, logs):
 def _correct(pred, target):
     """How many predictions are right: threshold 0.5 on one output, else argmax."""
     if pred.shape[1] == 1:
-        return int(np.count_nonzero((pred[:, 0] > 0.5) == (target.reshape(len(target), -1)[:, 0]
-                                                           > 0.5)))
+        return int(np.count_nonzero((pred[:, 0] > 0.5) == (target[:, 0] > 0.5)))
     labels = target if target.ndim == 1 else np.argmax(target, axis=1)
     return int(np.count_nonzero(np.argmax(pred, axis=1) == labels))
 
@@ -526,6 +525,8 @@ class Sequential:
         loss = self.loss if loss is None else _resolve(loss, losses, "loss")
         pred = self.predict(X, batch_size=batch_size)
         target = self._target(y, len(pred))
+        if len(pred) == 0:
+            raise ValueError(f"evaluate needs at least one row, X has shape {pred.shape[:1]}")
         result = {}
         if loss is not None:
             result["loss"] = float(loss.value(pred, target))
@@ -560,6 +561,9 @@ class Sequential:
         """
         X = self._input(X)
         y = self._target(y, len(X))
+        if len(X) == 0:
+            raise ValueError("fit needs at least one training row, X has shape "
+                             f"{X.shape}")
         if validation_data is not None:
             X_val = self._input(validation_data[0])
             y_val = self._target(validation_data[1], len(X_val))

@@ -426,6 +426,11 @@ def test_fit_argument_errors():
         net.fit(X, y, loss=fk.losses.get("mse", reduction="none"))
     with pytest.raises(KeyError):
         net.fit(X, y, loss="msee")
+    with pytest.raises(ValueError, match="at least one"):
+        net.fit(X[:0], y[:0], loss="mse")
+    with pytest.raises(ValueError, match="at least one"):
+        net.evaluate(X[:0], y[:0], loss="mse")
+    assert net.predict(X[:0]).shape == (0, 1)
 
 
 def test_same_seed_same_weights_and_epochs_compose():
