@@ -7,6 +7,9 @@ from . import activations, formulaic, initializers, losses, optimizers, registry
 from .runtime import get_include, get_num_threads, info, num_threads, set_num_threads
 
 # ---- tensor operations and statistics (ops.py) ----
+from .ops import (abs, add, add_scalar, div, div_scalar, dot, flatten, max, mean, median, min, mul,  # noqa: A004
+                  mul_scalar, pad, power, reshape, resize, shape_product, std, sub, sub_scalar, sum,
+                  transpose)
 
 # ---- erf (activations.py) ----
 from .activations import erf
@@ -15,6 +18,7 @@ from .activations import erf
 from .linalg import matmul
 
 # ---- normalisation (normalize.py) ----
+from .normalize import minmax, minmax_inverse, zscore, zscore_inverse  # noqa: E402
 
 # ---- networks (nn.py) ----
 from . import nn

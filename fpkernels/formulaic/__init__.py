@@ -4,6 +4,7 @@ Explicit loops, one idea per line, no NumPy. They run (slowly), they are the ora
 kernels are tested against, and they are what `fpkernels explain` shows.
 """
 # ---- tensor operations and statistics (tensor.py) ----
+from .tensor import *  # noqa: F401,F403
 
 # ---- activations (activations.py) ----
 from .activations import *  # noqa: F401,F403
@@ -12,3 +13,4 @@ from .activations import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 
 # ---- optimizers, initializers, normalisation (training.py) ----
+from .training import *  # noqa: E402,F401,F403

@@ -1,0 +1,711 @@
+/* reduce.c - reductions: sum, mean, min, max, std, median (and dot), over a whole array or
+ * along one axis.
+ *
+ * Determinism: a whole-array reduction cuts x into fixed BLOCK-element blocks (independent of
+ * the thread count), reduces each block on one thread into partial[b], then combines the
+ * partials on one thread in a fixed (pairwise) order. So 1 thread and 8 threads give the same
+ * bits. Accuracy: inside a block, LANES independent accumulators (float32 is accumulated in
+ * double); across blocks, pairwise summation.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fpkernels.h"
+
+#define BLOCK 4096        /* elements per block of a whole-array reduction */
+#define LANES 16          /* independent accumulators inside a block (vector lanes) */
+#define STACK_BLOCKS 256  /* partials live on the stack up to this many blocks */
+#define COLS 256          /* columns reduced together along a strided axis */
+#define ROWS 256          /* rows summed into a block total before joining the running total */
+#define SMALL 16          /* selection finishes with insertion sort at this size */
+
+/* for i in [0, count): body, on `threads` OpenMP threads when threads > 1 (static schedule). */
+#ifdef _OPENMP
+#define FOR_PARALLEL(count, threads, i, ...)                                   \
+    do {                                                                        \
+        size_t count_ = (count);                                                \
+        int threads_ = (threads);                                               \
+        if (threads_ <= 1) {                                                    \
+            for (size_t i = 0; i < count_; i++) { __VA_ARGS__; }                       \
+        } else {                                                                \
+            _Pragma("omp parallel for num_threads(threads_) schedule(static)")  \
+            for (size_t i = 0; i < count_; i++) { __VA_ARGS__; }                       \
+        }                                                                       \
+    } while (0)
+#else
+#define FOR_PARALLEL(count, threads, i, ...)                                   \
+    do { for (size_t i = 0; i < (count); i++) { __VA_ARGS__; } } while (0)
+#endif
+
+/* The reductions the shared drivers below know. */
+enum reduction { SUM, MEAN, MIN, MAX, STD, STD_SAMPLE, MEDIAN };
+
+/* Sum of p[0..n) by recursive halving: the rounding error grows like log2(n), not n. */
+static double pairwise(const double *p, size_t n)
+{
+    if (n <= 8) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++)
+            s += p[i];
+        return s;
+    }
+    return pairwise(p, n / 2) + pairwise(p + n / 2, n - n / 2);
+}
+
+/* A work buffer of `count` doubles: `stack` when it is big enough, else the heap. */
+static double *buffer(size_t count, double *stack, size_t stack_count)
+{
+    return count <= stack_count ? stack : malloc(count * sizeof(double));
+}
+
+static void release(double *p, const double *stack)
+{
+    if (p != stack)
+        free(p);
+}
+
+static void set_status(int *status, int value)
+{
+    if (value != FPK_OK)
+        __atomic_store_n(status, value, __ATOMIC_RELAXED);
+}
+
+#define MIN_SIZE(a, b) ((a) < (b) ? (a) : (b))
+
+/* ------------------------------------------------------------------------------------------ */
+/* One block: x[0..n), n <= BLOCK, reduced on one thread.                                      */
+
+#define BLOCK_KERNELS(T, sfx)                                                   \
+    /* sum of x[i] - shift in LANES double accumulators. */                    \
+    static double block_sum_##sfx(const T *x, size_t n, double shift)           \
+    {                                                                           \
+        double acc[LANES] = {0};                                                \
+        size_t i = 0;                                                           \
+        for (; i + LANES <= n; i += LANES)                                      \
+            for (int j = 0; j < LANES; j++)                                     \
+                acc[j] += x[i + j] - shift;                                     \
+        for (; i < n; i++)                                                      \
+            acc[i % LANES] += x[i] - shift;                                     \
+        return pairwise(acc, LANES);                                            \
+    }                                                                           \
+                                                                                \
+    /* sum of a[i] * b[i] in LANES double accumulators. */                      \
+    static double block_dot_##sfx(const T *a, const T *b, size_t n)             \
+    {                                                                           \
+        double acc[LANES] = {0};                                                \
+        size_t i = 0;                                                           \
+        for (; i + LANES <= n; i += LANES)                                      \
+            for (int j = 0; j < LANES; j++)                                     \
+                acc[j] += (double)a[i + j] * b[i + j];                          \
+        for (; i < n; i++)                                                      \
+            acc[i % LANES] += (double)a[i] * b[i];                              \
+        return pairwise(acc, LANES);                                            \
+    }                                                                           \
+                                                                                \
+    /* sum of (x[i] - mean)^2, the block's own mean (two passes over an L1-resident block). */ \
+    static double block_m2_##sfx(const T *x, size_t n, double mean)             \
+    {                                                                           \
+        double acc[LANES] = {0};                                                \
+        size_t i = 0;                                                           \
+        for (; i + LANES <= n; i += LANES)                                      \
+            for (int j = 0; j < LANES; j++) {                                   \
+                double d = x[i + j] - mean;                                     \
+                acc[j] += d * d;                                                \
+            }                                                                   \
+        for (; i < n; i++) {                                                    \
+            double d = x[i] - mean;                                             \
+            acc[i % LANES] += d * d;                                            \
+        }                                                                       \
+        return pairwise(acc, LANES);                                            \
+    }
+
+BLOCK_KERNELS(float, f32)
+BLOCK_KERNELS(double, f64)
+
+/* Smallest (LESS = <) or largest (LESS = >) of x[0..n), n >= 1; NaN if any element is NaN.
+   The compiler cannot vectorise a NaN-aware compare-and-select without -ffast-math, so with
+   AVX-512 it is written with intrinsics: min/max of 2 vectors of lanes, plus a mask that
+   remembers any unordered (NaN) pair. */
+#define BLOCK_EXTREME_C(name, LESS, T, sfx)                                     \
+    static T block_##name##_##sfx(const T *x, size_t n)                         \
+    {                                                                           \
+        T m = x[0];                                                             \
+        for (size_t i = 0; i < n; i++) {                                        \
+            T v = x[i];                                                         \
+            if (v != v)                                                         \
+                return v;                                                       \
+            m = v LESS m ? v : m;                                               \
+        }                                                                       \
+        return m;                                                               \
+    }
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#define BLOCK_EXTREME(name, LESS, T, sfx, VEC, W, SUFFIX, MASK)                 \
+    static T block_##name##_##sfx(const T *x, size_t n)                         \
+    {                                                                           \
+        VEC m0 = _mm512_set1_##SUFFIX(x[0]), m1 = m0;                           \
+        MASK nan = 0;                                                           \
+        size_t i = 0;                                                           \
+        for (; i + 2 * W <= n; i += 2 * W) {                                    \
+            VEC a = _mm512_loadu_##SUFFIX(x + i), b = _mm512_loadu_##SUFFIX(x + i + W); \
+            m0 = _mm512_##name##_##SUFFIX(m0, a);                               \
+            m1 = _mm512_##name##_##SUFFIX(m1, b);                               \
+            nan |= _mm512_cmp_##SUFFIX##_mask(a, b, _CMP_UNORD_Q);              \
+        }                                                                       \
+        if (nan)                                                                \
+            return (T)NAN;                                                      \
+        T m = _mm512_reduce_##name##_##SUFFIX(_mm512_##name##_##SUFFIX(m0, m1)); \
+        for (; i < n; i++) {                                                    \
+            T v = x[i];                                                         \
+            if (v != v)                                                         \
+                return v;                                                       \
+            m = v LESS m ? v : m;                                               \
+        }                                                                       \
+        return m;                                                               \
+    }
+BLOCK_EXTREME(min, <, float, f32, __m512, 16, ps, __mmask16)
+BLOCK_EXTREME(min, <, double, f64, __m512d, 8, pd, __mmask8)
+BLOCK_EXTREME(max, >, float, f32, __m512, 16, ps, __mmask16)
+BLOCK_EXTREME(max, >, double, f64, __m512d, 8, pd, __mmask8)
+#else
+BLOCK_EXTREME_C(min, <, float, f32)
+BLOCK_EXTREME_C(min, <, double, f64)
+BLOCK_EXTREME_C(max, >, float, f32)
+BLOCK_EXTREME_C(max, >, double, f64)
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Selection: the k-th smallest of v[0..n) by quickselect, with a median-of-medians pivot when  */
+/* the range stops shrinking fast (linear time in the worst case). v holds no NaN.             */
+
+#define SELECT(T, sfx)                                                          \
+    static void insertion_sort_##sfx(T *v, size_t n)                            \
+    {                                                                           \
+        for (size_t i = 1; i < n; i++) {                                        \
+            T key = v[i];                                                       \
+            size_t j = i;                                                       \
+            for (; j > 0 && v[j - 1] > key; j--)                                \
+                v[j] = v[j - 1];                                                \
+            v[j] = key;                                                         \
+        }                                                                       \
+    }                                                                           \
+                                                                                \
+    static void select_##sfx(T *v, size_t n, size_t k);                         \
+                                                                                \
+    /* Index of a pivot with at least ~30% of v on each side: the median of the medians \
+       of groups of five (gathered at the front of v). */                       \
+    static size_t median_of_medians_##sfx(T *v, size_t n)                       \
+    {                                                                           \
+        size_t groups = n / 5;                                                  \
+        for (size_t g = 0; g < groups; g++) {                                   \
+            insertion_sort_##sfx(v + 5 * g, 5);                                 \
+            T t = v[g]; v[g] = v[5 * g + 2]; v[5 * g + 2] = t;                  \
+        }                                                                       \
+        select_##sfx(v, groups, groups / 2);                                    \
+        return groups / 2;                                                      \
+    }                                                                           \
+                                                                                \
+    /* Index of the median of v[0], v[n/2], v[n-1]. */                          \
+    static size_t median_of_three_##sfx(const T *v, size_t n)                   \
+    {                                                                           \
+        size_t a = 0, b = n / 2, c = n - 1;                                     \
+        if (v[a] > v[b]) { size_t t = a; a = b; b = t; }                        \
+        if (v[b] > v[c]) { b = c; }                                             \
+        return v[a] > v[b] ? a : b;                                             \
+    }                                                                           \
+                                                                                \
+    /* Hoare partition around the value v[0]: returns j < n-1 with every element of \
+       v[0..j] <= every element of v[j+1..n). */                                \
+    static size_t partition_##sfx(T *v, size_t n)                               \
+    {                                                                           \
+        T p = v[0];                                                             \
+        ptrdiff_t i = -1, j = (ptrdiff_t)n;                                     \
+        for (;;) {                                                              \
+            do j--; while (v[j] > p);                                           \
+            do i++; while (v[i] < p);                                           \
+            if (i >= j)                                                         \
+                return (size_t)j;                                               \
+            T t = v[i]; v[i] = v[j]; v[j] = t;                                  \
+        }                                                                       \
+    }                                                                           \
+                                                                                \
+    static void select_##sfx(T *v, size_t n, size_t k)                          \
+    {                                                                           \
+        size_t lo = 0, hi = n, checkpoint = n;                                  \
+        int steps = 0;                                                          \
+        while (hi - lo > SMALL) {                                               \
+            T *w = v + lo;                                                      \
+            size_t m = hi - lo;                                                 \
+            /* every 3 steps the range must have halved, else take a safe pivot */ \
+            int slow = ++steps % 3 == 0 && m > checkpoint / 2;                  \
+            if (steps % 3 == 0)                                                 \
+                checkpoint = m;                                                 \
+            size_t pivot = slow ? median_of_medians_##sfx(w, m) : median_of_three_##sfx(w, m); \
+            T t = w[0]; w[0] = w[pivot]; w[pivot] = t;                          \
+            size_t j = lo + partition_##sfx(w, m);                              \
+            if (k <= j)                                                         \
+                hi = j + 1;                                                     \
+            else                                                                \
+                lo = j + 1;                                                     \
+        }                                                                       \
+        insertion_sort_##sfx(v + lo, hi - lo);                                  \
+    }
+
+SELECT(float, f32)
+SELECT(double, f64)
+
+/* The midpoint (a + b) / 2 without overflow: float32 goes through double; float64 halves
+   first only when a + b overflows (otherwise the same bits as NumPy's mean of the two). */
+static float midpoint_f32(float a, float b)
+{
+    return (float)(((double)a + (double)b) * 0.5);
+}
+
+static double midpoint_f64(double a, double b)
+{
+    double sum = a + b;
+    if (isinf(sum) && isfinite(a) && isfinite(b))
+        return a * 0.5 + b * 0.5;
+    return sum * 0.5;
+}
+
+/* The median of v[0..n) (n >= 1), rearranging v: NaN if v holds one, else the middle value
+   (odd n) or the midpoint of the two middle values (even n). */
+#define MEDIAN_INPLACE(T, sfx)                                                  \
+    static T median_inplace_##sfx(T *v, size_t n)                               \
+    {                                                                           \
+        int nan = 0;                                                            \
+        for (size_t i = 0; i < n; i++)                                          \
+            nan |= v[i] != v[i];                                                \
+        if (nan)                                                                \
+            return (T)NAN;                                                      \
+        size_t k = (n - 1) / 2;                                                 \
+        select_##sfx(v, n, k);                                                  \
+        if (n % 2)                                                              \
+            return v[k];                                                        \
+        T upper = v[k + 1];                                                     \
+        for (size_t i = k + 2; i < n; i++)                                      \
+            upper = v[i] < upper ? v[i] : upper;                                \
+        return midpoint_##sfx(v[k], upper);                                     \
+    }
+
+MEDIAN_INPLACE(float, f32)
+MEDIAN_INPLACE(double, f64)
+
+/* A large median narrows the search first: one parallel pass counts the elements per bucket of
+   the top 16 bits of an order-preserving integer key (a radix histogram), which tells which
+   bucket holds the middle rank; a second pass gathers just that bucket (tens of thousands of
+   elements for typical data) and quickselect finishes there. Worst case (everything in one
+   bucket) is a plain quickselect on a copy: still linear time. */
+#define BUCKETS 65536
+#define HISTOGRAM_MIN 262144 /* below this, copy + quickselect is as fast */
+
+/* Integer keys ordered like the floats: flip every bit of a negative, the sign bit of a positive. */
+static inline uint32_t bucket_f32(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return (u ^ ((uint32_t)((int32_t)u >> 31) | 0x80000000u)) >> 16;
+}
+
+static inline uint32_t bucket_f64(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return (uint32_t)((u ^ ((uint64_t)((int64_t)u >> 63) | 0x8000000000000000u)) >> 48);
+}
+
+#define MEDIAN_HISTOGRAM(T, sfx)                                                \
+    static int median_histogram_##sfx(const T *x, size_t n, int threads, T *result) \
+    {                                                                           \
+        size_t parts = (size_t)threads, k = (n - 1) / 2;                        \
+        uint32_t *hist = calloc(parts * BUCKETS, sizeof(uint32_t));             \
+        T *next_min = malloc(parts * sizeof(T));                                \
+        size_t *offset = malloc(parts * sizeof(size_t));                        \
+        int nan = 0, status = FPK_OK;                                           \
+        T *scratch = NULL;                                                      \
+        if (!hist || !next_min || !offset) {                                    \
+            status = FPK_ERR_NOMEM;                                             \
+            goto done;                                                          \
+        }                                                                       \
+        /* pass 1: a histogram per part (parts are fixed ranges, whatever the team size) */ \
+        FOR_PARALLEL(parts, threads, part, {                                    \
+            size_t lo, hi;                                                      \
+            uint32_t *h = hist + part * BUCKETS;                                \
+            int seen_nan = 0;                                                   \
+            fpk_split_range(n, (int)part, (int)parts, &lo, &hi);                \
+            for (size_t i = lo; i < hi; i++) {                                  \
+                seen_nan |= x[i] != x[i];                                       \
+                h[bucket_##sfx(x[i])]++;                                        \
+            }                                                                   \
+            if (seen_nan)                                                       \
+                __atomic_store_n(&nan, 1, __ATOMIC_RELAXED);                    \
+        });                                                                     \
+        if (nan) {                                                              \
+            *result = (T)NAN;                                                   \
+            goto done;                                                          \
+        }                                                                       \
+        /* the bucket holding rank k, the rank inside it, and (even n, when rank k + 1 is \
+           not in it) the next non-empty bucket, whose minimum is the upper middle */ \
+        size_t below = 0, count = 0, bucket = 0;                                \
+        for (;; bucket++) {                                                     \
+            count = 0;                                                          \
+            for (size_t part = 0; part < parts; part++)                         \
+                count += hist[part * BUCKETS + bucket];                         \
+            if (below + count > k)                                              \
+                break;                                                          \
+            below += count;                                                     \
+        }                                                                       \
+        size_t rank = k - below, next = BUCKETS;                                \
+        if (n % 2 == 0 && rank + 1 == count) {                                  \
+            for (next = bucket + 1; next < BUCKETS; next++) {                   \
+                size_t c = 0;                                                   \
+                for (size_t part = 0; part < parts; part++)                     \
+                    c += hist[part * BUCKETS + next];                           \
+                if (c)                                                          \
+                    break;                                                      \
+            }                                                                   \
+        }                                                                       \
+        for (size_t part = 0, sum = 0; part < parts; part++) {                  \
+            offset[part] = sum;                                                 \
+            sum += hist[part * BUCKETS + bucket];                               \
+        }                                                                       \
+        scratch = malloc(count * sizeof(T));                                    \
+        if (!scratch) {                                                         \
+            status = FPK_ERR_NOMEM;                                             \
+            goto done;                                                          \
+        }                                                                       \
+        /* pass 2: gather the bucket of rank k; the minimum of bucket `next` */ \
+        FOR_PARALLEL(parts, threads, part, {                                    \
+            size_t lo, hi, at = offset[part];                                   \
+            T smallest = (T)INFINITY;                                           \
+            fpk_split_range(n, (int)part, (int)parts, &lo, &hi);                \
+            for (size_t i = lo; i < hi; i++) {                                  \
+                uint32_t b = bucket_##sfx(x[i]);                                \
+                if (b == bucket)                                                \
+                    scratch[at++] = x[i];                                       \
+                else if (b == next && x[i] < smallest)                          \
+                    smallest = x[i];                                            \
+            }                                                                   \
+            next_min[part] = smallest;                                          \
+        });                                                                     \
+        select_##sfx(scratch, count, rank);                                     \
+        T lower = scratch[rank], upper = (T)INFINITY;                           \
+        if (n % 2) {                                                            \
+            *result = lower;                                                    \
+            goto done;                                                          \
+        }                                                                       \
+        for (size_t i = rank + 1; i < count; i++)                               \
+            upper = scratch[i] < upper ? scratch[i] : upper;                    \
+        for (size_t part = 0; next < BUCKETS && part < parts; part++)          \
+            upper = next_min[part] < upper ? next_min[part] : upper;            \
+        *result = midpoint_##sfx(lower, upper);                                 \
+    done:                                                                       \
+        free(hist);                                                             \
+        free(next_min);                                                         \
+        free(offset);                                                           \
+        free(scratch);                                                          \
+        return status;                                                          \
+    }
+
+MEDIAN_HISTOGRAM(float, f32)
+MEDIAN_HISTOGRAM(double, f64)
+
+/* ------------------------------------------------------------------------------------------ */
+/* Drivers: a whole contiguous array, and a tile of columns of an (n, inner) slab.             */
+
+#define DRIVERS(T, sfx)                                                         \
+    /* partial[b] = the reduction of block b, for the nb blocks of x[0..n). */  \
+    static void blocks_##sfx(enum reduction r, const T *x, size_t n, size_t nb, int threads, \
+                             double *partial)                                   \
+    {                                                                           \
+        FOR_PARALLEL(nb, threads, b, {                                          \
+            const T *xb = x + b * BLOCK;                                        \
+            size_t len = MIN_SIZE(BLOCK, n - b * BLOCK);                        \
+            partial[b] = r == MIN ? block_min_##sfx(xb, len)                    \
+                       : r == MAX ? block_max_##sfx(xb, len)                    \
+                       : block_sum_##sfx(xb, len, 0.0);                         \
+        });                                                                     \
+    }                                                                           \
+                                                                                \
+    /* Population or sample standard deviation of x[0..n). Every value is first shifted by \
+       x[0] (so a constant input gives exactly 0); per block the shifted sum and the sum of \
+       squared deviations from the block's own mean; blocks merged exactly (law of total   \
+       variance: M2 = sum of block M2 + len * (block mean - mean)^2). */           \
+    static int std_##sfx(const T *x, size_t n, int sample, int threads, T *result) \
+    {                                                                           \
+        double stack[2 * STACK_BLOCKS];                                         \
+        size_t nb = (n + BLOCK - 1) / BLOCK;                                    \
+        double *sums = buffer(2 * nb, stack, 2 * STACK_BLOCKS), *m2 = sums + nb; \
+        if (!sums)                                                              \
+            return FPK_ERR_NOMEM;                                               \
+        double shift = x[0];                                                    \
+        FOR_PARALLEL(nb, threads, b, {                                          \
+            const T *xb = x + b * BLOCK;                                        \
+            size_t len = MIN_SIZE(BLOCK, n - b * BLOCK);                        \
+            sums[b] = block_sum_##sfx(xb, len, shift);                          \
+            m2[b] = block_m2_##sfx(xb, len, shift + sums[b] / (double)len);     \
+        });                                                                     \
+        double mean = pairwise(sums, nb) / (double)n;                           \
+        for (size_t b = 0; b < nb; b++) {                                       \
+            double len = (double)MIN_SIZE(BLOCK, n - b * BLOCK);                \
+            double offset = sums[b] / len - mean;                               \
+            m2[b] += len * offset * offset;                                     \
+        }                                                                       \
+        double m2_total = pairwise(m2, nb);                                     \
+        release(sums, stack);                                                   \
+        *result = (T)sqrt(m2_total / (double)(n - (sample ? 1 : 0)));           \
+        return FPK_OK;                                                          \
+    }                                                                           \
+                                                                                \
+    /* The reduction r of the contiguous x[0..n) (n >= 1) on `threads` threads. */ \
+    static int whole_##sfx(enum reduction r, const T *x, size_t n, int threads, T *result) \
+    {                                                                           \
+        if (r == STD || r == STD_SAMPLE)                                        \
+            return std_##sfx(x, n, r == STD_SAMPLE, threads, result);           \
+        if (r == MEDIAN && n >= HISTOGRAM_MIN && n / (size_t)threads < UINT32_MAX) \
+            return median_histogram_##sfx(x, n, threads, result);               \
+        if (r == MEDIAN) {                                                      \
+            T *scratch = malloc(n * sizeof(T));                                 \
+            if (!scratch)                                                       \
+                return FPK_ERR_NOMEM;                                           \
+            memcpy(scratch, x, n * sizeof(T));                                  \
+            *result = median_inplace_##sfx(scratch, n);                         \
+            free(scratch);                                                      \
+            return FPK_OK;                                                      \
+        }                                                                       \
+        double stack[STACK_BLOCKS] = {0};                                       \
+        size_t nb = (n + BLOCK - 1) / BLOCK;                                    \
+        double *partial = buffer(nb, stack, STACK_BLOCKS);                      \
+        if (!partial)                                                           \
+            return FPK_ERR_NOMEM;                                               \
+        blocks_##sfx(r, x, n, nb, threads, partial);                            \
+        double value = partial[0];                                              \
+        if (r == MIN || r == MAX) {                                             \
+            for (size_t b = 1; b < nb; b++) {                                   \
+                double v = partial[b];                                          \
+                int better = r == MIN ? v < value : v > value;                  \
+                value = (better || v != v) && value == value ? v : value;       \
+            }                                                                   \
+        } else {                                                                \
+            value = pairwise(partial, nb);                                      \
+            if (r == MEAN)                                                      \
+                value /= (double)n;                                             \
+        }                                                                       \
+        release(partial, stack);                                                \
+        *result = (T)value;                                                     \
+        return FPK_OK;                                                          \
+    }                                                                           \
+                                                                                \
+    /* acc[j] = sum over k < n of f(x[k * inner + j] - shift[j]) for j < w, with f(d) = d, \
+       or d^2 when `squared`; rows summed ROWS at a time, then into acc. */     \
+    static void column_sums_##sfx(const T *x, size_t n, size_t inner, size_t w, \
+                                  const double *shift, int squared, double *acc) \
+    {                                                                           \
+        double part[COLS];                                                      \
+        for (size_t j = 0; j < w; j++)                                          \
+            acc[j] = 0;                                                         \
+        for (size_t k0 = 0; k0 < n; k0 += ROWS) {                               \
+            size_t k1 = MIN_SIZE(k0 + ROWS, n);                                 \
+            for (size_t j = 0; j < w; j++)                                      \
+                part[j] = 0;                                                    \
+            for (size_t k = k0; k < k1; k++) {                                  \
+                const T *row = x + k * inner;                                   \
+                if (squared) {                                                  \
+                    for (size_t j = 0; j < w; j++) {                            \
+                        double d = row[j] - shift[j];                           \
+                        part[j] += d * d;                                       \
+                    }                                                           \
+                } else {                                                        \
+                    for (size_t j = 0; j < w; j++)                              \
+                        part[j] += row[j] - shift[j];                           \
+                }                                                               \
+            }                                                                   \
+            for (size_t j = 0; j < w; j++)                                      \
+                acc[j] += part[j];                                              \
+        }                                                                       \
+    }                                                                           \
+                                                                                \
+    /* out[j] = the reduction r of column j of the (n, inner) slab x, for j < w (<= COLS), \
+       on one thread. */                                                        \
+    static int columns_##sfx(enum reduction r, const T *x, size_t n, size_t inner, size_t w, \
+                             T *out)                                            \
+    {                                                                           \
+        double acc[COLS], mean[COLS], shift[COLS] = {0};                        \
+        if (r == MIN || r == MAX) {                                             \
+            for (size_t j = 0; j < w; j++)                                      \
+                out[j] = x[j];                                                  \
+            for (size_t k = 1; k < n; k++) {                                    \
+                const T *row = x + k * inner;                                   \
+                for (size_t j = 0; j < w; j++) {                                \
+                    T v = row[j];                                               \
+                    int better = r == MIN ? v < out[j] : v > out[j];            \
+                    out[j] = (better || v != v) && out[j] == out[j] ? v : out[j]; \
+                }                                                               \
+            }                                                                   \
+        } else if (r == MEDIAN) {                                               \
+            T *scratch = malloc(n * sizeof(T));                                 \
+            if (!scratch)                                                       \
+                return FPK_ERR_NOMEM;                                           \
+            for (size_t j = 0; j < w; j++) {                                    \
+                for (size_t k = 0; k < n; k++)                                  \
+                    scratch[k] = x[k * inner + j];                              \
+                out[j] = median_inplace_##sfx(scratch, n);                      \
+            }                                                                   \
+            free(scratch);                                                      \
+        } else {                                                                \
+            int spread = r == STD || r == STD_SAMPLE;                           \
+            for (size_t j = 0; j < w; j++) /* std: shift by the first row */   \
+                shift[j] = spread ? x[j] : 0.0;                                 \
+            column_sums_##sfx(x, n, inner, w, shift, 0, acc);                   \
+            for (size_t j = 0; j < w; j++)                                      \
+                mean[j] = shift[j] + acc[j] / (double)n;                        \
+            if (!spread) {                                                      \
+                for (size_t j = 0; j < w; j++)                                  \
+                    out[j] = (T)(r == SUM ? acc[j] : mean[j]);                  \
+                return FPK_OK;                                                  \
+            }                                                                   \
+            column_sums_##sfx(x, n, inner, w, mean, 1, acc);                    \
+            double divisor = (double)(n - (r == STD_SAMPLE ? 1 : 0));           \
+            for (size_t j = 0; j < w; j++)                                      \
+                out[j] = (T)sqrt(acc[j] / divisor);                             \
+        }                                                                       \
+        return FPK_OK;                                                          \
+    }                                                                           \
+                                                                                \
+    /* out[o * inner + i] = the reduction r of x[o, :, i] for the C-contiguous (outer, n, inner) \
+       array x. Rows (inner = 1) are split over threads by row, columns by tiles of COLS. */ \
+    static int axis_##sfx(enum reduction r, const T *x, size_t outer, size_t n, size_t inner, \
+                          T *out)                                               \
+    {                                                                           \
+        size_t count = outer * inner, total;                                    \
+        if ((inner && outer > SIZE_MAX / inner) || (n && count > SIZE_MAX / n)) \
+            return FPK_ERR_OVERFLOW;                                            \
+        total = count * n;                                                      \
+        if (count == 0)                                                         \
+            return FPK_OK;                                                      \
+        if (!out)                                                               \
+            return FPK_ERR_NULL;                                                \
+        if (n == 0) {                                                           \
+            if (r != SUM)                                                       \
+                return FPK_ERR_EMPTY;                                           \
+            for (size_t i = 0; i < count; i++)                                  \
+                out[i] = 0;                                                     \
+            return FPK_OK;                                                      \
+        }                                                                       \
+        if (!x)                                                                 \
+            return FPK_ERR_NULL;                                                \
+        if (r == STD_SAMPLE && n == 1)                                          \
+            return FPK_ERR_VALUE;                                               \
+        int threads = fpk_threads_for(total), status = FPK_OK;                  \
+        if (inner == 1) {                                                       \
+            if (outer == 1)                                                     \
+                return whole_##sfx(r, x, n, threads, out);                      \
+            FOR_PARALLEL(outer, threads, o,                                     \
+                         set_status(&status, whole_##sfx(r, x + o * n, n, 1, out + o))); \
+            return status;                                                      \
+        }                                                                       \
+        size_t tiles = (inner + COLS - 1) / COLS;                               \
+        FOR_PARALLEL(outer * tiles, threads, item, {                            \
+            size_t o = item / tiles, j0 = (item % tiles) * COLS;                \
+            set_status(&status, columns_##sfx(r, x + o * n * inner + j0, n, inner, \
+                                              MIN_SIZE(COLS, inner - j0), out + o * inner + j0)); \
+        });                                                                     \
+        return status;                                                          \
+    }
+
+DRIVERS(float, f32)
+DRIVERS(double, f64)
+
+/* ------------------------------------------------------------------------------------------ */
+/* The public functions.                                                                      */
+
+/* The reduction r of x[0..n) into *result. */
+#define WHOLE(name, r, T, sfx)                                                  \
+    int fpk_##name##_##sfx(const T *x, size_t n, T *result)                     \
+    {                                                                           \
+        if (!result || (n && !x))                                               \
+            return FPK_ERR_NULL;                                                \
+        if (n == 0) {                                                           \
+            if (r != SUM)                                                       \
+                return FPK_ERR_EMPTY;                                           \
+            *result = 0;                                                        \
+            return FPK_OK;                                                      \
+        }                                                                       \
+        return whole_##sfx(r, x, n, fpk_threads_for(n), result);                \
+    }
+
+/* The reduction r along the middle axis of the (outer, n, inner) array x. */
+#define AXIS(name, r, T, sfx)                                                   \
+    int fpk_##name##_axis_##sfx(const T *x, size_t outer, size_t n, size_t inner, T *out) \
+    {                                                                           \
+        return axis_##sfx(r, x, outer, n, inner, out);                          \
+    }
+
+WHOLE(sum, SUM, float, f32)
+WHOLE(sum, SUM, double, f64)
+WHOLE(mean, MEAN, float, f32)
+WHOLE(mean, MEAN, double, f64)
+WHOLE(min, MIN, float, f32)
+WHOLE(min, MIN, double, f64)
+WHOLE(max, MAX, float, f32)
+WHOLE(max, MAX, double, f64)
+WHOLE(median, MEDIAN, float, f32)
+WHOLE(median, MEDIAN, double, f64)
+AXIS(sum, SUM, float, f32)
+AXIS(sum, SUM, double, f64)
+AXIS(mean, MEAN, float, f32)
+AXIS(mean, MEAN, double, f64)
+AXIS(min, MIN, float, f32)
+AXIS(min, MIN, double, f64)
+AXIS(max, MAX, float, f32)
+AXIS(max, MAX, double, f64)
+AXIS(median, MEDIAN, float, f32)
+AXIS(median, MEDIAN, double, f64)
+
+/* Standard deviation of x[0..n), population (sample = 0) or sample (sample != 0). */
+#define STD_PUBLIC(T, sfx)                                                      \
+    int fpk_std_##sfx(const T *x, size_t n, int sample, T *result)              \
+    {                                                                           \
+        if (!result || (n && !x))                                               \
+            return FPK_ERR_NULL;                                                \
+        if (n == 0)                                                             \
+            return FPK_ERR_EMPTY;                                               \
+        if (sample && n == 1)                                                   \
+            return FPK_ERR_VALUE;                                               \
+        return std_##sfx(x, n, sample != 0, fpk_threads_for(n), result);        \
+    }                                                                           \
+                                                                                \
+    int fpk_std_axis_##sfx(const T *x, size_t outer, size_t n, size_t inner, int sample, \
+                           T *out)                                              \
+    {                                                                           \
+        return axis_##sfx(sample ? STD_SAMPLE : STD, x, outer, n, inner, out);  \
+    }
+
+STD_PUBLIC(float, f32)
+STD_PUBLIC(double, f64)
+
+/* *result = sum of a[i] * b[i], blocked like fpk_sum (float32 products are exact in double). */
+#define DOT(T, sfx)                                                             \
+    int fpk_dot_##sfx(const T *a, const T *b, size_t n, T *result)              \
+    {                                                                           \
+        if (!result || (n && (!a || !b)))                                       \
+            return FPK_ERR_NULL;                                                \
+        double stack[STACK_BLOCKS];                                             \
+        size_t nb = (n + BLOCK - 1) / BLOCK;                                    \
+        double *partial = buffer(nb, stack, STACK_BLOCKS);                      \
+        if (!partial)                                                           \
+            return FPK_ERR_NOMEM;                                               \
+        FOR_PARALLEL(nb, fpk_threads_for(n), k, {                               \
+            size_t len = MIN_SIZE(BLOCK, n - k * BLOCK);                        \
+            partial[k] = block_dot_##sfx(a + k * BLOCK, b + k * BLOCK, len);    \
+        });                                                                     \
+        *result = (T)pairwise(partial, nb);                                     \
+        release(partial, stack);                                                \
+        return FPK_OK;                                                          \
+    }
+
+DOT(float, f32)
+DOT(double, f64)
