@@ -122,31 +122,33 @@ def save_curve(history, out, say, stop_below=None):
     """The loss curve as a PNG with matplotlib, else drawn in the terminal."""
     path = Path(out) / "fpkernels_demo_loss.png"
     try:
-        import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure               # no pyplot: no window, no state
     except ImportError:
         say(history.text_plot("loss"))
         say('loss curve: matplotlib is not installed; for a PNG: pip install "fpkernels[plot]"')
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    ax = history.plot(path=None)
+    ax = history.plot(ax=Figure(figsize=(6, 4), dpi=100).subplots())
     if stop_below:
         ax.axhline(stop_below, color="gray", linestyle="--", label=f"stop below {stop_below:g}")
         ax.legend()
     ax.set_title("fpkernels demo: training loss (squared error)")
     ax.figure.tight_layout()
     ax.figure.savefig(path)
-    import matplotlib.pyplot as plt
-    plt.close(ax.figure)
     say(f"loss curve: {path}")
     return path
 
 
 def run(args):
     """Run the demo for parsed arguments; returns a dict of the results."""
+    threads = fk.get_num_threads() if args.threads is None else args.threads
+    with fk.num_threads(threads):
+        return _run(args)
+
+
+def _run(args):
     say = (lambda *a, **k: None) if args.quiet else print
     started = time.perf_counter()
-    if args.threads is not None:
-        fk.set_num_threads(args.threads)
     hidden = args.hidden_sizes
 
     X_train, y_train, X_test, y_test, names = load_task(args, say)

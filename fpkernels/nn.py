@@ -281,14 +281,14 @@ class History(dict):
             self.setdefault(key, []).append(value)
 
     def plot(self, path=None, ax=None, keys=("loss", "val_loss")):
-        """Plot the loss curves with matplotlib; save a PNG to `path` if given. Returns the axes."""
-        import matplotlib
+        """Plot the loss curves with matplotlib into `ax` (or a new figure); save a PNG to
+        `path` if given (then no pyplot window is involved). Returns the axes."""
         if ax is None and path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-        figure = None
-        if ax is None:
-            figure, ax = plt.subplots(figsize=(6, 4), dpi=100)
+            from matplotlib.figure import Figure
+            ax = Figure(figsize=(6, 4), dpi=100).subplots()
+        elif ax is None:
+            import matplotlib.pyplot as plt
+            ax = plt.subplots(figsize=(6, 4), dpi=100)[1]
         for key in keys:
             if self.get(key):
                 ax.plot(self["epoch"], self[key], marker=".", label=key)
@@ -298,10 +298,8 @@ class History(dict):
         ax.grid(True, alpha=0.3)
         ax.legend()
         if path is not None:
-            (figure or ax.figure).tight_layout()
-            (figure or ax.figure).savefig(path)
-            if figure is not None:
-                plt.close(figure)
+            ax.figure.tight_layout()
+            ax.figure.savefig(path)
         return ax
 
     def text_plot(self, key="loss", width=60, height=12, log=None):

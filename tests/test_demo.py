@@ -36,6 +36,22 @@ def test_demo_prints_architecture_progress_and_saves_the_curve(tmp_path, capsys)
     assert (tmp_path / "model.npz").exists()
 
 
+def test_demo_without_matplotlib_draws_a_text_curve(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    result = demo.run(demo.parse_args(["--epochs", "3", "--limit", "20", "--size", "20",
+                                       "--hidden", "8,4", "--out", str(tmp_path)]))
+    out = capsys.readouterr().out
+    assert result["curve"] is None and not list(tmp_path.iterdir())
+    assert 'pip install "fpkernels[plot]"' in out and "epoch 1 .. 3" in out
+
+
+def test_demo_threads_option_is_restored(tmp_path):
+    before = fk.get_num_threads()
+    demo.run(demo.parse_args(TINY + ["--threads", "1", "--out", str(tmp_path)]))
+    assert fk.get_num_threads() == before
+
+
 def test_demo_default_task_reaches_95_percent(tmp_path):
     with fk.num_threads(1):         # same bits on any thread count; 1 is kind to a busy machine
         result = demo.run(demo.parse_args(["--quiet", "--out", str(tmp_path)]))
