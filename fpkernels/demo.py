@@ -56,9 +56,9 @@ def parse_args(argv=None):
     parser.add_argument("--save-model", metavar="PATH", default=None,
                         help="also save the trained network (.npz)")
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "log_every", "threads"):
-        if getattr(args, name) is not None and getattr(args, name) < (0 if name == "log_every" else 1):
-            parser.error(f"--{name.replace('_', '-')} must be positive")
+    for name, low in (("epochs", 1), ("batch_size", 1), ("log_every", 0), ("threads", 1)):
+        if getattr(args, name) is not None and getattr(args, name) < low:
+            parser.error(f"--{name.replace('_', '-')} must be at least {low}")
     if args.size < 2 or (args.limit is not None and args.limit < 2):
         parser.error("--size and --limit must be at least 2")
     if not 0.0 < args.test_fraction < 1.0:

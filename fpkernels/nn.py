@@ -704,7 +704,8 @@ class Sequential:
             arrays = {key: data[key] for key in data.files}
         config = json.loads(str(arrays.pop("config")))
         if config.get("format") != FORMAT:
-            raise ValueError(f"{path} is not an fpkernels.nn file (format {config.get('format')!r})")
+            raise ValueError(f"{path} is not an fpkernels.nn file "
+                             f"(format {config.get('format')!r})")
         layers = []
         for i, spec in enumerate(config["layers"]):
             act = spec["activation"]
