@@ -702,6 +702,8 @@ class Sequential:
         """A network saved by save(): same weights, loss and optimizer state."""
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
+        if "config" not in arrays:
+            raise ValueError(f"{path} is not an fpkernels.nn file (it has no 'config' entry)")
         config = json.loads(str(arrays.pop("config")))
         if config.get("format") != FORMAT:
             raise ValueError(f"{path} is not an fpkernels.nn file "

@@ -520,6 +520,9 @@ def test_load_rejects_other_files(tmp_path):
     np.savez(path, config=np.array(json.dumps({"format": "something else"})))
     with pytest.raises(ValueError, match="not an fpkernels.nn file"):
         Sequential.load(path)
+    np.savez(path, weights=np.zeros(3))
+    with pytest.raises(ValueError, match="not an fpkernels.nn file"):
+        Sequential.load(path)
 
 
 def test_history_text_plot_and_png(tmp_path):
