@@ -8,7 +8,8 @@
     4. result          accuracy on held-out test images, the loss curve as a PNG
 
 The default task tells trousers from dresses in the Fashion-MNIST slice shipped with fpkernels
-(no download). Other tasks: `--classes sandal,"ankle boot"`, `--full` (all 70,000 images of
+(no download): 600 training and 200 held-out images. With the defaults (seed 0) it stops after
+16 epochs at 97% held-out accuracy, in a few seconds on 2 cores; the tests check >= 95%. Other tasks: `--classes sandal,"ankle boot"`, `--full` (all 70,000 images of
 Debian's dataset-fashion-mnist, when installed) or `--images DIR` (your own pictures, one
 sub-folder per class; needs Pillow).
 
