@@ -140,7 +140,7 @@ class FusedOptimizer(_interfaces.Optimizer):
                     raise TypeError(f"grads[{index}] has dtype {g.dtype}; gradients must be real "
                                     "numbers")
                 if g.shape == shape:
-                    g = _np.ascontiguousarray(g, dtype=dtype)
+                    g = _np.asarray(g, dtype=dtype, order="C")
             if g.shape != shape:
                 raise ValueError(f"grads[{index}] has shape {g.shape} but params[{index}] has "
                                  f"shape {shape}")
