@@ -14,6 +14,12 @@ from fpkernels import datasets, demo
 TINY = ["--epochs", "2", "--limit", "30", "--size", "28", "--hidden", "16,8", "--quiet"]
 
 
+@pytest.fixture(autouse=True)
+def in_a_temporary_folder(tmp_path, monkeypatch):
+    """The demo writes its loss curve to the current folder by default: never the source tree."""
+    monkeypatch.chdir(tmp_path)
+
+
 def test_demo_runs_end_to_end_on_a_tiny_setting(tmp_path, capsys):
     assert demo.main(TINY + ["--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
