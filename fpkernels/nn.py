@@ -544,7 +544,8 @@ class Sequential:
             Adam with its defaults.
         epochs, batch_size, shuffle: passes over the data; rows per step; reshuffle each epoch.
             The order of epoch k depends only on (seed, k), so the same seed gives the same
-            weights, whatever the thread count, and 2 + 2 epochs equal 4 epochs.
+            weights, whatever the thread count, and 2 + 2 epochs equal 4 epochs; seed=None
+            draws a fresh seed.
         log_every: print a log line every log_every epochs (and at the last); 0 for none.
         stop_below: stop once the epoch's training loss is below this value.
         validation_split: the last fraction of the rows (before shuffling) is held out and
@@ -594,6 +595,8 @@ class Sequential:
         params, grads = self.parameters(), self.gradients()
         rows = len(X)
         batch_size = int(min(batch_size, rows))
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
         x_batch = np.empty((batch_size, X.shape[1]), self.dtype)
         history = History()
         first, last = self.epochs_trained + 1, self.epochs_trained + int(epochs)

@@ -445,6 +445,14 @@ def test_same_seed_same_weights_and_epochs_compose():
         np.testing.assert_array_equal(p, r)
 
 
+def test_seed_none_shuffles_differently():
+    X, y = blobs(n=90)
+    a, b = binary_net(seed=1), binary_net(seed=1)
+    a.fit(X, y, loss="mse", epochs=1, batch_size=16, seed=None, verbose=0)
+    b.fit(X, y, loss="mse", epochs=1, batch_size=16, seed=None, verbose=0)
+    assert not np.array_equal(a.parameters()[0], b.parameters()[0])
+
+
 def test_fit_is_bit_identical_on_one_and_two_threads():
     rng = np.random.default_rng(0)
     X = rng.uniform(size=(256, 600)).astype(np.float32)
