@@ -389,12 +389,18 @@ def _format_logs(epoch, last_epoch, logs):
     return "  ".join(parts)
 
 
-def _correct(pred, target):
-    """How many predictions are right: threshold 0.5 on one output, else argmax."""
+def _correct(pred, target, threshold=0.5):
+    """How many predictions are right: one output above/below the threshold (0.5 for 0/1
+    targets, 0 for -1/+1 targets as hinge uses), else the argmax of several."""
     if pred.shape[1] == 1:
-        return int(np.count_nonzero((pred[:, 0] > 0.5) == (target[:, 0] > 0.5)))
+        return int(np.count_nonzero((pred[:, 0] > threshold) == (target[:, 0] > threshold)))
     labels = target if target.ndim == 1 else np.argmax(target, axis=1)
     return int(np.count_nonzero(np.argmax(pred, axis=1) == labels))
+
+
+def _threshold(target):
+    """0 for -1/+1 targets (any negative value), else 0.5."""
+    return 0.0 if target.dtype.kind == "f" and target.size and target.min() < 0 else 0.5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -529,7 +535,7 @@ class Sequential:
         if loss is not None:
             result["loss"] = float(loss.value(pred, target))
         if "accuracy" in metrics:
-            result["accuracy"] = _correct(pred, target) / len(pred)
+            result["accuracy"] = _correct(pred, target, _threshold(target)) / len(pred)
         return result
 
     # -- training -----------------------------------------------------------------------------
@@ -550,8 +556,8 @@ class Sequential:
         stop_below: stop once the epoch's training loss is below this value.
         validation_split: the last fraction of the rows (before shuffling) is held out and
             scored each epoch; or validation_data=(X_val, y_val).
-        metrics: ("accuracy",) adds accuracy: one output thresholded at 0.5 (0/1 targets), or
-            the argmax of several (integer labels or one-hot rows); () for none.
+        metrics: ("accuracy",) adds accuracy: one output thresholded at 0.5 (0/1 targets; at 0
+            for -1/+1 targets), or the argmax of several (integer labels or one-hot); () for none.
         callbacks: functions f(epoch, logs) or objects with on_epoch_end(epoch, logs), called
             after every epoch; returning True, raising StopTraining or setting
             network.stop_training = True ends training.
@@ -592,6 +598,7 @@ class Sequential:
         loss, step = self.loss, self.optimizer.step
         by_mean = getattr(loss, "reduction", "mean") == "mean"
         accuracy = "accuracy" in metrics
+        threshold = _threshold(y)
         params, grads = self.parameters(), self.gradients()
         rows = len(X)
         batch_size = int(min(batch_size, rows))
@@ -619,7 +626,7 @@ class Sequential:
                                    input_grad=False)                  # backward pass
                     step(params, grads)                               # update
                     if accuracy:
-                        correct += _correct(pred, yb)
+                        correct += _correct(pred, yb, threshold)
                 self.epochs_trained = epoch
                 logs = {"epoch": epoch, "loss": total / rows}
                 if accuracy:

@@ -335,6 +335,15 @@ def test_fit_multiclass_softmax_cross_entropy():
     assert net.evaluate(X, np.eye(3)[labels])["accuracy"] == net.evaluate(X, labels)["accuracy"]
 
 
+def test_hinge_with_minus_one_plus_one_labels_scores_accuracy_at_zero():
+    X, y = blobs()
+    net = Sequential([Dense(6, 8, "tanh", rng=0), Dense(8, 1, rng=1)])
+    history = net.fit(X, 2 * y - 1, loss="hinge", optimizer=fk.optimizers.get("adam", lr=0.01),
+                      epochs=10, verbose=0)
+    assert history["accuracy"][-1] > 0.9
+    assert net.evaluate(X, 2 * y - 1)["accuracy"] > 0.9
+
+
 def test_stop_below_ends_training_early():
     X, y = blobs()
     history = binary_net().fit(X, y, loss="mse", optimizer=fk.optimizers.get("adam", lr=0.02),
