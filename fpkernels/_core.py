@@ -62,7 +62,7 @@ def contiguous(x, dtype):
     """`x` as an aligned C-contiguous array of `dtype`, copying only when it is not one already."""
     if x.dtype == dtype and x.flags.c_contiguous and x.flags.aligned:
         return x
-    return np.asarray(x, dtype=dtype, order="C")  # unlike ascontiguousarray, keeps 0-d arrays 0-d
+    return np.array(x, dtype=dtype, order="C")  # a fresh aligned copy; 0-d stays 0-d
 
 
 def output(out, shape, dtype, name="out"):
