@@ -213,9 +213,18 @@ class Dense:
         self._input, self._z = x, z
         if self.activation is None:
             return z
-        if self._forward_out:
-            return self.activation.forward(z, out=self._buffer("a", rows, self.out_features))
-        return np.asarray(self.activation.forward(z), self.dtype)  # a' = f(z)
+        if self._forward_out:                                       # a' = f(z)
+            return self._checked(self.activation.forward(z, out=self._buffer("a", rows, self.out_features)), "forward")
+        return self._checked(self.activation.forward(z), "forward")
+
+    def _checked(self, result, method):
+        """What the activation's `method` returned, as the layer's dtype; a ValueError naming the
+        layer if it has the wrong shape (a plugin's activation may be wrong)."""
+        result = np.asarray(result)
+        if result.shape != self._z.shape:
+            raise ValueError(f"{self.name}: activation {type(self.activation).__name__}.{method} "
+                             f"returned shape {result.shape}, the layer needs {self._z.shape}")
+        return np.ascontiguousarray(result, self.dtype)
 
     def _backward(self, grad_out, input_grad=True):
         """Fill weight_grad and bias_grad from dLoss/da'; return dLoss/da (or None)."""
@@ -228,10 +237,10 @@ class Dense:
         if self.activation is None:
             dz = grad_out
         elif self._backward_out:                                   # dz = f'(z) * grad
-            dz = self.activation.backward(self._z, grad_out,
-                                          out=self._buffer("dz", rows, self.out_features))
+            dz = self._checked(self.activation.backward(
+                self._z, grad_out, out=self._buffer("dz", rows, self.out_features)), "backward")
         else:
-            dz = np.ascontiguousarray(self.activation.backward(self._z, grad_out), self.dtype)
+            dz = self._checked(self.activation.backward(self._z, grad_out), "backward")
         fk.matmul(dz, self._input, transpose_a=True, out=self.weight_grad)   # dW = dz^T a
         self.bias_grad[...] = fk.sum(dz, axis=0)                            # db = sum of dz
         if not input_grad:
