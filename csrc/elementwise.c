@@ -12,6 +12,9 @@
 /* The broadcasting kernel supports as many dims as NumPy does. */
 #define MAX_DIMS 64
 
+/* Nonzero when a pointer is not aligned to its element type (C forbids reading it). */
+#define MISALIGNED(T, p, q, r) ((((uintptr_t)(p)) | ((uintptr_t)(q)) | ((uintptr_t)(r))) % sizeof(T))
+
 /* for i in [0, n): body, on fpk_threads_for(n) threads, vectorised. */
 #define FOR_EACH(n, i, body)                                                    \
     FPK_PARALLEL_RANGES((n), fpk_threads_for(n), lo_, hi_,                      \
@@ -49,7 +52,7 @@ STREAMS(div, /)
 #define CAN_STREAM 1
 #else
 #define CAN_STREAM 0
-#define STREAM_CALL(name, sfx, a, b, out, lo, hi) (void)0
+#define STREAM_CALL(name, sfx, a, b, out, lo, hi) ((void)(lo), (void)(hi))
 #endif
 
 #define BINARY(name, OP, T, sfx)                                                \
@@ -57,6 +60,8 @@ STREAMS(div, /)
     {                                                                           \
         if (n && (!a || !b || !out))                                            \
             return FPK_ERR_NULL;                                                \
+        if (MISALIGNED(T, a, b, out))                                           \
+            return FPK_ERR_VALUE;                                               \
         if (CAN_STREAM && n * sizeof(T) >= STREAM_BYTES) {                      \
             FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                  \
                                 STREAM_CALL(name, sfx, a, b, out, lo, hi));     \
@@ -179,6 +184,8 @@ BROADCAST(double, f64)
     {                                                                           \
         if (n && (!x || !out))                                                  \
             return FPK_ERR_NULL;                                                \
+        if (MISALIGNED(T, x, x, out))                                           \
+            return FPK_ERR_VALUE;                                               \
         FOR_EACH(n, i, out[i] = x[i] OP s);                                     \
         return FPK_OK;                                                          \
     }

@@ -41,6 +41,12 @@ _NUMPY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divid
 
 # ---- helpers ------------------------------------------------------------------------------
 
+def _contiguous(x, dtype):
+    """x as an aligned C-contiguous array of dtype (copied only when it is not one already)."""
+    x = contiguous(x, dtype)
+    return x if x.flags.aligned else x.copy()
+
+
 def _strided_pointer(x):
     """A C pointer to element [0, ..., 0] of x (any strides, kept alive by the caller)."""
     return ffi.cast(_POINTER[x.dtype], x.ctypes.data)
@@ -142,6 +148,8 @@ def _binary_general(name, code, a, b, out):
     out = output(out, shape, dtype)
     if out.size == 0:
         return out
+    if not out.flags.aligned:  # C may not write there: compute aside, then copy
+        return _copy_into(out, _binary_general(name, code, a, b, None))
     a = _operand(a, dtype, out)
     b = _operand(b, dtype, out)
     if a.shape == shape and b.shape == shape and a.flags.c_contiguous and b.flags.c_contiguous:
@@ -153,6 +161,11 @@ def _binary_general(name, code, a, b, out):
                                   _strided_pointer(a), ffi.new("int64_t[]", a_strides),
                                   _strided_pointer(b), ffi.new("int64_t[]", b_strides),
                                   ptr(out)), name)
+    return out
+
+
+def _copy_into(out, result):
+    np.copyto(out, result)
     return out
 
 
@@ -177,9 +190,8 @@ def _make_binary(name, code, symbol):
                     except ValueError:
                         return _binary_general(name, code, a, b, out)
                     out = _empty(a.shape, dtype)
-                    status = function(pa, pb, _from_buffer(array_type, out), a.size)
-                    if status:
-                        check(status, name)
+                    if function(pa, pb, _from_buffer(array_type, out), a.size):
+                        return _binary_general(name, code, a, b, out)  # misaligned data
                     return out
                 if (type(out) is _ndarray and out.dtype is dtype and out.shape == a.shape
                         and (a is out or (a.base is None and out.base is None))
@@ -191,7 +203,7 @@ def _make_binary(name, code, symbol):
                     except ValueError:
                         return _binary_general(name, code, a, b, out)
                     if status:
-                        check(status, name)
+                        return _binary_general(name, code, a, b, out)  # misaligned data
                     return out
         return _binary_general(name, code, a, b, out)
 
@@ -220,7 +232,9 @@ def _unary(name, x, extra, out, scalar_dtype=None):
     x = as_array(x)
     dtype = _scalar_dtype(x, scalar_dtype)
     out = output(out, x.shape, dtype)
-    x = contiguous(x, dtype)
+    if not out.flags.aligned:  # C may not write there: compute aside, then copy
+        return _copy_into(out, _unary(name, x, extra, None, scalar_dtype))
+    x = _contiguous(x, dtype)
     if x is not out and np.may_share_memory(x, out):
         x = x.copy()
     check(kernel(name, dtype)(ptr(x), *extra, ptr(out), x.size), name)
@@ -241,11 +255,9 @@ def _make_scalar(name, symbol):
                 except (ValueError, BufferError):
                     px = None
                 if px is not None:
-                    out = np.empty(x.shape, x.dtype)
-                    status = function(px, s, _from_buffer(array_type, out), x.size)
-                    if status:
-                        check(status, f"{name}_scalar")
-                    return out
+                    out = _empty(x.shape, x.dtype)
+                    if not function(px, s, _from_buffer(array_type, out), x.size):
+                        return out
         value, scalar_dtype = _scalar(s, "s")
         return _unary(f"{name}_scalar", x, (value,), out, scalar_dtype)
 
@@ -303,8 +315,8 @@ def dot(a, b):
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"dot needs two 1-D arrays of one length, got shapes {a.shape} and {b.shape}")
     dtype = float_dtype(a, b)
-    a = contiguous(a, dtype)
-    b = contiguous(b, dtype)
+    a = _contiguous(a, dtype)
+    b = _contiguous(b, dtype)
     result = ffi.new(_RESULT[dtype])
     check(kernel("dot", dtype)(ptr(a), ptr(b), a.size, result), "dot")
     return dtype.type(result[0])
@@ -339,7 +351,7 @@ def transpose(x):
     dtype = float_dtype(x)
     if x.ndim != 2:
         return np.ascontiguousarray(np.transpose(x), dtype=dtype)
-    x = contiguous(x, dtype)
+    x = _contiguous(x, dtype)
     rows, cols = x.shape
     out = np.empty((cols, rows), dtype)
     check(kernel("transpose", dtype)(ptr(x), rows, cols, ptr(out)), "transpose")
@@ -358,7 +370,7 @@ def _resize(name, x, shape, value):
         raise ValueError(f"pad only grows: shape {target} is smaller than the array's {x.shape} "
                          "in some dim (use resize to trim)")
     fill, _ = _scalar(value, "value")
-    x = contiguous(x, dtype)
+    x = _contiguous(x, dtype)
     out = np.empty(target, dtype)
     check(kernel(name, dtype)(x.ndim, ffi.new("int64_t[]", x.shape), ptr(x),
                               ffi.new("int64_t[]", target), ptr(out), fill), name)
@@ -445,7 +457,7 @@ def _reduce(name, x, axis, extra=()):
     """Whole-array (axis None) or one-axis reduction through fpk_<name>[_axis]."""
     x = as_array(x)
     dtype = float_dtype(x)
-    x = contiguous(x, dtype)
+    x = _contiguous(x, dtype)
     if axis is None:
         result = ffi.new(_RESULT[dtype])
         status = kernel(name, dtype)(ptr(x), x.size, *extra, result)

@@ -430,3 +430,29 @@ def test_binary_streaming_stores_for_large_arrays(name, threads):
     assert_same(out, want)
     assert getattr(fk, name)(a, b, out=a) is a
     assert_same(a, want)
+
+
+def unaligned(values, dtype=np.float64):
+    """A C-contiguous array whose data is not aligned to its element size."""
+    values = np.asarray(values, dtype)
+    raw = np.zeros(values.nbytes + 1, np.uint8)[1:].view(dtype)
+    raw[:] = values
+    assert not raw.flags.aligned
+    return raw
+
+
+def test_unaligned_inputs_are_copied():
+    x = unaligned(np.arange(1.0, 12.0))
+    want = np.arange(1.0, 12.0)
+    assert_same(fk.add(x, x), 2 * want)
+    assert_same(fk.mul_scalar(x, 2.0), 2 * want)
+    assert_same(fk.power(x, 2), want ** 2)
+    assert_same(fk.abs(-x), want)
+    assert_same(fk.transpose(x.reshape(1, 11)), want.reshape(11, 1))
+    assert_same(fk.resize(x, (12,)), np.append(want, 0.0))
+    assert fk.dot(x, x) == np.dot(want, want)
+    out = unaligned(np.zeros(11))
+    assert_same(fk.add(x, x, out=out), 2 * want)
+    out = unaligned(np.zeros(11))
+    assert_same(fk.sub_scalar(x, 1.0, out=out), want - 1)
+    assert_same(fk.mul(x, x.reshape(11, 1))[3], want * 4)

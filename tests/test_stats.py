@@ -292,3 +292,14 @@ def test_calculate_e_and_mean_of_teaching_example():
     assert formulaic.mean([[1, 2], [3, 6]]) == 3.0
     assert formulaic.median([3.0, 1.0, 2.0]) == 2.0
     assert formulaic.std([2, 4, 4, 4, 5, 5, 7, 9]) == 2.0
+
+
+def test_unaligned_input_is_copied():
+    values = np.random.default_rng(12).standard_normal(1001)
+    raw = np.zeros(values.nbytes + 1, np.uint8)[1:].view(np.float64)
+    raw[:] = values
+    assert not raw.flags.aligned
+    for name in REDUCTIONS:
+        assert getattr(fk, name)(raw) == getattr(fk, name)(values)
+        np.testing.assert_array_equal(getattr(fk, name)(raw.reshape(7, 143), axis=0),
+                                      getattr(fk, name)(values.reshape(7, 143), axis=0))
