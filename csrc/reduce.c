@@ -303,13 +303,6 @@ MEDIAN_INPLACE(double, f64)
 #define HISTOGRAM_MIN 262144 /* below this, copy + quickselect is as fast */
 
 /* Integer keys ordered like the floats: flip every bit of a negative, the sign bit of a positive. */
-static inline uint32_t bucket_f32(float v)
-{
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    return (u ^ ((uint32_t)((int32_t)u >> 31) | 0x80000000u)) >> 16;
-}
-
 static inline uint32_t bucket_f64(double v)
 {
     uint64_t u;
@@ -410,8 +403,137 @@ static inline uint32_t bucket_f64(double v)
         return status;                                                          \
     }
 
-MEDIAN_HISTOGRAM(float, f32)
 MEDIAN_HISTOGRAM(double, f64)
+
+/* float32 goes further: a second counting pass over the low 16 bits of the keys in the chosen
+   bucket pins the exact value of the middle rank (radix selection, two parallel passes, no
+   scratch copy). Each part counts into two interleaved histograms, so runs of equal values
+   do not wait on one counter. */
+static float float_of_key(uint32_t key)
+{
+    uint32_t u = key & 0x80000000u ? key ^ 0x80000000u : ~key;
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+static inline uint32_t key_f32(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u ^ ((uint32_t)((int32_t)u >> 31) | 0x80000000u);
+}
+
+/* The bucket, from `from` on, that holds rank `rank` counted from there (rank 0: the first
+   non-empty one), adding the counts of the buckets passed over to *below; BUCKETS if none. */
+static size_t find_bucket(const uint32_t *hist, size_t from, size_t rank, size_t *below)
+{
+    size_t b = from;
+    for (; b < BUCKETS; b++) {
+        if (*below + hist[b] > rank)
+            return b;
+        *below += hist[b];
+    }
+    return BUCKETS;
+}
+
+static int median_radix_f32(const float *x, size_t n, int threads, float *result)
+{
+    size_t parts = (size_t)threads, k = (n - 1) / 2;
+    uint32_t *hist = calloc(2 * parts * BUCKETS, sizeof(uint32_t));
+    float *next_min = malloc(parts * sizeof(float));
+    int nan = 0, status = FPK_OK;
+    if (!hist || !next_min) {
+        status = FPK_ERR_NOMEM;
+        goto done;
+    }
+    /* pass 1: count the top 16 bits of every key */
+    FOR_PARALLEL(parts, threads, part, {
+        size_t lo, hi;
+        uint32_t *h0 = hist + 2 * part * BUCKETS, *h1 = h0 + BUCKETS;
+        int seen_nan = 0;
+        fpk_split_range(n, (int)part, (int)parts, &lo, &hi);
+        size_t i = lo;
+        for (; i + 1 < hi; i += 2) {
+            seen_nan |= (x[i] != x[i]) | (x[i + 1] != x[i + 1]);
+            h0[key_f32(x[i]) >> 16]++;
+            h1[key_f32(x[i + 1]) >> 16]++;
+        }
+        for (; i < hi; i++) {
+            seen_nan |= x[i] != x[i];
+            h0[key_f32(x[i]) >> 16]++;
+        }
+        for (size_t b = 0; b < BUCKETS; b++)
+            h0[b] += h1[b];
+        if (seen_nan)
+            __atomic_store_n(&nan, 1, __ATOMIC_RELAXED);
+    });
+    if (nan) {
+        *result = NAN;
+        goto done;
+    }
+    uint32_t *total = hist + BUCKETS; /* part 0's second histogram, free now */
+    for (size_t b = 0; b < BUCKETS; b++) {
+        uint32_t sum = hist[b];
+        for (size_t part = 1; part < parts; part++)
+            sum += hist[2 * part * BUCKETS + b];
+        total[b] = sum;
+    }
+    size_t below = 0, high = find_bucket(total, 0, k, &below), rank = k - below;
+    size_t skipped = 0, next = BUCKETS;
+    if (n % 2 == 0 && rank + 1 == total[high])
+        next = find_bucket(total, high + 1, 0, &skipped);
+    memset(hist, 0, 2 * parts * BUCKETS * sizeof(uint32_t));
+    /* pass 2: count the low 16 bits of the keys in bucket `high`; the minimum of `next` */
+    FOR_PARALLEL(parts, threads, part, {
+        size_t lo, hi;
+        uint32_t *h0 = hist + 2 * part * BUCKETS, *h1 = h0 + BUCKETS;
+        float smallest = INFINITY;
+        fpk_split_range(n, (int)part, (int)parts, &lo, &hi);
+        for (size_t i = lo; i < hi; i++) {
+            uint32_t key = key_f32(x[i]);
+            if (key >> 16 == high)
+                (i & 1 ? h1 : h0)[key & 0xFFFF]++;
+            else if (key >> 16 == next && x[i] < smallest)
+                smallest = x[i];
+        }
+        for (size_t b = 0; b < BUCKETS; b++)
+            h0[b] += h1[b];
+        next_min[part] = smallest;
+    });
+    for (size_t b = 0; b < BUCKETS; b++) {
+        uint32_t sum = hist[b];
+        for (size_t part = 1; part < parts; part++)
+            sum += hist[2 * part * BUCKETS + b];
+        total[b] = sum;
+    }
+    below = 0;
+    size_t low = find_bucket(total, 0, rank, &below);
+    float lower = float_of_key((uint32_t)(high << 16 | low)), upper = lower;
+    if (n % 2) {
+        *result = lower;
+        goto done;
+    }
+    if (rank + 1 == below + total[low]) { /* rank + 1 is in a later low bucket or in `next` */
+        skipped = 0;
+        size_t after = find_bucket(total, low + 1, 0, &skipped);
+        if (after < BUCKETS) {
+            upper = float_of_key((uint32_t)(high << 16 | after));
+        } else {
+            upper = INFINITY;
+            for (size_t part = 0; part < parts; part++)
+                upper = next_min[part] < upper ? next_min[part] : upper;
+        }
+    }
+    *result = midpoint_f32(lower, upper);
+done:
+    free(hist);
+    free(next_min);
+    return status;
+}
+
+#define MEDIAN_LARGE_f32 median_radix_f32
+#define MEDIAN_LARGE_f64 median_histogram_f64
 
 /* ------------------------------------------------------------------------------------------ */
 /* Drivers: a whole contiguous array, and a tile of columns of an (n, inner) slab.             */
@@ -466,7 +588,7 @@ MEDIAN_HISTOGRAM(double, f64)
         if (r == STD || r == STD_SAMPLE)                                        \
             return std_##sfx(x, n, r == STD_SAMPLE, threads, result);           \
         if (r == MEDIAN && n >= HISTOGRAM_MIN && n / (size_t)threads < UINT32_MAX) \
-            return median_histogram_##sfx(x, n, threads, result);               \
+            return MEDIAN_LARGE_##sfx(x, n, threads, result);                   \
         if (r == MEDIAN) {                                                      \
             T *scratch = malloc(n * sizeof(T));                                 \
             if (!scratch)                                                       \
