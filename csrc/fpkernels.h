@@ -170,8 +170,10 @@ int fpk_max_f64(const double *x, size_t n, double *result);
 int fpk_std_f32(const float *x, size_t n, int sample, float *result);
 int fpk_std_f64(const double *x, size_t n, int sample, double *result);
 
-/* Median by linear-time selection on a scratch copy (x is not changed); even n gives the mean
-   of the two middle values; any NaN gives NaN. FPK_ERR_EMPTY for n = 0. */
+/* Median by linear-time selection, never a sort (x is not changed): quickselect on a scratch
+   copy; large inputs first count a radix histogram of the top 16 bits (float32: a second count
+   of the low 16 bits gives the exact value, no copy). Even n gives the mean of the two middle
+   values; any NaN gives NaN. FPK_ERR_EMPTY for n = 0, FPK_ERR_NOMEM if scratch fails. */
 int fpk_median_f32(const float *x, size_t n, float *result);
 int fpk_median_f64(const double *x, size_t n, double *result);
 

@@ -523,9 +523,11 @@ def max(x, axis=None):  # noqa: A001 - SPEC name
 
 
 def median(x, axis=None):
-    """Median by linear-time selection on a scratch copy (x is untouched, never fully sorted):
-    the middle value, or the mean of the two middle values for an even count; NaN if any
-    element is NaN (as numpy.median); ValueError for an empty input.
+    """Median by linear-time selection, never a full sort (x is untouched): quickselect on a
+    scratch copy, after a radix-histogram pass that narrows large inputs to one bucket (for
+    float32 a second counting pass finds the exact value without any copy). The middle value,
+    or the mean of the two middle values for an even count; NaN if any element is NaN (as
+    numpy.median); ValueError for an empty input.
 
     >>> import fpkernels as fk
     >>> float(fk.median([5.0, 1.0, 4.0, 2.0]))
