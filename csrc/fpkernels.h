@@ -153,8 +153,9 @@ int fpk_pad_f64(size_t ndim, const int64_t *shape, const double *x,
 /* ---- statistics (reduce.c) ---- */
 
 /* Whole-array reductions of x[0..n) into *result. Sums are blocked (fixed 4096-element blocks,
-   float32 accumulated in double) and combined pairwise in a fixed order: the same bits for any
-   thread count. sum of n = 0 is 0; the others return FPK_ERR_EMPTY for n = 0. NaN propagates. */
+   accumulated in double lanes; float32 via short float slices) and combined pairwise in a fixed
+   order: the same bits for any thread count. sum of n = 0 is 0; the others return
+   FPK_ERR_EMPTY for n = 0. NaN propagates. */
 int fpk_sum_f32(const float *x, size_t n, float *result);
 int fpk_sum_f64(const double *x, size_t n, double *result);
 int fpk_mean_f32(const float *x, size_t n, float *result);
