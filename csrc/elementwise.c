@@ -43,8 +43,25 @@
             out[i] = a[i] OP b[i];                                              \
         _mm_sfence();                                                           \
     }
+/* The same with a scalar s for b. */
+#define STREAM_SCALAR_RANGE(name, OP, T, sfx, SUFFIX, W)                        \
+    static void stream_##name##_scalar_##sfx(const T *x, T s, T *out, size_t lo, size_t hi) \
+    {                                                                           \
+        size_t i = lo;                                                          \
+        for (; i < hi && ((uintptr_t)(out + i) & 63); i++)                      \
+            out[i] = x[i] OP s;                                                 \
+        for (; i + W <= hi; i += W)                                             \
+            _mm512_stream_##SUFFIX(out + i, _mm512_##name##_##SUFFIX(           \
+                _mm512_loadu_##SUFFIX(x + i), _mm512_set1_##SUFFIX(s)));        \
+        for (; i < hi; i++)                                                     \
+            out[i] = x[i] OP s;                                                 \
+        _mm_sfence();                                                           \
+    }
 #define STREAM_CALL(name, sfx, a, b, out, lo, hi) stream_##name##_##sfx(a, b, out, lo, hi)
-#define STREAMS(name, OP) STREAM_RANGE(name, OP, float, f32, ps, 16) STREAM_RANGE(name, OP, double, f64, pd, 8)
+#define STREAMS(name, OP) STREAM_RANGE(name, OP, float, f32, ps, 16)               \
+    STREAM_RANGE(name, OP, double, f64, pd, 8)                                  \
+    STREAM_SCALAR_RANGE(name, OP, float, f32, ps, 16)                           \
+    STREAM_SCALAR_RANGE(name, OP, double, f64, pd, 8)
 STREAMS(add, +)
 STREAMS(sub, -)
 STREAMS(mul, *)
@@ -186,6 +203,11 @@ BROADCAST(double, f64)
             return FPK_ERR_NULL;                                                \
         if (MISALIGNED(T, x, x, out))                                           \
             return FPK_ERR_VALUE;                                               \
+        if (CAN_STREAM && n * sizeof(T) >= STREAM_BYTES) {                      \
+            FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                  \
+                                STREAM_CALL(name##_scalar, sfx, x, s, out, lo, hi)); \
+            return FPK_OK;                                                      \
+        }                                                                       \
         FOR_EACH(n, i, out[i] = x[i] OP s);                                     \
         return FPK_OK;                                                          \
     }

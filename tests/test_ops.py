@@ -456,3 +456,14 @@ def test_unaligned_inputs_are_copied():
     out = unaligned(np.zeros(11))
     assert_same(fk.sub_scalar(x, 1.0, out=out), want - 1)
     assert_same(fk.mul(x, x.reshape(11, 1))[3], want * 4)
+
+
+@pytest.mark.parametrize("name", SCALAR)
+def test_scalar_ops_streaming_stores_for_large_arrays(name):
+    n = (32 << 20) // 8 + 5
+    x = np.random.default_rng(16).standard_normal(n)
+    want = SCALAR[name](x, 3.0)
+    assert_same(getattr(fk, name)(x, 3.0), want)
+    out = np.empty(n + 1)[1:]
+    assert getattr(fk, name)(x, 3.0, out=out) is out
+    assert_same(out, want)
