@@ -22,9 +22,8 @@
 
 /* ---- a op b, same size ---- */
 
-/* Arrays bigger than this many bytes are written with streaming (non-temporal) stores: the
+/* Outputs of FPK_STREAM_BYTES or more are written with streaming (non-temporal) stores: the
    output lines go straight to memory instead of first being read into the cache. */
-#define STREAM_BYTES (32u << 20)
 
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -79,7 +78,7 @@ STREAMS(div, /)
             return FPK_ERR_NULL;                                                \
         if (MISALIGNED(T, a, b, out))                                           \
             return FPK_ERR_VALUE;                                               \
-        if (CAN_STREAM && n * sizeof(T) >= STREAM_BYTES) {                      \
+        if (CAN_STREAM && n * sizeof(T) >= FPK_STREAM_BYTES) {                      \
             FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                  \
                                 STREAM_CALL(name, sfx, a, b, out, lo, hi));     \
             return FPK_OK;                                                      \
@@ -203,7 +202,7 @@ BROADCAST(double, f64)
             return FPK_ERR_NULL;                                                \
         if (MISALIGNED(T, x, x, out))                                           \
             return FPK_ERR_VALUE;                                               \
-        if (CAN_STREAM && n * sizeof(T) >= STREAM_BYTES) {                      \
+        if (CAN_STREAM && n * sizeof(T) >= FPK_STREAM_BYTES) {                      \
             FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                  \
                                 STREAM_CALL(name##_scalar, sfx, x, s, out, lo, hi)); \
             return FPK_OK;                                                      \

@@ -86,6 +86,11 @@ int fpk_machine_fma_peak(int threads, double *flops_per_second);
 /* The four arithmetic operations of fpk_binary_*. */
 typedef enum fpk_binary_op { FPK_ADD = 0, FPK_SUB = 1, FPK_MUL = 2, FPK_DIV = 3 } fpk_binary_op;
 
+/* Outputs of at least this many bytes are written with streaming (non-temporal) stores by the
+   same-size and scalar kernels below: fastest into memory written before, but about twice
+   slower into pages the OS has just zeroed (a fresh allocation; fpk_binary_* never streams). */
+#define FPK_STREAM_BYTES 33554432
+
 /* out[i] = a[i] (+ - * /) b[i] for i < n; contiguous arrays, out may be a or b. FPK_ERR_VALUE
    if a pointer is not aligned to its element type. */
 int fpk_add_f32(const float *a, const float *b, float *out, size_t n);

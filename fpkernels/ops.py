@@ -36,6 +36,7 @@ _ARRAY = {FLOAT32: ffi.typeof("float[]"), FLOAT64: ffi.typeof("double[]")}
 _POINTER = {FLOAT32: ffi.typeof("float *"), FLOAT64: ffi.typeof("double *")}
 _RESULT = {FLOAT32: "float *", FLOAT64: "double *"}
 _PYTHON_NUMBERS = (int, float, bool)
+_STREAM_BYTES = lib.FPK_STREAM_BYTES  # new outputs this big go through fpk_binary (no streaming)
 _NUMPY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}  # doc examples
 
 
@@ -145,6 +146,7 @@ def _binary_general(name, code, a, b, out):
     b = as_array(b, "b")
     dtype = float_dtype(a, b)
     shape = _broadcast_shape(a.shape, b.shape)
+    fresh = out is None
     out = output(out, shape, dtype)
     if out.size == 0:
         return out
@@ -152,7 +154,8 @@ def _binary_general(name, code, a, b, out):
         return _copy_into(out, _binary_general(name, code, a, b, None))
     a = _operand(a, dtype, out)
     b = _operand(b, dtype, out)
-    if a.shape == shape and b.shape == shape and a.flags.c_contiguous and b.flags.c_contiguous:
+    if (a.shape == shape and b.shape == shape and a.flags.c_contiguous and b.flags.c_contiguous
+            and not (fresh and out.nbytes >= _STREAM_BYTES)):
         check(kernel(name, dtype)(ptr(a), ptr(b), ptr(out), out.size), name)
         return out
     dims, a_strides, b_strides = _merge_dims(shape, _element_strides(a, shape),
@@ -183,7 +186,7 @@ def _make_binary(name, code, symbol):
             entry = fast.get(dtype)
             if entry is not None and b.dtype is dtype and a.shape == b.shape:
                 function, array_type = entry
-                if out is None:
+                if out is None and a.nbytes < _STREAM_BYTES:
                     try:
                         pa = _from_buffer(array_type, a)
                         pb = _from_buffer(array_type, b)
@@ -193,7 +196,7 @@ def _make_binary(name, code, symbol):
                     if function(pa, pb, _from_buffer(array_type, out), a.size):
                         return _binary_general(name, code, a, b, out)  # misaligned data
                     return out
-                if (type(out) is _ndarray and out.dtype is dtype and out.shape == a.shape
+                if out is not None and (type(out) is _ndarray and out.dtype is dtype and out.shape == a.shape
                         and (a is out or (a.base is None and out.base is None))
                         and (b is out or (b.base is None and out.base is None))
                         and out.flags.writeable):
@@ -241,12 +244,13 @@ def _unary(name, x, extra, out, scalar_dtype=None):
     return out
 
 
-def _make_scalar(name, symbol):
+def _make_scalar(name, code, symbol):
     fast = {FLOAT32: (getattr(lib, f"fpk_{name}_scalar_f32"), _ARRAY[FLOAT32]),
             FLOAT64: (getattr(lib, f"fpk_{name}_scalar_f64"), _ARRAY[FLOAT64])}
 
     def scalar_op(x, s, out=None):
-        if out is None and type(x) is _ndarray and (type(s) is float or type(s) is int):
+        if (out is None and type(x) is _ndarray and (type(s) is float or type(s) is int)
+                and x.nbytes < _STREAM_BYTES):
             entry = fast.get(x.dtype)
             if entry is not None:
                 function, array_type = entry
@@ -259,6 +263,11 @@ def _make_scalar(name, symbol):
                     if not function(px, s, _from_buffer(array_type, out), x.size):
                         return out
         value, scalar_dtype = _scalar(s, "s")
+        if out is None:
+            x = as_array(x)
+            if x.nbytes >= _STREAM_BYTES:  # a big new output: ordinary stores (see FPK_STREAM_BYTES)
+                dtype = _scalar_dtype(x, scalar_dtype)
+                return _binary_general(name, code, x, np.array(value, dtype), None)
         return _unary(f"{name}_scalar", x, (value,), out, scalar_dtype)
 
     scalar_op.__name__ = scalar_op.__qualname__ = f"{name}_scalar"
@@ -273,10 +282,10 @@ def _make_scalar(name, symbol):
     return scalar_op
 
 
-add_scalar = _make_scalar("add", "+")
-sub_scalar = _make_scalar("sub", "-")
-mul_scalar = _make_scalar("mul", "*")
-div_scalar = _make_scalar("div", "/")
+add_scalar = _make_scalar("add", lib.FPK_ADD, "+")
+sub_scalar = _make_scalar("sub", lib.FPK_SUB, "-")
+mul_scalar = _make_scalar("mul", lib.FPK_MUL, "*")
+div_scalar = _make_scalar("div", lib.FPK_DIV, "/")
 
 
 def power(x, p, out=None):
