@@ -349,13 +349,154 @@ int fpk_softmax_cross_entropy_gradient_f64(const double *pred, const int64_t *la
 
 /* ---- optimizers (optimizers.c) ---- */
 
+/* Each optimizer step is one fused pass per tensor: it reads the parameter, the gradient and the
+   state buffers once and writes them once. The _many variants take a whole list of tensors
+   (arrays of pointers and sizes) and split their concatenated elements evenly over the threads,
+   so a model's 200 small tensors cost one call and one parallel region. Hyper-parameters come in
+   a config struct; invalid ones (lr < 0, a beta outside [0, 1), eps < 0, NaN) are FPK_ERR_VALUE. */
+
+/* SGD with torch.optim.SGD semantics (dampening 0): g += weight_decay*p; with momentum,
+   buf = momentum*buf + g (buf = g on the first step), g = nesterov ? g + momentum*buf : buf;
+   then p -= lr*g. The momentum buffers may be NULL when momentum == 0. */
+typedef struct fpk_sgd_config {
+    double lr;
+    double momentum;
+    double weight_decay;
+    int nesterov;     /* 1: Nesterov momentum (needs momentum > 0) */
+    int first_step;   /* 1: the momentum buffers are new: they start as the gradient */
+} fpk_sgd_config;
+
+int fpk_sgd_step_f32(size_t n, float *param, const float *grad, float *momentum_buffer,
+                     const fpk_sgd_config *config);
+int fpk_sgd_step_f64(size_t n, double *param, const double *grad, double *momentum_buffer,
+                     const fpk_sgd_config *config);
+int fpk_sgd_step_many_f32(size_t count, float *const *params, const float *const *grads,
+                          float *const *momentum_buffers, const size_t *sizes,
+                          const fpk_sgd_config *config);
+int fpk_sgd_step_many_f64(size_t count, double *const *params, const double *const *grads,
+                          double *const *momentum_buffers, const size_t *sizes,
+                          const fpk_sgd_config *config);
+
+/* Adam / AdamW with torch.optim semantics, step t >= 1:
+     decoupled (AdamW): p *= 1 - lr*weight_decay;   else (L2): g += weight_decay*p
+     m = beta1*m + (1-beta1)*g;  v = beta2*v + (1-beta2)*g*g;  (amsgrad: vmax = max(vmax, v), use vmax)
+     p -= (lr/bias_correction1) * m / (sqrt(v)/sqrt(bias_correction2) + eps)
+   with bias_correction1 = 1 - beta1^t and bias_correction2 = 1 - beta2^t, computed once per step
+   by the caller (fpk_adam_config_set_step does it). vmax may be NULL unless amsgrad. */
+typedef struct fpk_adam_config {
+    double lr;
+    double beta1;
+    double beta2;
+    double eps;
+    double weight_decay;
+    int decoupled;              /* 1: AdamW's decoupled decay; 0: L2 added to the gradient */
+    int amsgrad;                /* 1: divide by the running maximum of v */
+    double bias_correction1;    /* 1 - beta1^t for this step t */
+    double bias_correction2;    /* 1 - beta2^t for this step t */
+} fpk_adam_config;
+
+/* Fill config's bias corrections for step t (t >= 1; FPK_ERR_VALUE otherwise). */
+int fpk_adam_config_set_step(fpk_adam_config *config, int64_t step);
+
+int fpk_adam_step_f32(size_t n, float *param, const float *grad, float *m, float *v, float *vmax,
+                      const fpk_adam_config *config);
+int fpk_adam_step_f64(size_t n, double *param, const double *grad, double *m, double *v,
+                      double *vmax, const fpk_adam_config *config);
+int fpk_adam_step_many_f32(size_t count, float *const *params, const float *const *grads,
+                           float *const *m, float *const *v, float *const *vmax,
+                           const size_t *sizes, const fpk_adam_config *config);
+int fpk_adam_step_many_f64(size_t count, double *const *params, const double *const *grads,
+                           double *const *m, double *const *v, double *const *vmax,
+                           const size_t *sizes, const fpk_adam_config *config);
+
+/* RMSprop with torch.optim.RMSprop semantics (no momentum, not centered):
+   g += weight_decay*p;  v = alpha*v + (1-alpha)*g*g;  p -= lr*g / (sqrt(v) + eps). */
+typedef struct fpk_rmsprop_config {
+    double lr;
+    double alpha;
+    double eps;
+    double weight_decay;
+} fpk_rmsprop_config;
+
+int fpk_rmsprop_step_f32(size_t n, float *param, const float *grad, float *v,
+                         const fpk_rmsprop_config *config);
+int fpk_rmsprop_step_f64(size_t n, double *param, const double *grad, double *v,
+                         const fpk_rmsprop_config *config);
+int fpk_rmsprop_step_many_f32(size_t count, float *const *params, const float *const *grads,
+                              float *const *v, const size_t *sizes,
+                              const fpk_rmsprop_config *config);
+int fpk_rmsprop_step_many_f64(size_t count, double *const *params, const double *const *grads,
+                              double *const *v, const size_t *sizes,
+                              const fpk_rmsprop_config *config);
+
 /* ---- end optimizers ---- */
 
 /* ---- initializers and random numbers (random.c) ---- */
 
+/* Counter-based random numbers (Philox4x32-10, Salmon et al. 2011): block b of the stream of a
+   64-bit seed is philox(counter = {b mod 2^32, b / 2^32, 0, 0}, key = {seed mod 2^32, seed / 2^32}),
+   four 32-bit words. Element j of a fill depends only on (seed, j), never on the thread count:
+     uniform f32: word j%4 of block j/4, top 24 bits -> u in [0, 1)
+     uniform f64: words 2(j%2), 2(j%2)+1 of block j/2, top 53 bits -> u in [0, 1)
+     normal  f32: block j/4 gives two Box-Muller pairs (u1 from one word, u2 from the next):
+                  elements 4b, 4b+1 from words 0, 1 and elements 4b+2, 4b+3 from words 2, 3
+     normal  f64: block j/2 gives one Box-Muller pair from two 64-bit uniforms (elements 2b, 2b+1)
+   `offset` shifts the element index, so a big fill can be made in pieces: fill(n, out, seed,
+   offset) equals elements [offset, offset + n) of one long fill. The words are the same on every
+   machine; the floats made from them are bitwise reproducible for a given build (a build with
+   FMA and one without may differ in the last bit of scaled or normal values). */
+
+/* One Philox4x32-10 block: the four words for `counter` under `key`. */
+void fpk_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
+
+/* out[i] = low + (high - low) * u(offset + i): uniform on [low, high] (high itself can appear
+   only through rounding). */
+int fpk_random_uniform_f32(size_t n, float *out, uint64_t seed, uint64_t offset, float low,
+                           float high);
+int fpk_random_uniform_f64(size_t n, double *out, uint64_t seed, uint64_t offset, double low,
+                           double high);
+
+/* out[i] = mean + std * z(offset + i) with z standard normal (Box-Muller; the f32 tails reach
+   about 6.7 standard deviations, the f64 tails about 8.6). std >= 0. */
+int fpk_random_normal_f32(size_t n, float *out, uint64_t seed, uint64_t offset, float mean,
+                          float std);
+int fpk_random_normal_f64(size_t n, double *out, uint64_t seed, uint64_t offset, double mean,
+                          double std);
+
 /* ---- end initializers and random numbers ---- */
 
 /* ---- normalisation (normalize.c) ---- */
+
+/* The array is viewed as (outer, len, inner), C order; a "slice" is x[o, :, k] (len elements,
+   `inner` apart): the axis being normalised. Whole-array normalisation is outer = inner = 1.
+   Statistics are per slice, outer*inner of them, in the order (o, k). Results are bitwise the
+   same whatever the thread count. NaN in a slice makes its statistics NaN. */
+
+/* mean and sample standard deviation (divisor len - 1; 0 when len == 1) of every slice.
+   len == 0 is FPK_ERR_EMPTY. */
+int fpk_mean_std_f32(size_t outer, size_t len, size_t inner, const float *x, float *mean,
+                     float *std);
+int fpk_mean_std_f64(size_t outer, size_t len, size_t inner, const double *x, double *mean,
+                     double *std);
+
+/* out = (x - mean) / std per slice, and 0 where std == 0 (a constant slice). */
+int fpk_zscore_apply_f32(size_t outer, size_t len, size_t inner, const float *x,
+                         const float *mean, const float *std, float *out);
+int fpk_zscore_apply_f64(size_t outer, size_t len, size_t inner, const double *x,
+                         const double *mean, const double *std, double *out);
+
+/* minimum and maximum of every slice (NaN if the slice holds a NaN). len == 0 is FPK_ERR_EMPTY. */
+int fpk_min_max_f32(size_t outer, size_t len, size_t inner, const float *x, float *min,
+                    float *max);
+int fpk_min_max_f64(size_t outer, size_t len, size_t inner, const double *x, double *min,
+                    double *max);
+
+/* out = low + (x - min) / (max - min) * (high - low) per slice, and `low` where max == min. */
+int fpk_minmax_apply_f32(size_t outer, size_t len, size_t inner, const float *x, const float *min,
+                         const float *max, float low, float high, float *out);
+int fpk_minmax_apply_f64(size_t outer, size_t len, size_t inner, const double *x,
+                         const double *min, const double *max, double low, double high,
+                         double *out);
 
 /* ---- end normalisation ---- */
 

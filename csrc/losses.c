@@ -11,6 +11,13 @@
  * Labels are checked while computing; a bad label returns FPK_ERR_VALUE (what was written to
  * the outputs is then unspecified).
  */
+/* Floating-point exceptions are never inspected here, so let GCC treat conversions and
+   compares as side-effect free: without this it refuses to vectorise loops mixing float and
+   double (results are unchanged; this is not -ffast-math). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 #include <math.h>
 #include <stdlib.h>
 

@@ -101,6 +101,22 @@ DEFINE_PACK(double, f64)
             }                                                                               \
     }
 
+/* axpy_block(m, ld, x, p0, p1, acc): acc[j] = sum over p0 <= p < p1 of x[p] * m[p*ld + j] for
+   the NV*LANES columns j of one block, a multiply-add chain from zero per column. */
+#define DEFINE_AXPY_BLOCK(S, T, VEC, LANES, NV, ZERO, LOAD, STORE, SET1, FMADD)            \
+    static void axpy_block_##S(const T *m, int64_t ld, const T *x, size_t p0, size_t p1,   \
+                               T *acc)                                                      \
+    {                                                                                       \
+        VEC sum[NV];                                                                        \
+        for (int v = 0; v < NV; v++) sum[v] = ZERO();                                       \
+        for (size_t p = p0; p < p1; p++) {                                                  \
+            VEC xp = SET1(x[p]);                                                            \
+            for (int v = 0; v < NV; v++)                                                    \
+                sum[v] = FMADD(xp, LOAD(m + (int64_t)p * ld + v * LANES), sum[v]);          \
+        }                                                                                   \
+        for (int v = 0; v < NV; v++) STORE(acc + v * LANES, sum[v]);                        \
+    }
+
 #if defined(__AVX512F__)
 
 /* 14 rows x 2 zmm: 28 accumulators, 2 row registers, 1 broadcast (of 32 registers). */
@@ -112,6 +128,12 @@ DEFINE_KERNEL(f32, float, __m512, 16, MR_F32, 2, _mm512_setzero_ps, _mm512_loadu
               _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
 DEFINE_KERNEL(f64, double, __m512d, 8, MR_F64, 2, _mm512_setzero_pd, _mm512_loadu_pd,
               _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
+#define AXPY_COLS_F32 64
+#define AXPY_COLS_F64 32
+DEFINE_AXPY_BLOCK(f32, float, __m512, 16, 4, _mm512_setzero_ps, _mm512_loadu_ps,
+                  _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps)
+DEFINE_AXPY_BLOCK(f64, double, __m512d, 8, 4, _mm512_setzero_pd, _mm512_loadu_pd,
+                  _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd)
 
 #elif defined(__AVX2__) && defined(__FMA__)
 
@@ -124,6 +146,12 @@ DEFINE_KERNEL(f32, float, __m256, 8, MR_F32, 2, _mm256_setzero_ps, _mm256_loadu_
               _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps)
 DEFINE_KERNEL(f64, double, __m256d, 4, MR_F64, 2, _mm256_setzero_pd, _mm256_loadu_pd,
               _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_add_pd)
+#define AXPY_COLS_F32 32
+#define AXPY_COLS_F64 16
+DEFINE_AXPY_BLOCK(f32, float, __m256, 8, 4, _mm256_setzero_ps, _mm256_loadu_ps,
+                  _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps)
+DEFINE_AXPY_BLOCK(f64, double, __m256d, 4, 4, _mm256_setzero_pd, _mm256_loadu_pd,
+                  _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd)
 
 #else
 
@@ -149,8 +177,79 @@ DEFINE_KERNEL(f64, double, __m256d, 4, MR_F64, 2, _mm256_setzero_pd, _mm256_load
     }
 DEFINE_KERNEL_C(f32, float, MR_F32, NR_F32)
 DEFINE_KERNEL_C(f64, double, MR_F64, NR_F64)
+#define AXPY_COLS_F32 16
+#define AXPY_COLS_F64 16
+#define DEFINE_AXPY_BLOCK_C(S, T, COLS)                                                    \
+    static void axpy_block_##S(const T *m, int64_t ld, const T *x, size_t p0, size_t p1,   \
+                               T *acc)                                                      \
+    {                                                                                       \
+        for (int j = 0; j < COLS; j++) acc[j] = 0;                                          \
+        for (size_t p = p0; p < p1; p++)                                                    \
+            for (int j = 0; j < COLS; j++) acc[j] += x[p] * m[(int64_t)p * ld + j];         \
+    }
+DEFINE_AXPY_BLOCK_C(f32, float, AXPY_COLS_F32)
+DEFINE_AXPY_BLOCK_C(f64, double, AXPY_COLS_F64)
 
 #endif
+
+/* ---- matrix-vector products (m == 1 or n == 1): no packing, memory-bound -----------------
+ * Same order of summation as the tiles: per block of kc steps, a multiply-add chain from
+ * zero, added to the output after the first block. Two shapes of loop:
+ *   dots:  out[i] = sum_p M[i*ld + p] * x[p]   (rows of M contiguous; 8 rows at once)
+ *   axpys: out[j] = sum_p x[p] * M[p*ld + j]   (M read row by row; vectorised over j) */
+#define GEMV_ROWS 8
+/* The eight chains of dots are faster as scalar code than as GCC's gathered vectors. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define SCALAR_LOOPS __attribute__((optimize("no-tree-vectorize")))
+#else
+#define SCALAR_LOOPS
+#endif
+#define DEFINE_GEMV(T, S, COLS)                                                                 \
+    SCALAR_LOOPS static void dots_##S(const void *m_, int64_t ld, const void *x_,           \
+                                      size_t rows, size_t depth, size_t kc, void *out_)    \
+    {                                                                                       \
+        const T *m = (const T *)m_, *x = (const T *)x_;                                     \
+        T *out = (T *)out_;                                                                 \
+        for (size_t i0 = 0; i0 < rows; i0 += GEMV_ROWS) {                                   \
+            size_t live = rows - i0 < GEMV_ROWS ? rows - i0 : GEMV_ROWS;                    \
+            const T *row[GEMV_ROWS];                                                        \
+            for (size_t r = 0; r < GEMV_ROWS; r++) /* past the end: repeat the last row */ \
+                row[r] = m + (int64_t)(i0 + (r < live ? r : live - 1)) * ld;                \
+            for (size_t p0 = 0; p0 < depth; p0 += kc) {                                     \
+                size_t p1 = depth - p0 < kc ? depth : p0 + kc;                              \
+                T acc[GEMV_ROWS] = {0};                                                     \
+                for (size_t p = p0; p < p1; p++)                                            \
+                    for (int r = 0; r < GEMV_ROWS; r++) acc[r] += row[r][p] * x[p];         \
+                for (size_t r = 0; r < live; r++)                                           \
+                    out[i0 + r] = p0 == 0 ? acc[r] : out[i0 + r] + acc[r];                  \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
+    static void axpys_##S(const void *m_, int64_t ld, const void *x_, size_t cols,          \
+                          size_t depth, size_t kc, void *out_)                              \
+    {                                                                                       \
+        const T *m = (const T *)m_, *x = (const T *)x_;                                     \
+        T *out = (T *)out_;                                                                 \
+        for (size_t j0 = 0; j0 < cols; j0 += COLS) {                                        \
+            size_t live = cols - j0 < COLS ? cols - j0 : COLS;                              \
+            for (size_t p0 = 0; p0 < depth; p0 += kc) {                                     \
+                size_t p1 = depth - p0 < kc ? depth : p0 + kc;                              \
+                T acc[COLS];                                                                \
+                if (live == COLS) {                                                         \
+                    axpy_block_##S(m + j0, ld, x, p0, p1, acc);                             \
+                } else { /* the last, partial block */                                      \
+                    for (size_t j = 0; j < live; j++) acc[j] = 0;                           \
+                    for (size_t p = p0; p < p1; p++)                                        \
+                        for (size_t j = 0; j < live; j++)                                   \
+                            acc[j] += x[p] * m[(int64_t)p * ld + (int64_t)(j0 + j)];        \
+                }                                                                           \
+                for (size_t j = 0; j < live; j++)                                           \
+                    out[j0 + j] = p0 == 0 ? acc[j] : out[j0 + j] + acc[j];                  \
+            }                                                                               \
+        }                                                                                   \
+    }
+DEFINE_GEMV(float, f32, AXPY_COLS_F32)
+DEFINE_GEMV(double, f64, AXPY_COLS_F64)
 
 /* ---- the blocked driver, shared by both dtypes -------------------------------------------- */
 
@@ -161,6 +260,8 @@ typedef struct kind {
     size_t mc, kc, nc;     /* cache blocks (mc a multiple of mr, nc of nr) */
     void (*pack)(const void *, int64_t, int64_t, size_t, size_t, size_t, void *);
     void (*kernel)(size_t, const void *, const void *, void *, size_t, int);
+    void (*dots)(const void *, int64_t, const void *, size_t, size_t, size_t, void *);
+    void (*axpys)(const void *, int64_t, const void *, size_t, size_t, size_t, void *);
 } kind;
 
 /* Cache blocks (tuned on a 48 KiB L1 / 2 MiB L2 core): a KC x NR sliver of B is reused by
@@ -172,9 +273,9 @@ typedef struct kind {
 #define KC_F64 256
 #define NC_F64 (64 * NR_F64)
 static const kind KIND_F32 = {sizeof(float), MR_F32, NR_F32, MC_F32, KC_F32, NC_F32,
-                              pack_f32, kernel_f32};
+                              pack_f32, kernel_f32, dots_f32, axpys_f32};
 static const kind KIND_F64 = {sizeof(double), MR_F64, NR_F64, MC_F64, KC_F64, NC_F64,
-                              pack_f64, kernel_f64};
+                              pack_f64, kernel_f64, dots_f64, axpys_f64};
 
 /* The operands of one product: C (m x n, row-major) = A (m x k) B (k x n), where element
    (i, p) of A is a[i*a_rs + p*a_cs] and element (j, p) of B^T is b[j*bt_rs + p*bt_cs]. */
@@ -250,12 +351,15 @@ static int buffers_alloc(buffers *bf, const kind *K, const operands *o, int thre
     return FPK_OK;
 }
 
-/* How many threads for an m x n x k product: about one per 2^21 multiply-adds, and never
-   more than there are tiles of C. */
+/* How many threads for an m x n x k product: about one per 2^21 multiply-adds (matrix-vector
+   products, which are memory-bound: one per FPK_GRAIN elements of the matrix), and never more
+   than there are tiles of C. */
 static int matmul_threads(const kind *K, size_t m, size_t n, size_t k)
 {
     size_t work = m * n, tiles = ((m + K->mr - 1) / K->mr) * ((n + K->nr - 1) / K->nr);
     work = k != 0 && work > SIZE_MAX / k ? SIZE_MAX : work * k;
+    if (m == 1 || n == 1)
+        return fpk_threads_for(work);
     int threads = fpk_threads_for(work / 16);
     return (size_t)threads > tiles ? (int)tiles : threads;
 }
@@ -285,6 +389,32 @@ static void grid_cell(const kind *K, size_t m, size_t n, int threads, int t, siz
     *j1 = min_size(col_tiles * (tj + 1) / tn * K->nr, n);
 }
 
+/* A product with one row (m == 1) or one column (n == 1): a vector x times the matrix M
+   that holds the other operand, split over threads by output elements. */
+static int gemv(const kind *K, const operands *o, int threads)
+{
+    const size_t s = K->size;
+    const char *x, *m;
+    size_t count;
+    int64_t rs, cs; /* output element i, step p of M: m[i*rs + p*cs] */
+    if (o->n == 1) {
+        x = o->b, m = o->a, count = o->m, rs = o->a_rs, cs = o->a_cs;
+    } else {
+        x = o->a, m = o->b, count = o->n, rs = o->bt_rs, cs = o->bt_cs;
+    }
+    if (threads > 1 && count < 2 * 16)
+        threads = 1;
+    FPK_PARALLEL_RANGES(count, threads, lo, hi,
+        if (lo < hi) {
+            if (cs == 1) /* each output element reads a contiguous run */
+                K->dots(m + (int64_t)lo * rs * (int64_t)s, rs, x, hi - lo, o->k, K->kc,
+                        o->c + lo * s);
+            else /* rs == 1: consecutive output elements are side by side in each step */
+                K->axpys(m + lo * s, cs, x, hi - lo, o->k, K->kc, o->c + lo * s);
+        });
+    return FPK_OK;
+}
+
 /* The product on `threads` threads (1: on the calling thread, no parallel region). */
 static int gemm(const kind *K, const operands *o, int threads)
 {
@@ -294,6 +424,8 @@ static int gemm(const kind *K, const operands *o, int threads)
         memset(o->c, 0, o->m * o->n * K->size);
         return FPK_OK;
     }
+    if (o->m == 1 || o->n == 1)
+        return gemv(K, o, threads);
     buffers bf;
     if (buffers_alloc(&bf, K, o, threads) != FPK_OK)
         return FPK_ERR_NOMEM;

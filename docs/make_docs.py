@@ -16,8 +16,6 @@ import re
 import sys
 from pathlib import Path
 
-os.environ["FPKERNELS_DISABLE_PLUGIN_AUTOLOAD"] = "1"      # built-ins only
-
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 FIGURES = DOCS / "figures"
@@ -272,7 +270,13 @@ def c_kernels(entry, sources):
                 specific.append(macro)
             else:
                 shared.append(macro)
-        if not (public or lines):
+        # Macros named after the entry (DEFINE_ADAM_RANGE, ADAM_ELEMENT for adam) hold its loop.
+        for macro, source in definitions.items():
+            tokens = macro.lower().split("_")
+            if _is_macro(source) and macro not in specific and any(
+                    _contains(tokens, n.split("_")) for n in names):
+                specific.append(macro)
+        if not (public or lines or specific):
             continue
         kernels = _closure(public, definitions)
         math_closure = _closure(math_names, definitions)
@@ -282,6 +286,10 @@ def c_kernels(entry, sources):
         found[path] = {"math": math_closure, "specific": specific_closure, "lines": lines,
                        "kernels": kernels, "shared": shared_closure, "definitions": definitions}
     return found
+
+
+def _contains(tokens, part):
+    return any(tokens[i:i + len(part)] == part for i in range(len(tokens) - len(part) + 1))
 
 
 IGNORED_CALLS = {"FPK_PARALLEL_RANGES", "fpk_threads_for", "sizeof", "if", "for", "while",
@@ -492,6 +500,7 @@ def main(argv=None):
     parser.add_argument("--no-figures", action="store_true",
                         help="do not redraw the PNGs (needs no matplotlib); link those present")
     args = parser.parse_args(argv)
+    os.environ["FPKERNELS_DISABLE_PLUGIN_AUTOLOAD"] = "1"      # built-ins only
     fk, explain = load_fpkernels()
     if args.no_figures:
         figures = existing_figures(explain, explain.KINDS)

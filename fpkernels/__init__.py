@@ -18,8 +18,10 @@ from .activations import erf
 from .linalg import matmul
 
 # ---- normalisation (normalize.py) ----
+from .normalize import minmax, minmax_inverse, zscore, zscore_inverse  # noqa: E402
 
 # ---- networks (nn.py) ----
+from . import nn
 
 __version__ = "0.1.0"
 

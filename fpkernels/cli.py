@@ -1,10 +1,11 @@
 """The `fpkernels` command line: list, explain, info, bench and demo.
 
     fpkernels list [--kind activations|losses|initializers|optimizers]
-    fpkernels explain NAME [--kind KIND] [--png FILE] [--no-plot]
+    fpkernels explain NAME [--kind KIND] [--provider DIST] [--png FILE] [--no-plot]
     fpkernels info
-    fpkernels bench [--threads N]
+    fpkernels bench [--threads N] [--repeat N]
     fpkernels demo [DEMO OPTIONS...]
+    (every command also takes --color auto|always|never and --width N)
 
 Output adapts to where it goes: colour only on a terminal (never with NO_COLOR set, or
 when piped to a file), width from the terminal (or COLUMNS), ASCII characters when the
@@ -103,7 +104,10 @@ def cmd_list(args, out, registries_=None):
     """Every registered name per family, with aliases, origin and a one-line summary."""
     from . import explain
     families = registries_ or explain.registries()
-    kinds = [explain.normalise_kind(args.kind)] if args.kind else list(explain.KINDS)
+    try:
+        kinds = [explain.normalise_kind(args.kind)] if args.kind else list(explain.KINDS)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
     style = out.style
     for number, kind in enumerate(kinds):
         registry = families[kind]
@@ -116,8 +120,9 @@ def cmd_list(args, out, registries_=None):
             try:
                 entry = registry.entry(name)
             except LookupError as error:      # a plugin that fails, or a name offered twice
-                reason = str(error.args[0] if error.args else error)
-                rows.append((name, "", "?", f"unavailable: {reason}"))
+                why = ("offered by several packages; see `fpkernels explain NAME`"
+                       if "provided" in str(error) else "failed to load; see `fpkernels info`")
+                rows.append((name, "", "?", f"(unavailable: {why})"))
                 continue
             rows.append((name, ", ".join(explain.aliases_of(entry)), _origin(entry),
                          explain.summary(entry)))
@@ -150,6 +155,8 @@ def cmd_explain(args, out, registries_=None):
     from . import explain
     try:
         kind, entry = explain.find(args.name, args.kind, registries_, provider=args.provider)
+    except explain.Unavailable as error:        # a broken plugin, or a name offered twice
+        raise CommandError(str(error), code=1) from None
     except (LookupError, ValueError) as error:
         raise CommandError(str(error).strip("'\"")) from None
     if args.png:
@@ -294,9 +301,9 @@ def quick_cases():
 
     if hasattr(fk, "add"):
         case("add f32 4M", lambda: fk.add(a, b, out=out), lambda: np.add(a, b, out=out),
-             bytes_=3 * a.nbytes, flops=n)
+             bytes_=3 * a.nbytes)
     if hasattr(fk, "sum"):
-        case("sum f32 4M", lambda: fk.sum(a), lambda: np.sum(a), bytes_=a.nbytes, flops=n)
+        case("sum f32 4M", lambda: fk.sum(a), lambda: np.sum(a), bytes_=a.nbytes)
     if "sigmoid" in fk.activations.registry:
         sigmoid = fk.activations.get("sigmoid")
 
@@ -306,7 +313,7 @@ def quick_cases():
             np.add(out, 1.0, out=out)
             np.reciprocal(out, out=out)
         case("sigmoid f32 4M", lambda: sigmoid.forward(a, out=out), numpy_sigmoid,
-             bytes_=2 * a.nbytes, flops=4 * n)
+             bytes_=2 * a.nbytes)
     if hasattr(fk, "matmul"):
         m = rng.standard_normal((512, 512), dtype=np.float32)
         c = np.empty_like(m)
@@ -324,7 +331,7 @@ def quick_cases():
             np.multiply(g, g, out=tmp)
             v1[...] = 0.999 * v1 + 0.001 * tmp
             np.sqrt(v1 / (1 - 0.999), out=tmp)
-            tmp += 1e-8
+            np.add(tmp, 1e-8, out=tmp)
             p1[...] -= 1e-3 * (m1 / (1 - 0.9)) / tmp
         case("adam step f32 1M", lambda: adam.step([p], [g]), numpy_adam,
              bytes_=p.nbytes * 7)      # read p, g, m, v; write p, m, v
@@ -364,55 +371,54 @@ def copy_bandwidth(repeat=5, nbytes=64 * 2 ** 20):
     return 2 * src.nbytes / _seconds(lambda: np.copyto(dst, src), repeat) / 1e9
 
 
-def _benchmark_runner():
-    """fpkernels.benchmark's (time function, copy-bandwidth function), else our own."""
+def cmd_bench(args, out, registries_=None):
+    """A one-minute benchmark: fpkernels against NumPy and this machine's copy bandwidth.
+
+    Uses the harness fpkernels.benchmark (timing, machine limits, the table) on the few
+    cases of quick_cases(); without it, a plain timing loop gives a shorter table."""
+    import textwrap
+
+    import fpkernels as fk
+    threads = args.threads or fk.get_num_threads()
+    style = out.style
+    with fk.num_threads(threads):
+        cases = quick_cases()
+    for case in cases:
+        case["threads"] = threads
+    if not cases:
+        out.write("no kernels to time in this installation")
+        return 0
     try:
         from . import benchmark
     except ImportError:
-        return _seconds, copy_bandwidth
-    timer = getattr(benchmark, "seconds", None) or getattr(benchmark, "time_call", None)
-    bandwidth = getattr(benchmark, "copy_bandwidth", None)
-    return (timer if callable(timer) else _seconds,
-            bandwidth if callable(bandwidth) else copy_bandwidth)
-
-
-def cmd_bench(args, out, registries_=None):
-    """A one-minute benchmark: fpkernels against NumPy and this machine's copy bandwidth."""
-    import fpkernels as fk
-    timer, bandwidth = _benchmark_runner()
-    repeat = max(1, args.repeat)
-    style = out.style
-    with fk.num_threads(args.threads or fk.get_num_threads()):
-        copy = bandwidth(repeat)
-        out.write(style.paint(f"fpkernels {fk.__version__} on {fk.get_num_threads()} thread(s); "
-                              f"memory copy bandwidth {copy:.1f} GB/s", "title"))
-        cases = quick_cases()
-        if not cases:
-            out.write("  no kernels to time in this installation")
-            return 0
-        header = (f"  {'case':<20} {'fpkernels':>11} {'NumPy':>11} {'speed-up':>9} "
-                  f"{'GB/s':>7} {'% copy':>7} {'GFLOP/s':>8}")
+        benchmark = None
+    out.write(style.paint(f"fpkernels {fk.__version__}: a quick benchmark on {threads} "
+                          f"thread{'s' if threads > 1 else ''}", "title"))
+    if benchmark is not None and hasattr(benchmark, "run_cases"):
+        limits = {threads: benchmark.machine_limits(threads, copy_bytes=64 << 20)}
+        out.write("this machine now:\n" + benchmark.format_limits(limits))
+        out.write("")
+        benchmark.run_cases(cases, min_time=0.02 * max(1, args.repeat), limits=limits,
+                            forced=False, log=out.write)
+    else:
+        copy = copy_bandwidth(args.repeat)
+        out.write(f"memory copy bandwidth {copy:.1f} GB/s (read + write)")
+        header = f"  {'case':<20} {'fpkernels':>11} {'NumPy':>11} {'x NumPy':>8} {'of copy BW':>10}"
         out.write(style.paint(header, "label"))
         for case in cases:
-            t = timer(case["fpk"], repeat)
-            t_np = timer(case["numpy"], repeat) if case["numpy"] else None
-            gbs = case["bytes"] / t / 1e9 if case["bytes"] else None
-            gflops = case["flops"] / t / 1e9 if case["flops"] else None
-            ratio = t_np / t if t_np else None
-            text = (f"  {case['name']:<20} {_duration(t):>11} "
-                    f"{_duration(t_np) if t_np else '-':>11} "
-                    f"{(f'{ratio:.2f}x' if ratio else '-'):>9} "
-                    f"{(f'{gbs:.1f}' if gbs else '-'):>7} "
-                    f"{(f'{100 * gbs / copy:.0f}%' if gbs else '-'):>7} "
-                    f"{(f'{gflops:.1f}' if gflops else '-'):>8}")
-            out.write(style.paint(text, "good" if ratio and ratio >= 1 else "")
-                      if ratio else text)
-    import textwrap
-    note = ("speed-up = NumPy time / fpkernels time (higher is better); GB/s counts the bytes "
-            "read and written per second; % copy compares it with a plain memory copy, the "
-            "ceiling for element-wise kernels. Full table: python benchmarks/bench.py")
+            t = _seconds(case["fpk"], args.repeat)
+            t_np = _seconds(case["numpy"], args.repeat) if case["numpy"] else None
+            share = f"{case['bytes'] / t / 1e9 / copy:.0%}" if case["bytes"] else "-"
+            ratio = f"{t_np / t:.2f}" if t_np else "-"
+            out.write(f"  {case['name']:<20} {_duration(t):>11} "
+                      f"{_duration(t_np) if t_np else '-':>11} {ratio:>8} {share:>10}")
+    note = ("x NumPy = NumPy's time / fpkernels' time: above 1, fpkernels is faster. 'of copy "
+            "BW' compares the bytes moved per second with a plain memory copy, the ceiling "
+            "for element-wise kernels. The machine may be shared: compare runs, not single "
+            "numbers. The full table: python benchmarks/bench.py (in the source tree).")
+    out.write("")
     for line in textwrap.wrap(note, width=out.width - 2):
-        out.write(style.paint("  " + line, "dim"))
+        out.write(style.paint(line, "dim"))
     return 0
 
 
@@ -451,17 +457,23 @@ def build_parser():
                              "set), always or never")
     parser.add_argument("--width", type=int, default=None,
                         help="columns to fit the output in (default: the terminal's)")
+    # The same two options after the subcommand too (`fpkernels explain gelu --color never`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--color", choices=("auto", "always", "never"), default=argparse.SUPPRESS,
+                        help="colour: auto (a terminal without NO_COLOR), always or never")
+    common.add_argument("--width", type=int, default=argparse.SUPPRESS,
+                        help="columns to fit the output in (default: the terminal's)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    p = commands.add_parser("list", help="every activation, loss, initializer and optimizer",
+    p = commands.add_parser("list", parents=[common], help="every activation, loss, initializer and optimizer",
                             description="List every registered name with its aliases, where it "
                                         "comes from and a one-line summary.")
     p.add_argument("--kind", help="only this family: activations, losses, initializers or "
                                   "optimizers")
     p.set_defaults(run=cmd_list)
 
-    p = commands.add_parser("explain", help="what one building block does: words, formula, "
+    p = commands.add_parser("explain", parents=[common], help="what one building block does: words, formula, "
                                             "code and a plot",
                             description="Explain a building block: what it does in words, its "
                                         "formula, its hyper-parameters, the plain-Python code "
@@ -475,12 +487,12 @@ def build_parser():
     p.add_argument("--no-plot", action="store_true", help="leave the plot out of the text")
     p.set_defaults(run=cmd_explain)
 
-    p = commands.add_parser("info", help="version, compiler, flags, SIMD level, threads, plugins",
+    p = commands.add_parser("info", parents=[common], help="version, compiler, flags, SIMD level, threads, plugins",
                             description="Show how this fpkernels was built and which plugins "
                                         "it found.")
     p.set_defaults(run=cmd_info)
 
-    p = commands.add_parser("bench", help="a one-minute speed check against NumPy",
+    p = commands.add_parser("bench", parents=[common], help="a one-minute speed check against NumPy",
                             description="Time a few kernels against NumPy and this machine's "
                                         "memory copy bandwidth (about a minute).")
     p.add_argument("--threads", type=int, default=None,
@@ -503,20 +515,31 @@ def main(argv=None, stdout=None, stderr=None, registries_=None):
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:                         # `fpkernels` alone: what can I do?
+        stdout.write(parser.format_help())
+        return 0
     try:
-        args = parser.parse_args(argv)
+        # The demo's own options (`fpkernels demo --epochs 5`) pass through untouched.
+        args, unknown = parser.parse_known_args(argv)
+        if unknown and args.command != "demo":
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exit_:          # argparse's usage errors and --help
         return exit_.code if isinstance(exit_.code, int) else USAGE_ERROR
+    if args.command == "demo":
+        rest = argv[argv.index("demo") + 1:]
+        args.demo_args = rest
     out = Output(stdout, args.color, args.width)
+    import warnings
     try:
-        return args.run(args, out, registries_)
+        with warnings.catch_warnings():
+            # Plugins that fail to load are reported by the commands themselves.
+            from . import registry
+            warning = getattr(registry, "PluginWarning", None)
+            if warning is not None:
+                warnings.simplefilter("ignore", warning)
+            return args.run(args, out, registries_)
     except CommandError as error:
         err = Output(stderr, args.color, args.width)
         err.write(f"{err.style.paint('fpkernels ' + args.command + ':', 'error')} {error}")
         return error.code
-    except BrokenPipeError:              # `fpkernels explain gelu | head`
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
-        return 0

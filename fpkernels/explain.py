@@ -67,6 +67,71 @@ def origin_words(entry):
     return f"from {entry.origin}"
 
 
+# The symbols a formula may use, in words: shown under a formula for those it contains.
+# (regular expression, kinds it applies to or None for all, explanation)
+SYMBOLS = (
+    (r"(?<![A-Za-z])[py](?![a-z(])", ("losses",), "p: a prediction; y: its target (label)"),
+    (r"←", ("optimizers",), "a ← b: a becomes b (an update, in place)"),
+    (r"(?<![A-Za-z])p(?![a-z(])", ("optimizers",), "p: a weight (parameter) being trained"),
+    (r"(?<![A-Za-z])g(?![a-z(])", ("optimizers",), "g: the gradient of the loss with "
+                                                  "respect to p"),
+    (r"[mv]̂", ("optimizers",), "m̂, v̂: m and v corrected for having started at 0"),
+    (r"ᵗ", ("optimizers",), "t: the step number, counting from 1"),
+    (r"λ", None, "λ: the weight decay"),
+    (r"∇", None, "∇L: the gradient of the loss L (its slope for every weight)"),
+    (r"(?<![A-Za-z])b(?![a-z(])", ("optimizers",), "b: the momentum buffer, a running blend "
+                                                  "of past steps"),
+    (r"μ", ("optimizers",), "μ: the momentum, the fraction of the last step kept"),
+    (r" ~ ", None, "w ~ D: w is drawn at random from the distribution D"),
+    (r"Φ", None, "Φ(x): the chance that a random number drawn from the bell curve with mean 0 "
+                 "and spread 1 (the standard normal) is below x; it rises from 0 to 1"),
+    (r"φ", None, "φ(x): the standard normal density, e^(−x²/2) / √(2π)"),
+    (r"\berf\b", None, "erf: the error function, an S-shaped curve from −1 to 1 "
+                       "(erf(z) = 2/√π · area under e^(−t²) from 0 to z)"),
+    (r"σ", ("activations", "losses"), "σ(x): the sigmoid, 1 / (1 + e^(−x)), between 0 and 1"),
+    (r"σ", ("initializers",), "σ: a standard deviation (the spread of the values)"),
+    (r"\btanh\b", None, "tanh: the hyperbolic tangent, (eˣ − e⁻ˣ) / (eˣ + e⁻ˣ), between −1 "
+                        "and 1"),
+    (r"Σ", None, "Σ: the sum over the index written after it"),
+    (r"[ᵢⱼᵣₖ]", None, "xᵢ: element number i of x (a small letter below is an index)"),
+    (r"δᵢⱼ", None, "δᵢⱼ: 1 when i = j, else 0"),
+    (r"∂", None, "∂a/∂b: how much a changes per unit change of b (a partial derivative)"),
+    (r"\bg[ᵢⱼ]|\bg\b", ("activations",), "g: the gradient arriving from the next layer "
+                                           "(grad_out of backward)"),
+    (r"\be\^|\beˣ|\be⁻", None, "e^a: the exponential, e = 2.71828… raised to the power a"),
+    (r"\blog\b", None, "log: the natural logarithm (the inverse of e^a)"),
+    (r"√", None, "√: the square root"),
+    (r"\bmax\(", None, "max(a, b): the larger of a and b"),
+    (r"\bmax [a-z]", None, "max x: the largest element of x"),
+    (r"\|", None, "|a|: the absolute value of a (a without its sign)"),
+    (r"′", None, "f′: the derivative of f, its slope"),
+    (r"·", None, "·: multiplication"),
+    (r"∈", None, "∈: is one of"),
+    (r"≈", None, "≈: approximately equal"),
+    (r"(?<![A-Za-z])U\(", None, "U(a, b): the uniform distribution, every value between a "
+                                "and b equally likely"),
+    (r"(?<![A-Za-z])N\(", None, "N(μ, σ²): the normal (bell-curve) distribution with mean μ "
+                                "and variance σ²"),
+    (r"fan_in", None, "fan_in: the inputs of each neuron, shape[1] of a (out, in) weight"),
+    (r"fan_out", None, "fan_out: the outputs of the layer, shape[0] of a (out, in) weight"),
+    (r"ε", None, "ε: a tiny constant keeping a denominator away from 0"),
+    (r"β", ("optimizers",), "β₁, β₂: how slowly the running averages forget (near 1: slowly)"),
+    (r"η", None, "η: the learning rate (lr)"),
+    (r"δ(?!ᵢⱼ)", ("losses",), "δ: the hyper-parameter delta"),
+)
+
+
+def symbols_in(kind, *formulas):
+    """The explanations of the symbols the formulas use, in the order of SYMBOLS."""
+    import re
+    text = " ".join(formulas)
+    lines = []
+    for pattern, kinds, words in SYMBOLS:
+        if re.search(pattern, text) and (kinds is None or kind in kinds) and words not in lines:
+            lines.append(words)
+    return lines
+
+
 class NotFound(LookupError):
     """No registered building block has this name."""
 
@@ -363,18 +428,20 @@ def target_density(entry, hyper, shape=INIT_SHAPE):
     """(density function, words) of the distribution an initializer should sample from."""
     names = {entry.name, *aliases_of(entry)}
     fan_out, fan_in = shape
+    gain = float(hyper.get("gain", 1.0) or 1.0)
+    scaled = "gain · " if gain != 1.0 else ""
     if names & {"xavier_uniform", "glorot_uniform"}:
-        b = math.sqrt(6.0 / (fan_in + fan_out))
-        return _uniform(-b, b), f"U(-{b:.3g}, {b:.3g}), b = sqrt(6 / (fan_in + fan_out))"
+        b = gain * math.sqrt(6.0 / (fan_in + fan_out))
+        return _uniform(-b, b), f"U(-{b:.3g}, {b:.3g}), b = {scaled}sqrt(6 / (fan_in + fan_out))"
     if names & {"xavier_normal", "glorot_normal"}:
-        s = math.sqrt(2.0 / (fan_in + fan_out))
-        return _normal(s), f"N(0, std {s:.3g}), std = sqrt(2 / (fan_in + fan_out))"
+        s = gain * math.sqrt(2.0 / (fan_in + fan_out))
+        return _normal(s), f"N(0, std {s:.3g}), std = {scaled}sqrt(2 / (fan_in + fan_out))"
     if names & {"he_normal", "kaiming_normal"}:
-        s = math.sqrt(2.0 / fan_in)
-        return _normal(s), f"N(0, std {s:.3g}), std = sqrt(2 / fan_in)"
+        s = gain * math.sqrt(2.0 / fan_in)
+        return _normal(s), f"N(0, std {s:.3g}), std = {scaled}sqrt(2 / fan_in)"
     if names & {"he_uniform", "kaiming_uniform"}:
-        b = math.sqrt(6.0 / fan_in)
-        return _uniform(-b, b), f"U(-{b:.3g}, {b:.3g}), b = sqrt(6 / fan_in)"
+        b = gain * math.sqrt(6.0 / fan_in)
+        return _uniform(-b, b), f"U(-{b:.3g}, {b:.3g}), b = {scaled}sqrt(6 / fan_in)"
     if "uniform" in names:
         low, high = hyper.get("low", -0.5), hyper.get("high", 0.5)
         return _uniform(low, high), f"U({low:g}, {high:g})"
@@ -616,6 +683,35 @@ def _loss_example(entry):
     return [0.5, 2.0, -1.0], [0.0, 2.5, -1.0]
 
 
+def _row_wise(act, x):
+    """True when act.forward mixes the elements of a row (softmax), measured on x."""
+    try:
+        whole = np.asarray(act.forward(x), dtype=np.float64)
+        alone = np.array([np.asarray(act.forward([v]), dtype=np.float64)[0] for v in x])
+        return not np.allclose(whole, alone, equal_nan=True)
+    except Exception:  # noqa: BLE001 - a refusal is no evidence either way
+        return False
+
+
+class _Shown:
+    """A value whose repr is given (for rounded lists in "Try it")."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __repr__(self):
+        return self.text
+
+
+def _rounded(value):
+    """Nested lists of floats rounded to 4 decimals, shown as Python shows lists."""
+    def walk(v):
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(walk(i) for i in v) + "]"
+        return repr(round(float(v), 4))
+    return _Shown(walk(value))
+
+
 def _repr(value):
     """What the Python prompt prints for a result, with NumPy at 4 significant digits."""
     with np.printoptions(precision=4, suppress=True):
@@ -641,9 +737,18 @@ def _try_it(kind, entry, width=80):
         session.append((f"x = {x}", "", None))
         call("act.forward(x)", "f(x)", lambda: act.forward(x))
         call("act.derivative(x)", "f'(x), the slope at each x", lambda: act.derivative(x))
+        row_wise = getattr(entry.factory, "elementwise", True) is False or _row_wise(act, x)
         call("act.backward(x, [1.0, 1.0, 1.0, 2.0])",
+             "the gradient for x given the incoming gradient, row by row (a "
+             "Jacobian-vector product)" if row_wise else
              "incoming gradient × slope, what backpropagation passes back",
              lambda: act.backward(x, [1.0, 1.0, 1.0, 2.0]))
+        where, _ = source_of(getattr(entry.factory, "formulaic", None))
+        if where and where.startswith("fpkernels.formulaic."):
+            reference = getattr(entry.factory, "formulaic")
+            call(f"{where.replace('fpkernels.', 'fk.', 1)}([x])",
+                 "the same by the plain-Python loops (rounded here)",
+                 lambda: _rounded(reference([x])))
     elif kind == "losses":
         loss = entry.create({})
         pred, target = _loss_example(entry)
@@ -673,7 +778,9 @@ def _try_it(kind, entry, width=80):
     for code, comment, result in session:
         line = f"  >>> {code}" + (f"   # {comment}" if comment else "")
         if len(line) > width and comment:           # a long comment goes above its line
-            lines += [f"  # {comment}", f"  >>> {code}"]
+            lines += textwrap.wrap(comment, width=width - 2, initial_indent="  # ",
+                                   subsequent_indent="  # ")
+            lines.append(f"  >>> {code}")
         else:
             lines.append(line)
         if result is not None:
@@ -681,91 +788,144 @@ def _try_it(kind, entry, width=80):
     return lines
 
 
-def render(kind, entry, style=textplot.PLAIN, width=80, plot=True):
-    """The whole explanation of one entry as text (what `fpkernels explain` prints)."""
-    width = max(50, min(int(width), 110))
-    factory = entry.factory
-    out = []
+def _formula_lines(formula, width):
+    """A formula indented by 2, long lines broken at spaces (continuations indented by 4)."""
+    lines = []
+    for line in formula.splitlines():
+        if len(line) > width - 4 and ";" in line:       # one equation per line
+            lines += _formula_lines("\n".join(p.strip() for p in line.split(";")), width)
+            continue
+        lines += textwrap.wrap(line, width=width - 2, initial_indent="  ",
+                               subsequent_indent="      ", break_long_words=False,
+                               break_on_hyphens=False) or [""]
+    return lines
+
+
+def _title(kind, entry, style, width):
     title = f"{entry.name}: {summary(entry)}" if summary(entry) else entry.name
-    out.append(style.paint(title, "title"))
+    lines = [style.paint(line, "title")
+             for line in textwrap.wrap(title, width=width, subsequent_indent="  ")]
     article = "an" if SINGULAR[kind][0] in "aeiou" else "a"
     facts = [f"{article} {SINGULAR[kind]}", origin_words(entry)]
     if aliases_of(entry):
         facts.append("also called " + ", ".join(aliases_of(entry)))
-    out.append(style.paint("(" + "; ".join(facts) + ")", "dim"))
-    out += [""] + [style.paint(line, "dim") for line in _wrap(FAMILY_INTROS[kind], width, "")]
+    lines.append(style.paint("(" + "; ".join(facts) + ")", "dim"))
+    return lines + [""] + [style.paint(line, "dim") for line in _wrap(FAMILY_INTROS[kind], width, "")]
 
-    description = _clean(getattr(factory, "description", ""))
-    rest = "\n".join(description.splitlines()[1:]).strip()
-    if rest:
-        out += ["", _heading("In words", style, width)] + _wrap(rest, width)
 
-    formula = _clean(getattr(factory, "formula", ""))
-    if formula:
-        out += ["", _heading("Formula", style, width)]
-        out += ["  " + line for line in formula.splitlines()]
-        derivative = _clean(getattr(factory, "derivative_formula", ""))
-        if derivative:
-            out += ["", style.paint("  Its derivative (how much the output changes per unit of "
-                                    "input):", "label")]
-            out += ["  " + line for line in derivative.splitlines()]
+def _in_words(kind, entry, style, width):
+    description = _clean(getattr(entry.factory, "description", ""))
+    rest = "\n".join(description.splitlines()[1:]).strip()    # the first line is the title
+    return ([_heading("In words", style, width)] + _wrap(rest, width)) if rest else []
 
+
+def _formula(kind, entry, style, width):
+    formula = _clean(getattr(entry.factory, "formula", ""))
+    derivative = _clean(getattr(entry.factory, "derivative_formula", ""))
+    if not formula:
+        return []
+    lines = [_heading("Formula", style, width)] + _formula_lines(formula, width)
+    if derivative:
+        lines += ["", style.paint("  Its derivative (how much the output changes per unit of "
+                                  "input):", "label")]
+        lines += _formula_lines(derivative, width)
+    symbols = symbols_in(kind, formula, derivative)
+    if symbols:
+        lines += ["", style.paint("  where", "label")]
+        for words in symbols:
+            lines += [style.paint(line, "dim") for line in
+                      textwrap.wrap(words, width=width - 4, initial_indent="    ",
+                                    subsequent_indent="      ")]
+    return lines
+
+
+def _hyperparameters(kind, entry, style, width):
     rows = hyperparameters(entry)
-    out += ["", _heading("Hyper-parameters", style, width)]
-    if rows:
-        for name, default, meaning in rows:
-            head = f"  {name} = {default!r}"
-            out.append(style.paint(head, "code"))
-            if meaning:
-                out += textwrap.wrap(meaning, width=width - 6, initial_indent="      ",
-                                     subsequent_indent="      ")
-        out.append(style.paint(f"  (set them as keywords: fk.{kind}.get(\"{entry.name}\", "
-                               f"{rows[0][0]}=...))", "dim"))
-    else:
-        out.append("  none")
+    lines = [_heading("Hyper-parameters", style, width)]
+    if not rows:
+        return lines + ["  none"]
+    for name, default, meaning in rows:
+        lines.append(style.paint(f"  {name} = {default!r}", "code"))
+        lines += textwrap.wrap(meaning, width=width - 6, initial_indent="      ",
+                               subsequent_indent="      ")
+    lines.append(style.paint(f"  (set them as keywords: fk.{kind}.get(\"{entry.name}\", "
+                             f"{rows[0][0]}=...))", "dim"))
+    return lines
 
-    for attribute, label in (("formulaic", "How it is computed"),
-                             ("formulaic_derivative", "How its derivative is computed")):
-        if attribute == "formulaic_derivative" and kind != "activations":
-            continue
-        where, code = source_of(getattr(factory, attribute, None))
-        if where is None:
-            continue
-        out += ["", _heading(label, style, width)]
-        intro = (f"The plain-Python reference {where}, written with explicit loops, one idea "
-                 "per line. The fast C kernel computes the same numbers and is tested "
-                 "against it:")
-        out += [style.paint(line, "dim") for line in _wrap(intro, width)]
-        out += [""] + (_code(code, style) if code else ["    (source not available)"])
-        helpers = helpers_of(getattr(factory, attribute)) if code else []
-        if helpers:
-            out += ["", style.paint("  with the helper" + ("s" if len(helpers) > 1 else "")
-                                    + " it calls:", "dim")]
-            for _, helper_code in helpers:
-                out += [""] + _code(helper_code, style)
 
+def _source(kind, entry, style, width, attribute, label):
+    function = getattr(entry.factory, attribute, None)
+    where, code = source_of(function)
+    if where is None:
+        return []
+    intro = (f"The plain-Python reference {where}, written with explicit loops, one idea per "
+             "line. The fast C kernel computes the same numbers and is tested against it:")
+    lines = [_heading(label, style, width)] + [style.paint(line, "dim") for line in _wrap(intro, width)]
+    lines += [""] + (_code(code, style) if code else ["    (source not available)"])
+    helpers = helpers_of(function) if code else []
+    if helpers:
+        lines += ["", style.paint("  with the helper" + ("s" if len(helpers) > 1 else "")
+                                  + " it calls:", "dim")]
+        for _, helper_code in helpers:
+            lines += [""] + _code(helper_code, style)
+    return lines
+
+
+def _how_computed(kind, entry, style, width):
+    lines = _source(kind, entry, style, width, "formulaic", "How it is computed")
+    if kind == "activations":
+        derivative = _source(kind, entry, style, width, "formulaic_derivative",
+                             "How its derivative is computed")
+        lines += ([""] + derivative) if lines and derivative else derivative
+    return lines
+
+
+def _advice(kind, entry, style, width):
+    lines = []
     for attribute, label in (("when_to_use", "When to use it"), ("pitfalls", "Pitfalls")):
-        text = getattr(factory, attribute, "")
+        text = getattr(entry.factory, attribute, "")
         if text:
-            out += ["", _heading(label, style, width)] + _wrap(text, width)
+            lines += ([""] if lines else []) + [_heading(label, style, width)] + _wrap(text, width)
+    return lines
 
+
+def _picture(kind, entry, style, width):
+    lines = [_heading("Picture", style, width)]
+    try:
+        data = plot_data(kind, entry)
+    except Exception as error:  # noqa: BLE001 - a broken plugin must not hide the rest
+        return lines + [f"  (no plot: {type(error).__name__}: {error})"]
+    lines += _wrap(data.caption, width) + [""] + draw(data, style, width).lines + [""]
+    for note in data.notes:
+        lines += _wrap(note, width)
+    table = value_table(kind, entry, data)
+    if table:
+        lines += ["", _heading("A few values", style, width)] + _table(table, style)
+    return lines
+
+
+def _try_it_section(kind, entry, style, width):
+    lines = [_heading("Try it", style, width)]
+    try:
+        return lines + _try_it(kind, entry, width)
+    except Exception as error:  # noqa: BLE001 - e.g. a plugin that cannot be created
+        return lines + [f"  (cannot run it: {type(error).__name__}: {error})"]
+
+
+def render(kind, entry, style=textplot.PLAIN, width=80, plot=True):
+    """The whole explanation of one entry as text (what `fpkernels explain` prints).
+
+    In the paper's order: words, formula, hyper-parameters, the formulaic code, advice, then
+    a picture with a few values, and a short session to try it (the end of the output, which
+    a terminal shows first)."""
+    width = max(50, min(int(width), 110))
+    sections = [_title, _in_words, _formula, _hyperparameters, _how_computed, _advice]
     if plot:
-        try:
-            data = plot_data(kind, entry)
-        except Exception as error:  # a broken plugin must not hide the rest of the text
-            out += ["", _heading("Picture", style, width),
-                    f"  (no plot: {type(error).__name__}: {error})"]
-        else:
-            out += ["", _heading("Picture", style, width)]
-            out += _wrap(data.caption, width)
-            out += [""] + draw(data, style, width).lines
-            out.append("")
-            for note in data.notes:
-                out += _wrap(note, width)
-            table = value_table(kind, entry, data)
-            if table:
-                out += ["", _heading("A few values", style, width)]
-                out += _table(table, style)
-
-    out += ["", _heading("Try it", style, width)] + _try_it(kind, entry, width)
+        sections.append(_picture)
+    sections.append(_try_it_section)
+    out = []
+    for section in sections:
+        lines = section(kind, entry, style, width)
+        if lines:
+            out += ([""] if out else []) + lines
     return "\n".join(line.rstrip() for line in out) + "\n"

@@ -81,7 +81,9 @@ def figure(data, title=""):
     else:
         raise ValueError(f"unknown plot kind {data.kind!r}")
     if title:
-        fig.suptitle(title)
+        import textwrap
+        width = 70 if fig.get_figwidth() < 8 else 95
+        fig.suptitle(textwrap.fill(textwrap.shorten(title, 2 * width), width), fontsize="medium")
     return fig
 
 

@@ -273,9 +273,14 @@ class Optimizer(Building):
         return {name: np.zeros_like(param) for name in self.state_names}
 
     def _state_list(self):
-        if not isinstance(getattr(self, "state", None), list):
-            self.state = []
-        return self.state
+        state = getattr(self, "state", None)
+        if state is None:
+            state = self.state = []
+        if not isinstance(state, list):
+            raise TypeError(f"{type(self).__name__}.state is a {type(state).__name__}; the base "
+                            "Optimizer keeps a list with one dict of arrays per parameter "
+                            "(override step/state_dict/load_state_dict to keep another layout)")
+        return state
 
     def state_dict(self):
         """Step count, hyper-parameters and per-parameter state arrays (copies), flat."""

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ._core import as_array, check, contiguous, ffi, float_dtype, kernel, output, ptr
+from ._core import FLOAT32, as_array, check, contiguous, ffi, float_dtype, kernel, output
 
 __all__ = ["matmul"]
 
@@ -72,11 +72,13 @@ def matmul(a, b, transpose_a=False, transpose_b=False, out=None):
             f"matmul: inner dimensions differ: a has shape {a.shape}"
             f"{' (transposed)' if transpose_a else ''}, giving {k} columns, and b has shape "
             f"{b.shape}{' (transposed)' if transpose_b else ''}, giving {k_b} rows")
-    try:
-        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-    except ValueError:
-        raise ValueError(f"matmul: batch dimensions do not broadcast: a has shape {a.shape}, "
-                         f"b has shape {b.shape}") from None
+    batch = ()
+    if a2.ndim > 2 or b2.ndim > 2:
+        try:
+            batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: batch dimensions do not broadcast: a has shape {a.shape},"
+                             f" b has shape {b.shape}") from None
 
     shape = batch + (m, n)
     if a_vector:
@@ -92,16 +94,18 @@ def matmul(a, b, transpose_a=False, transpose_b=False, out=None):
 
     a2, transpose_a = _as_matrix_operand(a2, dtype, transpose_a)
     b2, transpose_b = _as_matrix_operand(b2, dtype, transpose_b)
+    c_array = "float[]" if dtype == FLOAT32 else "double[]"
+    pointers = (ffi.from_buffer(c_array, a2), ffi.from_buffer(c_array, b2),
+                ffi.from_buffer(c_array, target))
     if not batch:
-        check(kernel("matmul", dtype)(ptr(a2), ptr(b2), ptr(target), m, n, k,
-                                      transpose_a, transpose_b), "matmul")
+        status = kernel("matmul", dtype)(*pointers, m, n, k, transpose_a, transpose_b)
     else:
         a_offsets = _batch_offsets(batch, a2.shape[:-2], m * k)
         b_offsets = _batch_offsets(batch, b2.shape[:-2], k * n)
-        check(kernel("matmul_batched", dtype)(
-            ptr(a2), ptr(b2), ptr(target), math.prod(batch), m, n, k, transpose_a, transpose_b,
-            ffi.from_buffer("int64_t[]", a_offsets), ffi.from_buffer("int64_t[]", b_offsets)),
-            "matmul")
+        status = kernel("matmul_batched", dtype)(
+            *pointers, math.prod(batch), m, n, k, transpose_a, transpose_b,
+            ffi.from_buffer("int64_t[]", a_offsets), ffi.from_buffer("int64_t[]", b_offsets))
+    check(status, "matmul")
     if target is not result:
         result[...] = target
     if out is None and result.ndim == 0:

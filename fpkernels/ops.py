@@ -42,12 +42,6 @@ _NUMPY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divid
 
 # ---- helpers ------------------------------------------------------------------------------
 
-def _contiguous(x, dtype):
-    """x as an aligned C-contiguous array of dtype (copied only when it is not one already)."""
-    x = contiguous(x, dtype)
-    return x if x.flags.aligned else x.copy()
-
-
 def _strided_pointer(x):
     """A C pointer to element [0, ..., 0] of x (any strides, kept alive by the caller)."""
     return ffi.cast(_POINTER[x.dtype], x.ctypes.data)
@@ -150,8 +144,6 @@ def _binary_general(name, code, a, b, out):
     out = output(out, shape, dtype)
     if out.size == 0:
         return out
-    if not out.flags.aligned:  # C may not write there: compute aside, then copy
-        return _copy_into(out, _binary_general(name, code, a, b, None))
     a = _operand(a, dtype, out)
     b = _operand(b, dtype, out)
     if (a.shape == shape and b.shape == shape and a.flags.c_contiguous and b.flags.c_contiguous
@@ -167,11 +159,6 @@ def _binary_general(name, code, a, b, out):
     return out
 
 
-def _copy_into(out, result):
-    np.copyto(out, result)
-    return out
-
-
 def _make_binary(name, code, symbol):
     """add/sub/mul/div: a fast path for same-shape contiguous float arrays, else the general one."""
     fast = {FLOAT32: (getattr(lib, f"fpk_{name}_f32"), _ARRAY[FLOAT32]),
@@ -179,8 +166,9 @@ def _make_binary(name, code, symbol):
 
     def binary(a, b, out=None):
         # fast path: same-shape float32/float64 arrays; from_buffer refuses non-C-contiguous
-        # ones (ValueError), which then take the general path. `out` must be new memory or
-        # exactly an input (views could overlap partially: the general path copies those).
+        # ones (ValueError) and the C kernel misaligned ones (a status, before reading): both
+        # then take the general path, which copies. `out` must be new memory or exactly an
+        # input (views could overlap partially: the general path copies those).
         if type(a) is _ndarray and type(b) is _ndarray:
             dtype = a.dtype
             entry = fast.get(dtype)
@@ -235,9 +223,7 @@ def _unary(name, x, extra, out, scalar_dtype=None):
     x = as_array(x)
     dtype = _scalar_dtype(x, scalar_dtype)
     out = output(out, x.shape, dtype)
-    if not out.flags.aligned:  # C may not write there: compute aside, then copy
-        return _copy_into(out, _unary(name, x, extra, None, scalar_dtype))
-    x = _contiguous(x, dtype)
+    x = contiguous(x, dtype)
     if x is not out and np.may_share_memory(x, out):
         x = x.copy()
     check(kernel(name, dtype)(ptr(x), *extra, ptr(out), x.size), name)
@@ -324,8 +310,8 @@ def dot(a, b):
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"dot needs two 1-D arrays of one length, got shapes {a.shape} and {b.shape}")
     dtype = float_dtype(a, b)
-    a = _contiguous(a, dtype)
-    b = _contiguous(b, dtype)
+    a = contiguous(a, dtype)
+    b = contiguous(b, dtype)
     result = ffi.new(_RESULT[dtype])
     check(kernel("dot", dtype)(ptr(a), ptr(b), a.size, result), "dot")
     return dtype.type(result[0])
@@ -359,8 +345,8 @@ def transpose(x):
     x = as_array(x)
     dtype = float_dtype(x)
     if x.ndim != 2:
-        return np.ascontiguousarray(np.transpose(x), dtype=dtype)
-    x = _contiguous(x, dtype)
+        return contiguous(np.transpose(x), dtype)
+    x = contiguous(x, dtype)
     rows, cols = x.shape
     out = np.empty((cols, rows), dtype)
     check(kernel("transpose", dtype)(ptr(x), rows, cols, ptr(out)), "transpose")
@@ -379,7 +365,7 @@ def _resize(name, x, shape, value):
         raise ValueError(f"pad only grows: shape {target} is smaller than the array's {x.shape} "
                          "in some dim (use resize to trim)")
     fill, _ = _scalar(value, "value")
-    x = _contiguous(x, dtype)
+    x = contiguous(x, dtype)
     out = np.empty(target, dtype)
     check(kernel(name, dtype)(x.ndim, ffi.new("int64_t[]", x.shape), ptr(x),
                               ffi.new("int64_t[]", target), ptr(out), fill), name)
@@ -466,7 +452,7 @@ def _reduce(name, x, axis, extra=()):
     """Whole-array (axis None) or one-axis reduction through fpk_<name>[_axis]."""
     x = as_array(x)
     dtype = float_dtype(x)
-    x = _contiguous(x, dtype)
+    x = contiguous(x, dtype)
     if axis is None:
         result = ffi.new(_RESULT[dtype])
         status = kernel(name, dtype)(ptr(x), x.size, *extra, result)

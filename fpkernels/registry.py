@@ -48,7 +48,6 @@ When a plugin goes wrong
 - ``FPKERNELS_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points altogether: only built-ins and
   run-time registrations exist.
 """
-import difflib
 import inspect
 import os
 import re
@@ -172,12 +171,25 @@ class PluginEntry(Entry):
     def value(self):
         return self.entry_point.value
 
+    def names_factory(self, factory):
+        """True when this entry point designates `factory` (loaded or not)."""
+        if self.factory is not None:
+            return self.factory is factory
+        target = f"{getattr(factory, '__module__', '')}:{getattr(factory, '__qualname__', '')}"
+        return self.value.replace(" ", "").split("[")[0] == target
+
     def describe(self):
         return (f"{self.name!r} from distribution {self.distribution} {self._version} "
                 f"(entry point {self.name} = {self.value} in group fpkernels.{self.kind})")
 
     def load(self):
         """Import the factory and check it; on failure record, warn, and raise PluginError."""
+        if self.factory is not None:
+            return self.factory
+        with _lock:
+            return self._load()
+
+    def _load(self):
         if self.factory is not None:
             return self.factory
         if self.error is None:
@@ -189,7 +201,7 @@ class PluginEntry(Entry):
                 self.error = (reason, error)
                 _errors.append(self)
                 warnings.warn(f"fpkernels plugin {self.describe()} is unavailable: {reason}",
-                              PluginWarning, stacklevel=4)
+                              PluginWarning, stacklevel=5)
                 if _flag("FPKERNELS_RAISE_PLUGIN_ERRORS"):
                     raise
             else:
@@ -215,14 +227,16 @@ def _missing_methods(kind, obj):
     """The required methods `obj` (a class or an instance) lacks or leaves unimplemented."""
     from . import interfaces
     base = interfaces.BASES.get(kind)
+    abstract = interfaces.ABSTRACT_METHODS.get(kind, ())
+    if kind == "activations" and getattr(obj, "elementwise", True) is False:
+        abstract = ("forward", "backward")     # row-wise: a Jacobian-vector product, no derivative
     missing = []
     for method in REQUIRED_METHODS.get(kind, ()):
         attribute = getattr(obj, method, None)
         if attribute is None or not callable(attribute):
             missing.append(method)
         elif base is not None and isinstance(obj, type) and issubclass(obj, base) \
-                and getattr(obj, method) is getattr(base, method) \
-                and method in interfaces.ABSTRACT_METHODS.get(kind, ()):
+                and getattr(obj, method) is getattr(base, method) and method in abstract:
             missing.append(method)
     if kind == "optimizers" and isinstance(obj, type) and issubclass(obj, interfaces.Optimizer) \
             and obj.step is interfaces.Optimizer.step and obj.update is interfaces.Optimizer.update:
@@ -296,10 +310,11 @@ def _plugin_table():
 
 
 def rescan():
-    """Forget what was read from entry points and read them again on the next question.
+    """Forget what was read from entry points and read them again now.
 
     Use after installing or removing a plugin in a running session. Plugins already loaded
-    whose entry point is still installed keep their imported factory.
+    whose entry point is still installed keep their imported factory; plugins that had
+    failed are tried again on their next use (and leave plugin_errors() until then).
     """
     global _scanned
     import importlib
@@ -312,9 +327,9 @@ def rescan():
         for kind, entries in table.items():
             for i, plugin in enumerate(entries):
                 previous = old.get((kind, plugin.name, plugin.provider, plugin.value))
-                if previous is not None:
+                if previous is not None and previous.loaded:
                     entries[i] = previous
-        _errors[:] = [p for p in _errors if any(p is q for q in table.get(p.kind, ()))]
+        _errors.clear()
         for registry in _registries.values():
             registry._plugins_version = None
 
@@ -402,13 +417,14 @@ class Registry:
         taken name raises ValueError unless `replace=True` or the factory is a new version of
         the same class (re-running a notebook cell).
 
-        >>> import fpkernels as fk
+        >>> import numpy as np, fpkernels as fk
         >>> @fk.activations.register("cube_demo")
         ... class Cube(fk.interfaces.Activation):
-        ...     def forward(self, x, out=None): return np.power(x, 3, out=out)
-        ...     def derivative(self, x, out=None): return np.multiply(3, np.square(x), out=out)
-        >>> fk.activations.get("cube_demo").forward([2.0])
+        ...     def forward(self, x, out=None): return np.power(x, 3.0, out=out)
+        ...     def derivative(self, x, out=None): return np.multiply(3.0, np.square(x), out=out)
+        >>> fk.activations.get("CUBE_DEMO").forward(np.array([2.0]))
         array([8.])
+        >>> fk.activations.registry.unregister("cube_demo")
         """
         if factory is None:
             def decorator(f):
@@ -485,10 +501,14 @@ class Registry:
         """Every source that answers `key`: a registered entry, plugins named so, and (when
         nothing is named so) loaded plugins declaring it as an alias. Failed plugins excluded."""
         found = []
-        if key in self._aliases:
-            found.append(self._entries[self._aliases[key]])
         plugins = self._plugin_names()
-        found += [p for p in plugins.get(key, ()) if p.error is None]
+        named = [p for p in plugins.get(key, ()) if p.error is None]
+        if key in self._aliases:
+            registered = self._entries[self._aliases[key]]
+            # a plugin module that also registers its class at import is one source, not two
+            if not any(p.names_factory(registered.factory) for p in named):
+                found.append(registered)
+        found += named
         if not found:
             found += [p for entries in plugins.values() for p in entries
                       if p.error is None and key in p.declared_aliases]
@@ -525,6 +545,7 @@ class Registry:
             failed = self._failed(key)
             if failed:
                 return failed[0].load()   # raises PluginError with the reason
+            import difflib
             close = difflib.get_close_matches(key, self._all_names(), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise KeyError(f"no {self.kind} named {name!r}{hint} "

@@ -21,8 +21,9 @@ It returns the list of check names that passed (handy to print). No pytest neede
 
 What "conforms" means follows the SPEC's conventions: float32 and float64 in -> the same dtype
 out, integers promote to float64, complex input raises TypeError, shapes are preserved, out=
-is honoured (when the method takes it), inputs are not modified, results are deterministic,
-and derivatives/gradients agree with central finite differences in float64.
+is honoured (when the method takes it), inputs are not modified, results are deterministic
+and the same on 1 and 2 threads, and derivatives/gradients agree with central finite
+differences in float64.
 """
 import copy
 import inspect
@@ -79,6 +80,11 @@ def _resolve(kind, obj, hyperparams):
     if isinstance(obj, type):
         return obj(**hyperparams)
     return obj
+
+
+def _threads(n):
+    import fpkernels
+    return fpkernels.num_threads(n)
 
 
 def _accepts(method, parameter):
@@ -154,12 +160,15 @@ def _check_methods(checks, obj, methods):
 # ---- activations ---------------------------------------------------------------------------
 
 def check_activation(activation, *, hyperparams=None, metadata=True, low=-4.0, high=4.0,
-                     rtol=1e-5, atol=1e-7, seed=0):
+                     rtol=1e-5, atol=1e-7, seed=0, elementwise=None):
     """Check an activation (registry name, class or object) against the interface and the
     conventions; derivative and backward against central finite differences of forward.
 
     Inputs are drawn uniformly from [low, high] (keep away from kinks at 0: points within
-    1e-3 of 0 are moved). Returns the names of the checks that passed.
+    1e-3 of 0 are moved). Row-wise activations (softmax) are recognised by the class
+    attribute `elementwise = False` (or pass elementwise=False): their backward is checked
+    as a Jacobian-vector product and derivative is not checked. Returns the names of the
+    checks that passed.
     """
     checks = _Checks("check_activation", _label(activation))
     act = None
@@ -171,7 +180,8 @@ def check_activation(activation, *, hyperparams=None, metadata=True, low=-4.0, h
     _check_methods(checks, act, ("forward", "derivative", "backward"))
     if metadata:
         _check_metadata(checks, act)
-    elementwise = getattr(act, "elementwise", True)
+    if elementwise is None:
+        elementwise = getattr(act, "elementwise", True)
     rng = np.random.default_rng(seed)
 
     def sample(shape, dtype):
@@ -323,20 +333,52 @@ def check_activation(activation, *, hyperparams=None, metadata=True, low=-4.0, h
                 raise AssertionError(f"two calls on the same {dtype.name} input differ")
     checks.run("deterministic", deterministic)
 
+    def thread_count_independent():
+        x = sample((300_000,) if elementwise else (3000, 100), np.float32)
+        g = sample(x.shape, np.float32)
+        results = []
+        for threads in (1, 2):
+            with _threads(threads):
+                results.append((act.forward(x), act.backward(x, g)))
+        if not all(_same(a, b) for a, b in zip(*results)):
+            raise AssertionError("1 and 2 threads give different results")
+    checks.run("same result on 1 and 2 threads", thread_count_independent)
+
     def formulaic_agrees():
         reference = getattr(act, "formulaic", None)
-        if not callable(reference) or not elementwise:
+        if not callable(reference):
             return
-        x = sample((9,), np.float64)
-        try:
-            expected = reference(list(x), **_formulaic_kwargs(reference, act))
-        except TypeError:
-            return                           # a reference with another calling convention
-        _close(act.forward(x), np.asarray(expected, np.float64), 1e-9, 1e-12,
-               "forward(x) vs its formulaic reference")
+        x = sample((3, 4), np.float64)
+        kwargs = _formulaic_kwargs(reference, act)
+        variants = [(lambda: reference(x.tolist(), **kwargs), x)]      # rows of numbers
+        if elementwise:
+            variants.append((lambda: reference(x[0].tolist(), **kwargs), x[0]))  # one list
+        if not _compare_formulaic(variants, act.forward, "forward(x)"):
+            checks.passed.append("formulaic reference not comparable (skipped)")
     if metadata:
         checks.run("formulaic reference agrees", formulaic_agrees)
     return checks.passed
+
+
+def _compare_formulaic(variants, fast, what):
+    """Call the formulaic reference the first way that works (nested rows or one flat list)
+    and compare with the fast result; False when no way of calling it works."""
+    mismatch = None
+    for call, x in variants:
+        try:
+            expected = np.asarray(call(), np.float64)
+        except (TypeError, ValueError):
+            continue
+        actual = fast(x)
+        if expected.shape != np.shape(actual):
+            mismatch = f"the formulaic reference returned shape {expected.shape}, {what} " \
+                       f"returned {np.shape(actual)}"
+            continue
+        _close(actual, expected, 1e-9, 1e-12, f"{what} vs its formulaic reference")
+        return True
+    if mismatch:
+        raise AssertionError(mismatch)
+    return False
 
 
 def _formulaic_kwargs(reference, obj):
@@ -443,6 +485,21 @@ def check_loss(loss, *, hyperparams=None, inputs=None, metadata=True, rtol=1e-5,
             raise AssertionError("two calls on the same input differ")
     checks.run("inputs not modified, deterministic", inputs_untouched_and_deterministic)
 
+    def thread_count_independent():
+        pred, target = inputs(np.random.default_rng(seed), np.float32)
+        pred, target = np.asarray(pred), np.asarray(target)
+        copies = max(1, 300_000 // max(1, pred.size))
+        pred = np.tile(pred, (copies,) + (1,) * (pred.ndim - 1))
+        target = np.tile(target, (copies,) + (1,) * (target.ndim - 1))
+        results = []
+        for threads in (1, 2):
+            with _threads(threads):
+                results.append((np.float64(obj.value(pred, target)), obj.gradient(pred, target)))
+        if not all(_same(a, b) for a, b in zip(*results)):
+            raise AssertionError("1 and 2 threads give different results (reductions must be "
+                                 "bitwise identical whatever the thread count)")
+    checks.run("same result on 1 and 2 threads", thread_count_independent)
+
     def bad_input():
         pred, target = inputs(rng, np.float64)
         for method in ("value", "gradient"):
@@ -464,6 +521,22 @@ def check_loss(loss, *, hyperparams=None, inputs=None, metadata=True, rtol=1e-5,
                 raise AssertionError(f"value(pred {np.shape(pred)}, target {wrong.shape}) did "
                                      "not raise ValueError")
     checks.run("bad input raises", bad_input)
+
+    def formulaic_agrees():
+        reference = getattr(obj, "formulaic", None)
+        if not callable(reference):
+            return
+        pred, target = inputs(np.random.default_rng(seed + 1), np.float64)
+        pred, target = np.asarray(pred), np.asarray(target)
+        kwargs = _formulaic_kwargs(reference, obj)
+        variants = [(lambda: reference(pred.tolist(), target.tolist(), **kwargs), None)]
+        if pred.shape == target.shape:
+            variants.append((lambda: reference(pred.ravel().tolist(), target.ravel().tolist(),
+                                               **kwargs), None))
+        if not _compare_formulaic(variants, lambda _: obj.value(pred, target), "value(pred, target)"):
+            checks.passed.append("formulaic reference not comparable (skipped)")
+    if metadata:
+        checks.run("formulaic reference agrees", formulaic_agrees)
     return checks.passed
 
 
@@ -654,6 +727,21 @@ def check_optimizer(optimizer, reference_step=None, *, hyperparams=None, metadat
             raise AssertionError("two runs from the same start differ")
         fresh().state_dict()                           # works before the first step
     checks.run("deterministic, state_dict round-trips", deterministic_and_resumable)
+
+    def thread_count_independent():
+        big = np.random.default_rng(seed)
+        start = big.standard_normal(300_000).astype(np.float32)
+        grads = [big.standard_normal(300_000).astype(np.float32) for _ in range(2)]
+        results = []
+        for threads in (1, 2):
+            o, p = fresh(), start.copy()
+            with _threads(threads):
+                for g in grads:
+                    o.step([p], [g])
+            results.append(p)
+        if not _same(*results):
+            raise AssertionError("1 and 2 threads give different parameters")
+    checks.run("same result on 1 and 2 threads", thread_count_independent)
 
     def bad_input():
         o = fresh()

@@ -148,7 +148,7 @@ def _finite(values):
     return [v for v in values if v is not None and math.isfinite(v)]
 
 
-def _limits(values, pad=0.05):
+def _limits(values, pad=0.03):
     """A (low, high) range holding every finite value, with a little margin."""
     finite = _finite(values)
     if not finite:
@@ -254,7 +254,14 @@ def curve(xs, ys, width=36, height=10, title="", xlabel="x", style=PLAIN, role="
             else:
                 row.append((" ", None))
         grid.append(row)
-    block = _frame(grid, (y_low, y_high), (x_low, x_high), style, xlabel)
+    # Tick labels: the largest and smallest values drawn (in the top and bottom rows), and 0.
+    finite = _finite(ys)
+    y_ticks = None
+    if finite and y_range is None:
+        y_ticks = {0: number(max(finite)), height - 1: number(min(finite))}
+        if zero_row is not None and all(abs(zero_row - r) > 1 for r in y_ticks):
+            y_ticks[zero_row] = "0"
+    block = _frame(grid, (y_low, y_high), (x_low, x_high), style, xlabel, y_ticks=y_ticks)
     if title:
         pad = block.width - len(title)
         block.lines.insert(0, " " * max(0, pad // 2) + style.paint(title, "title"))

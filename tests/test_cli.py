@@ -233,12 +233,10 @@ def test_quick_bench_cases_are_well_formed():
 
 def test_bench_runs(monkeypatch):
     monkeypatch.setattr(cli, "quick_cases", lambda: [
-        {"name": "copy 1k", "threads": 1, "fpk": lambda: None, "numpy": lambda: None,
+        {"name": "nothing 1k", "threads": 1, "fpk": lambda: None, "numpy": lambda: None,
          "torch": None, "bytes": 8000, "flops": None}])
-    monkeypatch.setattr(cli, "_benchmark_runner",
-                        lambda: (lambda f, r: (f(), 1e-6)[1], lambda r: 10.0))
-    code, out, _ = run(["bench", "--repeat", "1"])
-    assert code == 0 and "copy 1k" in out and "1.00x" in out and "10.0 GB/s" in out
+    code, out, _ = run(["bench", "--repeat", "1", "--threads", "1"])
+    assert code == 0 and "nothing 1k" in out and "a quick benchmark on 1 thread" in out
 
 
 def test_demo_is_run_or_clearly_missing(monkeypatch):
@@ -252,3 +250,103 @@ def test_demo_is_run_or_clearly_missing(monkeypatch):
         monkeypatch.setattr(fpkernels.demo, "main", lambda argv: calls.append(argv) or 0)
         assert run(["demo", "--epochs", "1"])[0] == 0
         assert calls == [["--epochs", "1"]]
+
+
+def _fake_distribution(root, good=True):
+    """A plugin distribution on disk (a module and its .dist-info), importable with root on
+    PYTHONPATH: one working activation 'cube' and, unless good, one 'broken' that fails."""
+    (root / "fpk_fake_plugin.py").write_text(
+        "import numpy as np\n"
+        "from fpkernels.interfaces import Activation\n"
+        "def cube_ref(rows):\n"
+        "    return [[x * x * x for x in row] for row in rows]\n"
+        "def cube_slope_ref(rows):\n"
+        "    return [[3 * x * x for x in row] for row in rows]\n"
+        "class Cube(Activation):\n"
+        "    description = 'Cube: x times x times x.'\n"
+        "    formula = 'f(x) = x³'\n"
+        "    derivative_formula = \"f'(x) = 3x²\"\n"
+        "    formulaic = staticmethod(cube_ref)\n"
+        "    formulaic_derivative = staticmethod(cube_slope_ref)\n"
+        "    plot_range = (-2.0, 2.0)\n"
+        "    def forward(self, x, out=None):\n"
+        "        return np.power(np.asarray(x, dtype=float), 3)\n"
+        "    def derivative(self, x, out=None):\n"
+        "        return 3 * np.square(np.asarray(x, dtype=float))\n")
+    info = root / "fpk_fake_plugin-1.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fpk-fake-plugin\nVersion: 1.2\n")
+    points = "[fpkernels.activations]\ncube = fpk_fake_plugin:Cube\n"
+    if not good:
+        points += "broken = fpk_fake_plugin_missing_module:Nothing\n"
+    (info / "entry_points.txt").write_text(points)
+
+
+def test_plugins_in_info_list_and_explain(run_python, tmp_path):
+    from fpkernels import registry
+    if not hasattr(registry, "load_plugins"):
+        pytest.skip("this registry does not load entry points")
+    _fake_distribution(tmp_path, good=False)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    env.pop("FPKERNELS_DISABLE_PLUGIN_AUTOLOAD", None)
+    code = ("import sys; from fpkernels.__main__ import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    info = run_python(code.replace("sys.argv[1:]", "['info']"), env=env, check=False)
+    assert info.returncode == 0, info.stderr
+    assert "cube" in info.stdout and "fpk-fake-plugin 1.2" in info.stdout
+    assert "failed to load (1)" in info.stdout and "fpk_fake_plugin_missing_module" in info.stdout
+    listing = run_python(code.replace("sys.argv[1:]", "['list', '--kind', 'activations']"),
+                         env=env, check=False)
+    assert listing.returncode == 0, listing.stderr
+    assert "cube" in listing.stdout and "fpk-fake-plugin 1.2" in listing.stdout
+    explained = run_python(code.replace("sys.argv[1:]", "['explain', 'cube']"), env=env,
+                           check=False)
+    assert explained.returncode == 0, explained.stderr
+    assert "from the plugin package fpk-fake-plugin 1.2" in explained.stdout
+    assert "def cube_ref(rows):" in explained.stdout and "Picture" in explained.stdout
+
+
+def test_a_broken_plugin_exits_1_and_the_rest_works(fakes):
+    class Broken:
+        def __contains__(self, name):
+            return name == "broken"
+
+        def entry(self, name):
+            raise LookupError("activations 'broken' is unavailable: the plugin failed to load")
+
+        def names(self):
+            return ["broken"]
+    families = dict(fakes, activations=Broken())
+    code, _, err = run(["explain", "broken"], families)
+    assert code == 1 and "failed to load" in err
+    code, out, _ = run(["list"], families)
+    assert code == 0 and "(unavailable: failed to load; see `fpkernels info`)" in out
+    assert run(["explain", "fhuber"], families)[0] == 0
+
+
+def test_no_arguments_prints_help():
+    code, out, _ = run([])
+    assert code == 0 and "explain" in out and "usage: fpkernels" in out
+
+
+def test_list_unknown_kind_exits_2(fakes):
+    code, _, err = run(["list", "--kind", "kernels"], fakes)
+    assert code == 2 and "unknown kind 'kernels'" in err
+
+
+def test_options_after_the_subcommand(fakes):
+    _, out, _ = run(["explain", "fgelu", "--color", "always", "--width", "60"], fakes)
+    assert "\x1b[" in out
+    _, out, _ = run(["--color", "always", "list", "--color", "never"], fakes, stream=Terminal())
+    assert "\x1b[" not in out
+
+
+def test_unknown_option_is_a_usage_error(fakes, capsys):
+    assert cli.main(["list", "--frob"], registries_=fakes) == 2
+    assert "unrecognized arguments: --frob" in capsys.readouterr().err
+
+
+def test_provider_picks_a_distribution(fakes):
+    assert run(["explain", "fgelu", "--provider", "fpkernels"], fakes)[0] == 0
+    code, _, err = run(["explain", "fgelu", "--provider", "somebody-else"], fakes)
+    assert code in (1, 2) and "somebody-else" in err

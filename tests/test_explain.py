@@ -5,9 +5,11 @@ family whatever the state of the built-ins; the real registries are then checked
 entry: complete metadata, and an explanation that renders for every registered name
 (built-ins and installed plugins).
 """
+import importlib.util
 import io
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -347,6 +349,16 @@ def test_activation_explanation_shows_the_derivative(fakes):
     assert "Hidden layers of transformers." in text and "slower than relu" in text
 
 
+def test_symbols_of_a_formula_are_explained(fakes):
+    words = explain.symbols_in("activations", "GELU(x) = x·Φ(x) = ½·x·(1 + erf(x / √2))")
+    assert any(w.startswith("Φ(x)") for w in words) and any(w.startswith("erf") for w in words)
+    assert not any(w.startswith("U(a, b)") for w in words)      # "GELU(" is not "U("
+    assert explain.symbols_in("losses", "|e| ≤ δ")[-1] == "δ: the hyper-parameter delta"
+    assert not any("delta" in w for w in explain.symbols_in("activations", "sᵢ·(δᵢⱼ − sⱼ)"))
+    text = explain.render("activations", fakes["activations"].entry("fgelu"))
+    assert "  where" in text and "√: the square root" in text
+
+
 def test_helpers_of_a_formulaic_reference_are_shown(fakes):
     helpers = explain.helpers_of(fake_gelu_derivative)
     assert [where.rsplit(".", 1)[1] for where, _ in helpers] == ["_fake_cdf"]
@@ -454,3 +466,74 @@ def test_png_without_matplotlib_says_how_to_install(fakes, monkeypatch, tmp_path
     with pytest.raises(figures.MissingMatplotlib, match=r'pip install "fpkernels\[plot\]"'):
         figures.save("activations", fakes["activations"].entry("fgelu"), tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+# ---------------------------------------------------------------------------- docs/make_docs.py
+
+def _make_docs():
+    path = Path(__file__).resolve().parents[1] / "docs" / "make_docs.py"
+    if not path.exists():
+        pytest.skip("docs/make_docs.py is not in this tree")
+    spec = importlib.util.spec_from_file_location("_fpk_make_docs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+C_SAMPLE = '''/* sample.c */
+#include "fpkernels.h"
+
+/* one number */
+static inline double cube_d(double x) { return x * x * x; }
+
+#define UNARY(NAME, F)                                        \\
+    int fpk_##NAME##_f32(const float *x, float *out, size_t n) \\
+    {                                                          \\
+        for (size_t i = 0; i < n; i++) out[i] = (float)F(x[i]); \\
+        return FPK_OK;                                         \\
+    }
+
+UNARY(cube, cube_d)
+UNARY(cube64, cube_d)
+
+/* the square of each x, written out */
+int
+fpk_square_f32(const float *x, float *out, size_t n)
+{
+    const char *brace = "{";
+    for (size_t i = 0; i < n; i++) out[i] = x[i] * x[i];
+    return FPK_OK;
+}
+'''
+
+
+def test_make_docs_reads_c_functions_and_macros():
+    make_docs = _make_docs()
+    definitions = make_docs.c_definitions(C_SAMPLE)
+    assert definitions["fpk_square_f32"].startswith("/* the square of each x, written out */\nint\n")
+    assert definitions["fpk_square_f32"].endswith("return FPK_OK;\n}")
+    assert definitions["cube_d"].startswith("/* one number */")
+    assert definitions["UNARY"].startswith("#define UNARY(NAME, F)")
+    entry = Registry("activations").register("cube", FakeGelu, origin=BUILTIN_ORIGIN)
+    found = make_docs.c_kernels(entry, {"sample.c": (C_SAMPLE, definitions)})["sample.c"]
+    assert found["math"] == ["cube_d"] and found["lines"] == ["UNARY(cube, cube_d)"]
+    assert found["shared"] == ["UNARY"]
+    square = Registry("activations").register("square", FakeGelu, origin=BUILTIN_ORIGIN)
+    found = make_docs.c_kernels(square, {"sample.c": (C_SAMPLE, definitions)})["sample.c"]
+    assert found["kernels"] == ["fpk_square_f32"]
+
+
+def test_every_builtin_activation_and_loss_has_c_code_in_the_docs():
+    make_docs = _make_docs()
+    if not make_docs.CSRC.exists():
+        pytest.skip("csrc/ is not in this tree")
+    sources = make_docs.read_c_sources()
+    families = explain.registries()
+    names = [(kind, name) for kind in ("activations", "losses")
+             for name in families[kind].names()
+             if families[kind].entry(name).origin == BUILTIN_ORIGIN]
+    if not names:
+        pytest.skip("no built-in registered yet")
+    missing = [name for kind, name in names
+               if not make_docs.c_kernels(families[kind].entry(name), sources)]
+    assert missing == []

@@ -75,7 +75,8 @@ def test_integer_exact_against_loops(dtype):
 # ---- against float64 NumPy ---------------------------------------------------------------
 
 SHAPES = [(1, 1, 1), (1, 7, 3), (5, 1, 4), (2, 3, 1), (13, 17, 19), (14, 32, 384),
-          (15, 33, 385), (97, 101, 103), (29, 130, 1), (300, 70, 800), (3, 400, 50)]
+          (15, 33, 385), (97, 101, 103), (29, 130, 1), (300, 70, 800), (3, 400, 50),
+          (1, 300, 1000), (1000, 1, 800), (1, 1, 2000), (70, 1, 50), (1, 200, 9)]  # and vectors
 
 
 @pytest.mark.parametrize("transpose_b", [False, True], ids=["b", "bT"])
@@ -123,7 +124,8 @@ def test_k_zero_overwrites_out(dtype):
 # ---- determinism ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("m,n,k", [(200, 300, 150), (301, 97, 1000), (1000, 20, 100),
-                                   (20, 1000, 100), (129, 257, 385)])
+                                   (20, 1000, 100), (129, 257, 385), (1, 5000, 900),
+                                   (3000, 1, 500)])
 @pytest.mark.parametrize("transposes", [(False, False), (True, True)])
 def test_bitwise_identical_on_1_and_2_threads(m, n, k, transposes, dtype):
     rng = np.random.default_rng(11)

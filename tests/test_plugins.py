@@ -272,6 +272,27 @@ def test_shadowing_a_built_in_is_a_conflict(site, run):
     assert result["builtin"] is True and result["plugin"] == "Double"
 
 
+def test_a_plugin_that_also_registers_itself_is_one_source(site, run):
+    module = activation_module().replace("class Double(Activation):",
+                                         "@register('double')\nclass Double(Activation):")
+    module = "from fpkernels.activations import register\n" + module
+    make_dist(site, "fpk-double", "1.0", {"fpkernels.activations": {"double": "fpk_double:Double"}},
+              {"fpk_double": module})
+    result = run("""
+        import json, fpkernels as fk
+        first = fk.activations.get("double").factor
+        print(json.dumps([first, fk.activations.info("double")["distribution"],
+                          fk.activations.registry.providers("double")]))
+    """)
+    assert result == [2.0, "fpk-double", ["fpk-double"]]
+    imported_first = run("""
+        import json, fpkernels as fk
+        import fpk_double                      # imported by hand before any registry question
+        print(json.dumps(fk.activations.registry.providers("double")))
+    """)
+    assert imported_first == ["fpk-double"]
+
+
 def test_autoload_can_be_disabled(site, run):
     make_dist(site, "fpk-double", "1.0", {"fpkernels.activations": {"double": "fpk_double:Double"}},
               {"fpk_double": activation_module()})
@@ -311,6 +332,29 @@ def test_rescan_sees_installs_and_removals(site, run):
         print(json.dumps(seen))
     """)
     assert result == [0, 0, 1, 0]
+
+
+def test_a_fixed_plugin_loads_after_rescan(site, run):
+    make_dist(site, "fpk-double", "1.0", {"fpkernels.activations": {"double": "fpk_double:Double"}},
+              {"fpk_double": "raise ImportError('missing dependency')\n"})
+    result = run(f"""
+        import json, warnings
+        import fpkernels as fk
+        warnings.simplefilter("ignore")
+        try:
+            fk.activations.get("double")
+        except fk.registry.PluginError:
+            pass
+        errors = len(fk.registry.plugin_errors())
+        import sys
+        sys.path.insert(0, {str(REPO / "tests")!r})
+        from test_plugins import activation_module
+        open({str(site / "fpk_double.py")!r}, "w").write(activation_module())
+        fk.registry.rescan()
+        print(json.dumps([errors, len(fk.registry.plugin_errors()),
+                          fk.activations.get("double").forward([1.0]).tolist()]))
+    """)
+    assert result == [1, 0, [2.0]]
 
 
 def test_one_distribution_twice_on_the_path_counts_once(tmp_path, site, run):
@@ -416,13 +460,19 @@ def test_example_plugins_install_work_and_uninstall(tmp_path):
         opt = fk.optimizers.get("lion", lr=0.1)
         p = [np.ones(3)]
         opt.step(p, [np.array([1.0, -1.0, 0.0])])
-        print(json.dumps({"lazy": lazy, "names": names,
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(256, 4)).astype(np.float32)
+        y = np.tanh(X.sum(axis=1, keepdims=True)).astype(np.float32)
+        net = fk.nn.Sequential([fk.nn.Dense(4, 16, activation="mish", rng=0), fk.nn.Dense(16, 1, rng=1)])
+        history = net.fit(X, y, loss="log_cosh", optimizer="lion", epochs=10, verbose=0, metrics=())
+        print(json.dumps({"lazy": lazy, "names": names, "trained": history["loss"][-1] < history["loss"][0],
             "mish": mish.forward(x).tolist(),
             "info": [info["distribution"], info["version"], info["origin"]],
             "lion": p[0].tolist(),
             "logcosh": fk.losses.get("log_cosh").value([0.0], [0.0])}))
     """)).strip().splitlines()[-1])
     assert used["lazy"] is True
+    assert used["trained"] is True              # a network trains with the three plugin names
     assert "mish" in used["names"]["activations"] and "lion" in used["names"]["optimizers"]
     assert "log_cosh" in used["names"]["losses"]
     import numpy as np
@@ -430,6 +480,12 @@ def test_example_plugins_install_work_and_uninstall(tmp_path):
     assert np.allclose(used["mish"], x * np.tanh(np.log1p(np.exp(x))), rtol=1e-12)
     assert used["info"][:2] == ["fpkernels-mish", "0.1.0"]
     assert used["lion"] == pytest.approx([0.9, 1.1, 1.0]) and used["logcosh"] == 0.0
+    # the command line explains and lists them like built-ins
+    explained = python_run("-m", "fpkernels", "--color", "never", "explain", "mish")
+    assert "fpkernels-mish" in explained and "tanh(softplus(x))" in explained
+    assert "def mish(xs)" in explained                       # the formulaic reference's source
+    listed = python_run("-m", "fpkernels", "--color", "never", "info")
+    assert "fpkernels-mish" in listed and "fpkernels-extras" in listed and "lion" in listed
     # the plugins' own test suites, through the conformance kit
     python_run("-m", "pytest", "-q", "-p", "no:cacheprovider", str(work / "fpkernels-mish" / "tests"),
                str(work / "fpkernels-extras" / "tests"))
@@ -437,3 +493,90 @@ def test_example_plugins_install_work_and_uninstall(tmp_path):
     gone = json.loads(python_run("-c", "import json, fpkernels as fk; "
                                  "print(json.dumps([fk.activations.names(), fk.optimizers.names()]))"))
     assert "mish" not in gone[0] and "lion" not in gone[1]
+
+
+def test_the_plugin_guide_shows_the_example_files_as_they_are():
+    """docs/writing-a-plugin.md quotes whole files of plugins/: each quote must match."""
+    import re
+    guide = (REPO / "docs" / "writing-a-plugin.md").read_text()
+    quotes = re.findall(r"<!-- file: (\S+) -->\n```[a-z]*\n(.*?)\n```\n", guide, flags=re.S)
+    assert len(quotes) >= 9
+    for path, shown in quotes:
+        assert shown == (REPO / path).read_text().rstrip("\n"), f"{path} differs from the guide"
+
+
+HELPERS_PROGRAM = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "fpkernels.h"
+
+/* Every element of [0, n) is visited exactly once, for serial and threaded splits. */
+int main(void)
+{
+    static const size_t sizes[] = {0, 1, 15, 16, 17, 1000, 32767, 65536, 100003, 1000000};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        size_t n = sizes[s];
+        for (int parts = 1; parts <= 7; parts++) {
+            size_t covered = 0, previous_hi = 0;
+            for (int part = 0; part < parts; part++) {
+                size_t lo, hi;
+                fpk_split_range(n, part, parts, &lo, &hi);
+                if (lo > hi || lo != previous_hi) { printf("gap n=%zu parts=%d\n", n, parts); return 1; }
+                covered += hi - lo;
+                previous_hi = hi;
+            }
+            if (covered != n) { printf("split n=%zu parts=%d covers %zu\n", n, parts, covered); return 1; }
+        }
+        unsigned char *seen = calloc(n + 1, 1);
+        for (int threads = 1; threads <= 4; threads++) {
+            int team = fpk_threads_within(n, threads);
+            FPK_PARALLEL_RANGES(n, team, lo, hi,
+                for (size_t i = lo; i < hi; i++) seen[i]++;);
+        }
+        for (size_t i = 0; i < n; i++)
+            if (seen[i] != 4) { printf("element %zu of %zu seen %d times\n", i, n, seen[i]); return 1; }
+        free(seen);
+    }
+    if (fpk_threads_within(10, 8) != 1 || fpk_threads_within(FPK_GRAIN * 3, 2) != 2
+        || fpk_threads_within(FPK_GRAIN * 3, 8) != 3 || fpk_threads_within(FPK_GRAIN * 100, 0) != 1) {
+        printf("fpk_threads_within\n");
+        return 1;
+    }
+    printf("ok\n");
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("openmp", [True, False], ids=["openmp", "no-openmp"])
+def test_header_helpers_for_plugins_split_work_exactly(tmp_path, openmp):
+    """The installed header's helpers compile as strict C99 (with and without OpenMP) and
+    FPK_PARALLEL_RANGES / fpk_split_range visit every element exactly once."""
+    import shlex
+    import sysconfig
+    compiler = shlex.split(sysconfig.get_config_var("CC") or "cc")[:1]
+    if not compiler or not shutil.which(compiler[0]):
+        pytest.skip("no C compiler")
+    (tmp_path / "helpers.c").write_text(HELPERS_PROGRAM)
+    flags = ["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-O2"] + (["-fopenmp"] if openmp else [])
+    subprocess.run(compiler + flags + ["-I", fk.get_include(), str(tmp_path / "helpers.c"),
+                                       "-o", str(tmp_path / "helpers")], check=True)
+    done = subprocess.run([str(tmp_path / "helpers")], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout
+
+
+def test_cplugin_build_options():
+    from fpkernels import cplugin
+    options = cplugin.build_options()
+    assert options["include_dirs"] == [fk.get_include()]
+    assert {"-std=c99", "-O3", "-fopenmp"} <= set(options["extra_compile_args"])
+    assert not any("fast-math" in flag for flag in options["extra_compile_args"])
+    assert options["extra_link_args"] == ["-fopenmp"]
+    assert not any(f.startswith("-march") for f in cplugin.compile_args(portable=True))
+    assert "-march=x86-64-v3" in cplugin.compile_args(portable=False, march="x86-64-v3")
+    assert cplugin.c_type("float32") == "float[]" and cplugin.c_type(float) == "double[]"
+    with pytest.raises(TypeError):
+        cplugin.c_type("int32")
+    with pytest.raises(ValueError):
+        cplugin.check(2, "shape")
+    cplugin.check(0)

@@ -173,6 +173,16 @@ def test_interface_checks_name_what_is_missing():
         check_factory("losses", type("Empty", (Loss,), {}))
     with pytest.raises(TypeError, match="__call__"):
         check_factory("initializers", type("Empty", (Initializer,), {}))
+    class RowWise(Activation):
+        elementwise = False
+
+        def forward(self, x, out=None):
+            return x
+
+    with pytest.raises(TypeError, match="backward"):
+        check_factory("activations", RowWise)
+    RowWise.backward = lambda self, x, grad_out, out=None: grad_out
+    check_factory("activations", RowWise)                # no derivative needed when row-wise
     check_factory("activations", Fine)
     check_factory("activations", lambda: Fine())          # factories are checked when called
 

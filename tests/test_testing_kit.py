@@ -55,10 +55,17 @@ class RowSoftmax(Activation):
                            out=output_array(out, s.shape, s.dtype))
 
 
+def log_cosh_formulaic(pred, target):
+    total = 0.0
+    for p, y in zip(pred, target):
+        total += math.log(math.cosh(p - y))
+    return total / len(pred)
+
+
 class LogCosh(Loss):
     description = "log(cosh(p - y)): like MSE near 0, like MAE far away."
     formula = "L = mean log(cosh(pᵢ - yᵢ))"
-    formulaic = staticmethod(lambda pred, target: 0.0)
+    formulaic = staticmethod(log_cosh_formulaic)
 
     def value(self, pred, target):
         p, y = self.check_inputs(pred, target)
@@ -207,6 +214,18 @@ def test_inputs_modified_are_caught():
         fkt.check_activation(InPlace)
 
 
+def test_wrong_formulaic_reference_is_caught():
+    class Off(LogCosh):
+        formulaic = staticmethod(lambda pred, target: 1.0)
+
+    failing("formulaic reference agrees", fkt.check_loss, Off)
+
+    class OffActivation(Softplus):
+        formulaic = staticmethod(lambda xs: [0.0 for x in xs])
+
+    failing("formulaic reference agrees", fkt.check_activation, OffActivation)
+
+
 def test_wrong_loss_gradient_is_caught():
     class Half(LogCosh):
         def gradient(self, pred, target):
@@ -229,7 +248,7 @@ def test_loss_custom_inputs():
     class Hinge(Loss):
         description = "max(0, 1 - y p)"
         formula = "L = mean max(0, 1 − yᵢpᵢ)"
-        formulaic = staticmethod(lambda p, y: 0.0)
+        formulaic = staticmethod(lambda ps, ys: sum(max(0.0, 1 - y * p) for p, y in zip(ps, ys)) / len(ps))
 
         def value(self, pred, target):
             p, y = self.check_inputs(pred, target)
@@ -289,3 +308,83 @@ def test_optimizer_must_update_in_place():
 def test_finite_difference_helper():
     x = np.array([0.5, -1.0, 2.0])
     assert np.allclose(fkt.finite_difference(lambda v: float(np.sum(v ** 3)), x), 3 * x ** 2)
+
+
+# ---- every built-in passes the kit --------------------------------------------------------
+
+def builtin_names(kind):
+    registry = getattr(fk, kind).registry
+    return [name for name, entry in sorted(registry._entries.items())
+            if entry.provider == "fpkernels"]
+
+
+def _labels(rng, dtype, shape=(5, 4)):
+    return rng.choice([-1.0, 1.0], shape).astype(dtype)
+
+
+def _probabilities_and_labels(rng, dtype):
+    p = rng.uniform(0.1, 1.0, (5, 4))
+    return (p / p.sum(axis=1, keepdims=True)).astype(dtype), rng.integers(0, 4, 5)
+
+
+def _logits_and_labels(rng, dtype):
+    return rng.normal(size=(5, 4)).astype(dtype), rng.integers(0, 4, 5)
+
+
+LOSS_INPUTS = {
+    "hinge": lambda rng, dtype: (rng.uniform(-2, 2, (5, 4)).astype(dtype), _labels(rng, dtype)),
+    "cce": _probabilities_and_labels,
+    "softmax_cross_entropy": _logits_and_labels,
+}
+
+
+def _adam(param, grad, state, t, hp, decoupled=0.0):
+    b1, b2 = hp.get("b1", hp.get("beta1", 0.9)), hp.get("b2", hp.get("beta2", 0.999))
+    lr, eps = hp.get("lr", 1e-3), hp.get("eps", 1e-8)
+    m = state["m"] = b1 * state.get("m", 0.0) + (1 - b1) * grad
+    v = state["v"] = b2 * state.get("v", 0.0) + (1 - b2) * grad * grad
+    param = param - lr * decoupled * param
+    return param - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+
+
+def _sgd(param, grad, state, t, hp):
+    lr, mu, wd = hp.get("lr", 0.01), hp.get("momentum", 0.0), hp.get("weight_decay", 0.0)
+    grad = grad + wd * param
+    if mu:
+        buf = state["buf"] = mu * state["buf"] + grad if "buf" in state else grad
+        grad = grad + mu * buf if hp.get("nesterov") else buf
+    return param - lr * grad
+
+
+def _rmsprop(param, grad, state, t, hp):
+    a, lr, eps = hp.get("alpha", 0.99), hp.get("lr", 0.01), hp.get("eps", 1e-8)
+    v = state["v"] = a * state.get("v", 0.0) + (1 - a) * grad * grad
+    return param - lr * grad / (np.sqrt(v) + eps)
+
+
+OPTIMIZER_REFERENCES = {
+    "sgd": _sgd,
+    "adam": _adam,
+    "adamw": lambda p, g, s, t, hp: _adam(p, g, s, t, hp, hp.get("weight_decay", 0.01)),
+    "rmsprop": _rmsprop,
+}
+
+
+@pytest.mark.parametrize("name", builtin_names("activations"))
+def test_builtin_activation_conforms(name):
+    fkt.check_activation(name, elementwise=False if name == "softmax" else None)
+
+
+@pytest.mark.parametrize("name", builtin_names("losses"))
+def test_builtin_loss_conforms(name):
+    fkt.check_loss(name, inputs=LOSS_INPUTS.get(name))
+
+
+@pytest.mark.parametrize("name", builtin_names("initializers"))
+def test_builtin_initializer_conforms(name):
+    fkt.check_initializer(name)
+
+
+@pytest.mark.parametrize("name", builtin_names("optimizers"))
+def test_builtin_optimizer_conforms(name):
+    fkt.check_optimizer(name, reference_step=OPTIMIZER_REFERENCES.get(name))

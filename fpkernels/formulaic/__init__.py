@@ -13,3 +13,4 @@ from .activations import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 
 # ---- optimizers, initializers, normalisation (training.py) ----
+from .training import *  # noqa: E402,F401,F403

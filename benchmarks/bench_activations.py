@@ -1,0 +1,252 @@
+"""Benchmark cases: activations (forward, fused backward), softmax and losses.
+
+Every case does one call on preallocated inputs and outputs. fpkernels runs against PyTorch's
+own out= kernels and against NumPy's natural expression (with out= where it has one).
+Bytes moved: 8n forward (read x, write out), 12n backward (read x and grad, write out),
+8n for a loss value (read pred and target), 12n for a loss gradient.
+
+    flock /tmp/fpk-bench.lock python benchmarks/bench_activations.py [--quick]
+"""
+import sys
+import time
+
+import numpy as np
+
+import fpkernels as fk
+
+N = 16 * 1024 * 1024
+SOFTMAX_SHAPE = (4096, 4096)
+
+
+def _with_threads(threads, call, torch=None):
+    """`call` run on `threads` threads (fpkernels' and, when given, torch's)."""
+    if torch is not None:
+        def run():
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+            call()
+        return run
+
+    def run():
+        with fk.num_threads(threads):
+            call()
+    return run
+
+
+def _numpy_forward(name, x, out, tmp):
+    """NumPy's natural expression of each activation, using out= where it can."""
+    if name == "relu":
+        return lambda: np.maximum(x, 0, out=out)
+    if name == "leaky_relu":
+        return lambda: (np.multiply(x, np.float32(0.01), out=tmp), np.maximum(x, tmp, out=out))
+    if name == "sigmoid":
+        return lambda: (np.negative(x, out=out), np.exp(out, out=out), np.add(out, 1, out=out),
+                        np.reciprocal(out, out=out))
+    if name == "tanh":
+        return lambda: np.tanh(x, out=out)
+    if name == "swish":
+        return lambda: (np.negative(x, out=out), np.exp(out, out=out), np.add(out, 1, out=out),
+                        np.divide(x, out, out=out))
+    if name == "gelu_tanh":
+        c = np.float32(np.sqrt(2 / np.pi))
+        return lambda: (np.multiply(x, x, out=out), np.multiply(out, np.float32(0.044715), out=out),
+                        np.add(out, 1, out=out), np.multiply(out, x, out=out),
+                        np.multiply(out, c, out=out), np.tanh(out, out=out),
+                        np.add(out, 1, out=out), np.multiply(out, x, out=out),
+                        np.multiply(out, np.float32(0.5), out=out))
+    return None   # gelu: NumPy has no erf
+
+
+def _numpy_backward(name, x, g, out, tmp):
+    """NumPy's natural expression of grad * f'(x)."""
+    if name == "relu":
+        return lambda: (np.greater(x, 0, out=tmp), np.multiply(g, tmp, out=out))
+    if name == "leaky_relu":
+        return lambda: (np.greater(x, 0, out=tmp), np.multiply(tmp, np.float32(0.99), out=tmp),
+                        np.add(tmp, np.float32(0.01), out=tmp), np.multiply(g, tmp, out=out))
+    if name == "sigmoid":
+        return lambda: (np.negative(x, out=tmp), np.exp(tmp, out=tmp), np.add(tmp, 1, out=tmp),
+                        np.reciprocal(tmp, out=tmp), np.subtract(1, tmp, out=out),
+                        np.multiply(out, tmp, out=out), np.multiply(out, g, out=out))
+    if name == "tanh":
+        return lambda: (np.tanh(x, out=tmp), np.multiply(tmp, tmp, out=tmp),
+                        np.subtract(1, tmp, out=tmp), np.multiply(g, tmp, out=out))
+    if name == "swish":   # s + x s (1 - s) = s (1 + x (1 - s))
+        return lambda: (np.negative(x, out=tmp), np.exp(tmp, out=tmp), np.add(tmp, 1, out=tmp),
+                        np.reciprocal(tmp, out=tmp), np.subtract(1, tmp, out=out),
+                        np.multiply(out, x, out=out), np.add(out, 1, out=out),
+                        np.multiply(out, tmp, out=out), np.multiply(out, g, out=out))
+    return None
+
+
+def cases(quick=False):
+    """The benchmark cases of this family (see benchmarks/bench.py)."""
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    n = N // 16 if quick else N
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(n, dtype=np.float32) * 3
+    g = rng.standard_normal(n, dtype=np.float32)
+    out = np.empty_like(x)
+    tmp = np.empty_like(x)
+    if torch is not None:
+        tx, tg, tout = torch.from_numpy(x), torch.from_numpy(g), torch.empty(n)
+        ty = torch.empty(n)
+        F, aten = torch.nn.functional, torch.ops.aten
+    result = []
+    for threads in (1, 2):
+        for name in ["relu", "leaky_relu", "sigmoid", "tanh", "swish", "gelu", "gelu_tanh"]:
+            act = fk.activations.get(name)
+            torch_forward = torch_backward = None
+            if torch is not None:
+                approximate = "tanh" if name == "gelu_tanh" else "none"
+                forward = {
+                    "relu": lambda: torch.clamp_min(tx, 0, out=tout),
+                    "leaky_relu": lambda: aten.leaky_relu.out(tx, 0.01, out=tout),
+                    "sigmoid": lambda: torch.sigmoid(tx, out=tout),
+                    "tanh": lambda: torch.tanh(tx, out=tout),
+                    "swish": lambda: aten.silu.out(tx, out=tout),
+                    "gelu": lambda: aten.gelu.out(tx, approximate="none", out=tout),
+                    "gelu_tanh": lambda: aten.gelu.out(tx, approximate="tanh", out=tout),
+                }[name]
+                if name in ("sigmoid", "tanh"):     # torch's backward takes the forward output
+                    getattr(torch, name)(tx, out=ty)
+                backward = {
+                    "relu": lambda: aten.threshold_backward.grad_input(tg, tx, 0, grad_input=tout),
+                    "leaky_relu": lambda: aten.leaky_relu_backward.grad_input(
+                        tg, tx, 0.01, False, grad_input=tout),
+                    "sigmoid": lambda: aten.sigmoid_backward.grad_input(tg, ty, grad_input=tout),
+                    "tanh": lambda: aten.tanh_backward.grad_input(tg, ty, grad_input=tout),
+                    "swish": lambda: aten.silu_backward.grad_input(tg, tx, grad_input=tout),
+                    "gelu": lambda: aten.gelu_backward.grad_input(tg, tx, approximate="none",
+                                                                  grad_input=tout),
+                    "gelu_tanh": lambda a=approximate: aten.gelu_backward.grad_input(
+                        tg, tx, approximate=a, grad_input=tout),
+                }[name]
+                torch_forward = _with_threads(threads, forward, torch)
+                torch_backward = _with_threads(threads, backward, torch)
+            numpy_forward = _numpy_forward(name, x, out, tmp)
+            numpy_backward = _numpy_backward(name, x, g, out, tmp)
+            result.append({
+                "name": f"{name} forward f32 n={n}", "threads": threads,
+                "fpk": _with_threads(threads, lambda a=act: a.forward(x, out=out)),
+                "numpy": numpy_forward, "torch": torch_forward, "bytes": 8 * n, "flops": None})
+            result.append({
+                "name": f"{name} backward f32 n={n}", "threads": threads,
+                "fpk": _with_threads(threads, lambda a=act: a.backward(x, g, out=out)),
+                "numpy": numpy_backward, "torch": torch_backward, "bytes": 12 * n, "flops": None})
+
+        # softmax over rows
+        shape = (SOFTMAX_SHAPE[0] // (16 if quick else 1), SOFTMAX_SHAPE[1])
+        z = rng.standard_normal(shape, dtype=np.float32) * 3
+        zg = rng.standard_normal(shape, dtype=np.float32)
+        zout = np.empty_like(z)
+        softmax = fk.activations.get("softmax")
+        torch_sm = torch_smb = None
+        if torch is not None:
+            tz, tzg, tzout, tzs = (torch.from_numpy(z), torch.from_numpy(zg), torch.empty(shape),
+                                   torch.empty(shape))
+            torch.softmax(tz, -1, out=tzs)
+            torch_sm = _with_threads(threads, lambda: torch.softmax(tz, -1, out=tzout), torch)
+            torch_smb = _with_threads(threads, lambda: aten._softmax_backward_data.out(
+                tzg, tzs, -1, torch.float32, grad_input=tzout), torch)
+
+        def numpy_softmax():
+            np.subtract(z, z.max(axis=1, keepdims=True), out=zout)
+            np.exp(zout, out=zout)
+            np.divide(zout, zout.sum(axis=1, keepdims=True), out=zout)
+        m = z.size
+        result.append({"name": f"softmax forward f32 {shape}", "threads": threads,
+                       "fpk": _with_threads(threads, lambda: softmax.forward(z, out=zout)),
+                       "numpy": numpy_softmax, "torch": torch_sm, "bytes": 8 * m, "flops": None})
+        result.append({"name": f"softmax backward f32 {shape}", "threads": threads,
+                       "fpk": _with_threads(threads, lambda: softmax.backward(z, zg, out=zout)),
+                       "numpy": None, "torch": torch_smb, "bytes": 12 * m, "flops": None})
+
+        # losses: value and gradient
+        p = rng.uniform(0.01, 0.99, n).astype(np.float32)
+        y = (rng.uniform(0, 1, n) > 0.5).astype(np.float32)
+        grad = np.empty_like(p)
+        for name in ["mae", "mse", "huber", "bce"]:
+            loss = fk.losses.get(name)
+            torch_value = torch_gradient = None
+            if torch is not None:
+                tp, tyy, tgrad = torch.from_numpy(p), torch.from_numpy(y), torch.empty(n)
+                fn = {"mae": F.l1_loss, "mse": F.mse_loss, "huber": F.huber_loss,
+                      "bce": F.binary_cross_entropy}[name]
+                torch_value = _with_threads(threads, lambda f=fn: f(tp, tyy), torch)
+                one = torch.tensor(1.0)
+                gradient = {
+                    "mse": lambda: aten.mse_loss_backward.grad_input(one, tp, tyy, 1, grad_input=tgrad),
+                    "huber": lambda: aten.huber_loss_backward.out(one, tp, tyy, 1, 1.0, grad_input=tgrad),
+                    "bce": lambda: aten.binary_cross_entropy_backward.grad_input(
+                        one, tp, tyy, None, 1, grad_input=tgrad),
+                }.get(name)
+                torch_gradient = gradient and _with_threads(threads, gradient, torch)
+            numpy_value = {
+                "mae": lambda: (np.subtract(p, y, out=grad), np.abs(grad, out=grad), grad.mean()),
+                "mse": lambda: (np.subtract(p, y, out=grad), np.square(grad, out=grad), grad.mean()),
+                "huber": None,
+                "bce": lambda: (np.log(p, out=grad), np.multiply(grad, y, out=grad),
+                                np.subtract(1, p, out=out), np.log(out, out=out),
+                                np.subtract(1, y, out=tmp), np.multiply(out, tmp, out=out),
+                                np.add(grad, out, out=grad), -grad.mean()),
+            }[name]
+            result.append({"name": f"{name} value f32 n={n}", "threads": threads,
+                           "fpk": _with_threads(threads, lambda lo=loss: lo.value(p, y)),
+                           "numpy": numpy_value, "torch": torch_value, "bytes": 8 * n,
+                           "flops": None})
+            result.append({"name": f"{name} gradient f32 n={n}", "threads": threads,
+                           "fpk": _with_threads(threads, lambda lo=loss: lo.gradient(p, y, out=grad)),
+                           "numpy": None, "torch": torch_gradient, "bytes": 12 * n, "flops": None})
+        # softmax cross-entropy on a (16384, 1000)-ish batch of logits
+        rows = 1024 if quick else 16384
+        logits = rng.standard_normal((rows, 1000), dtype=np.float32)
+        labels = rng.integers(0, 1000, rows)
+        lgrad = np.empty_like(logits)
+        sce = fk.losses.get("softmax_cross_entropy")
+        torch_sce = None
+        if torch is not None:
+            tl, tlab = torch.from_numpy(logits), torch.from_numpy(labels)
+            torch_sce = _with_threads(threads, lambda: F.cross_entropy(tl, tlab), torch)
+        result.append({"name": f"softmax_cross_entropy value f32 ({rows}, 1000)",
+                       "threads": threads,
+                       "fpk": _with_threads(threads, lambda: sce.value(logits, labels)),
+                       "numpy": None, "torch": torch_sce, "bytes": 4 * logits.size, "flops": None})
+        result.append({"name": f"softmax_cross_entropy gradient f32 ({rows}, 1000)",
+                       "threads": threads,
+                       "fpk": _with_threads(threads, lambda: sce.gradient(logits, labels, out=lgrad)),
+                       "numpy": None, "torch": None, "bytes": 8 * logits.size, "flops": None})
+    return result
+
+
+def _best_time(call, repeats=5):
+    call()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main():
+    quick = "--quick" in sys.argv
+    only = [a for a in sys.argv[1:] if not a.startswith("--")]
+    print(f"{'case':48s} {'thr':>3s} {'fpk ms':>8s} {'GB/s':>6s} {'numpy':>7s} {'torch':>7s}")
+    for case in cases(quick):
+        if only and not any(word in case["name"] for word in only):
+            continue
+        t = _best_time(case["fpk"])
+        ratios = []
+        for other in ("numpy", "torch"):
+            ratios.append(f"{_best_time(case[other]) / t:7.2f}" if case[other] else "      -")
+        rate = case["bytes"] / t / 1e9 if case["bytes"] else 0
+        print(f"{case['name']:48s} {case['threads']:3d} {t * 1e3:8.2f} {rate:6.1f} "
+              f"{ratios[0]} {ratios[1]}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
