@@ -22,19 +22,19 @@
 
 /* for i in [0, count): body, on `threads` OpenMP threads when threads > 1 (static schedule). */
 #ifdef _OPENMP
-#define FOR_PARALLEL(count, threads, i, ...)                                   \
+#define FOR_PARALLEL(count, threads, i, ...)                                    \
     do {                                                                        \
         size_t count_ = (count);                                                \
         int threads_ = (threads);                                               \
         if (threads_ <= 1) {                                                    \
-            for (size_t i = 0; i < count_; i++) { __VA_ARGS__; }                       \
+            for (size_t i = 0; i < count_; i++) { __VA_ARGS__; }                \
         } else {                                                                \
             _Pragma("omp parallel for num_threads(threads_) schedule(static)")  \
-            for (size_t i = 0; i < count_; i++) { __VA_ARGS__; }                       \
+            for (size_t i = 0; i < count_; i++) { __VA_ARGS__; }                \
         }                                                                       \
     } while (0)
 #else
-#define FOR_PARALLEL(count, threads, i, ...)                                   \
+#define FOR_PARALLEL(count, threads, i, ...)                                    \
     do { for (size_t i = 0; i < (count); i++) { __VA_ARGS__; } } while (0)
 #endif
 
