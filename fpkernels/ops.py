@@ -19,7 +19,8 @@ import operator
 
 import numpy as np
 
-from ._core import FLOAT32, FLOAT64, as_array, check, contiguous, ffi, float_dtype, kernel, lib, output, ptr
+from ._core import (FLOAT32, FLOAT64, as_array, check, contiguous, ffi, float_dtype, kernel, lib,
+                    output, ptr)
 
 __all__ = [
     "dot", "add", "sub", "mul", "div", "add_scalar", "sub_scalar", "mul_scalar", "div_scalar",
@@ -184,7 +185,7 @@ def _make_binary(name, code, symbol):
                     if function(pa, pb, _from_buffer(array_type, out), a.size):
                         return _binary_general(name, code, a, b, out)  # misaligned data
                     return out
-                if out is not None and (type(out) is _ndarray and out.dtype is dtype and out.shape == a.shape
+                if (type(out) is _ndarray and out.dtype is dtype and out.shape == a.shape
                         and (a is out or (a.base is None and out.base is None))
                         and (b is out or (b.base is None and out.base is None))
                         and out.flags.writeable):
@@ -251,7 +252,7 @@ def _make_scalar(name, code, symbol):
         value, scalar_dtype = _scalar(s, "s")
         if out is None:
             x = as_array(x)
-            if x.nbytes >= _STREAM_BYTES:  # a big new output: ordinary stores (see FPK_STREAM_BYTES)
+            if x.nbytes >= _STREAM_BYTES:  # big new output: ordinary stores (FPK_STREAM_BYTES)
                 dtype = _scalar_dtype(x, scalar_dtype)
                 return _binary_general(name, code, x, np.array(value, dtype), None)
         return _unary(f"{name}_scalar", x, (value,), out, scalar_dtype)
@@ -308,7 +309,8 @@ def dot(a, b):
     a = as_array(a, "a")
     b = as_array(b, "b")
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f"dot needs two 1-D arrays of one length, got shapes {a.shape} and {b.shape}")
+        raise ValueError(f"dot needs two 1-D arrays of one length, got shapes {a.shape} and "
+                         f"{b.shape}")
     dtype = float_dtype(a, b)
     a = contiguous(a, dtype)
     b = contiguous(b, dtype)
@@ -358,7 +360,8 @@ def _resize(name, x, shape, value):
     dtype = float_dtype(x)
     target = _shape_argument(shape)
     if len(target) != x.ndim:
-        raise ValueError(f"{name}: shape {target} has {len(target)} dims, the array {x.shape} has {x.ndim}")
+        raise ValueError(f"{name}: shape {target} has {len(target)} dims, the array {x.shape} "
+                         f"has {x.ndim}")
     if builtins.any(d < 0 for d in target):
         raise ValueError(f"{name}: shape {target} has a negative dim")
     if name == "pad" and builtins.any(t < d for t, d in zip(target, x.shape)):
