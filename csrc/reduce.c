@@ -378,7 +378,7 @@ static inline uint32_t bucket_f64(double v)
     static int median_histogram_##sfx(const T *x, size_t n, int threads, T *result) \
     {                                                                           \
         size_t parts = (size_t)threads, k = (n - 1) / 2;                        \
-        uint32_t *hist = calloc(parts * BUCKETS, sizeof(uint32_t));             \
+        uint32_t *hist = calloc(2 * parts * BUCKETS, sizeof(uint32_t));         \
         T *next_min = malloc(parts * sizeof(T));                                \
         size_t *offset = malloc(parts * sizeof(size_t));                        \
         int nan = 0, status = FPK_OK;                                           \
@@ -390,13 +390,16 @@ static inline uint32_t bucket_f64(double v)
         /* pass 1: a histogram per part (parts are fixed ranges, whatever the team size) */ \
         FOR_PARALLEL(parts, threads, part, {                                    \
             size_t lo, hi;                                                      \
-            uint32_t *h = hist + part * BUCKETS;                                \
+            uint32_t *h = hist + part * BUCKETS, *h1 = hist + (parts + part) * BUCKETS; \
             int seen_nan = 0;                                                   \
             fpk_split_range(n, (int)part, (int)parts, &lo, &hi);                \
-            for (size_t i = lo; i < hi; i++) {                                  \
+            for (size_t i = lo; i < hi; i++) { /* two histograms: runs of equal \
+                                                  keys do not wait on one counter */ \
                 seen_nan |= x[i] != x[i];                                       \
-                h[bucket_##sfx(x[i])]++;                                        \
+                (i & 1 ? h1 : h)[bucket_##sfx(x[i])]++;                         \
             }                                                                   \
+            for (size_t b = 0; b < BUCKETS; b++)                                \
+                h[b] += h1[b];                                                  \
             if (seen_nan)                                                       \
                 __atomic_store_n(&nan, 1, __ATOMIC_RELAXED);                    \
         });                                                                     \
@@ -448,7 +451,11 @@ static inline uint32_t bucket_f64(double v)
             }                                                                   \
             next_min[part] = smallest;                                          \
         });                                                                     \
-        select_##sfx(scratch, count, rank);                                     \
+        int uniform = 1; /* a bucket of equal values (constant data) needs no selection */ \
+        for (size_t i = 1; i < count; i++)                                      \
+            uniform &= scratch[i] == scratch[0];                                \
+        if (!uniform)                                                           \
+            select_##sfx(scratch, count, rank);                                 \
         T lower = scratch[rank], upper = (T)INFINITY;                           \
         if (n % 2) {                                                            \
             *result = lower;                                                    \
