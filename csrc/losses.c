@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "fpkernels.h"
+#include "fpk_vmath.h"
 
 #define LOSS_BLOCK 4096
 #define LANES 16
@@ -64,6 +65,14 @@ static inline double bce_loss(double p, double y)
     double q = clamp_prob(p);
     return -(y * log(q) + (1.0 - y) * log1p(-q));
 }
+/* For float p: 1 - q is exact in double, so log(1 - q) needs no log1p, and the vectorisable
+   log_d keeps the loop vectorised. */
+static inline double bce_loss_f(double p, double y)
+{
+    double q = clamp_prob(p);
+    double loss = -(y * log_d(q) + (1.0 - y) * log_d(1.0 - q));
+    return q == q ? loss : q;
+}
 /* The derivative of the formula, at the clamped p (a saturated prediction still gets a push). */
 static inline double bce_grad(double p, double y)
 {
@@ -79,14 +88,38 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
  * LABEL_OK (an expression in y) makes the kernel return FPK_ERR_VALUE.
  * ---------------------------------------------------------------------------------------- */
 
-#define LOSS_TERM(LOSS, LABEL_OK, index, lane, bad)                                         \
-    do {                                                                                    \
-        double p = pred[index], y = target[index];                                          \
-        lane += (LOSS);                                                                     \
-        bad |= !(LABEL_OK);                                                                 \
-    } while (0)
+/* The sum of LOSS over [start, end) in LANES running sums (so it vectorises), and whether a
+   target failed LABEL_OK (counted in double lanes too: one vector type in the loop).
+   `delta` is the loss's hyper-parameter (huber's; unused by the others). */
+#define BLOCK_SUM(NAME, SUFFIX, T, LOSS, LABEL_OK)                                          \
+    static double NAME##_block_sum_##SUFFIX(const T *pred, const T *target, size_t start,  \
+                                            size_t end, int *bad, double delta)            \
+    {                                                                                       \
+        double lane[LANES] = {0}, bad_lane[LANES] = {0};                                    \
+        size_t i = start;                                                                   \
+        for (; i + LANES <= end; i += LANES)                                                \
+            for (int k = 0; k < LANES; k++) {                                               \
+                double p = pred[i + k], y = target[i + k];                                  \
+                lane[k] += (LOSS);                                                          \
+                bad_lane[k] += (LABEL_OK) ? 0.0 : 1.0;                                      \
+            }                                                                               \
+        for (int k = 0; i < end; i++, k++) {                                                \
+            double p = pred[i], y = target[i];                                              \
+            lane[k] += (LOSS);                                                              \
+            bad_lane[k] += (LABEL_OK) ? 0.0 : 1.0;                                          \
+        }                                                                                   \
+        double sum = 0, bad_count = 0;                                                      \
+        for (int k = 0; k < LANES; k++) {                                                   \
+            sum += lane[k];                                                                 \
+            bad_count += bad_lane[k];                                                       \
+        }                                                                                   \
+        *bad = bad_count != 0;                                                              \
+        return sum;                                                                         \
+    }
 
-#define BLOCKED_SUM(N, TOTAL, LOSS, LABEL_OK)                                               \
+/* *TOTAL = the sum over all n elements: blocks of LOSS_BLOCK summed in parallel, block sums
+   added in block order (so any thread count gives the same bits). */
+#define BLOCKED_SUM(BLOCK_FN, N, TOTAL, HYPER)                                             \
     do {                                                                                    \
         size_t blocks = ((N) + LOSS_BLOCK - 1) / LOSS_BLOCK;                                \
         double *partial = malloc(blocks * sizeof(double));                                  \
@@ -97,16 +130,9 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
             for (size_t b = blo; b < bhi; b++) {                                            \
                 size_t start = b * LOSS_BLOCK;                                              \
                 size_t end = start + LOSS_BLOCK < (N) ? start + LOSS_BLOCK : (N);           \
-                double lane[LANES] = {0};                                                   \
-                size_t i = start;                                                           \
-                for (; i + LANES <= end; i += LANES)                                        \
-                    for (size_t k = 0; k < LANES; k++)                                      \
-                        LOSS_TERM(LOSS, LABEL_OK, i + k, lane[k], mybad);                   \
-                for (size_t k = 0; i < end; i++, k++)                                       \
-                    LOSS_TERM(LOSS, LABEL_OK, i, lane[k], mybad);                           \
-                double block_sum = 0;                                                       \
-                for (size_t k = 0; k < LANES; k++) block_sum += lane[k];                    \
-                partial[b] = block_sum;                                                     \
+                int block_bad;                                                              \
+                partial[b] = BLOCK_FN(pred, target, start, end, &block_bad, HYPER);         \
+                mybad |= block_bad;                                                         \
             }                                                                               \
             if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
         double all_blocks = 0;                                                              \
@@ -120,7 +146,8 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
  * Element-wise losses: value and gradient kernels for float and double.
  * ---------------------------------------------------------------------------------------- */
 
-#define ELEMENTWISE_LOSS(NAME, SUFFIX, T, LOSS, GRAD, LABEL_OK, ...)                        \
+#define ELEMENTWISE_LOSS(NAME, SUFFIX, T, LOSS, GRAD, LABEL_OK, HYPER, ...)                 \
+    BLOCK_SUM(NAME, SUFFIX, T, LOSS, LABEL_OK)                                              \
     int fpk_##NAME##_value_##SUFFIX(const T *pred, const T *target, size_t n, int reduction, \
                                     T *per_element, double *total __VA_ARGS__)              \
     {                                                                                       \
@@ -144,7 +171,7 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
         if (n == 0) { *total = reduction == FPK_REDUCTION_MEAN ? NAN : 0.0; return FPK_OK; } \
         if (!pred || !target) return FPK_ERR_NULL;                                          \
         double sum;                                                                         \
-        BLOCKED_SUM(n, &sum, LOSS, LABEL_OK);                                               \
+        BLOCKED_SUM(NAME##_block_sum_##SUFFIX, n, &sum, HYPER);                             \
         *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)n : sum;                   \
         return FPK_OK;                                                                      \
     }                                                                                       \
@@ -168,15 +195,18 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
         return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
     }
 
-#define LOSS_BOTH(NAME, LOSS, GRAD, LABEL_OK, ...)                                          \
-    ELEMENTWISE_LOSS(NAME, f32, float, LOSS, GRAD, LABEL_OK, __VA_ARGS__)                   \
-    ELEMENTWISE_LOSS(NAME, f64, double, LOSS, GRAD, LABEL_OK, __VA_ARGS__)
+/* HYPER: the hyper-parameter handed to the block sum (0.0 when the loss has none); the
+   variadic part declares it as a kernel argument (", double delta"). */
+#define LOSS_BOTH(NAME, LOSS, GRAD, LABEL_OK, HYPER, ...)                                   \
+    ELEMENTWISE_LOSS(NAME, f32, float, LOSS, GRAD, LABEL_OK, HYPER, __VA_ARGS__)            \
+    ELEMENTWISE_LOSS(NAME, f64, double, LOSS, GRAD, LABEL_OK, HYPER, __VA_ARGS__)
 
-LOSS_BOTH(mae, mae_loss(p, y), mae_grad(p, y), any_label_ok(y), )
-LOSS_BOTH(mse, mse_loss(p, y), mse_grad(p, y), any_label_ok(y), )
-LOSS_BOTH(hinge, hinge_loss(p, y), hinge_grad(p, y), hinge_label_ok(y), )
-LOSS_BOTH(huber, huber_loss(p, y, delta), huber_grad(p, y, delta), any_label_ok(y), , double delta)
-LOSS_BOTH(bce, bce_loss(p, y), bce_grad(p, y), unit_label_ok(y), )
+LOSS_BOTH(mae, mae_loss(p, y), mae_grad(p, y), any_label_ok(y), 0.0, )
+LOSS_BOTH(mse, mse_loss(p, y), mse_grad(p, y), any_label_ok(y), 0.0, )
+LOSS_BOTH(hinge, hinge_loss(p, y), hinge_grad(p, y), hinge_label_ok(y), 0.0, )
+LOSS_BOTH(huber, huber_loss(p, y, delta), huber_grad(p, y, delta), any_label_ok(y), delta, , double delta)
+ELEMENTWISE_LOSS(bce, f32, float, bce_loss_f(p, y), bce_grad(p, y), unit_label_ok(y), 0.0, )
+ELEMENTWISE_LOSS(bce, f64, double, bce_loss(p, y), bce_grad(p, y), unit_label_ok(y), 0.0, )
 
 /* ------------------------------------------------------------------------------------------
  * Row losses: cce on probabilities, softmax_cross_entropy on logits. A batch is `rows` rows of
@@ -203,25 +233,34 @@ LOSS_BOTH(bce, bce_loss(p, y), bce_grad(p, y), unit_label_ok(y), )
         }                                                                                   \
     } while (0)
 
-/* log sum_j e^(z_j) of one row, stable: m + log sum e^(z_j - m). */
-static inline double log_sum_exp_f32(const float *z, size_t cols)
-{
-    float m = -INFINITY;
-    for (size_t j = 0; j < cols; j++) m = z[j] > m ? z[j] : m;
-    if (isinf(m)) return m;
-    double s = 0;
-    for (size_t j = 0; j < cols; j++) s += exp((double)z[j] - m);
-    return m + log(s);
-}
-static inline double log_sum_exp_f64(const double *z, size_t cols)
-{
-    double m = -INFINITY;
-    for (size_t j = 0; j < cols; j++) m = z[j] > m ? z[j] : m;
-    if (isinf(m)) return m;
-    double s = 0;
-    for (size_t j = 0; j < cols; j++) s += exp(z[j] - m);
-    return m + log(s);
-}
+/* log sum_j e^(z_j) of one row, stable: m + log sum e^(z_j - m); LANES running maxima and
+   sums so the loops vectorise (e^ by the vectorisable exp_d; z_j - m is exact in double for
+   float z). */
+#define LOG_SUM_EXP(SUFFIX, T)                                                              \
+    static inline double log_sum_exp_##SUFFIX(const T *z, size_t cols)                      \
+    {                                                                                       \
+        T lane_max[LANES];                                                                  \
+        for (int k = 0; k < LANES; k++) lane_max[k] = -(T)INFINITY;                         \
+        size_t j = 0;                                                                       \
+        for (; j + LANES <= cols; j += LANES)                                               \
+            for (int k = 0; k < LANES; k++)                                                 \
+                lane_max[k] = z[j + k] > lane_max[k] ? z[j + k] : lane_max[k];              \
+        for (int k = 0; j < cols; j++, k++)                                                 \
+            lane_max[k] = z[j] > lane_max[k] ? z[j] : lane_max[k];                          \
+        double m = lane_max[0];                                                             \
+        for (int k = 1; k < LANES; k++) m = lane_max[k] > m ? lane_max[k] : m;              \
+        if (isinf(m)) return m;                                                             \
+        double lane[LANES] = {0};                                                           \
+        for (j = 0; j + LANES <= cols; j += LANES)                                          \
+            for (int k = 0; k < LANES; k++) lane[k] += exp_d((double)z[j + k] - m);         \
+        for (int k = 0; j < cols; j++, k++) lane[k] += exp_d((double)z[j] - m);             \
+        double s = 0;                                                                       \
+        for (int k = 0; k < LANES; k++) s += lane[k];                                       \
+        return m + log(s);                                                                  \
+    }
+
+LOG_SUM_EXP(f32, float)
+LOG_SUM_EXP(f64, double)
 
 /* Softmax cross-entropy of one row: lse - sum_j y_j z_j (with sum_j y_j weighting lse). */
 #define SCE_ROW(T, SUFFIX, z, labels, target_rows, r, cols, result, bad)                    \
@@ -334,7 +373,8 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
             int64_t c = labels[r];                                                          \
             if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; break; }                 \
             for (size_t j = 0; j < cols; j++)                                               \
-                g[j] = (T)(scale * (exp((double)z[j] - lse) - (j == (size_t)c)));           \
+                g[j] = (T)(scale * exp_d((double)z[j] - lse));                             \
+            g[c] = (T)(scale * (exp_d((double)z[c] - lse) - 1.0));                       \
         } else {                                                                            \
             const T *y = target_rows + r * cols;                                            \
             double weight = 0;                                                              \
@@ -343,7 +383,7 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
                 weight += y[j];                                                             \
             }                                                                               \
             for (size_t j = 0; j < cols; j++)                                               \
-                g[j] = (T)(scale * (exp((double)z[j] - lse) * weight - (double)y[j]));      \
+                g[j] = (T)(scale * (exp_d((double)z[j] - lse) * weight - (double)y[j]));      \
         }                                                                                   \
     } while (0)
 

@@ -171,8 +171,9 @@ def time_numpy_forced(forced, threads, min_time=0.2, coretype="SkylakeX"):
     package_parent = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
     code = _FORCED_CHILD.format(setup=forced["setup"], stmt=forced["stmt"], min_time=min_time)
+    # cwd: from a source checkout, `python -c` would otherwise import the unbuilt ./fpkernels
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, cwd=package_parent)
     if done.returncode != 0:
         raise RuntimeError(f"NumPy timing with OPENBLAS_CORETYPE={coretype} failed:\n"
                            + done.stderr[-2000:])

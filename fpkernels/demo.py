@@ -8,7 +8,8 @@
     4. result          accuracy on held-out test images, the loss curve as a PNG
 
 The default task tells trousers from dresses in the Fashion-MNIST slice shipped with fpkernels
-(no download). Other tasks: `--classes sandal,"ankle boot"`, `--full` (all 70,000 images of
+(no download): 600 training and 200 held-out images. With the defaults (seed 0) it stops after
+16 epochs at 97% held-out accuracy, in a few seconds on 2 cores; the tests check >= 95%. Other tasks: `--classes sandal,"ankle boot"`, `--full` (all 70,000 images of
 Debian's dataset-fashion-mnist, when installed) or `--images DIR` (your own pictures, one
 sub-folder per class; needs Pillow).
 
@@ -56,9 +57,9 @@ def parse_args(argv=None):
     parser.add_argument("--save-model", metavar="PATH", default=None,
                         help="also save the trained network (.npz)")
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "log_every", "threads"):
-        if getattr(args, name) is not None and getattr(args, name) < (0 if name == "log_every" else 1):
-            parser.error(f"--{name.replace('_', '-')} must be positive")
+    for name, low in (("epochs", 1), ("batch_size", 1), ("log_every", 0), ("threads", 1)):
+        if getattr(args, name) is not None and getattr(args, name) < low:
+            parser.error(f"--{name.replace('_', '-')} must be at least {low}")
     if args.size < 2 or (args.limit is not None and args.limit < 2):
         parser.error("--size and --limit must be at least 2")
     if not 0.0 < args.test_fraction < 1.0:
@@ -122,31 +123,33 @@ def save_curve(history, out, say, stop_below=None):
     """The loss curve as a PNG with matplotlib, else drawn in the terminal."""
     path = Path(out) / "fpkernels_demo_loss.png"
     try:
-        import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure               # no pyplot: no window, no state
     except ImportError:
         say(history.text_plot("loss"))
         say('loss curve: matplotlib is not installed; for a PNG: pip install "fpkernels[plot]"')
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    ax = history.plot(path=None)
+    ax = history.plot(ax=Figure(figsize=(6, 4), dpi=100).subplots())
     if stop_below:
         ax.axhline(stop_below, color="gray", linestyle="--", label=f"stop below {stop_below:g}")
         ax.legend()
     ax.set_title("fpkernels demo: training loss (squared error)")
     ax.figure.tight_layout()
     ax.figure.savefig(path)
-    import matplotlib.pyplot as plt
-    plt.close(ax.figure)
     say(f"loss curve: {path}")
     return path
 
 
 def run(args):
     """Run the demo for parsed arguments; returns a dict of the results."""
+    threads = fk.get_num_threads() if args.threads is None else args.threads
+    with fk.num_threads(threads):
+        return _run(args)
+
+
+def _run(args):
     say = (lambda *a, **k: None) if args.quiet else print
     started = time.perf_counter()
-    if args.threads is not None:
-        fk.set_num_threads(args.threads)
     hidden = args.hidden_sizes
 
     X_train, y_train, X_test, y_test, names = load_task(args, say)

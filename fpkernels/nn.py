@@ -213,9 +213,18 @@ class Dense:
         self._input, self._z = x, z
         if self.activation is None:
             return z
-        if self._forward_out:
-            return self.activation.forward(z, out=self._buffer("a", rows, self.out_features))
-        return np.asarray(self.activation.forward(z), self.dtype)  # a' = f(z)
+        if self._forward_out:                                       # a' = f(z)
+            return self._checked(self.activation.forward(z, out=self._buffer("a", rows, self.out_features)), "forward")
+        return self._checked(self.activation.forward(z), "forward")
+
+    def _checked(self, result, method):
+        """What the activation's `method` returned, as the layer's dtype; a ValueError naming the
+        layer if it has the wrong shape (a plugin's activation may be wrong)."""
+        result = np.asarray(result)
+        if result.shape != self._z.shape:
+            raise ValueError(f"{self.name}: activation {type(self.activation).__name__}.{method} "
+                             f"returned shape {result.shape}, the layer needs {self._z.shape}")
+        return np.ascontiguousarray(result, self.dtype)
 
     def _backward(self, grad_out, input_grad=True):
         """Fill weight_grad and bias_grad from dLoss/da'; return dLoss/da (or None)."""
@@ -228,10 +237,10 @@ class Dense:
         if self.activation is None:
             dz = grad_out
         elif self._backward_out:                                   # dz = f'(z) * grad
-            dz = self.activation.backward(self._z, grad_out,
-                                          out=self._buffer("dz", rows, self.out_features))
+            dz = self._checked(self.activation.backward(
+                self._z, grad_out, out=self._buffer("dz", rows, self.out_features)), "backward")
         else:
-            dz = np.ascontiguousarray(self.activation.backward(self._z, grad_out), self.dtype)
+            dz = self._checked(self.activation.backward(self._z, grad_out), "backward")
         fk.matmul(dz, self._input, transpose_a=True, out=self.weight_grad)   # dW = dz^T a
         self.bias_grad[...] = fk.sum(dz, axis=0)                            # db = sum of dz
         if not input_grad:
@@ -281,14 +290,14 @@ class History(dict):
             self.setdefault(key, []).append(value)
 
     def plot(self, path=None, ax=None, keys=("loss", "val_loss")):
-        """Plot the loss curves with matplotlib; save a PNG to `path` if given. Returns the axes."""
-        import matplotlib
+        """Plot the loss curves with matplotlib into `ax` (or a new figure); save a PNG to
+        `path` if given (then no pyplot window is involved). Returns the axes."""
         if ax is None and path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-        figure = None
-        if ax is None:
-            figure, ax = plt.subplots(figsize=(6, 4), dpi=100)
+            from matplotlib.figure import Figure
+            ax = Figure(figsize=(6, 4), dpi=100).subplots()
+        elif ax is None:
+            import matplotlib.pyplot as plt
+            ax = plt.subplots(figsize=(6, 4), dpi=100)[1]
         for key in keys:
             if self.get(key):
                 ax.plot(self["epoch"], self[key], marker=".", label=key)
@@ -298,10 +307,8 @@ class History(dict):
         ax.grid(True, alpha=0.3)
         ax.legend()
         if path is not None:
-            (figure or ax.figure).tight_layout()
-            (figure or ax.figure).savefig(path)
-            if figure is not None:
-                plt.close(figure)
+            ax.figure.tight_layout()
+            ax.figure.savefig(path)
         return ax
 
     def text_plot(self, key="loss", width=60, height=12, log=None):
@@ -391,13 +398,18 @@ def _format_logs(epoch, last_epoch, logs):
     return "  ".join(parts)
 
 
-def _correct(pred, target):
-    """How many predictions are right: threshold 0.5 on one output, else argmax."""
+def _correct(pred, target, threshold=0.5):
+    """How many predictions are right: one output above/below the threshold (0.5 for 0/1
+    targets, 0 for -1/+1 targets as hinge uses), else the argmax of several."""
     if pred.shape[1] == 1:
-        return int(np.count_nonzero((pred[:, 0] > 0.5) == (target.reshape(len(target), -1)[:, 0]
-                                                           > 0.5)))
+        return int(np.count_nonzero((pred[:, 0] > threshold) == (target[:, 0] > threshold)))
     labels = target if target.ndim == 1 else np.argmax(target, axis=1)
     return int(np.count_nonzero(np.argmax(pred, axis=1) == labels))
+
+
+def _threshold(target):
+    """0 for -1/+1 targets (any negative value), else 0.5."""
+    return 0.0 if target.dtype.kind == "f" and target.size and target.min() < 0 else 0.5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -526,11 +538,13 @@ class Sequential:
         loss = self.loss if loss is None else _resolve(loss, losses, "loss")
         pred = self.predict(X, batch_size=batch_size)
         target = self._target(y, len(pred))
+        if len(pred) == 0:
+            raise ValueError(f"evaluate needs at least one row, X has shape {pred.shape[:1]}")
         result = {}
         if loss is not None:
             result["loss"] = float(loss.value(pred, target))
         if "accuracy" in metrics:
-            result["accuracy"] = _correct(pred, target) / len(pred)
+            result["accuracy"] = _correct(pred, target, _threshold(target)) / len(pred)
         return result
 
     # -- training -----------------------------------------------------------------------------
@@ -545,13 +559,14 @@ class Sequential:
             Adam with its defaults.
         epochs, batch_size, shuffle: passes over the data; rows per step; reshuffle each epoch.
             The order of epoch k depends only on (seed, k), so the same seed gives the same
-            weights, whatever the thread count, and 2 + 2 epochs equal 4 epochs.
+            weights, whatever the thread count, and 2 + 2 epochs equal 4 epochs; seed=None
+            draws a fresh seed.
         log_every: print a log line every log_every epochs (and at the last); 0 for none.
         stop_below: stop once the epoch's training loss is below this value.
         validation_split: the last fraction of the rows (before shuffling) is held out and
             scored each epoch; or validation_data=(X_val, y_val).
-        metrics: ("accuracy",) adds accuracy: one output thresholded at 0.5 (0/1 targets), or
-            the argmax of several (integer labels or one-hot rows); () for none.
+        metrics: ("accuracy",) adds accuracy: one output thresholded at 0.5 (0/1 targets; at 0
+            for -1/+1 targets), or the argmax of several (integer labels or one-hot); () for none.
         callbacks: functions f(epoch, logs) or objects with on_epoch_end(epoch, logs), called
             after every epoch; returning True, raising StopTraining or setting
             network.stop_training = True ends training.
@@ -560,6 +575,9 @@ class Sequential:
         """
         X = self._input(X)
         y = self._target(y, len(X))
+        if len(X) == 0:
+            raise ValueError("fit needs at least one training row, X has shape "
+                             f"{X.shape}")
         if validation_data is not None:
             X_val = self._input(validation_data[0])
             y_val = self._target(validation_data[1], len(X_val))
@@ -589,9 +607,12 @@ class Sequential:
         loss, step = self.loss, self.optimizer.step
         by_mean = getattr(loss, "reduction", "mean") == "mean"
         accuracy = "accuracy" in metrics
+        threshold = _threshold(y)
         params, grads = self.parameters(), self.gradients()
         rows = len(X)
         batch_size = int(min(batch_size, rows))
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
         x_batch = np.empty((batch_size, X.shape[1]), self.dtype)
         history = History()
         first, last = self.epochs_trained + 1, self.epochs_trained + int(epochs)
@@ -614,7 +635,7 @@ class Sequential:
                                    input_grad=False)                  # backward pass
                     step(params, grads)                               # update
                     if accuracy:
-                        correct += _correct(pred, yb)
+                        correct += _correct(pred, yb, threshold)
                 self.epochs_trained = epoch
                 logs = {"epoch": epoch, "loss": total / rows}
                 if accuracy:
@@ -700,9 +721,12 @@ class Sequential:
         """A network saved by save(): same weights, loss and optimizer state."""
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
+        if "config" not in arrays:
+            raise ValueError(f"{path} is not an fpkernels.nn file (it has no 'config' entry)")
         config = json.loads(str(arrays.pop("config")))
         if config.get("format") != FORMAT:
-            raise ValueError(f"{path} is not an fpkernels.nn file (format {config.get('format')!r})")
+            raise ValueError(f"{path} is not an fpkernels.nn file "
+                             f"(format {config.get('format')!r})")
         layers = []
         for i, spec in enumerate(config["layers"]):
             act = spec["activation"]

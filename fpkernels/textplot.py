@@ -10,7 +10,7 @@ lines of one visible width, which `beside` and `stack` arrange. Colour comes fro
     >>> xs = [i / 10 for i in range(-30, 31)]
     >>> block = curve(xs, [math.tanh(x) for x in xs], width=30, height=6, title="tanh")
     >>> block.width
-    40
+    38
 """
 import math
 

@@ -134,6 +134,15 @@ def test_float32_within_4_ulp(name, threads):
         assert distance.max() <= 4, (what, x[worst], got[worst], expected[worst])
 
 
+@pytest.mark.parametrize("beta", [0.5, 1.702, -2.0])
+def test_swish_other_betas_float32_within_4_ulp(beta):
+    x = whole_range_float32(30_000, seed=5)
+    want, want_slope = reference("swish", x, beta=beta)
+    act = make("swish", beta=beta)
+    assert ulp_distance(act.forward(x), want.astype(np.float32)).max() <= 4
+    assert ulp_distance(act.derivative(x), want_slope.astype(np.float32)).max() <= 4
+
+
 def test_erf_float32_within_4_ulp(threads):
     x = whole_range_float32(50_000)
     want = _erf(x.astype(np.float64)).astype(np.float64)
@@ -324,12 +333,14 @@ def test_softmax_huge_and_infinite_logits(dtype):
                   [inf, inf, 1.0],                 # two +inf: no limit, NaN like PyTorch
                   [-inf, -inf, -inf],              # all -inf: NaN like PyTorch
                   [-inf, 0.0, -inf],               # -inf entries get 0
-                  [nan, 1.0, 2.0]], dtype)         # NaN poisons its row
+                  [nan, 1.0, 2.0],                 # NaN poisons its row
+                  [nan, inf, 2.0]], dtype)         # ... even beside a single +inf
     s = make("softmax").forward(x)
     np.testing.assert_array_equal(s[0], [1.0, 0.0, 0.0])
     np.testing.assert_array_equal(s[1], [1.0, 0.0, 0.0])
     np.testing.assert_array_equal(s[2], [0.0, 1.0, 0.0])
     assert np.isnan(s[3]).all() and np.isnan(s[4]).all() and np.isnan(s[6]).all()
+    assert np.isnan(s[7]).all()
     np.testing.assert_array_equal(s[5], [0.0, 1.0, 0.0])
 
 

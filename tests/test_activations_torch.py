@@ -84,3 +84,16 @@ def test_softmax_infinities_follow_torch_where_no_limit_exists():
     ours = fk.activations.get("softmax").forward(x)
     theirs = torch.softmax(torch.tensor(x), dim=-1).numpy()
     assert np.isnan(ours).all() and np.isnan(theirs).all()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cce_matches_torch_nll_of_log(reduction, dtype):
+    rng = np.random.default_rng(3)
+    probabilities = rng.dirichlet(np.ones(5), 30).astype(dtype) * 0.98 + 0.004
+    labels = rng.integers(0, 5, 30)
+    tp = torch.tensor(probabilities, requires_grad=True)
+    tv = F.nll_loss(torch.log(tp), torch.tensor(labels), reduction=reduction)
+    tv.sum().backward()
+    loss = fk.losses.get("cce", reduction=reduction)
+    np.testing.assert_allclose(loss.value(probabilities, labels), tv.detach().numpy(), **tolerance(dtype))
+    np.testing.assert_allclose(loss.gradient(probabilities, labels), tp.grad.numpy(), **tolerance(dtype))

@@ -8,9 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import fpkernels as fk
 from fpkernels import datasets, demo
 
 TINY = ["--epochs", "2", "--limit", "30", "--size", "28", "--hidden", "16,8", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def in_a_temporary_folder(tmp_path, monkeypatch):
+    """The demo writes its loss curve to the current folder by default: never the source tree."""
+    monkeypatch.chdir(tmp_path)
 
 
 def test_demo_runs_end_to_end_on_a_tiny_setting(tmp_path, capsys):
@@ -35,8 +42,25 @@ def test_demo_prints_architecture_progress_and_saves_the_curve(tmp_path, capsys)
     assert (tmp_path / "model.npz").exists()
 
 
+def test_demo_without_matplotlib_draws_a_text_curve(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    result = demo.run(demo.parse_args(["--epochs", "3", "--limit", "20", "--size", "20",
+                                       "--hidden", "8,4", "--out", str(tmp_path)]))
+    out = capsys.readouterr().out
+    assert result["curve"] is None and not list(tmp_path.iterdir())
+    assert 'pip install "fpkernels[plot]"' in out and "epoch 1 .. 3" in out
+
+
+def test_demo_threads_option_is_restored(tmp_path):
+    before = fk.get_num_threads()
+    demo.run(demo.parse_args(TINY + ["--threads", "1", "--out", str(tmp_path)]))
+    assert fk.get_num_threads() == before
+
+
 def test_demo_default_task_reaches_95_percent(tmp_path):
-    result = demo.run(demo.parse_args(["--quiet", "--out", str(tmp_path)]))
+    with fk.num_threads(1):         # same bits on any thread count; 1 is kind to a busy machine
+        result = demo.run(demo.parse_args(["--quiet", "--out", str(tmp_path)]))
     assert result["accuracy"] >= 0.95
     assert result["classes"] == ("trouser", "dress")
 
@@ -228,3 +252,18 @@ def test_example_scripts(script, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     accuracy = float(out.split("held-out test accuracy: ")[1].split("%")[0])
     assert accuracy >= 95.0, out
+
+
+def test_tutorial_ten_lines_run(tmp_path, monkeypatch, capsys):
+    tutorial = Path(__file__).resolve().parents[1] / "docs" / "tutorial.md"
+    if not tutorial.exists():
+        pytest.skip("docs/ is not beside the tests")
+    code = tutorial.read_text().split("```python\n")[1].split("```")[0]
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    with fk.num_threads(1):
+        exec(compile(code, str(tutorial), "exec"), namespace)
+    assert namespace["net"].evaluate(namespace["X"][namespace["test"]],
+                                     namespace["y"][namespace["test"]])["accuracy"] >= 0.95
+    assert (tmp_path / "trousers_vs_dresses.npz").exists()
+    assert "epoch 1 .." in capsys.readouterr().out

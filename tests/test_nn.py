@@ -335,6 +335,15 @@ def test_fit_multiclass_softmax_cross_entropy():
     assert net.evaluate(X, np.eye(3)[labels])["accuracy"] == net.evaluate(X, labels)["accuracy"]
 
 
+def test_hinge_with_minus_one_plus_one_labels_scores_accuracy_at_zero():
+    X, y = blobs()
+    net = Sequential([Dense(6, 8, "tanh", rng=0), Dense(8, 1, rng=1)])
+    history = net.fit(X, 2 * y - 1, loss="hinge", optimizer=fk.optimizers.get("adam", lr=0.01),
+                      epochs=10, verbose=0)
+    assert history["accuracy"][-1] > 0.9
+    assert net.evaluate(X, 2 * y - 1)["accuracy"] > 0.9
+
+
 def test_stop_below_ends_training_early():
     X, y = blobs()
     history = binary_net().fit(X, y, loss="mse", optimizer=fk.optimizers.get("adam", lr=0.02),
@@ -426,6 +435,11 @@ def test_fit_argument_errors():
         net.fit(X, y, loss=fk.losses.get("mse", reduction="none"))
     with pytest.raises(KeyError):
         net.fit(X, y, loss="msee")
+    with pytest.raises(ValueError, match="at least one"):
+        net.fit(X[:0], y[:0], loss="mse")
+    with pytest.raises(ValueError, match="at least one"):
+        net.evaluate(X[:0], y[:0], loss="mse")
+    assert net.predict(X[:0]).shape == (0, 1)
 
 
 def test_same_seed_same_weights_and_epochs_compose():
@@ -438,6 +452,14 @@ def test_same_seed_same_weights_and_epochs_compose():
     for p, q, r in zip(a.parameters(), b.parameters(), c.parameters()):
         np.testing.assert_array_equal(p, q)
         np.testing.assert_array_equal(p, r)
+
+
+def test_seed_none_shuffles_differently():
+    X, y = blobs(n=90)
+    a, b = binary_net(seed=1), binary_net(seed=1)
+    a.fit(X, y, loss="mse", epochs=1, batch_size=16, seed=None, verbose=0)
+    b.fit(X, y, loss="mse", epochs=1, batch_size=16, seed=None, verbose=0)
+    assert not np.array_equal(a.parameters()[0], b.parameters()[0])
 
 
 def test_fit_is_bit_identical_on_one_and_two_threads():
@@ -515,6 +537,9 @@ def test_load_rejects_other_files(tmp_path):
     np.savez(path, config=np.array(json.dumps({"format": "something else"})))
     with pytest.raises(ValueError, match="not an fpkernels.nn file"):
         Sequential.load(path)
+    np.savez(path, weights=np.zeros(3))
+    with pytest.raises(ValueError, match="not an fpkernels.nn file"):
+        Sequential.load(path)
 
 
 def test_history_text_plot_and_png(tmp_path):
@@ -525,3 +550,12 @@ def test_history_text_plot_and_png(tmp_path):
     pytest.importorskip("matplotlib")
     history.plot(path=tmp_path / "loss.png")
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_docstring_examples():
+    import doctest
+
+    import fpkernels.datasets
+    for module in (fk.nn, fpkernels.datasets):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__

@@ -100,3 +100,22 @@ def test_a_c_allocation_failure_raises_memory_error(run_python):
     )
     printed = run_python(code, check=False)
     assert "MemoryError" in printed.stdout, printed.stderr[-2000:]
+
+
+def available_bytes():
+    with open("/proc/meminfo") as meminfo:
+        fields = dict(line.split(":", 1) for line in meminfo)
+    return int(fields["MemAvailable"].split()[0]) * 1024
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or available_bytes() < 14 << 30,
+                    reason="needs about 9 GB of free memory")
+def test_more_than_two_to_the_31_elements():
+    n = (1 << 31) + 33  # element counts and offsets that overflow 32-bit ints
+    x = np.ones(n, np.float32)
+    x[-1] = 5.0
+    fk.mul_scalar(x, 2, out=x)                  # element-wise, in place, to the last element
+    assert x[-1] == 10.0 and x[n // 2] == 2.0
+    assert fk.sum(x) == 2.0 * (n - 1) + 10.0    # exact: float32 blocks, double combine
+    assert fk.max(x) == 10.0
+    del x

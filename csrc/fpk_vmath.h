@@ -1,0 +1,123 @@
+/* fpk_vmath.h - private to fpkernels' C files: elementary functions the compiler can vectorise.
+ *
+ * libm's exp and log are calls, so a loop using them stays scalar. These are short inline
+ * polynomials with integer tricks instead, accurate to about 1 ULP, with no branches. Used by
+ * activations.c and losses.c (not part of the public header).
+ */
+#ifndef FPK_VMATH_H
+#define FPK_VMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------------
+ * Exponentials. They reduce x = k ln2 + r with |r| <= ln2/2, take e^r from a polynomial and
+ * multiply by 2^k in two steps, so results that are subnormal are rounded only once.
+ * ---------------------------------------------------------------------------------------- */
+
+static inline int32_t bits_f(float x) { int32_t i; memcpy(&i, &x, 4); return i; }
+static inline float from_bits_f(int32_t i) { float x; memcpy(&x, &i, 4); return x; }
+static inline int64_t bits_d(double x) { int64_t i; memcpy(&i, &x, 8); return i; }
+static inline double from_bits_d(int64_t i) { double x; memcpy(&x, &i, 8); return x; }
+
+/* 2^n for -126 <= n <= 127 (float) and -1022 <= n <= 1023 (double). */
+static inline float pow2_f(int32_t n) { return from_bits_f((int32_t)((uint32_t)(n + 127) << 23)); }
+static inline double pow2_d(int64_t n) { return from_bits_d((int64_t)((uint64_t)(n + 1023) << 52)); }
+
+#define ROUNDER_F 12582912.0f               /* 1.5 * 2^23: x + it - it rounds x to an integer */
+#define ROUNDER_D 6755399441055744.0        /* 1.5 * 2^52 */
+
+/* e^r for |r| <= ln2/2, float: 1 + r + r^2 P(r), P fitted (error < 2e-10). */
+static inline float exp_reduced_f(float r)
+{
+    float p = 1.9900444e-4f;
+    p = p * r + 1.3934545e-3f;
+    p = p * r + 8.3332974e-3f;
+    p = p * r + 4.1666456e-2f;
+    p = p * r + 1.6666667e-1f;
+    p = p * r + 0.5f;
+    return 1.0f + (r + r * r * p);
+}
+
+/* 2^scale * e^x in float, for an exact float argument x; within 1 ULP. x is clamped to
+   [-150, 89] (beyond: 0 and inf, for any 0 <= scale <= 64); NaN stays NaN. */
+static inline float exp_scaled_f(float x, int32_t scale)
+{
+    x = x > 89.0f ? 89.0f : x;
+    x = x < -150.0f ? -150.0f : x;
+    float shifted = x * 1.44269504f + ROUNDER_F;
+    float k = shifted - ROUNDER_F;
+    int32_t n = bits_f(shifted) - bits_f(ROUNDER_F) + scale;
+    float r = x - k * 0.693359375f;             /* ln2 in two parts: k * hi is exact */
+    r = r - k * -2.12194440e-4f;
+    int32_t half = n >> 1;                      /* arithmetic shift: floor(n / 2) */
+    return exp_reduced_f(r) * pow2_f(half) * pow2_f(n - half);
+}
+
+/* 2^scale * e^t in float for an argument t known in double (computed arguments such as
+   -(beta x) or 2u of gelu_tanh would lose their last bits in float). */
+static inline float exp_scaled_fd(double t, int32_t scale)
+{
+    t = t > 89.0 ? 89.0 : t;
+    t = t < -150.0 ? -150.0 : t;
+    double shifted = t * 1.4426950408889634 + ROUNDER_D;
+    double k = shifted - ROUNDER_D;
+    int32_t n = (int32_t)(bits_d(shifted) - bits_d(ROUNDER_D)) + scale;
+    float r = (float)(t - k * 0.6931471805599453);
+    int32_t half = n >> 1;                      /* arithmetic shift: floor(n / 2) */
+    return exp_reduced_f(r) * pow2_f(half) * pow2_f(n - half);
+}
+
+/* e^x in double, within about 1 ULP: Taylor terms to r^13 (|r| <= ln2/2). */
+static inline double exp_d(double x)
+{
+    x = x > 710.0 ? 710.0 : x;
+    x = x < -746.0 ? -746.0 : x;
+    double shifted = x * 1.4426950408889634 + ROUNDER_D;
+    double k = shifted - ROUNDER_D;
+    int64_t n = bits_d(shifted) - bits_d(ROUNDER_D);
+    double r = x - k * 6.93147180369123816490e-01;   /* fdlibm's ln2 hi and lo */
+    r = r - k * 1.90821492927058770002e-10;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    double e_r = 1.0 + (r + r * r * p);
+    int64_t half = n >> 1;
+    return e_r * pow2_d(half) * pow2_d(n - half);
+}
+
+/* log(x) in double for x > 0 (normal), within about 1 ULP: x = 2^k m with m in [sqrt(1/2),
+   sqrt(2)), log m = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), s = (m - 1)/(m + 1), |s| < 0.18.
+   Zero, subnormals, inf and NaN are the caller's to handle. */
+static inline double log_d(double x)
+{
+    int64_t bits = bits_d(x);
+    /* exponent of x relative to sqrt(1/2): m = x / 2^k lands in [sqrt(1/2), sqrt(2)) */
+    int64_t k = ((bits - 0x3FE6A09E667F3BCDLL) >> 52);
+    double m = from_bits_d(bits - (k << 52));
+    double s = (m - 1.0) / (m + 1.0);
+    double s2 = s * s;
+    double p = 1.0 / 23;
+    p = p * s2 + 1.0 / 21;
+    p = p * s2 + 1.0 / 19;
+    p = p * s2 + 1.0 / 17;
+    p = p * s2 + 1.0 / 15;
+    p = p * s2 + 1.0 / 13;
+    p = p * s2 + 1.0 / 11;
+    p = p * s2 + 1.0 / 9;
+    p = p * s2 + 1.0 / 7;
+    p = p * s2 + 1.0 / 5;
+    p = p * s2 + 1.0 / 3;
+    return (double)k * 0.6931471805599453 + (2.0 * s + 2.0 * s * s2 * p);
+}
+
+#endif /* FPK_VMATH_H */
