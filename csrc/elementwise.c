@@ -12,6 +12,9 @@
 /* The broadcasting kernel supports as many dims as NumPy does. */
 #define MAX_DIMS 64
 
+/* Nonzero when a pointer is not aligned to its element type (C forbids reading it). */
+#define MISALIGNED(T, p, q, r) ((((uintptr_t)(p)) | ((uintptr_t)(q)) | ((uintptr_t)(r))) % sizeof(T))
+
 /* for i in [0, n): body, on fpk_threads_for(n) threads, vectorised. */
 #define FOR_EACH(n, i, body)                                                    \
     FPK_PARALLEL_RANGES((n), fpk_threads_for(n), lo_, hi_,                      \
@@ -19,9 +22,8 @@
 
 /* ---- a op b, same size ---- */
 
-/* Arrays bigger than this many bytes are written with streaming (non-temporal) stores: the
+/* Outputs of FPK_STREAM_BYTES or more are written with streaming (non-temporal) stores: the
    output lines go straight to memory instead of first being read into the cache. */
-#define STREAM_BYTES (32u << 20)
 
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -40,8 +42,25 @@
             out[i] = a[i] OP b[i];                                              \
         _mm_sfence();                                                           \
     }
+/* The same with a scalar s for b. */
+#define STREAM_SCALAR_RANGE(name, OP, T, sfx, SUFFIX, W)                        \
+    static void stream_##name##_scalar_##sfx(const T *x, T s, T *out, size_t lo, size_t hi) \
+    {                                                                           \
+        size_t i = lo;                                                          \
+        for (; i < hi && ((uintptr_t)(out + i) & 63); i++)                      \
+            out[i] = x[i] OP s;                                                 \
+        for (; i + W <= hi; i += W)                                             \
+            _mm512_stream_##SUFFIX(out + i, _mm512_##name##_##SUFFIX(           \
+                _mm512_loadu_##SUFFIX(x + i), _mm512_set1_##SUFFIX(s)));        \
+        for (; i < hi; i++)                                                     \
+            out[i] = x[i] OP s;                                                 \
+        _mm_sfence();                                                           \
+    }
 #define STREAM_CALL(name, sfx, a, b, out, lo, hi) stream_##name##_##sfx(a, b, out, lo, hi)
-#define STREAMS(name, OP) STREAM_RANGE(name, OP, float, f32, ps, 16) STREAM_RANGE(name, OP, double, f64, pd, 8)
+#define STREAMS(name, OP) STREAM_RANGE(name, OP, float, f32, ps, 16)               \
+    STREAM_RANGE(name, OP, double, f64, pd, 8)                                  \
+    STREAM_SCALAR_RANGE(name, OP, float, f32, ps, 16)                           \
+    STREAM_SCALAR_RANGE(name, OP, double, f64, pd, 8)
 STREAMS(add, +)
 STREAMS(sub, -)
 STREAMS(mul, *)
@@ -49,7 +68,7 @@ STREAMS(div, /)
 #define CAN_STREAM 1
 #else
 #define CAN_STREAM 0
-#define STREAM_CALL(name, sfx, a, b, out, lo, hi) (void)0
+#define STREAM_CALL(name, sfx, a, b, out, lo, hi) ((void)(lo), (void)(hi))
 #endif
 
 #define BINARY(name, OP, T, sfx)                                                \
@@ -57,7 +76,9 @@ STREAMS(div, /)
     {                                                                           \
         if (n && (!a || !b || !out))                                            \
             return FPK_ERR_NULL;                                                \
-        if (CAN_STREAM && n * sizeof(T) >= STREAM_BYTES) {                      \
+        if (MISALIGNED(T, a, b, out))                                           \
+            return FPK_ERR_VALUE;                                               \
+        if (CAN_STREAM && n * sizeof(T) >= FPK_STREAM_BYTES) {                      \
             FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                  \
                                 STREAM_CALL(name, sfx, a, b, out, lo, hi));     \
             return FPK_OK;                                                      \
@@ -179,6 +200,13 @@ BROADCAST(double, f64)
     {                                                                           \
         if (n && (!x || !out))                                                  \
             return FPK_ERR_NULL;                                                \
+        if (MISALIGNED(T, x, x, out))                                           \
+            return FPK_ERR_VALUE;                                               \
+        if (CAN_STREAM && n * sizeof(T) >= FPK_STREAM_BYTES) {                      \
+            FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                  \
+                                STREAM_CALL(name##_scalar, sfx, x, s, out, lo, hi)); \
+            return FPK_OK;                                                      \
+        }                                                                       \
         FOR_EACH(n, i, out[i] = x[i] OP s);                                     \
         return FPK_OK;                                                          \
     }

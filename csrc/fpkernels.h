@@ -86,7 +86,13 @@ int fpk_machine_fma_peak(int threads, double *flops_per_second);
 /* The four arithmetic operations of fpk_binary_*. */
 typedef enum fpk_binary_op { FPK_ADD = 0, FPK_SUB = 1, FPK_MUL = 2, FPK_DIV = 3 } fpk_binary_op;
 
-/* out[i] = a[i] (+ - * /) b[i] for i < n; contiguous arrays, out may be a or b. */
+/* Outputs of at least this many bytes are written with streaming (non-temporal) stores by the
+   same-size and scalar kernels below: fastest into memory written before, but about twice
+   slower into pages the OS has just zeroed (a fresh allocation; fpk_binary_* never streams). */
+#define FPK_STREAM_BYTES 33554432
+
+/* out[i] = a[i] (+ - * /) b[i] for i < n; contiguous arrays, out may be a or b. FPK_ERR_VALUE
+   if a pointer is not aligned to its element type. */
 int fpk_add_f32(const float *a, const float *b, float *out, size_t n);
 int fpk_add_f64(const double *a, const double *b, double *out, size_t n);
 int fpk_sub_f32(const float *a, const float *b, float *out, size_t n);
@@ -105,7 +111,8 @@ int fpk_binary_f64(fpk_binary_op op, size_t ndim, const int64_t *shape,
                    const double *a, const int64_t *a_strides,
                    const double *b, const int64_t *b_strides, double *out);
 
-/* out[i] = x[i] (+ - * /) s for i < n (a scalar on the right); out may be x. */
+/* out[i] = x[i] (+ - * /) s for i < n (a scalar on the right); out may be x. FPK_ERR_VALUE if
+   a pointer is not aligned to its element type. */
 int fpk_add_scalar_f32(const float *x, float s, float *out, size_t n);
 int fpk_add_scalar_f64(const double *x, double s, double *out, size_t n);
 int fpk_sub_scalar_f32(const float *x, float s, float *out, size_t n);
@@ -151,8 +158,9 @@ int fpk_pad_f64(size_t ndim, const int64_t *shape, const double *x,
 /* ---- statistics (reduce.c) ---- */
 
 /* Whole-array reductions of x[0..n) into *result. Sums are blocked (fixed 4096-element blocks,
-   float32 accumulated in double) and combined pairwise in a fixed order: the same bits for any
-   thread count. sum of n = 0 is 0; the others return FPK_ERR_EMPTY for n = 0. NaN propagates. */
+   accumulated in double lanes; float32 via short float slices) and combined pairwise in a fixed
+   order: the same bits for any thread count. sum of n = 0 is 0; the others return
+   FPK_ERR_EMPTY for n = 0. NaN propagates. */
 int fpk_sum_f32(const float *x, size_t n, float *result);
 int fpk_sum_f64(const double *x, size_t n, double *result);
 int fpk_mean_f32(const float *x, size_t n, float *result);
@@ -168,8 +176,10 @@ int fpk_max_f64(const double *x, size_t n, double *result);
 int fpk_std_f32(const float *x, size_t n, int sample, float *result);
 int fpk_std_f64(const double *x, size_t n, int sample, double *result);
 
-/* Median by linear-time selection on a scratch copy (x is not changed); even n gives the mean
-   of the two middle values; any NaN gives NaN. FPK_ERR_EMPTY for n = 0. */
+/* Median by linear-time selection, never a sort (x is not changed): quickselect on a scratch
+   copy; large inputs first count a radix histogram of the top 16 bits (float32: a second count
+   of the low 16 bits gives the exact value, no copy). Even n gives the mean of the two middle
+   values; any NaN gives NaN. FPK_ERR_EMPTY for n = 0, FPK_ERR_NOMEM if scratch fails. */
 int fpk_median_f32(const float *x, size_t n, float *result);
 int fpk_median_f64(const double *x, size_t n, double *result);
 

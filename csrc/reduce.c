@@ -4,8 +4,8 @@
  * Determinism: a whole-array reduction cuts x into fixed BLOCK-element blocks (independent of
  * the thread count), reduces each block on one thread into partial[b], then combines the
  * partials on one thread in a fixed (pairwise) order. So 1 thread and 8 threads give the same
- * bits. Accuracy: inside a block, LANES independent accumulators (float32 is accumulated in
- * double); across blocks, pairwise summation.
+ * bits. Accuracy: inside a block, independent lane accumulators in double (float32 adds short
+ * float slices first, then carries them in double); across blocks, pairwise summation.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -22,19 +22,19 @@
 
 /* for i in [0, count): body, on `threads` OpenMP threads when threads > 1 (static schedule). */
 #ifdef _OPENMP
-#define FOR_PARALLEL(count, threads, i, ...)                                   \
+#define FOR_PARALLEL(count, threads, i, ...)                                    \
     do {                                                                        \
         size_t count_ = (count);                                                \
         int threads_ = (threads);                                               \
         if (threads_ <= 1) {                                                    \
-            for (size_t i = 0; i < count_; i++) { __VA_ARGS__; }                       \
+            for (size_t i = 0; i < count_; i++) { __VA_ARGS__; }                \
         } else {                                                                \
             _Pragma("omp parallel for num_threads(threads_) schedule(static)")  \
-            for (size_t i = 0; i < count_; i++) { __VA_ARGS__; }                       \
+            for (size_t i = 0; i < count_; i++) { __VA_ARGS__; }                \
         }                                                                       \
     } while (0)
 #else
-#define FOR_PARALLEL(count, threads, i, ...)                                   \
+#define FOR_PARALLEL(count, threads, i, ...)                                    \
     do { for (size_t i = 0; i < (count); i++) { __VA_ARGS__; } } while (0)
 #endif
 
@@ -76,20 +76,44 @@ static void set_status(int *status, int value)
 /* ------------------------------------------------------------------------------------------ */
 /* One block: x[0..n), n <= BLOCK, reduced on one thread.                                      */
 
-#define BLOCK_KERNELS(T, sfx)                                                   \
-    /* sum of x[i] - shift in LANES double accumulators. */                    \
-    static double block_sum_##sfx(const T *x, size_t n, double shift)           \
-    {                                                                           \
-        double acc[LANES] = {0};                                                \
-        size_t i = 0;                                                           \
-        for (; i + LANES <= n; i += LANES)                                      \
-            for (int j = 0; j < LANES; j++)                                     \
-                acc[j] += x[i + j] - shift;                                     \
-        for (; i < n; i++)                                                      \
-            acc[i % LANES] += x[i] - shift;                                     \
-        return pairwise(acc, LANES);                                            \
-    }                                                                           \
-                                                                                \
+/* sum of x[i] - shift (shift is x[0] for std, else 0). float64: LANES double accumulators.
+   float32: float accumulators over SUB-element slices (each lane adds SUB / F32_LANES values),
+   each slice's lanes then added into double: half the conversions, twice the speed, and
+   still far more accurate than a float32 running sum. */
+#define SUB 512
+#define F32_LANES 32
+
+static double block_sum_f64(const double *x, size_t n, double shift)
+{
+    double acc[LANES] = {0};
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++)
+            acc[j] += x[i + j] - shift;
+    for (; i < n; i++)
+        acc[i % LANES] += x[i] - shift;
+    return pairwise(acc, LANES);
+}
+
+static double block_sum_f32(const float *x, size_t n, double shift)
+{
+    double acc[F32_LANES] = {0};
+    float s = (float)shift;
+    size_t i = 0;
+    for (; i + SUB <= n; i += SUB) {
+        float part[F32_LANES] = {0};
+        for (size_t k = i; k < i + SUB; k += F32_LANES)
+            for (int j = 0; j < F32_LANES; j++)
+                part[j] += x[k + j] - s;
+        for (int j = 0; j < F32_LANES; j++)
+            acc[j] += part[j];
+    }
+    for (; i < n; i++)
+        acc[i % F32_LANES] += (double)x[i] - shift;
+    return pairwise(acc, F32_LANES);
+}
+
+#define BLOCK_DOT(T, sfx)                                                   \
     /* sum of a[i] * b[i] in LANES double accumulators. */                      \
     static double block_dot_##sfx(const T *a, const T *b, size_t n)             \
     {                                                                           \
@@ -101,27 +125,67 @@ static void set_status(int *status, int value)
         for (; i < n; i++)                                                      \
             acc[i % LANES] += (double)a[i] * b[i];                              \
         return pairwise(acc, LANES);                                            \
-    }                                                                           \
-                                                                                \
-    /* sum of (x[i] - mean)^2, the block's own mean (two passes over an L1-resident block). */ \
-    static double block_m2_##sfx(const T *x, size_t n, double mean)             \
-    {                                                                           \
-        double acc[LANES] = {0};                                                \
-        size_t i = 0;                                                           \
-        for (; i + LANES <= n; i += LANES)                                      \
-            for (int j = 0; j < LANES; j++) {                                   \
-                double d = x[i + j] - mean;                                     \
-                acc[j] += d * d;                                                \
-            }                                                                   \
-        for (; i < n; i++) {                                                    \
-            double d = x[i] - mean;                                             \
-            acc[i % LANES] += d * d;                                            \
-        }                                                                       \
-        return pairwise(acc, LANES);                                            \
     }
 
-BLOCK_KERNELS(float, f32)
-BLOCK_KERNELS(double, f64)
+BLOCK_DOT(float, f32)
+BLOCK_DOT(double, f64)
+
+/* One block's contribution to std: *sum = sum of (x - shift) and *m2 = sum of squared
+   deviations from the block's own mean. float64: a first pass for the mean, a second for the
+   squares (the block is in L1 by then). float32: the second pass works in float slices around
+   c, the first pass's mean rounded to float (x - c is exact for x near c), and keeps the sum of
+   the deviations too, so m2 = sum d^2 - (sum d)^2 / n is exact whatever c is. */
+/* sum of (x[i] - mean)^2 in LANES accumulators. */
+static double block_m2_f64(const double *x, size_t n, double mean)
+{
+    double acc[LANES] = {0};
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) {
+            double d = x[i + j] - mean;
+            acc[j] += d * d;
+        }
+    for (; i < n; i++) {
+        double d = x[i] - mean;
+        acc[i % LANES] += d * d;
+    }
+    return pairwise(acc, LANES);
+}
+
+static void block_spread_f64(const double *x, size_t n, double shift, double *sum, double *m2)
+{
+    *sum = block_sum_f64(x, n, shift);
+    *m2 = block_m2_f64(x, n, shift + *sum / (double)n);
+}
+
+static void block_spread_f32(const float *x, size_t n, double shift, double *sum, double *m2)
+{
+    double s1 = block_sum_f32(x, n, shift), acc[F32_LANES] = {0}, acc2[F32_LANES] = {0};
+    float c = (float)(shift + s1 / (double)n);
+    size_t i = 0;
+    for (; i + SUB <= n; i += SUB) {
+        float part[F32_LANES] = {0}, part2[F32_LANES] = {0};
+        for (size_t k = i; k < i + SUB; k += F32_LANES)
+            for (int j = 0; j < F32_LANES; j++) {
+                float d = x[k + j] - c;
+                part[j] += d;
+                part2[j] += d * d;
+            }
+        for (int j = 0; j < F32_LANES; j++) {
+            acc[j] += part[j];
+            acc2[j] += part2[j];
+        }
+    }
+    for (; i < n; i++) {
+        double d = (double)x[i] - c;
+        acc[i % F32_LANES] += d;
+        acc2[i % F32_LANES] += d * d;
+    }
+    double sd = pairwise(acc, F32_LANES), sd2 = pairwise(acc2, F32_LANES);
+    double m = sd2 - sd * sd / (double)n;
+    *m2 = m > 0 ? m : 0;
+    *sum = (double)n * ((double)c - shift) + sd;
+}
 
 /* Smallest (LESS = <) or largest (LESS = >) of x[0..n), n >= 1; NaN if any element is NaN.
    The compiler cannot vectorise a NaN-aware compare-and-select without -ffast-math, so with
@@ -303,13 +367,6 @@ MEDIAN_INPLACE(double, f64)
 #define HISTOGRAM_MIN 262144 /* below this, copy + quickselect is as fast */
 
 /* Integer keys ordered like the floats: flip every bit of a negative, the sign bit of a positive. */
-static inline uint32_t bucket_f32(float v)
-{
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    return (u ^ ((uint32_t)((int32_t)u >> 31) | 0x80000000u)) >> 16;
-}
-
 static inline uint32_t bucket_f64(double v)
 {
     uint64_t u;
@@ -321,7 +378,7 @@ static inline uint32_t bucket_f64(double v)
     static int median_histogram_##sfx(const T *x, size_t n, int threads, T *result) \
     {                                                                           \
         size_t parts = (size_t)threads, k = (n - 1) / 2;                        \
-        uint32_t *hist = calloc(parts * BUCKETS, sizeof(uint32_t));             \
+        uint32_t *hist = calloc(2 * parts * BUCKETS, sizeof(uint32_t));         \
         T *next_min = malloc(parts * sizeof(T));                                \
         size_t *offset = malloc(parts * sizeof(size_t));                        \
         int nan = 0, status = FPK_OK;                                           \
@@ -333,13 +390,16 @@ static inline uint32_t bucket_f64(double v)
         /* pass 1: a histogram per part (parts are fixed ranges, whatever the team size) */ \
         FOR_PARALLEL(parts, threads, part, {                                    \
             size_t lo, hi;                                                      \
-            uint32_t *h = hist + part * BUCKETS;                                \
+            uint32_t *h = hist + part * BUCKETS, *h1 = hist + (parts + part) * BUCKETS; \
             int seen_nan = 0;                                                   \
             fpk_split_range(n, (int)part, (int)parts, &lo, &hi);                \
-            for (size_t i = lo; i < hi; i++) {                                  \
+            for (size_t i = lo; i < hi; i++) { /* two histograms: runs of equal \
+                                                  keys do not wait on one counter */ \
                 seen_nan |= x[i] != x[i];                                       \
-                h[bucket_##sfx(x[i])]++;                                        \
+                (i & 1 ? h1 : h)[bucket_##sfx(x[i])]++;                         \
             }                                                                   \
+            for (size_t b = 0; b < BUCKETS; b++)                                \
+                h[b] += h1[b];                                                  \
             if (seen_nan)                                                       \
                 __atomic_store_n(&nan, 1, __ATOMIC_RELAXED);                    \
         });                                                                     \
@@ -391,7 +451,11 @@ static inline uint32_t bucket_f64(double v)
             }                                                                   \
             next_min[part] = smallest;                                          \
         });                                                                     \
-        select_##sfx(scratch, count, rank);                                     \
+        int uniform = 1; /* a bucket of equal values (constant data) needs no selection */ \
+        for (size_t i = 1; i < count; i++)                                      \
+            uniform &= scratch[i] == scratch[0];                                \
+        if (!uniform)                                                           \
+            select_##sfx(scratch, count, rank);                                 \
         T lower = scratch[rank], upper = (T)INFINITY;                           \
         if (n % 2) {                                                            \
             *result = lower;                                                    \
@@ -410,8 +474,137 @@ static inline uint32_t bucket_f64(double v)
         return status;                                                          \
     }
 
-MEDIAN_HISTOGRAM(float, f32)
 MEDIAN_HISTOGRAM(double, f64)
+
+/* float32 goes further: a second counting pass over the low 16 bits of the keys in the chosen
+   bucket pins the exact value of the middle rank (radix selection, two parallel passes, no
+   scratch copy). Each part counts into two interleaved histograms, so runs of equal values
+   do not wait on one counter. */
+static float float_of_key(uint32_t key)
+{
+    uint32_t u = key & 0x80000000u ? key ^ 0x80000000u : ~key;
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+static inline uint32_t key_f32(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u ^ ((uint32_t)((int32_t)u >> 31) | 0x80000000u);
+}
+
+/* The bucket, from `from` on, that holds rank `rank` counted from there (rank 0: the first
+   non-empty one), adding the counts of the buckets passed over to *below; BUCKETS if none. */
+static size_t find_bucket(const uint32_t *hist, size_t from, size_t rank, size_t *below)
+{
+    size_t b = from;
+    for (; b < BUCKETS; b++) {
+        if (*below + hist[b] > rank)
+            return b;
+        *below += hist[b];
+    }
+    return BUCKETS;
+}
+
+static int median_radix_f32(const float *x, size_t n, int threads, float *result)
+{
+    size_t parts = (size_t)threads, k = (n - 1) / 2;
+    uint32_t *hist = calloc(2 * parts * BUCKETS, sizeof(uint32_t));
+    float *next_min = malloc(parts * sizeof(float));
+    int nan = 0, status = FPK_OK;
+    if (!hist || !next_min) {
+        status = FPK_ERR_NOMEM;
+        goto done;
+    }
+    /* pass 1: count the top 16 bits of every key */
+    FOR_PARALLEL(parts, threads, part, {
+        size_t lo, hi;
+        uint32_t *h0 = hist + 2 * part * BUCKETS, *h1 = h0 + BUCKETS;
+        int seen_nan = 0;
+        fpk_split_range(n, (int)part, (int)parts, &lo, &hi);
+        size_t i = lo;
+        for (; i + 1 < hi; i += 2) {
+            seen_nan |= (x[i] != x[i]) | (x[i + 1] != x[i + 1]);
+            h0[key_f32(x[i]) >> 16]++;
+            h1[key_f32(x[i + 1]) >> 16]++;
+        }
+        for (; i < hi; i++) {
+            seen_nan |= x[i] != x[i];
+            h0[key_f32(x[i]) >> 16]++;
+        }
+        for (size_t b = 0; b < BUCKETS; b++)
+            h0[b] += h1[b];
+        if (seen_nan)
+            __atomic_store_n(&nan, 1, __ATOMIC_RELAXED);
+    });
+    if (nan) {
+        *result = NAN;
+        goto done;
+    }
+    uint32_t *total = hist + BUCKETS; /* part 0's second histogram, free now */
+    for (size_t b = 0; b < BUCKETS; b++) {
+        uint32_t sum = hist[b];
+        for (size_t part = 1; part < parts; part++)
+            sum += hist[2 * part * BUCKETS + b];
+        total[b] = sum;
+    }
+    size_t below = 0, high = find_bucket(total, 0, k, &below), rank = k - below;
+    size_t skipped = 0, next = BUCKETS;
+    if (n % 2 == 0 && rank + 1 == total[high])
+        next = find_bucket(total, high + 1, 0, &skipped);
+    memset(hist, 0, 2 * parts * BUCKETS * sizeof(uint32_t));
+    /* pass 2: count the low 16 bits of the keys in bucket `high`; the minimum of `next` */
+    FOR_PARALLEL(parts, threads, part, {
+        size_t lo, hi;
+        uint32_t *h0 = hist + 2 * part * BUCKETS, *h1 = h0 + BUCKETS;
+        float smallest = INFINITY;
+        fpk_split_range(n, (int)part, (int)parts, &lo, &hi);
+        for (size_t i = lo; i < hi; i++) {
+            uint32_t key = key_f32(x[i]);
+            if (key >> 16 == high)
+                (i & 1 ? h1 : h0)[key & 0xFFFF]++;
+            else if (key >> 16 == next && x[i] < smallest)
+                smallest = x[i];
+        }
+        for (size_t b = 0; b < BUCKETS; b++)
+            h0[b] += h1[b];
+        next_min[part] = smallest;
+    });
+    for (size_t b = 0; b < BUCKETS; b++) {
+        uint32_t sum = hist[b];
+        for (size_t part = 1; part < parts; part++)
+            sum += hist[2 * part * BUCKETS + b];
+        total[b] = sum;
+    }
+    below = 0;
+    size_t low = find_bucket(total, 0, rank, &below);
+    float lower = float_of_key((uint32_t)(high << 16 | low)), upper = lower;
+    if (n % 2) {
+        *result = lower;
+        goto done;
+    }
+    if (rank + 1 == below + total[low]) { /* rank + 1 is in a later low bucket or in `next` */
+        skipped = 0;
+        size_t after = find_bucket(total, low + 1, 0, &skipped);
+        if (after < BUCKETS) {
+            upper = float_of_key((uint32_t)(high << 16 | after));
+        } else {
+            upper = INFINITY;
+            for (size_t part = 0; part < parts; part++)
+                upper = next_min[part] < upper ? next_min[part] : upper;
+        }
+    }
+    *result = midpoint_f32(lower, upper);
+done:
+    free(hist);
+    free(next_min);
+    return status;
+}
+
+#define MEDIAN_LARGE_f32 median_radix_f32
+#define MEDIAN_LARGE_f64 median_histogram_f64
 
 /* ------------------------------------------------------------------------------------------ */
 /* Drivers: a whole contiguous array, and a tile of columns of an (n, inner) slab.             */
@@ -445,8 +638,7 @@ MEDIAN_HISTOGRAM(double, f64)
         FOR_PARALLEL(nb, threads, b, {                                          \
             const T *xb = x + b * BLOCK;                                        \
             size_t len = MIN_SIZE(BLOCK, n - b * BLOCK);                        \
-            sums[b] = block_sum_##sfx(xb, len, shift);                          \
-            m2[b] = block_m2_##sfx(xb, len, shift + sums[b] / (double)len);     \
+            block_spread_##sfx(xb, len, shift, &sums[b], &m2[b]);               \
         });                                                                     \
         double mean = pairwise(sums, nb) / (double)n;                           \
         for (size_t b = 0; b < nb; b++) {                                       \
@@ -466,7 +658,7 @@ MEDIAN_HISTOGRAM(double, f64)
         if (r == STD || r == STD_SAMPLE)                                        \
             return std_##sfx(x, n, r == STD_SAMPLE, threads, result);           \
         if (r == MEDIAN && n >= HISTOGRAM_MIN && n / (size_t)threads < UINT32_MAX) \
-            return median_histogram_##sfx(x, n, threads, result);               \
+            return MEDIAN_LARGE_##sfx(x, n, threads, result);                   \
         if (r == MEDIAN) {                                                      \
             T *scratch = malloc(n * sizeof(T));                                 \
             if (!scratch)                                                       \

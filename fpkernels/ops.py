@@ -19,7 +19,8 @@ import operator
 
 import numpy as np
 
-from ._core import FLOAT32, FLOAT64, as_array, check, contiguous, ffi, float_dtype, kernel, lib, output, ptr
+from ._core import (FLOAT32, FLOAT64, as_array, check, contiguous, ffi, float_dtype, kernel, lib,
+                    output, ptr)
 
 __all__ = [
     "dot", "add", "sub", "mul", "div", "add_scalar", "sub_scalar", "mul_scalar", "div_scalar",
@@ -36,6 +37,7 @@ _ARRAY = {FLOAT32: ffi.typeof("float[]"), FLOAT64: ffi.typeof("double[]")}
 _POINTER = {FLOAT32: ffi.typeof("float *"), FLOAT64: ffi.typeof("double *")}
 _RESULT = {FLOAT32: "float *", FLOAT64: "double *"}
 _PYTHON_NUMBERS = (int, float, bool)
+_STREAM_BYTES = lib.FPK_STREAM_BYTES  # new outputs this big go through fpk_binary (no streaming)
 _NUMPY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}  # doc examples
 
 
@@ -139,12 +141,14 @@ def _binary_general(name, code, a, b, out):
     b = as_array(b, "b")
     dtype = float_dtype(a, b)
     shape = _broadcast_shape(a.shape, b.shape)
+    fresh = out is None
     out = output(out, shape, dtype)
     if out.size == 0:
         return out
     a = _operand(a, dtype, out)
     b = _operand(b, dtype, out)
-    if a.shape == shape and b.shape == shape and a.flags.c_contiguous and b.flags.c_contiguous:
+    if (a.shape == shape and b.shape == shape and a.flags.c_contiguous and b.flags.c_contiguous
+            and not (fresh and out.nbytes >= _STREAM_BYTES)):
         check(kernel(name, dtype)(ptr(a), ptr(b), ptr(out), out.size), name)
         return out
     dims, a_strides, b_strides = _merge_dims(shape, _element_strides(a, shape),
@@ -163,37 +167,35 @@ def _make_binary(name, code, symbol):
 
     def binary(a, b, out=None):
         # fast path: same-shape float32/float64 arrays; from_buffer refuses non-C-contiguous
-        # ones (ValueError), which then take the general path. `out` must be new memory or
-        # exactly an input (views could overlap partially: the general path copies those).
+        # ones (ValueError) and the C kernel misaligned ones (a status, before reading): both
+        # then take the general path, which copies. `out` must be new memory or exactly an
+        # input (views could overlap partially: the general path copies those).
         if type(a) is _ndarray and type(b) is _ndarray:
             dtype = a.dtype
             entry = fast.get(dtype)
-            # arrays that own their memory are aligned; views must say so (C reads whole floats)
-            if (entry is not None and b.dtype is dtype and a.shape == b.shape
-                    and (a.base is None or a.flags.aligned) and (b.base is None or b.flags.aligned)):
+            if entry is not None and b.dtype is dtype and a.shape == b.shape:
                 function, array_type = entry
-                if out is None:
+                if out is None and a.nbytes < _STREAM_BYTES:
                     try:
                         pa = _from_buffer(array_type, a)
                         pb = _from_buffer(array_type, b)
                     except ValueError:
                         return _binary_general(name, code, a, b, out)
                     out = _empty(a.shape, dtype)
-                    status = function(pa, pb, _from_buffer(array_type, out), a.size)
-                    if status:
-                        check(status, name)
+                    if function(pa, pb, _from_buffer(array_type, out), a.size):
+                        return _binary_general(name, code, a, b, out)  # misaligned data
                     return out
                 if (type(out) is _ndarray and out.dtype is dtype and out.shape == a.shape
                         and (a is out or (a.base is None and out.base is None))
                         and (b is out or (b.base is None and out.base is None))
-                        and out.flags.writeable and (out.base is None or out.flags.aligned)):
+                        and out.flags.writeable):
                     try:
                         status = function(_from_buffer(array_type, a), _from_buffer(array_type, b),
                                            _from_buffer(array_type, out), a.size)
                     except ValueError:
                         return _binary_general(name, code, a, b, out)
                     if status:
-                        check(status, name)
+                        return _binary_general(name, code, a, b, out)  # misaligned data
                     return out
         return _binary_general(name, code, a, b, out)
 
@@ -229,12 +231,13 @@ def _unary(name, x, extra, out, scalar_dtype=None):
     return out
 
 
-def _make_scalar(name, symbol):
+def _make_scalar(name, code, symbol):
     fast = {FLOAT32: (getattr(lib, f"fpk_{name}_scalar_f32"), _ARRAY[FLOAT32]),
             FLOAT64: (getattr(lib, f"fpk_{name}_scalar_f64"), _ARRAY[FLOAT64])}
 
     def scalar_op(x, s, out=None):
-        if out is None and type(x) is _ndarray and (type(s) is float or type(s) is int):
+        if (out is None and type(x) is _ndarray and (type(s) is float or type(s) is int)
+                and x.nbytes < _STREAM_BYTES):
             entry = fast.get(x.dtype)
             if entry is not None:
                 function, array_type = entry
@@ -243,12 +246,15 @@ def _make_scalar(name, symbol):
                 except (ValueError, BufferError):
                     px = None
                 if px is not None:
-                    out = np.empty(x.shape, x.dtype)
-                    status = function(px, s, _from_buffer(array_type, out), x.size)
-                    if status:
-                        check(status, f"{name}_scalar")
-                    return out
+                    out = _empty(x.shape, x.dtype)
+                    if not function(px, s, _from_buffer(array_type, out), x.size):
+                        return out
         value, scalar_dtype = _scalar(s, "s")
+        if out is None:
+            x = as_array(x)
+            if x.nbytes >= _STREAM_BYTES:  # big new output: ordinary stores (FPK_STREAM_BYTES)
+                dtype = _scalar_dtype(x, scalar_dtype)
+                return _binary_general(name, code, x, np.array(value, dtype), None)
         return _unary(f"{name}_scalar", x, (value,), out, scalar_dtype)
 
     scalar_op.__name__ = scalar_op.__qualname__ = f"{name}_scalar"
@@ -263,10 +269,10 @@ def _make_scalar(name, symbol):
     return scalar_op
 
 
-add_scalar = _make_scalar("add", "+")
-sub_scalar = _make_scalar("sub", "-")
-mul_scalar = _make_scalar("mul", "*")
-div_scalar = _make_scalar("div", "/")
+add_scalar = _make_scalar("add", lib.FPK_ADD, "+")
+sub_scalar = _make_scalar("sub", lib.FPK_SUB, "-")
+mul_scalar = _make_scalar("mul", lib.FPK_MUL, "*")
+div_scalar = _make_scalar("div", lib.FPK_DIV, "/")
 
 
 def power(x, p, out=None):
@@ -303,7 +309,8 @@ def dot(a, b):
     a = as_array(a, "a")
     b = as_array(b, "b")
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f"dot needs two 1-D arrays of one length, got shapes {a.shape} and {b.shape}")
+        raise ValueError(f"dot needs two 1-D arrays of one length, got shapes {a.shape} and "
+                         f"{b.shape}")
     dtype = float_dtype(a, b)
     a = contiguous(a, dtype)
     b = contiguous(b, dtype)
@@ -353,7 +360,8 @@ def _resize(name, x, shape, value):
     dtype = float_dtype(x)
     target = _shape_argument(shape)
     if len(target) != x.ndim:
-        raise ValueError(f"{name}: shape {target} has {len(target)} dims, the array {x.shape} has {x.ndim}")
+        raise ValueError(f"{name}: shape {target} has {len(target)} dims, the array {x.shape} "
+                         f"has {x.ndim}")
     if builtins.any(d < 0 for d in target):
         raise ValueError(f"{name}: shape {target} has a negative dim")
     if name == "pad" and builtins.any(t < d for t, d in zip(target, x.shape)):
@@ -513,9 +521,11 @@ def max(x, axis=None):  # noqa: A001 - SPEC name
 
 
 def median(x, axis=None):
-    """Median by linear-time selection on a scratch copy (x is untouched, never fully sorted):
-    the middle value, or the mean of the two middle values for an even count; NaN if any
-    element is NaN (as numpy.median); ValueError for an empty input.
+    """Median by linear-time selection, never a full sort (x is untouched): quickselect on a
+    scratch copy, after a radix-histogram pass that narrows large inputs to one bucket (for
+    float32 a second counting pass finds the exact value without any copy). The middle value,
+    or the mean of the two middle values for an even count; NaN if any element is NaN (as
+    numpy.median); ValueError for an empty input.
 
     >>> import fpkernels as fk
     >>> float(fk.median([5.0, 1.0, 4.0, 2.0]))

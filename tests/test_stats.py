@@ -213,8 +213,8 @@ def test_median_large_matches_numpy(threads):
                                       np.median(m.astype(np.float64), axis=axis).astype(np.float32))
 
 
-@pytest.mark.parametrize("case", ["split", "equal", "clusters", "signed_zeros", "infinities",
-                                  "nan_last", "tiny"])
+@pytest.mark.parametrize("case", ["split", "neighbours", "equal", "clusters", "signed_zeros",
+                                  "infinities", "nan_last", "tiny"])
 def test_median_histogram_path(case, dtype, threads):
     """Large inputs narrow the search with a radix histogram first: the middle ranks may fall in
     one bucket, in two neighbouring non-empty buckets, or everything may share one bucket."""
@@ -222,6 +222,8 @@ def test_median_histogram_path(case, dtype, threads):
     rng = np.random.default_rng(11)
     if case == "split":  # even n, the two middle values in far-apart buckets
         x = np.concatenate([np.full(n // 2, -1e30), np.full(n // 2, 5.0)])
+    elif case == "neighbours":  # the two middle values share their top 16 bits, not the rest
+        x = np.concatenate([np.full(n // 2, 1.0), np.full(n // 2, np.nextafter(np.float32(1), 2))])
     elif case == "equal":
         x = np.full(n, 2.5)
     elif case == "clusters":
@@ -292,3 +294,14 @@ def test_calculate_e_and_mean_of_teaching_example():
     assert formulaic.mean([[1, 2], [3, 6]]) == 3.0
     assert formulaic.median([3.0, 1.0, 2.0]) == 2.0
     assert formulaic.std([2, 4, 4, 4, 5, 5, 7, 9]) == 2.0
+
+
+def test_unaligned_input_is_copied():
+    values = np.random.default_rng(12).standard_normal(1001)
+    raw = np.zeros(values.nbytes + 1, np.uint8)[1:].view(np.float64)
+    raw[:] = values
+    assert not raw.flags.aligned
+    for name in REDUCTIONS:
+        assert getattr(fk, name)(raw) == getattr(fk, name)(values)
+        np.testing.assert_array_equal(getattr(fk, name)(raw.reshape(7, 143), axis=0),
+                                      getattr(fk, name)(values.reshape(7, 143), axis=0))
