@@ -558,12 +558,31 @@ static inline void fpk_split_range(size_t n, int part, int parts, size_t *lo, si
             }                                                                               \
         }                                                                                   \
     } while (0)
+
+/* Run `...` for each index i in [0, count): on the calling thread when threads <= 1, else as an
+   OpenMP static-schedule loop on `threads` threads (for per-row or per-block work). */
+#define FPK_PARALLEL_FOR(count, threads, i, ...)                                            \
+    do {                                                                                    \
+        size_t fpk_count_ = (count);                                                        \
+        int fpk_team_ = (threads);                                                          \
+        if (fpk_team_ <= 1) {                                                               \
+            for (size_t i = 0; i < fpk_count_; i++) { __VA_ARGS__; }                        \
+        } else {                                                                            \
+            _Pragma("omp parallel for num_threads(fpk_team_) schedule(static)")             \
+            for (size_t i = 0; i < fpk_count_; i++) { __VA_ARGS__; }                        \
+        }                                                                                   \
+    } while (0)
 #else
 #define FPK_PARALLEL_RANGES(n, threads, lo, hi, ...)                                        \
     do {                                                                                    \
         size_t lo = 0, hi = (n);                                                            \
         (void)(threads);                                                                    \
         __VA_ARGS__;                                                                        \
+    } while (0)
+#define FPK_PARALLEL_FOR(count, threads, i, ...)                                            \
+    do {                                                                                    \
+        (void)(threads);                                                                    \
+        for (size_t i = 0; i < (count); i++) { __VA_ARGS__; }                               \
     } while (0)
 #endif
 

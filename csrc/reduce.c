@@ -20,23 +20,6 @@
 #define ROWS 256          /* rows summed into a block total before joining the running total */
 #define SMALL 16          /* selection finishes with insertion sort at this size */
 
-/* for i in [0, count): body, on `threads` OpenMP threads when threads > 1 (static schedule). */
-#ifdef _OPENMP
-#define FOR_PARALLEL(count, threads, i, ...)                                    \
-    do {                                                                        \
-        size_t count_ = (count);                                                \
-        int threads_ = (threads);                                               \
-        if (threads_ <= 1) {                                                    \
-            for (size_t i = 0; i < count_; i++) { __VA_ARGS__; }                \
-        } else {                                                                \
-            _Pragma("omp parallel for num_threads(threads_) schedule(static)")  \
-            for (size_t i = 0; i < count_; i++) { __VA_ARGS__; }                \
-        }                                                                       \
-    } while (0)
-#else
-#define FOR_PARALLEL(count, threads, i, ...)                                    \
-    do { for (size_t i = 0; i < (count); i++) { __VA_ARGS__; } } while (0)
-#endif
 
 /* The reductions the shared drivers below know. */
 enum reduction { SUM, MEAN, MIN, MAX, STD, STD_SAMPLE, MEDIAN };
@@ -388,7 +371,7 @@ static inline uint32_t bucket_f64(double v)
             goto done;                                                          \
         }                                                                       \
         /* pass 1: a histogram per part (parts are fixed ranges, whatever the team size) */ \
-        FOR_PARALLEL(parts, threads, part, {                                    \
+        FPK_PARALLEL_FOR(parts, threads, part, {                                    \
             size_t lo, hi;                                                      \
             uint32_t *h = hist + part * BUCKETS, *h1 = hist + (parts + part) * BUCKETS; \
             int seen_nan = 0;                                                   \
@@ -438,7 +421,7 @@ static inline uint32_t bucket_f64(double v)
             goto done;                                                          \
         }                                                                       \
         /* pass 2: gather the bucket of rank k; the minimum of bucket `next` */ \
-        FOR_PARALLEL(parts, threads, part, {                                    \
+        FPK_PARALLEL_FOR(parts, threads, part, {                                    \
             size_t lo, hi, at = offset[part];                                   \
             T smallest = (T)INFINITY;                                           \
             fpk_split_range(n, (int)part, (int)parts, &lo, &hi);                \
@@ -519,7 +502,7 @@ static int median_radix_f32(const float *x, size_t n, int threads, float *result
         goto done;
     }
     /* pass 1: count the top 16 bits of every key */
-    FOR_PARALLEL(parts, threads, part, {
+    FPK_PARALLEL_FOR(parts, threads, part, {
         size_t lo, hi;
         uint32_t *h0 = hist + 2 * part * BUCKETS, *h1 = h0 + BUCKETS;
         int seen_nan = 0;
@@ -556,7 +539,7 @@ static int median_radix_f32(const float *x, size_t n, int threads, float *result
         next = find_bucket(total, high + 1, 0, &skipped);
     memset(hist, 0, 2 * parts * BUCKETS * sizeof(uint32_t));
     /* pass 2: count the low 16 bits of the keys in bucket `high`; the minimum of `next` */
-    FOR_PARALLEL(parts, threads, part, {
+    FPK_PARALLEL_FOR(parts, threads, part, {
         size_t lo, hi;
         uint32_t *h0 = hist + 2 * part * BUCKETS, *h1 = h0 + BUCKETS;
         float smallest = INFINITY;
@@ -614,7 +597,7 @@ done:
     static void blocks_##sfx(enum reduction r, const T *x, size_t n, size_t nb, int threads, \
                              double *partial)                                   \
     {                                                                           \
-        FOR_PARALLEL(nb, threads, b, {                                          \
+        FPK_PARALLEL_FOR(nb, threads, b, {                                          \
             const T *xb = x + b * BLOCK;                                        \
             size_t len = MIN_SIZE(BLOCK, n - b * BLOCK);                        \
             partial[b] = r == MIN ? block_min_##sfx(xb, len)                    \
@@ -635,7 +618,7 @@ done:
         if (!sums)                                                              \
             return FPK_ERR_NOMEM;                                               \
         double shift = x[0];                                                    \
-        FOR_PARALLEL(nb, threads, b, {                                          \
+        FPK_PARALLEL_FOR(nb, threads, b, {                                          \
             const T *xb = x + b * BLOCK;                                        \
             size_t len = MIN_SIZE(BLOCK, n - b * BLOCK);                        \
             block_spread_##sfx(xb, len, shift, &sums[b], &m2[b]);               \
@@ -795,12 +778,12 @@ done:
         if (inner == 1) {                                                       \
             if (outer == 1)                                                     \
                 return whole_##sfx(r, x, n, threads, out);                      \
-            FOR_PARALLEL(outer, threads, o,                                     \
+            FPK_PARALLEL_FOR(outer, threads, o,                                     \
                          set_status(&status, whole_##sfx(r, x + o * n, n, 1, out + o))); \
             return status;                                                      \
         }                                                                       \
         size_t tiles = (inner + COLS - 1) / COLS;                               \
-        FOR_PARALLEL(outer * tiles, threads, item, {                            \
+        FPK_PARALLEL_FOR(outer * tiles, threads, item, {                            \
             size_t o = item / tiles, j0 = (item % tiles) * COLS;                \
             set_status(&status, columns_##sfx(r, x + o * n * inner + j0, n, inner, \
                                               MIN_SIZE(COLS, inner - j0), out + o * inner + j0)); \
@@ -890,7 +873,7 @@ STD_PUBLIC(double, f64)
         double *partial = buffer(nb, stack, STACK_BLOCKS);                      \
         if (!partial)                                                           \
             return FPK_ERR_NOMEM;                                               \
-        FOR_PARALLEL(nb, fpk_threads_for(n), k, {                               \
+        FPK_PARALLEL_FOR(nb, fpk_threads_for(n), k, {                               \
             size_t len = MIN_SIZE(BLOCK, n - k * BLOCK);                        \
             partial[k] = block_dot_##sfx(a + k * BLOCK, b + k * BLOCK, len);    \
         });                                                                     \

@@ -14,23 +14,6 @@
 /* The resize kernels support as many dims as NumPy does. */
 #define MAX_DIMS 64
 
-/* for i in [0, count): body, on `threads` OpenMP threads when threads > 1. */
-#ifdef _OPENMP
-#define FOR_PARALLEL(count, threads, i, ...)                                    \
-    do {                                                                        \
-        size_t count_ = (count);                                                \
-        int threads_ = (threads);                                               \
-        if (threads_ <= 1) {                                                    \
-            for (size_t i = 0; i < count_; i++) { __VA_ARGS__; }                \
-        } else {                                                                \
-            _Pragma("omp parallel for num_threads(threads_) schedule(static)")  \
-            for (size_t i = 0; i < count_; i++) { __VA_ARGS__; }                \
-        }                                                                       \
-    } while (0)
-#else
-#define FOR_PARALLEL(count, threads, i, ...)                                    \
-    do { for (size_t i = 0; i < (count); i++) { __VA_ARGS__; } } while (0)
-#endif
 
 /* out[j][i] = x[i][j]: x is rows x cols, out is cols x rows, tile by tile. */
 #define TRANSPOSE(T, sfx)                                                       \
@@ -42,7 +25,7 @@
         if (n && (!x || !out))                                                  \
             return FPK_ERR_NULL;                                                \
         size_t row_tiles = (rows + TILE - 1) / TILE;                            \
-        FOR_PARALLEL(row_tiles, fpk_threads_for(n), tile, {                     \
+        FPK_PARALLEL_FOR(row_tiles, fpk_threads_for(n), tile, {                     \
             size_t i0 = tile * TILE, i1 = i0 + TILE < rows ? i0 + TILE : rows;  \
             for (size_t j0 = 0; j0 < cols; j0 += TILE) {                        \
                 size_t j1 = j0 + TILE < cols ? j0 + TILE : cols;                \
@@ -117,7 +100,7 @@ RESIZE_SLAB(double, f64)
             return FPK_OK;                                                      \
         }                                                                       \
         size_t keep = (size_t)(shape[0] < out_shape[0] ? shape[0] : out_shape[0]); \
-        FOR_PARALLEL((size_t)out_shape[0], fpk_threads_for(out_n), i, {         \
+        FPK_PARALLEL_FOR((size_t)out_shape[0], fpk_threads_for(out_n), i, {         \
             T *slab = out + i * (size_t)os[0];                                  \
             if (i >= keep)                                                      \
                 fill_##sfx(slab, (size_t)os[0], value);                         \

@@ -89,7 +89,7 @@ def test_a_c_allocation_failure_raises_memory_error(run_python):
     # Cap the address space so the kernel's own scratch allocation (median's copy) fails.
     code = (
         "import resource, numpy as np, fpkernels as fk\n"
-        "x = np.ones(64 << 20, np.float32)\n"
+        "x = np.ones(32 << 20)  # float64: its median selects on a copy\n"
         "status = open('/proc/self/status').read()\n"
         "used = int(status.split('VmSize:')[1].split()[0]) * 1024\n"
         "resource.setrlimit(resource.RLIMIT_AS, (used + x.nbytes // 2, resource.RLIM_INFINITY))\n"
