@@ -73,6 +73,9 @@ DEFINE_PACK(double, f64)
  *     c[i][j]   = first ? acc[i][j] : c[i][j] + acc[i][j]
  * a and b are packed panels. C is only read at the end (it was prefetched at the start). */
 
+#ifndef KERNEL_PREFETCH
+#define KERNEL_PREFETCH
+#endif
 /* One kernel for a vector type: NV vectors of LANES elements per row of the tile. */
 #define DEFINE_KERNEL(S, T, VEC, LANES, MR, NV, ZERO, LOAD, STORE, SET1, FMADD, ADD)       \
     static void kernel_##S(size_t kc, const void *a_, const void *b_, void *c_, size_t ldc, \
@@ -87,6 +90,7 @@ DEFINE_PACK(double, f64)
             for (int v = 0; v < NV; v++) acc[i][v] = ZERO();                                \
         }                                                                                   \
         for (size_t p = 0; p < kc; p++, a += MR, b += NV * LANES) {                         \
+            KERNEL_PREFETCH                                                                 \
             VEC row[NV]; /* row p of the B panel */                                         \
             for (int v = 0; v < NV; v++) row[v] = LOAD(b + v * LANES);                      \
             for (int i = 0; i < MR; i++) {                                                  \
