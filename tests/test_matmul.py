@@ -8,9 +8,10 @@ import fpkernels as fk
 
 
 def formulaic_matmul(a, b, rows, cols):
-    """The teaching reference fk.formulaic.matmul (explicit loops over Python lists); an empty
-    inner dimension, which lists cannot show, is the empty sum: zeros."""
-    if len(b) == 0:
+    """The teaching reference fk.formulaic.matmul (explicit loops over Python lists). Lists
+    cannot show a 0 x k matrix's k, so no rows or an empty inner dimension are done here:
+    no rows, or the empty sum (zeros)."""
+    if rows == 0 or len(b) == 0:
         return [[0.0] * cols for _ in range(rows)]
     return fk.formulaic.matmul(a, b)
 
