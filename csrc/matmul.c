@@ -293,6 +293,11 @@ typedef struct operands {
 static size_t min_size(size_t x, size_t y) { return x < y ? x : y; }
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
+/* Room for one tile of either dtype (the typedef fails to compile if a tile grows past it). */
+#define TILE_BUFFER 512
+typedef char tile_buffer_fits[MR_F32 * NR_F32 * sizeof(float) <= TILE_BUFFER * sizeof(double) &&
+                              MR_F64 * NR_F64 <= TILE_BUFFER ? 1 : -1];
+
 /* One MR x NR tile; an edge tile (rows < MR or cols < NR) goes through a full-size buffer. */
 static void tile(const kind *K, size_t kc, const char *a, const char *b, char *c, size_t ldc,
                  size_t rows, size_t cols, int first)
@@ -301,7 +306,7 @@ static void tile(const kind *K, size_t kc, const char *a, const char *b, char *c
         K->kernel(kc, a, b, c, ldc, first);
         return;
     }
-    double buffer[16 * 32]; /* at least MR x NR elements of either dtype */
+    double buffer[TILE_BUFFER]; /* MR x NR elements of either dtype */
     char *t = (char *)buffer;
     size_t row_bytes = cols * K->size, t_ld = K->nr * K->size, c_ld = ldc * K->size;
     if (!first)
@@ -499,8 +504,10 @@ static int matmul_batched(const kind *K, const void *a, const void *b, void *c, 
     int status = describe(&o, a, b, c, m, n, k, transpose_a, transpose_b, K->size);
     if (status != FPK_OK || batch == 0 || m * n == 0)
         return status;
-    if ((k && (!a_offsets || !b_offsets)) || batch > SIZE_MAX / (m * n * K->size))
-        return !a_offsets || !b_offsets ? FPK_ERR_NULL : FPK_ERR_OVERFLOW;
+    if (k && (!a_offsets || !b_offsets))
+        return FPK_ERR_NULL;
+    if (batch > SIZE_MAX / (m * n * K->size))
+        return FPK_ERR_OVERFLOW;
     int threads = matmul_threads(K, m, n, k);
     int across = 1; /* threads across matrices of the batch */
     if (threads == 1 && batch > 1) {
@@ -510,7 +517,7 @@ static int matmul_batched(const kind *K, const void *a, const void *b, void *c, 
         across = (size_t)across > batch ? (int)batch : across;
     }
     int failed = 0;
-#pragma omp parallel for num_threads(across) schedule(static) if (across > 1)
+#pragma omp parallel for num_threads(across) schedule(static) if (across > 1) reduction(| : failed)
     for (size_t t = 0; t < batch; t++) {
         operands ot = o;
         ot.a = o.a + (k ? a_offsets[t] : 0) * (int64_t)K->size;

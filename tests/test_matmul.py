@@ -352,3 +352,36 @@ def test_no_overflow_where_the_answer_is_finite():
     big = np.float32(1e30)
     c = fk.matmul(np.array([[big, -big]], np.float32), np.array([[1.0], [1.0]], np.float32))
     assert c[0, 0] == 0  # each product is finite; nothing overflows on the way
+
+
+def test_batched_large_matrices_use_threads_inside_each(dtype):
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((3, 200, 300)).astype(dtype)
+    b = rng.standard_normal((300, 250)).astype(dtype)
+    results = []
+    for threads in (1, 2):
+        with fk.num_threads(threads):
+            results.append(fk.matmul(a, b))
+    assert results[0].tobytes() == results[1].tobytes()
+    assert_close(results[0], a, b)
+
+
+# ---- the C functions directly (for embedders) ------------------------------------------------
+
+def test_c_status_codes():
+    from fpkernels._core import ffi, lib
+    c = np.empty((2, 2), np.float32)
+    a = np.ones((2, 2), np.float32)
+    pa, pc = ffi.from_buffer("float[]", a), ffi.from_buffer("float[]", c)
+    assert lib.fpk_matmul_f32(pa, pa, pc, 2, 2, 2, 0, 0) == lib.FPK_OK
+    assert c.tolist() == [[2, 2], [2, 2]]
+    assert lib.fpk_matmul_f32(ffi.NULL, pa, pc, 2, 2, 2, 0, 0) == lib.FPK_ERR_NULL
+    assert lib.fpk_matmul_f32(pa, pa, ffi.NULL, 2, 2, 2, 0, 0) == lib.FPK_ERR_NULL
+    assert lib.fpk_matmul_f32(ffi.NULL, ffi.NULL, ffi.NULL, 0, 0, 5, 0, 0) == lib.FPK_OK
+    assert lib.fpk_matmul_f32(pa, pa, pc, 2**62, 2**62, 2, 0, 0) == lib.FPK_ERR_OVERFLOW
+    assert lib.fpk_matmul_batched_f32(pa, pa, pc, 1, 2, 2, 2, 0, 0, ffi.NULL, ffi.NULL) \
+        == lib.FPK_ERR_NULL
+    offsets = np.zeros(1, np.int64)
+    po = ffi.from_buffer("int64_t[]", offsets)
+    assert lib.fpk_matmul_batched_f32(pa, pa, pc, 1, 2, 2, 2, 1, 1, po, po) == lib.FPK_OK
+    assert c.tolist() == [[2, 2], [2, 2]]
