@@ -73,9 +73,6 @@ DEFINE_PACK(double, f64)
  *     c[i][j]   = first ? acc[i][j] : c[i][j] + acc[i][j]
  * a and b are packed panels. C is only read at the end (it was prefetched at the start). */
 
-#ifndef KERNEL_PREFETCH
-#define KERNEL_PREFETCH
-#endif
 /* One kernel for a vector type: NV vectors of LANES elements per row of the tile. */
 #define DEFINE_KERNEL(S, T, VEC, LANES, MR, NV, ZERO, LOAD, STORE, SET1, FMADD, ADD)       \
     static void kernel_##S(size_t kc, const void *a_, const void *b_, void *c_, size_t ldc, \
@@ -90,7 +87,9 @@ DEFINE_PACK(double, f64)
             for (int v = 0; v < NV; v++) acc[i][v] = ZERO();                                \
         }                                                                                   \
         for (size_t p = 0; p < kc; p++, a += MR, b += NV * LANES) {                         \
-            KERNEL_PREFETCH                                                                 \
+            /* fetch B 16 rows ahead: its first pass comes from L3 */                       \
+            _mm_prefetch((const char *)(b + 16 * NV * LANES), _MM_HINT_T0);                 \
+            _mm_prefetch((const char *)(b + 16 * NV * LANES) + 64, _MM_HINT_T0);            \
             VEC row[NV]; /* row p of the B panel */                                         \
             for (int v = 0; v < NV; v++) row[v] = LOAD(b + v * LANES);                      \
             for (int i = 0; i < MR; i++) {                                                  \
@@ -268,12 +267,13 @@ typedef struct kind {
     void (*axpys)(const void *, int64_t, const void *, size_t, size_t, size_t, void *);
 } kind;
 
-/* Cache blocks (tuned on a 48 KiB L1 / 2 MiB L2 core): a KC x NR sliver of B is reused by
-   the MC/MR tiles of one column, an MC x KC block of A (~210 KiB) is reused from L2. */
-#define MC_F32 (10 * MR_F32)
+/* Cache blocks (tuned on a 48 KiB L1 / 2 MiB L2 core): a KC x NR sliver of B (48 KiB) is
+   reused by the MC/MR tiles of one column, an MC x KC block of A (~105 KiB) from L2; the
+   KC x NC block of B (3 MiB) is read from L3 once per MC rows. */
+#define MC_F32 (5 * MR_F32)
 #define KC_F32 384
 #define NC_F32 (64 * NR_F32)
-#define MC_F64 (10 * MR_F64)
+#define MC_F64 (5 * MR_F64)
 #define KC_F64 256
 #define NC_F64 (64 * NR_F64)
 static const kind KIND_F32 = {sizeof(float), MR_F32, NR_F32, MC_F32, KC_F32, NC_F32,
