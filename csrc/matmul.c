@@ -36,7 +36,7 @@
  * `depth` groups of R values (all R rows for p = 0, then for p = 1, ...), zeros past `rows`.
  * A is packed as is (rows = rows of C, R = MR); B is packed as B^T (rows = columns of C, R = NR). */
 #define DEFINE_PACK(T, S)                                                                   \
-    static void pack_##S(const void *src_, int64_t rs, int64_t cs, size_t rows, size_t depth, \
+    static void pack_generic_##S(const void *src_, int64_t rs, int64_t cs, size_t rows, size_t depth, \
                          size_t R, void *dst_)                                              \
     {                                                                                       \
         const T *src = (const T *)src_;                                                     \
@@ -66,6 +66,74 @@
     }
 DEFINE_PACK(float, f32)
 DEFINE_PACK(double, f64)
+
+#if defined(__AVX512F__)
+/* Transpose 16 rows of 16 floats: out[c] holds column c of v (lanes = rows). Three rounds of
+   shuffles: pairs of elements, pairs of pairs, then 128-bit quarters. */
+static void transpose16_f32(const __m512 v[16], __m512 out[16])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) { /* rows 2i, 2i+1 interleaved */
+        t[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) { /* u[4i+j], quarter L: column 4L+j of rows 4i..4i+3 */
+        __m512d lo_a = _mm512_castps_pd(t[4 * i]), lo_b = _mm512_castps_pd(t[4 * i + 2]);
+        __m512d hi_a = _mm512_castps_pd(t[4 * i + 1]), hi_b = _mm512_castps_pd(t[4 * i + 3]);
+        u[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo_a, lo_b));
+        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo_a, lo_b));
+        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi_a, hi_b));
+        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi_a, hi_b));
+    }
+    for (int j = 0; j < 4; j++) { /* gather quarter L of u[j], u[4+j], u[8+j], u[12+j] */
+        __m512 even_lo = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
+        __m512 odd_lo = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xdd);
+        __m512 even_hi = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+        __m512 odd_hi = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xdd);
+        out[j] = _mm512_shuffle_f32x4(even_lo, even_hi, 0x88);
+        out[4 + j] = _mm512_shuffle_f32x4(odd_lo, odd_hi, 0x88);
+        out[8 + j] = _mm512_shuffle_f32x4(even_lo, even_hi, 0xdd);
+        out[12 + j] = _mm512_shuffle_f32x4(odd_lo, odd_hi, 0xdd);
+    }
+}
+
+/* pack_f32 when each row is contiguous over p (cs == 1), the common layout of A (and of B
+   when transposed): 16 x 16 blocks are loaded row-wise, transposed in registers and stored
+   p-major, instead of moving one value at a time. */
+static void pack_f32(const void *src_, int64_t rs, int64_t cs, size_t rows, size_t depth,
+                     size_t R, void *dst_)
+{
+    if (cs != 1) {
+        pack_generic_f32(src_, rs, cs, rows, depth, R, dst_);
+        return;
+    }
+    const float *src = (const float *)src_;
+    float *dst = (float *)dst_;
+    for (size_t q0 = 0; q0 < rows; q0 += R, dst += depth * R) { /* one panel of R rows */
+        for (size_t r0 = 0; r0 < R; r0 += 16) {                   /* 16 rows of it at a time */
+            size_t width = R - r0 < 16 ? R - r0 : 16;
+            __mmask16 store = (__mmask16)((1u << width) - 1);
+            for (size_t p0 = 0; p0 < depth; p0 += 16) {
+                size_t count = depth - p0 < 16 ? depth - p0 : 16;
+                __mmask16 load = (__mmask16)((1u << count) - 1);
+                __m512 v[16], column[16];
+                for (size_t r = 0; r < 16; r++) {
+                    size_t row = q0 + r0 + r; /* rows past the end are zeros */
+                    v[r] = r0 + r < R && row < rows
+                               ? _mm512_maskz_loadu_ps(load, src + (int64_t)row * rs + p0)
+                               : _mm512_setzero_ps();
+                }
+                transpose16_f32(v, column);
+                for (size_t q = 0; q < count; q++)
+                    _mm512_mask_storeu_ps(dst + (p0 + q) * R + r0, store, column[q]);
+            }
+        }
+    }
+}
+#else
+#define pack_f32 pack_generic_f32
+#endif
+#define pack_f64 pack_generic_f64
 
 /* ---- micro-kernels ----------------------------------------------------------------------
  * kernel(kc, a, b, c, ldc, first): for the MR x NR tile c (row stride ldc),
