@@ -20,6 +20,7 @@ ratios above 1 mean fpkernels is faster.
 """
 import argparse
 import contextlib
+import importlib.metadata
 import importlib.util
 import json
 import math
@@ -134,11 +135,18 @@ def _openblas():
 def machine_facts():
     """The facts a reader needs to interpret the numbers: this build, the CPU, the libraries."""
     torch = sys.modules.get("torch")
+    if torch is not None:
+        torch_version = torch.__version__
+    else:
+        try:
+            torch_version = importlib.metadata.version("torch") + " (not imported by any case)"
+        except importlib.metadata.PackageNotFoundError:
+            torch_version = "not installed"
     facts = {"fpkernels": runtime.info(), "cpu": _cpu_model(), "cores": os.cpu_count(),
              "python": platform.python_version(), "numpy": np.__version__,
              "numpy_blas": _openblas(),
              "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(not set)"),
-             "torch": torch.__version__ if torch else "not installed"}
+             "torch": torch_version}
     if _threadpoolctl() is None:
         facts["note"] = "threadpoolctl missing: NumPy's BLAS threads are not controlled per case"
     return facts
