@@ -97,43 +97,68 @@ static void transpose16_f32(const __m512 v[16], __m512 out[16])
     }
 }
 
-/* pack_f32 when each row is contiguous over p (cs == 1), the common layout of A (and of B
-   when transposed): 16 x 16 blocks are loaded row-wise, transposed in registers and stored
-   p-major, instead of moving one value at a time. */
-static void pack_f32(const void *src_, int64_t rs, int64_t cs, size_t rows, size_t depth,
-                     size_t R, void *dst_)
+/* Transpose 8 rows of 8 doubles: out[c] holds column c of v (lanes = rows). */
+static void transpose8_f64(const __m512d v[8], __m512d out[8])
 {
-    if (cs != 1) {
-        pack_generic_f32(src_, rs, cs, rows, depth, R, dst_);
-        return;
+    __m512d t[8];
+    for (int i = 0; i < 4; i++) { /* t[2i+j], quarter L: column 2L+j of rows 2i, 2i+1 */
+        t[2 * i] = _mm512_unpacklo_pd(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_pd(v[2 * i], v[2 * i + 1]);
     }
-    const float *src = (const float *)src_;
-    float *dst = (float *)dst_;
-    for (size_t q0 = 0; q0 < rows; q0 += R, dst += depth * R) { /* one panel of R rows */
-        for (size_t r0 = 0; r0 < R; r0 += 16) {                   /* 16 rows of it at a time */
-            size_t width = R - r0 < 16 ? R - r0 : 16;
-            __mmask16 store = (__mmask16)((1u << width) - 1);
-            for (size_t p0 = 0; p0 < depth; p0 += 16) {
-                size_t count = depth - p0 < 16 ? depth - p0 : 16;
-                __mmask16 load = (__mmask16)((1u << count) - 1);
-                __m512 v[16], column[16];
-                for (size_t r = 0; r < 16; r++) {
-                    size_t row = q0 + r0 + r; /* rows past the end are zeros */
-                    v[r] = r0 + r < R && row < rows
-                               ? _mm512_maskz_loadu_ps(load, src + (int64_t)row * rs + p0)
-                               : _mm512_setzero_ps();
-                }
-                transpose16_f32(v, column);
-                for (size_t q = 0; q < count; q++)
-                    _mm512_mask_storeu_ps(dst + (p0 + q) * R + r0, store, column[q]);
-            }
-        }
+    for (int j = 0; j < 2; j++) { /* gather quarter L of t[j], t[2+j], t[4+j], t[6+j] */
+        __m512d even_lo = _mm512_shuffle_f64x2(t[j], t[2 + j], 0x88);
+        __m512d odd_lo = _mm512_shuffle_f64x2(t[j], t[2 + j], 0xdd);
+        __m512d even_hi = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], 0x88);
+        __m512d odd_hi = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], 0xdd);
+        out[j] = _mm512_shuffle_f64x2(even_lo, even_hi, 0x88);
+        out[2 + j] = _mm512_shuffle_f64x2(odd_lo, odd_hi, 0x88);
+        out[4 + j] = _mm512_shuffle_f64x2(even_lo, even_hi, 0xdd);
+        out[6 + j] = _mm512_shuffle_f64x2(odd_lo, odd_hi, 0xdd);
     }
 }
+
+/* pack when each row is contiguous over p (cs == 1), the common layout of A (and of B when
+   transposed): W x W blocks are loaded row-wise, transposed in registers and stored p-major,
+   instead of moving one value at a time. */
+#define DEFINE_PACK_TRANSPOSING(T, S, VEC, W, MASK, LOADZ, STOREM, ZERO, TRANSPOSE)         \
+    static void pack_##S(const void *src_, int64_t rs, int64_t cs, size_t rows, size_t depth, \
+                         size_t R, void *dst_)                                              \
+    {                                                                                       \
+        if (cs != 1) {                                                                      \
+            pack_generic_##S(src_, rs, cs, rows, depth, R, dst_);                           \
+            return;                                                                         \
+        }                                                                                   \
+        const T *src = (const T *)src_;                                                     \
+        T *dst = (T *)dst_;                                                                 \
+        for (size_t q0 = 0; q0 < rows; q0 += R, dst += depth * R) { /* a panel of R rows */ \
+            for (size_t r0 = 0; r0 < R; r0 += W) {                  /* W rows of it */      \
+                size_t width = R - r0 < W ? R - r0 : W;                                     \
+                MASK store = (MASK)((1u << width) - 1);                                     \
+                for (size_t p0 = 0; p0 < depth; p0 += W) {                                  \
+                    size_t count = depth - p0 < W ? depth - p0 : W;                         \
+                    MASK load = (MASK)((1u << count) - 1);                                  \
+                    VEC v[W], column[W];                                                    \
+                    for (size_t r = 0; r < W; r++) {                                        \
+                        size_t row = q0 + r0 + r; /* rows past the end are zeros */        \
+                        v[r] = r0 + r < R && row < rows                                     \
+                                   ? LOADZ(load, src + (int64_t)row * rs + p0)              \
+                                   : ZERO();                                                \
+                    }                                                                       \
+                    TRANSPOSE(v, column);                                                   \
+                    for (size_t q = 0; q < count; q++)                                      \
+                        STOREM(dst + (p0 + q) * R + r0, store, column[q]);                  \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }
+DEFINE_PACK_TRANSPOSING(float, f32, __m512, 16, __mmask16, _mm512_maskz_loadu_ps,
+                        _mm512_mask_storeu_ps, _mm512_setzero_ps, transpose16_f32)
+DEFINE_PACK_TRANSPOSING(double, f64, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd,
+                        _mm512_mask_storeu_pd, _mm512_setzero_pd, transpose8_f64)
 #else
 #define pack_f32 pack_generic_f32
-#endif
 #define pack_f64 pack_generic_f64
+#endif
 
 /* ---- micro-kernels ----------------------------------------------------------------------
  * kernel(kc, a, b, c, ldc, first): for the MR x NR tile c (row stride ldc),
