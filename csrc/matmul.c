@@ -197,16 +197,16 @@ DEFINE_PACK_TRANSPOSING(double, f64, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd
             }                                                                               \
     }
 
-/* axpy_block(m, ld, x, p0, p1, acc): acc[j] = sum over p0 <= p < p1 of x[p] * m[p*ld + j] for
+/* axpy_block(m, ld, x, xs, p0, p1, acc): acc[j] = sum over p0 <= p < p1 of x[p*xs] * m[p*ld + j] for
    the NV*LANES columns j of one block, a multiply-add chain from zero per column. */
 #define DEFINE_AXPY_BLOCK(S, T, VEC, LANES, NV, ZERO, LOAD, STORE, SET1, FMADD)            \
-    static void axpy_block_##S(const T *m, int64_t ld, const T *x, size_t p0, size_t p1,   \
-                               T *acc)                                                      \
+    static void axpy_block_##S(const T *m, int64_t ld, const T *x, int64_t xs, size_t p0,  \
+                               size_t p1, T *acc)                                           \
     {                                                                                       \
         VEC sum[NV];                                                                        \
         for (int v = 0; v < NV; v++) sum[v] = ZERO();                                       \
         for (size_t p = p0; p < p1; p++) {                                                  \
-            VEC xp = SET1(x[p]);                                                            \
+            VEC xp = SET1(x[(int64_t)p * xs]);                                              \
             for (int v = 0; v < NV; v++)                                                    \
                 sum[v] = FMADD(xp, LOAD(m + (int64_t)p * ld + v * LANES), sum[v]);          \
         }                                                                                   \
@@ -276,23 +276,23 @@ DEFINE_KERNEL_C(f64, double, MR_F64, NR_F64)
 #define AXPY_COLS_F32 16
 #define AXPY_COLS_F64 16
 #define DEFINE_AXPY_BLOCK_C(S, T, COLS)                                                    \
-    static void axpy_block_##S(const T *m, int64_t ld, const T *x, size_t p0, size_t p1,   \
-                               T *acc)                                                      \
+    static void axpy_block_##S(const T *m, int64_t ld, const T *x, int64_t xs, size_t p0,  \
+                               size_t p1, T *acc)                                           \
     {                                                                                       \
         for (int j = 0; j < COLS; j++) acc[j] = 0;                                          \
         for (size_t p = p0; p < p1; p++)                                                    \
-            for (int j = 0; j < COLS; j++) acc[j] += x[p] * m[(int64_t)p * ld + j];         \
+            for (int j = 0; j < COLS; j++) acc[j] += x[(int64_t)p * xs] * m[(int64_t)p * ld + j]; \
     }
 DEFINE_AXPY_BLOCK_C(f32, float, AXPY_COLS_F32)
 DEFINE_AXPY_BLOCK_C(f64, double, AXPY_COLS_F64)
 
 #endif
 
-/* ---- matrix-vector products (m == 1 or n == 1): no packing, memory-bound -----------------
+/* ---- matrix-vector products (few rows or columns of C): no packing, memory-bound -------
  * Same order of summation as the tiles: per block of kc steps, a multiply-add chain from
  * zero, added to the output after the first block. Two shapes of loop:
- *   dots:  out[i] = sum_p M[i*ld + p] * x[p]   (rows of M contiguous; 8 rows at once)
- *   axpys: out[j] = sum_p x[p] * M[p*ld + j]   (M read row by row; vectorised over j) */
+ *   dots:  out[i*os] = sum_p M[i*ld + p] * x[p*xs]   (rows of M contiguous; 8 rows at once)
+ *   axpys: out[j*os] = sum_p x[p*xs] * M[p*ld + j]   (M read row by row; vectorised over j) */
 #define GEMV_ROWS 8
 /* The eight chains of dots are faster as scalar code than as GCC's gathered vectors. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -301,8 +301,9 @@ DEFINE_AXPY_BLOCK_C(f64, double, AXPY_COLS_F64)
 #define SCALAR_LOOPS
 #endif
 #define DEFINE_GEMV(T, S, COLS)                                                                 \
-    SCALAR_LOOPS static void dots_##S(const void *m_, int64_t ld, const void *x_,           \
-                                      size_t rows, size_t depth, size_t kc, void *out_)    \
+    SCALAR_LOOPS static void dots_##S(const void *m_, int64_t ld, const void *x_, int64_t xs, \
+                                      size_t rows, size_t depth, size_t kc, void *out_,    \
+                                      int64_t os)                                          \
     {                                                                                       \
         const T *m = (const T *)m_, *x = (const T *)x_;                                     \
         T *out = (T *)out_;                                                                 \
@@ -314,15 +315,19 @@ DEFINE_AXPY_BLOCK_C(f64, double, AXPY_COLS_F64)
             for (size_t p0 = 0; p0 < depth; p0 += kc) {                                     \
                 size_t p1 = depth - p0 < kc ? depth : p0 + kc;                              \
                 T acc[GEMV_ROWS] = {0};                                                     \
-                for (size_t p = p0; p < p1; p++)                                            \
-                    for (int r = 0; r < GEMV_ROWS; r++) acc[r] += row[r][p] * x[p];         \
-                for (size_t r = 0; r < live; r++)                                           \
-                    out[i0 + r] = p0 == 0 ? acc[r] : out[i0 + r] + acc[r];                  \
+                for (size_t p = p0; p < p1; p++) {                                          \
+                    T xp = x[(int64_t)p * xs];                                              \
+                    for (int r = 0; r < GEMV_ROWS; r++) acc[r] += row[r][p] * xp;           \
+                }                                                                           \
+                for (size_t r = 0; r < live; r++) {                                         \
+                    T *o = out + (int64_t)(i0 + r) * os;                                    \
+                    *o = p0 == 0 ? acc[r] : *o + acc[r];                                    \
+                }                                                                           \
             }                                                                               \
         }                                                                                   \
     }                                                                                       \
-    static void axpys_##S(const void *m_, int64_t ld, const void *x_, size_t cols,          \
-                          size_t depth, size_t kc, void *out_)                              \
+    static void axpys_##S(const void *m_, int64_t ld, const void *x_, int64_t xs,           \
+                          size_t cols, size_t depth, size_t kc, void *out_, int64_t os)     \
     {                                                                                       \
         const T *m = (const T *)m_, *x = (const T *)x_;                                     \
         T *out = (T *)out_;                                                                 \
@@ -332,15 +337,17 @@ DEFINE_AXPY_BLOCK_C(f64, double, AXPY_COLS_F64)
                 size_t p1 = depth - p0 < kc ? depth : p0 + kc;                              \
                 T acc[COLS];                                                                \
                 if (live == COLS) {                                                         \
-                    axpy_block_##S(m + j0, ld, x, p0, p1, acc);                             \
+                    axpy_block_##S(m + j0, ld, x, xs, p0, p1, acc);                         \
                 } else { /* the last, partial block */                                      \
                     for (size_t j = 0; j < live; j++) acc[j] = 0;                           \
                     for (size_t p = p0; p < p1; p++)                                        \
                         for (size_t j = 0; j < live; j++)                                   \
-                            acc[j] += x[p] * m[(int64_t)p * ld + (int64_t)(j0 + j)];        \
+                            acc[j] += x[(int64_t)p * xs] * m[(int64_t)p * ld + (int64_t)(j0 + j)]; \
                 }                                                                           \
-                for (size_t j = 0; j < live; j++)                                           \
-                    out[j0 + j] = p0 == 0 ? acc[j] : out[j0 + j] + acc[j];                  \
+                for (size_t j = 0; j < live; j++) {                                         \
+                    T *o = out + (int64_t)(j0 + j) * os;                                    \
+                    *o = p0 == 0 ? acc[j] : *o + acc[j];                                    \
+                }                                                                           \
             }                                                                               \
         }                                                                                   \
     }
@@ -349,6 +356,12 @@ DEFINE_GEMV(double, f64, AXPY_COLS_F64)
 
 /* ---- the blocked driver, shared by both dtypes -------------------------------------------- */
 
+/* With this few rows or columns, C is computed as matrix-vector products (no packing): up
+   to 4 when the vector steps through contiguous rows of the matrix (axpys, vectorised), up to
+   2 when each output element is a dot product along a row (dots, scalar chains). */
+#define GEMV_MAX 4
+#define GEMV_MAX_DOTS 2
+
 /* Everything the driver needs to know about one dtype. */
 typedef struct kind {
     size_t size;           /* bytes per element */
@@ -356,8 +369,10 @@ typedef struct kind {
     size_t mc, kc, nc;     /* cache blocks (mc a multiple of mr, nc of nr) */
     void (*pack)(const void *, int64_t, int64_t, size_t, size_t, size_t, void *);
     void (*kernel)(size_t, const void *, const void *, void *, size_t, int);
-    void (*dots)(const void *, int64_t, const void *, size_t, size_t, size_t, void *);
-    void (*axpys)(const void *, int64_t, const void *, size_t, size_t, size_t, void *);
+    void (*dots)(const void *, int64_t, const void *, int64_t, size_t, size_t, size_t, void *,
+                 int64_t);
+    void (*axpys)(const void *, int64_t, const void *, int64_t, size_t, size_t, size_t, void *,
+                  int64_t);
 } kind;
 
 /* Cache blocks (tuned on a 48 KiB L1 / 2 MiB L2 core): a KC x NR sliver of B (48 KiB) is
@@ -384,6 +399,16 @@ typedef struct operands {
 } operands;
 
 static size_t min_size(size_t x, size_t y) { return x < y ? x : y; }
+
+/* Whether the product goes to gemv: few columns (or rows), counting the loop it would use. */
+static int few_vectors(const operands *o)
+{
+    if (o->n <= GEMV_MAX && o->n <= o->m) /* columns of C: dots when A's rows are contiguous */
+        return o->n <= (o->a_cs == 1 ? GEMV_MAX_DOTS : GEMV_MAX);
+    if (o->m <= GEMV_MAX) /* rows of C: dots when B's columns are contiguous */
+        return o->m <= (o->bt_cs == 1 ? GEMV_MAX_DOTS : GEMV_MAX);
+    return 0;
+}
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
 /* Room for one tile of either dtype (the typedef fails to compile if a tile grows past it). */
@@ -456,12 +481,15 @@ static int buffers_alloc(buffers *bf, const kind *K, const operands *o, int thre
 /* How many threads for an m x n x k product: about one per 2^21 multiply-adds (matrix-vector
    products, which are memory-bound: one per FPK_GRAIN elements of the matrix), and never more
    than there are tiles of C. */
-static int matmul_threads(const kind *K, size_t m, size_t n, size_t k)
+static int matmul_threads(const kind *K, const operands *o)
 {
+    size_t m = o->m, n = o->n, k = o->k;
     size_t work = m * n, tiles = ((m + K->mr - 1) / K->mr) * ((n + K->nr - 1) / K->nr);
     work = k != 0 && work > SIZE_MAX / k ? SIZE_MAX : work * k;
-    if (m == 1 || n == 1)
-        return fpk_threads_for(work);
+    if (work == 0)
+        return 1;
+    if (few_vectors(o))
+        return fpk_threads_for(work / (m < n ? m : n));
     int threads = fpk_threads_for(work / 16);
     return (size_t)threads > tiles ? (int)tiles : threads;
 }
@@ -491,29 +519,35 @@ static void grid_cell(const kind *K, size_t m, size_t n, int threads, int t, siz
     *j1 = min_size(col_tiles * (tj + 1) / tn * K->nr, n);
 }
 
-/* A product with one row (m == 1) or one column (n == 1): a vector x times the matrix M
-   that holds the other operand, split over threads by output elements. */
+/* A product with few columns or rows (see few_vectors): one matrix-vector
+   product per column (or row) of C, each split over threads by output elements. */
+#define GEMV_MAX 4
 static int gemv(const kind *K, const operands *o, int threads)
 {
     const size_t s = K->size;
-    const char *x, *m;
-    size_t count;
-    int64_t rs, cs; /* output element i, step p of M: m[i*rs + p*cs] */
-    if (o->n == 1) {
-        x = o->b, m = o->a, count = o->m, rs = o->a_rs, cs = o->a_cs;
-    } else {
-        x = o->a, m = o->b, count = o->n, rs = o->bt_rs, cs = o->bt_cs;
-    }
+    int columns = o->n <= GEMV_MAX && o->n <= o->m;
+    size_t vectors = columns ? o->n : o->m, count = columns ? o->m : o->n;
+    /* output element i of vector v is c[v*c_vs + i*os]; it reads x[p*xs] (from x + v*x_vs)
+       and M[i*rs + p*cs] */
+    const char *x = columns ? o->b : o->a, *m = columns ? o->a : o->b;
+    int64_t x_vs = columns ? o->bt_rs : o->a_rs, xs = columns ? o->bt_cs : o->a_cs;
+    int64_t rs = columns ? o->a_rs : o->bt_rs, cs = columns ? o->a_cs : o->bt_cs;
+    int64_t c_vs = columns ? 1 : (int64_t)o->n, os = columns ? (int64_t)o->n : 1;
     if (threads > 1 && count < 2 * 16)
         threads = 1;
-    FPK_PARALLEL_RANGES(count, threads, lo, hi,
-        if (lo < hi) {
-            if (cs == 1) /* each output element reads a contiguous run */
-                K->dots(m + (int64_t)lo * rs * (int64_t)s, rs, x, hi - lo, o->k, K->kc,
-                        o->c + lo * s);
-            else /* rs == 1: consecutive output elements are side by side in each step */
-                K->axpys(m + lo * s, cs, x, hi - lo, o->k, K->kc, o->c + lo * s);
-        });
+    for (size_t v = 0; v < vectors; v++) {
+        const char *xv = x + (int64_t)v * x_vs * (int64_t)s;
+        char *cv = o->c + (int64_t)v * c_vs * (int64_t)s;
+        FPK_PARALLEL_RANGES(count, threads, lo, hi,
+            if (lo < hi) {
+                char *out = cv + (int64_t)lo * os * (int64_t)s;
+                if (cs == 1) /* each output element reads a contiguous run of M */
+                    K->dots(m + (int64_t)lo * rs * (int64_t)s, rs, xv, xs, hi - lo, o->k,
+                            K->kc, out, os);
+                else /* rs == 1: consecutive output elements are side by side in M */
+                    K->axpys(m + lo * s, cs, xv, xs, hi - lo, o->k, K->kc, out, os);
+            });
+    }
     return FPK_OK;
 }
 
@@ -526,7 +560,7 @@ static int gemm(const kind *K, const operands *o, int threads)
         memset(o->c, 0, o->m * o->n * K->size);
         return FPK_OK;
     }
-    if (o->m == 1 || o->n == 1)
+    if (few_vectors(o))
         return gemv(K, o, threads);
     buffers bf;
     if (buffers_alloc(&bf, K, o, threads) != FPK_OK)
@@ -584,7 +618,7 @@ static int matmul(const kind *K, const void *a, const void *b, void *c, size_t m
     int status = describe(&o, a, b, c, m, n, k, transpose_a, transpose_b, K->size);
     if (status != FPK_OK)
         return status;
-    return gemm(K, &o, matmul_threads(K, m, n, k));
+    return gemm(K, &o, matmul_threads(K, &o));
 }
 
 /* c[t] = op(a + a_offsets[t]) op(b + b_offsets[t]) for t < batch; c[t] is c + t*m*n. Small
@@ -601,7 +635,7 @@ static int matmul_batched(const kind *K, const void *a, const void *b, void *c, 
         return FPK_ERR_NULL;
     if (batch > SIZE_MAX / (m * n * K->size))
         return FPK_ERR_OVERFLOW;
-    int threads = matmul_threads(K, m, n, k);
+    int threads = matmul_threads(K, &o);
     int across = 1; /* threads across matrices of the batch */
     if (threads == 1 && batch > 1) {
         size_t total = batch * m * n; /* saturating batch * m * n * k / 16 */
