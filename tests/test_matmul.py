@@ -386,3 +386,15 @@ def test_c_status_codes():
     po = ffi.from_buffer("int64_t[]", offsets)
     assert lib.fpk_matmul_batched_f32(pa, pa, pc, 1, 2, 2, 2, 1, 1, po, po) == lib.FPK_OK
     assert c.tolist() == [[2, 2], [2, 2]]
+
+
+def test_many_python_threads_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+    rng = np.random.default_rng(12)
+    pairs = [(rng.standard_normal((150, 120)).astype(np.float32),
+              rng.standard_normal((120, 170)).astype(np.float32)) for _ in range(8)]
+    expected = [fk.matmul(a, b) for a, b in pairs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda pair: fk.matmul(*pair), pairs * 3))
+    for i, result in enumerate(results):
+        assert result.tobytes() == expected[i % 8].tobytes()
