@@ -223,6 +223,7 @@ def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None):
 
     `limits` maps a thread count to machine_limits(); missing counts are measured here."""
     limits = {} if limits is None else limits
+    name_width = max((len(case["name"]) for case in cases), default=0)
     rows = []
     for case in cases:
         threads = case["threads"]
@@ -249,7 +250,7 @@ def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None):
                 row["x_" + library] = row[library] / seconds
         rows.append(row)
         if log:
-            log(format_table([row], header=not rows[:-1]))
+            log(format_table([row], header=len(rows) == 1, name_width=name_width))
     return rows
 
 
@@ -283,11 +284,11 @@ COLUMNS = [  # header, width, how to show a row
 ]
 
 
-def format_table(rows, header=True):
+def format_table(rows, header=True, name_width=None):
     """The rows as a fixed-width text table (x columns: other time / fpkernels time)."""
     lines = []
     widths = [max(width, len(title)) for title, width, _ in COLUMNS]
-    widths[0] = max([widths[0]] + [len(r["name"]) for r in rows])
+    widths[0] = max([widths[0], name_width or 0] + [len(r["name"]) for r in rows])
     if header:
         lines.append(" | ".join(t.ljust(w) for (t, _, _), w in zip(COLUMNS, widths)))
         lines.append("-+-".join("-" * w for w in widths))
