@@ -11,6 +11,9 @@ Cases (see benchmarks/bench.py for the table):
   initializers at 16M float32 (xavier_uniform, he_normal) against numpy.random.Generator
     drawing the same distribution into a new array (random/standard_normal, then scaled in
     place).
+  zscore (whole array and per column) and minmax at 16M float32 against NumPy's expressions
+    (into a preallocated out on both sides). bytes: 12 n (read for the statistics, read and
+    write for the result; 16 n for columns, whose statistics read twice).
 Each case runs at 1 and 2 threads.
 
 Standalone: `flock /tmp/fpk-bench.lock python benchmarks/bench_optimizers.py [--quick]`
@@ -49,7 +52,8 @@ def _adam_cases(torch, name, threads, n):
             cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
             t_opt = cls([t_param], **options)
             torch_call = t_opt.step
-        cases.append({"name": f"{name} step 16M f32 vs torch {label}", "threads": threads,
+        cases.append({"name": f"{name} step {n / 2**20:.0f}M f32 vs torch {label}",
+                      "threads": threads,
                       "fpk": fpk, "numpy": None, "torch": torch_call, "bytes": 28 * n,
                       "flops": None})
     return cases
@@ -98,12 +102,43 @@ def _init_cases(threads, n):
         return w
 
     return [
-        {"name": "xavier_uniform init 16M f32 vs numpy Generator", "threads": threads,
+        {"name": f"xavier_uniform init {n / 2**20:.0f}M f32 vs numpy Generator", "threads": threads,
          "fpk": lambda: xavier(shape, rng=1), "numpy": numpy_uniform, "torch": None,
          "bytes": 4 * n, "flops": None},
-        {"name": "he_normal init 16M f32 vs numpy Generator", "threads": threads,
+        {"name": f"he_normal init {n / 2**20:.0f}M f32 vs numpy Generator", "threads": threads,
          "fpk": lambda: he(shape, rng=1), "numpy": numpy_normal, "torch": None,
          "bytes": 4 * n, "flops": None},
+    ]
+
+
+def _normalize_cases(threads, n):
+    x = np.random.default_rng(2).standard_normal((n // 64, 64), dtype=np.float32)
+    out = np.empty_like(x)
+    label = f"{n / 2**20:.0f}M f32"
+
+    def numpy_zscore():
+        np.subtract(x, x.mean(), out=out)
+        np.divide(out, x.std(ddof=1), out=out)
+
+    def numpy_zscore_columns():
+        np.subtract(x, x.mean(axis=0), out=out)
+        np.divide(out, x.std(axis=0, ddof=1), out=out)
+
+    def numpy_minmax():
+        low = x.min()
+        np.subtract(x, low, out=out)
+        np.divide(out, x.max() - low, out=out)
+
+    return [
+        {"name": f"zscore {label} vs numpy", "threads": threads,
+         "fpk": lambda: fk.zscore(x, out=out), "numpy": numpy_zscore, "torch": None,
+         "bytes": 12 * x.size, "flops": None},
+        {"name": f"zscore axis=0 {label} (n, 64) vs numpy", "threads": threads,
+         "fpk": lambda: fk.zscore(x, axis=0, out=out), "numpy": numpy_zscore_columns,
+         "torch": None, "bytes": 16 * x.size, "flops": None},
+        {"name": f"minmax {label} vs numpy", "threads": threads,
+         "fpk": lambda: fk.minmax(x, out=out), "numpy": numpy_minmax, "torch": None,
+         "bytes": 12 * x.size, "flops": None},
     ]
 
 
@@ -120,6 +155,7 @@ def cases(quick=False):
         result += _adam_cases(torch, "adamw", threads, n)
         result += _many_cases(torch, threads, blocks)
         result += _init_cases(threads, n)
+        result += _normalize_cases(threads, n)
     return result
 
 

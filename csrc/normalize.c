@@ -14,6 +14,14 @@
 #define COLUMNS 256    /* columns per unit when slices are strided (inner > 1) */
 #define LANES 16       /* independent accumulators for min/max */
 
+/* The statistics loops convert to double; with AVX-512, ask GCC for 512-bit vectors (it prefers
+   256-bit ones by default). */
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDE_VECTORS __attribute__((target("prefer-vector-width=512")))
+#else
+#define WIDE_VECTORS
+#endif
+
 /* Chan et al.'s merge of two (count, mean, M2) summaries; M2 = sum of squared deviations. */
 static void merge_moments(double *n, double *mean, double *m2, double nb, double mean_b,
                           double m2_b)
@@ -29,7 +37,8 @@ static double sample_std(double m2, size_t n) { return n > 1 ? sqrt(m2 / (double
 
 #define DEFINE_NORMALIZE(T, SUF)                                                            \
     /* Mean and M2 of n <= BLOCK contiguous elements: two passes over cached data. */       \
-    static void block_moments_##SUF(const T *x, size_t n, double *mean, double *m2)          \
+    WIDE_VECTORS static void block_moments_##SUF(const T *x, size_t n, double *mean,         \
+                                                 double *m2)                                 \
     {                                                                                       \
         double sum = 0.0, squares = 0.0;                                                    \
         _Pragma("omp simd reduction(+:sum)")                                                \
@@ -110,16 +119,22 @@ static double sample_std(double m2, size_t n) { return n > 1 ? sqrt(m2 / (double
                     double sum[COLUMNS], sq[COLUMNS];                                       \
                     for (size_t k = 0; k < width; k++)                                      \
                         sum[k] = sq[k] = 0.0;                                               \
-                    for (size_t i = 0; i < len; i++)                                        \
+                    for (size_t i = 0; i < len; i++) {                                      \
+                        const T *row = base + i * inner;                                    \
+                        _Pragma("omp simd")                                                 \
                         for (size_t k = 0; k < width; k++)                                  \
-                            sum[k] += (double)base[i * inner + k];                          \
+                            sum[k] += (double)row[k];                                       \
+                    }                                                                       \
                     for (size_t k = 0; k < width; k++)                                      \
                         sum[k] /= (double)len;                      /* now the mean */      \
-                    for (size_t i = 0; i < len; i++)                                        \
+                    for (size_t i = 0; i < len; i++) {                                      \
+                        const T *row = base + i * inner;                                    \
+                        _Pragma("omp simd")                                                 \
                         for (size_t k = 0; k < width; k++) {                                \
-                            double d = (double)base[i * inner + k] - sum[k];                \
+                            double d = (double)row[k] - sum[k];                             \
                             sq[k] += d * d;                                                 \
                         }                                                                   \
+                    }                                                                       \
                     for (size_t k = 0; k < width; k++) {                                    \
                         mean[o * inner + k0 + k] = (T)sum[k];                               \
                         std[o * inner + k0 + k] = (T)sample_std(sq[k], len);                \
@@ -139,13 +154,16 @@ static double sample_std(double m2, size_t n) { return n > 1 ? sqrt(m2 / (double
             bad[k] = 0;                                                                     \
         }                                                                                   \
         size_t i = 0;                                                                       \
-        for (; i + LANES <= n; i += LANES)                                                  \
+        for (; i + LANES <= n; i += LANES) {                                                \
+            const T *xi = x + i;                                                            \
+            _Pragma("omp simd")                                                             \
             for (int k = 0; k < LANES; k++) {                                               \
-                T v = x[i + k];                                                             \
+                T v = xi[k];                                                                \
                 lo[k] = v < lo[k] ? v : lo[k];                                              \
                 hi[k] = v > hi[k] ? v : hi[k];                                              \
                 bad[k] |= v != v;                                                           \
             }                                                                               \
+        }                                                                                   \
         for (; i < n; i++) {                                                                \
             T v = x[i];                                                                     \
             lo[0] = v < lo[0] ? v : lo[0];                                                  \
@@ -206,13 +224,16 @@ static double sample_std(double m2, size_t n) { return n > 1 ? sqrt(m2 / (double
                         a[k] = b[k] = base[k];                                              \
                         bad[k] = 0;                                                         \
                     }                                                                       \
-                    for (size_t i = 0; i < len; i++)                                        \
+                    for (size_t i = 0; i < len; i++) {                                      \
+                        const T *row = base + i * inner;                                    \
+                        _Pragma("omp simd")                                                 \
                         for (size_t k = 0; k < width; k++) {                                \
-                            T v = base[i * inner + k];                                      \
+                            T v = row[k];                                                   \
                             a[k] = v < a[k] ? v : a[k];                                     \
                             b[k] = v > b[k] ? v : b[k];                                     \
                             bad[k] |= v != v;                                               \
                         }                                                                   \
+                    }                                                                       \
                     for (size_t k = 0; k < width; k++) {                                    \
                         mn[o * inner + k0 + k] = bad[k] ? (T)NAN : a[k];                    \
                         mx[o * inner + k0 + k] = bad[k] ? (T)NAN : b[k];                    \

@@ -130,17 +130,76 @@ static inline void normal4_f32(uint64_t block, uint32_t k0, uint32_t k1, float z
     }
 }
 
+/* ---- float64 log, sin and cos for Box-Muller (series that vectorise; a few ulp) ---- */
+
+static inline uint64_t bits_of64(double x) { uint64_t b; memcpy(&b, &x, 8); return b; }
+static inline double double_of(uint64_t b) { double x; memcpy(&x, &b, 8); return x; }
+
+/* Natural log of a positive normal double: log m = 2 atanh s, s = (m - 1)/(m + 1), |s| < 0.172. */
+static inline double log_f64(double x)
+{
+    uint64_t b = bits_of64(x);
+    double e = (double)((int)((b >> 52) & 0x7ff) - 1022);       /* x = m * 2^e, m in [0.5, 1) */
+    double m = double_of((b & 0x000fffffffffffffull) | 0x3fe0000000000000ull);
+    int small = m < 0.70710678118654752;
+    e = small ? e - 1.0 : e;
+    m = small ? m + m : m;                                       /* m in [sqrt(.5), sqrt(2)) */
+    double s = (m - 1.0) / (m + 1.0), z = s * s;
+    double series = 1.0 / 21;                                    /* 1 + z/3 + z^2/5 + ... */
+    series = series * z + 1.0 / 19;
+    series = series * z + 1.0 / 17;
+    series = series * z + 1.0 / 15;
+    series = series * z + 1.0 / 13;
+    series = series * z + 1.0 / 11;
+    series = series * z + 1.0 / 9;
+    series = series * z + 1.0 / 7;
+    series = series * z + 1.0 / 5;
+    series = series * z + 1.0 / 3;
+    double log_m = 2.0 * s + 2.0 * s * z * series;
+    return e * 6.93147180369123816490e-01 + (log_m + e * 1.90821492927058770002e-10);  /* e ln 2 */
+}
+
+/* cos(2 pi t) and sin(2 pi t) for t in [0, 1): a quarter-turn reduction, then Taylor series
+   on [-pi/4, pi/4] (the first omitted terms are below 1e-19). */
+static inline void cos_sin_turn_f64(double t, double *c, double *s)
+{
+    double y = t * 4.0;
+    int q = (int)(y + 0.5);
+    double a = (y - (double)q) * 1.57079632679489661923, z = a * a;
+    double sa = 1.0 / 355687428096000.0;
+    sa = sa * z - 1.0 / 1307674368000.0;
+    sa = sa * z + 1.0 / 6227020800.0;
+    sa = sa * z - 1.0 / 39916800.0;
+    sa = sa * z + 1.0 / 362880.0;
+    sa = sa * z - 1.0 / 5040.0;
+    sa = sa * z + 1.0 / 120.0;
+    sa = sa * z - 1.0 / 6.0;
+    sa = a + a * z * sa;
+    double ca = 1.0 / 20922789888000.0;
+    ca = ca * z - 1.0 / 87178291200.0;
+    ca = ca * z + 1.0 / 479001600.0;
+    ca = ca * z - 1.0 / 3628800.0;
+    ca = ca * z + 1.0 / 40320.0;
+    ca = ca * z - 1.0 / 720.0;
+    ca = ca * z + 1.0 / 24.0;
+    ca = ca * z - 0.5;
+    ca = 1.0 + z * ca;
+    q &= 3;
+    *c = q == 0 ? ca : q == 1 ? -sa : q == 2 ? -ca : sa;
+    *s = q == 0 ? sa : q == 1 ? ca : q == 2 ? -sa : -ca;
+}
+
 /* Two standard normals from block b: one Box-Muller pair of 53-bit uniforms. */
 static inline void normal2_f64(uint64_t block, uint32_t k0, uint32_t k1, double z[2])
 {
     uint32_t w[4];
     philox_block(block, k0, k1, w);
-    double u1 = unit_f64(w[0], w[1]) + 0x1p-53;        /* in (0, 1] */
-    double u2 = unit_f64(w[2], w[3]);
-    double r = sqrt(-2.0 * log(u1));
-    double angle = 6.283185307179586 * u2;
-    z[0] = r * cos(angle);
-    z[1] = r * sin(angle);
+    double u1 = unit_f64(w[0], w[1]) + 0x1p-53;        /* in (0, 1]: log(u1) is finite */
+    double r = sqrt(-2.0 * log_f64(u1));
+    double c, s;
+    cos_sin_turn_f64(unit_f64(w[2], w[3]), &c, &s);
+    z[0] = r * c;
+    z[1] = r * s;
 }
 
 /* ---- fills ---- */
@@ -191,16 +250,30 @@ WIDE_VECTORS static void uniform_range_f32(float *out, size_t lo, size_t hi, uin
     }
 }
 
-/* Elements [lo, hi) of a float64 uniform fill. */
-static void uniform_range_f64(double *out, size_t lo, size_t hi, uint64_t offset, uint32_t k0,
-                              uint32_t k1, double low, double high)
+/* Elements [lo, hi) of a float64 uniform fill: two doubles per block. */
+WIDE_VECTORS static void uniform_range_f64(double *out, size_t lo, size_t hi, uint64_t offset,
+                                           uint32_t k0, uint32_t k1, double low, double high)
 {
+    size_t i = lo;
     uint32_t w[4];
-    for (size_t i = lo; i < hi; i++) {
-        uint64_t j = offset + i;
-        philox_block(j >> 1, k0, k1, w);
-        int k = (int)(j & 1) * 2;
-        out[i] = scale_f64(unit_f64(w[k], w[k + 1]), low, high);
+    if (i < hi && ((offset + i) & 1)) {                 /* head: the second half of a block */
+        philox_block((offset + i) >> 1, k0, k1, w);
+        out[i] = scale_f64(unit_f64(w[2], w[3]), low, high);
+        i++;
+    }
+    size_t blocks = (hi - i) / 2;
+    uint64_t first = (offset + i) >> 1;
+    double *o = out + i;
+    for (size_t b = 0; b < blocks; b++) {               /* body: whole blocks */
+        uint32_t v[4];
+        philox_block(first + b, k0, k1, v);
+        o[2 * b] = scale_f64(unit_f64(v[0], v[1]), low, high);
+        o[2 * b + 1] = scale_f64(unit_f64(v[2], v[3]), low, high);
+    }
+    i += 2 * blocks;
+    if (i < hi) {                                       /* tail: the first half of a block */
+        philox_block((offset + i) >> 1, k0, k1, w);
+        out[i] = scale_f64(unit_f64(w[0], w[1]), low, high);
     }
 }
 
@@ -229,9 +302,9 @@ WIDE_VECTORS static void normal_range_f32(float *out, size_t lo, size_t hi, uint
     }
 }
 
-/* Elements [lo, hi) of a float64 normal fill. */
-static void normal_range_f64(double *out, size_t lo, size_t hi, uint64_t offset, uint32_t k0,
-                             uint32_t k1, double mean, double std)
+/* Elements [lo, hi) of a float64 normal fill: two doubles per block. */
+WIDE_VECTORS static void normal_range_f64(double *out, size_t lo, size_t hi, uint64_t offset,
+                                          uint32_t k0, uint32_t k1, double mean, double std)
 {
     size_t i = lo;
     double z[2];
@@ -240,11 +313,16 @@ static void normal_range_f64(double *out, size_t lo, size_t hi, uint64_t offset,
         out[i] = mean + std * z[1];
         i++;
     }
-    for (; i + 1 < hi; i += 2) {
-        normal2_f64((offset + i) >> 1, k0, k1, z);
-        out[i] = mean + std * z[0];
-        out[i + 1] = mean + std * z[1];
+    size_t blocks = (hi - i) / 2;
+    uint64_t first = (offset + i) >> 1;
+    double *o = out + i;
+    for (size_t b = 0; b < blocks; b++) {
+        double y[2];
+        normal2_f64(first + b, k0, k1, y);
+        o[2 * b] = mean + std * y[0];
+        o[2 * b + 1] = mean + std * y[1];
     }
+    i += 2 * blocks;
     if (i < hi) {
         normal2_f64((offset + i) >> 1, k0, k1, z);
         out[i] = mean + std * z[0];

@@ -59,14 +59,14 @@ def float_dtype(*arrays):
 
 
 def contiguous(x, dtype):
-    """`x` as a C-contiguous array of `dtype`, copying only when it is not one already."""
-    if x.dtype == dtype and x.flags.c_contiguous:
+    """`x` as an aligned C-contiguous array of `dtype`, copying only when it is not one already."""
+    if x.dtype == dtype and x.flags.c_contiguous and x.flags.aligned:
         return x
-    return np.ascontiguousarray(x, dtype=dtype)
+    return np.array(x, dtype=dtype, order="C")  # a fresh aligned copy; 0-d stays 0-d
 
 
 def output(out, shape, dtype, name="out"):
-    """A validated `out=` array (right shape, dtype, writable, C-contiguous), or a new one."""
+    """A validated `out=` array (right shape, dtype, writable, aligned, C-contiguous), or a new one."""
     if out is None:
         return np.empty(shape, dtype)
     if type(out) is not np.ndarray:
@@ -77,8 +77,8 @@ def output(out, shape, dtype, name="out"):
         raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only")
-    if not out.flags.c_contiguous:
-        raise ValueError(f"{name} must be C-contiguous")
+    if not (out.flags.c_contiguous and out.flags.aligned):
+        raise ValueError(f"{name} must be C-contiguous and aligned")
     return out
 
 

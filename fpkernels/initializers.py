@@ -94,6 +94,7 @@ _RNG_HELP = ("rng: None (fresh entropy), an int seed, or a numpy.random.Generato
              "dtype: float32 (default) or float64")
 
 
+@register("zeros")
 class Zeros(_interfaces.Initializer):
     """All zeros (the usual bias initializer). rng is accepted and ignored.
 
@@ -118,6 +119,7 @@ class Zeros(_interfaces.Initializer):
         return _np.zeros(shape, wanted)
 
 
+@register("uniform")
 class Uniform(_interfaces.Initializer):
     """U(low, high) for every element, whatever the shape.
 
@@ -145,6 +147,7 @@ class Uniform(_interfaces.Initializer):
         return _fill("uniform", shape, rng, dtype, self.low, self.high)
 
 
+@register("xavier_uniform", aliases=("xavier", "glorot", "glorot_uniform"))
 class XavierUniform(_interfaces.Initializer):
     """Glorot/Xavier uniform: U(-b, b), b = gain * sqrt(6 / (fan_in + fan_out)).
 
@@ -157,6 +160,7 @@ class XavierUniform(_interfaces.Initializer):
                    "about the same from layer to layer, for tanh and sigmoid units. Variance "
                    "gain² · 2 / (fan_in + fan_out).")
     formula = "w ~ U(−b, b),  b = gain·√(6 / (fan_in + fan_out))"
+    aliases = ("xavier", "glorot", "glorot_uniform")
     formulaic = staticmethod(_reference.xavier_uniform)
     hyperparameters = {"gain": "scale factor (1 for tanh/sigmoid/linear)"}
     when_to_use = "Layers followed by tanh, sigmoid, softmax or nothing; also swish in practice."
@@ -171,12 +175,14 @@ class XavierUniform(_interfaces.Initializer):
         return _fill("uniform", shape, rng, dtype, -bound, bound)
 
 
+@register("xavier_normal", aliases=("glorot_normal",))
 class XavierNormal(_interfaces.Initializer):
     """Glorot/Xavier normal: N(0, std²), std = gain * sqrt(2 / (fan_in + fan_out))."""
 
     description = ("Xavier (Glorot) normal: N(0, 2 / (fan_in + fan_out)).\nThe same variance as xavier_uniform, "
                    "gain² · 2 / (fan_in + fan_out), from a normal distribution.")
     formula = "w ~ N(0, σ²),  σ = gain·√(2 / (fan_in + fan_out))"
+    aliases = ("glorot_normal",)
     formulaic = staticmethod(_reference.xavier_normal)
     hyperparameters = {"gain": "scale factor (1 for tanh/sigmoid/linear)"}
     when_to_use = "As xavier_uniform, when you prefer a bell-shaped spread."
@@ -191,12 +197,14 @@ class XavierNormal(_interfaces.Initializer):
         return _fill("normal", shape, rng, dtype, 0.0, std)
 
 
+@register("he_normal", aliases=("he", "kaiming", "kaiming_normal"))
 class HeNormal(_interfaces.Initializer):
     """He/Kaiming normal: N(0, 2 / fan_in), for ReLU layers."""
 
     description = ("He (Kaiming) normal: N(0, 2 / fan_in), for ReLU layers.\nVariance 2 / fan_in keeps the activations' "
                    "variance steady through ReLU layers (a ReLU zeroes half its inputs).")
     formula = "w ~ N(0, σ²),  σ = √(2 / fan_in)"
+    aliases = ("he", "kaiming", "kaiming_normal")
     formulaic = staticmethod(_reference.he_normal)
     hyperparameters = {}
     when_to_use = "Layers followed by ReLU, leaky ReLU, GELU or swish in deep networks."
@@ -207,12 +215,14 @@ class HeNormal(_interfaces.Initializer):
         return _fill("normal", shape, rng, dtype, 0.0, _math.sqrt(2.0 / max(fan_in, 1)))
 
 
+@register("he_uniform", aliases=("kaiming_uniform",))
 class HeUniform(_interfaces.Initializer):
     """He/Kaiming uniform: U(-b, b), b = sqrt(6 / fan_in) (variance 2 / fan_in)."""
 
     description = ("He (Kaiming) uniform: U(-b, b), b = sqrt(6 / fan_in).\nThe He variance "
                    "2 / fan_in from a uniform distribution, for ReLU layers.")
     formula = "w ~ U(−b, b),  b = √(6 / fan_in)"
+    aliases = ("kaiming_uniform",)
     formulaic = staticmethod(_reference.he_uniform)
     hyperparameters = {}
     when_to_use = "As he_normal, with bounded values."
@@ -222,11 +232,3 @@ class HeUniform(_interfaces.Initializer):
         fan_in, _ = _fans(shape)
         return _fill("uniform", shape, rng, dtype, -_math.sqrt(6.0 / max(fan_in, 1)),
                      _math.sqrt(6.0 / max(fan_in, 1)))
-
-# Registered by call (not as decorators) so the module keeps the classes themselves.
-register("zeros", Zeros)
-register("uniform", Uniform)
-register("xavier_uniform", XavierUniform, aliases=("xavier", "glorot", "glorot_uniform"))
-register("xavier_normal", XavierNormal, aliases=("glorot_normal",))
-register("he_normal", HeNormal, aliases=("he", "kaiming", "kaiming_normal"))
-register("he_uniform", HeUniform, aliases=("kaiming_uniform",))

@@ -55,6 +55,8 @@ def _prepare(x, axis, what):
     x = as_array(x, "x")
     dtype = float_dtype(x)
     x = contiguous(x, dtype)
+    if not x.flags.aligned:                 # C needs aligned floats: copy a misaligned view
+        x = x.copy()
     outer, n, inner, stats_shape = _layout(x.shape, axis)
     if n == 0 and (axis is None or outer * inner > 0):
         raise ValueError(f"{what} of an empty {'array' if axis is None else 'axis'} "

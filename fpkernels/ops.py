@@ -168,7 +168,9 @@ def _make_binary(name, code, symbol):
         if type(a) is _ndarray and type(b) is _ndarray:
             dtype = a.dtype
             entry = fast.get(dtype)
-            if entry is not None and b.dtype is dtype and a.shape == b.shape:
+            # arrays that own their memory are aligned; views must say so (C reads whole floats)
+            if (entry is not None and b.dtype is dtype and a.shape == b.shape
+                    and (a.base is None or a.flags.aligned) and (b.base is None or b.flags.aligned)):
                 function, array_type = entry
                 if out is None:
                     try:
@@ -184,7 +186,7 @@ def _make_binary(name, code, symbol):
                 if (type(out) is _ndarray and out.dtype is dtype and out.shape == a.shape
                         and (a is out or (a.base is None and out.base is None))
                         and (b is out or (b.base is None and out.base is None))
-                        and out.flags.writeable):
+                        and out.flags.writeable and (out.base is None or out.flags.aligned)):
                     try:
                         status = function(_from_buffer(array_type, a), _from_buffer(array_type, b),
                                            _from_buffer(array_type, out), a.size)
@@ -338,7 +340,7 @@ def transpose(x):
     x = as_array(x)
     dtype = float_dtype(x)
     if x.ndim != 2:
-        return np.ascontiguousarray(np.transpose(x), dtype=dtype)
+        return contiguous(np.transpose(x), dtype)
     x = contiguous(x, dtype)
     rows, cols = x.shape
     out = np.empty((cols, rows), dtype)

@@ -22,6 +22,7 @@ from numbers import Real as _Real
 import numpy as _np
 
 from . import interfaces as _interfaces
+from . import schedules  # noqa: F401  (also makes fpkernels.schedules available)
 from ._core import FLOAT32 as _F32, FLOAT64 as _F64, check as _check, ffi as _ffi, lib as _lib
 from .formulaic import training as _reference
 
@@ -106,6 +107,12 @@ class FusedOptimizer(_interfaces.Optimizer):
         settings = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameter_values().items())
         return f"{type(self).__name__}({settings})"
 
+    def __getstate__(self):
+        """For copy.deepcopy and pickle: everything but the cached C pointers."""
+        state = dict(self.__dict__)
+        state["_groups"] = None
+        return state
+
     # ---- the step ----
 
     def _gather(self, params, grads):
@@ -133,14 +140,20 @@ class FusedOptimizer(_interfaces.Optimizer):
                                  "that array)")
             if not flags.writeable:
                 raise ValueError(f"params[{index}] is read-only; it must be writable to be updated")
+            if not flags.aligned:
+                raise ValueError(f"params[{index}] is not aligned to its dtype; the update runs in "
+                                 "place in C, which needs aligned floats (copy it once)")
             shape = p.shape
-            if not (type(g) is _np.ndarray and g.dtype == dtype and g.flags.c_contiguous):
+            if not (type(g) is _np.ndarray and g.dtype == dtype and g.flags.c_contiguous
+                    and g.flags.aligned):
                 g = _np.asarray(g)
                 if g.dtype.kind not in "fiub":
                     raise TypeError(f"grads[{index}] has dtype {g.dtype}; gradients must be real "
                                     "numbers")
                 if g.shape == shape:
-                    g = _np.ascontiguousarray(g, dtype=dtype)
+                    g = _np.asarray(g, dtype=dtype, order="C")
+                    if not g.flags.aligned:
+                        g = g.copy()
             if g.shape != shape:
                 raise ValueError(f"grads[{index}] has shape {g.shape} but params[{index}] has "
                                  f"shape {shape}")
@@ -315,6 +328,7 @@ class FusedOptimizer(_interfaces.Optimizer):
         raise NotImplementedError
 
 
+@register("sgd")
 class SGD(FusedOptimizer):
     """Stochastic gradient descent, with optional momentum, Nesterov momentum and weight decay.
 
@@ -416,6 +430,7 @@ class _AdamBase(FusedOptimizer):
             sizes, config), f"{self.name} step")
 
 
+@register("adam")
 class Adam(_AdamBase):
     """Adam: per-weight step sizes from running means of the gradient and its square.
 
@@ -451,6 +466,7 @@ class Adam(_AdamBase):
         super().__init__(lr, beta1, beta2, eps, weight_decay, amsgrad, betas)
 
 
+@register("adamw")
 class AdamW(_AdamBase):
     """AdamW: Adam with decoupled weight decay, p -= lr*weight_decay*p before the Adam step.
 
@@ -474,6 +490,7 @@ class AdamW(_AdamBase):
         super().__init__(lr, beta1, beta2, eps, weight_decay, amsgrad, betas)
 
 
+@register("rmsprop")
 class RMSprop(FusedOptimizer):
     """RMSprop: divide each gradient by the root of a running mean of its squares.
 
@@ -512,9 +529,3 @@ class RMSprop(FusedOptimizer):
             "lr": lr, "alpha": self.alpha, "eps": self.eps, "weight_decay": self.weight_decay})
         _check(getattr(_lib, f"fpk_rmsprop_step_many_{_SUFFIX[dtype]}")(
             count, params, grads, buffers["v"], sizes, config), "rmsprop step")
-
-# Registered by call (not as decorators) so the module keeps the classes themselves.
-register("sgd", SGD)
-register("adam", Adam)
-register("adamw", AdamW)
-register("rmsprop", RMSprop)

@@ -10,6 +10,11 @@ def set_num_threads(n):
     """Let kernels use `n` OpenMP threads (process-wide; n >= 1)."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"the thread count must be an int, not {type(n).__name__}")
+    if n > 1 and _in_forked_child:
+        raise RuntimeError("this process is a fork() child, and GNU libgomp cannot run parallel "
+                           "regions after fork() once the parent has: kernels stay on one thread here. "
+                           "Use multiprocessing's 'spawn' or 'forkserver' start method for "
+                           "multi-threaded workers.")
     check(lib.fpk_set_num_threads(n), f"set_num_threads({n})")
 
 
@@ -29,10 +34,15 @@ def num_threads(n):
         set_num_threads(previous)
 
 
+_in_forked_child = False
+
+
 def _after_fork_in_child():
     # GNU libgomp's thread pool does not survive fork(): a parallel region in the child would
     # wait forever for threads that were not copied. One thread keeps every kernel on its
     # serial path, which never enters a region. (Children started with "spawn" are unaffected.)
+    global _in_forked_child
+    _in_forked_child = True
     lib.fpk_set_num_threads(1)
 
 

@@ -196,3 +196,12 @@ def test_round_trip_property(x, axis):
     y, lo, hi = fk.minmax(x, axis=axis, return_stats=True)
     assert ((y >= 0) & (y <= 1)).all()
     np.testing.assert_allclose(fk.minmax_inverse(y, lo, hi), x, rtol=1e-9, atol=1e-6)
+
+
+def test_misaligned_input():
+    buffer = np.zeros(8 * 5 + 1, np.uint8)
+    x = buffer[1:].view(np.float64)
+    x[:] = [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert not x.flags.aligned
+    np.testing.assert_allclose(fk.minmax(x), [0, 0.25, 0.5, 0.75, 1])
+    np.testing.assert_allclose(fk.zscore(x), numpy_zscore(x)[0])

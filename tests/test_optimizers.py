@@ -330,6 +330,7 @@ def test_schedule_values():
     warm = Warmup(0.1, warmup_steps=4)
     assert [round(warm(s), 10) for s in range(6)] == [0.025, 0.05, 0.075, 0.1, 0.1, 0.1]
     assert ConstantLR(0.3)(7) == 0.3
+    assert fk.schedules.CosineLR is CosineLR
     assert "CosineLR" in repr(cosine)
     with pytest.raises(ValueError):
         StepLR(0.1, 0)
@@ -441,3 +442,66 @@ def test_conformance_kit(name, hyper):
     import fpkernels.testing as fkt
     passed = fkt.check_optimizer(name, kit_reference(name), hyperparams=hyper)
     assert "steps match the reference" in passed
+
+
+def test_deepcopy_and_pickle_of_a_stepped_optimizer():
+    import copy
+    opt = fk.optimizers.get("adam", amsgrad=True)
+    w = np.ones(5, np.float32)
+    opt.step(w, np.arange(5.0))
+    twins = [copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))]
+    ws = [w.copy(), w.copy()]
+    opt.step(w, np.ones(5))
+    for twin, wt in zip(twins, ws):
+        assert twin.state[0]["m"] is not opt.state[0]["m"]
+        twin.step(wt, np.ones(5))
+        assert wt.tobytes() == w.tobytes()
+
+
+# ---- random hyper-parameters and data against the references (float64) ----
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+HYPER = {
+    "sgd": st.fixed_dictionaries({"lr": st.floats(0, 1), "momentum": st.floats(0.01, 0.99),
+                                  "nesterov": st.booleans(), "weight_decay": st.floats(0, 1)}),
+    "adam": st.fixed_dictionaries({"lr": st.floats(0, 1), "beta1": st.floats(0, 0.999),
+                                   "beta2": st.floats(0, 0.9999), "eps": st.floats(1e-10, 1),
+                                   "weight_decay": st.floats(0, 1), "amsgrad": st.booleans()}),
+    "rmsprop": st.fixed_dictionaries({"lr": st.floats(0, 1), "alpha": st.floats(0, 0.999),
+                                      "eps": st.floats(1e-10, 1), "weight_decay": st.floats(0, 1)}),
+}
+HYPER["adamw"] = HYPER["adam"]
+
+
+@given(st.sampled_from(sorted(HYPER)), st.data(),
+       st.lists(st.floats(-10, 10), min_size=1, max_size=9), st.integers(1, 4))
+def test_random_settings_match_reference(name, data, start, steps):
+    hyper = data.draw(HYPER[name])
+    grads = [data.draw(st.lists(st.floats(-10, 10), min_size=len(start), max_size=len(start)))
+             for _ in range(steps)]
+    param = np.array(start)
+    reference, state = list(start), {}
+    opt = fk.optimizers.get(name, **hyper)
+    for g in grads:
+        opt.step(param, g)
+        getattr(formulaic, name)(reference, g, state, **hyper)
+    np.testing.assert_allclose(param, reference, rtol=1e-9, atol=1e-9)
+
+
+def misaligned(n, dtype=np.float32):
+    buffer = np.zeros(np.dtype(dtype).itemsize * n + 1, np.uint8)
+    view = buffer[1:].view(dtype)
+    assert not view.flags.aligned
+    return view
+
+
+def test_misaligned_arrays():
+    p = misaligned(4)
+    with pytest.raises(ValueError, match="aligned"):
+        fk.optimizers.get("sgd").step(p, np.ones(4))
+    g = misaligned(4)
+    g[:] = 1.0
+    w = np.zeros(4, np.float32)
+    fk.optimizers.get("sgd", lr=1.0).step(w, g)
+    assert (w == -1).all()

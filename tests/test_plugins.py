@@ -460,13 +460,19 @@ def test_example_plugins_install_work_and_uninstall(tmp_path):
         opt = fk.optimizers.get("lion", lr=0.1)
         p = [np.ones(3)]
         opt.step(p, [np.array([1.0, -1.0, 0.0])])
-        print(json.dumps({"lazy": lazy, "names": names,
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(256, 4)).astype(np.float32)
+        y = np.tanh(X.sum(axis=1, keepdims=True)).astype(np.float32)
+        net = fk.nn.Sequential([fk.nn.Dense(4, 16, activation="mish", rng=0), fk.nn.Dense(16, 1, rng=1)])
+        history = net.fit(X, y, loss="log_cosh", optimizer="lion", epochs=10, verbose=0, metrics=())
+        print(json.dumps({"lazy": lazy, "names": names, "trained": history["loss"][-1] < history["loss"][0],
             "mish": mish.forward(x).tolist(),
             "info": [info["distribution"], info["version"], info["origin"]],
             "lion": p[0].tolist(),
             "logcosh": fk.losses.get("log_cosh").value([0.0], [0.0])}))
     """)).strip().splitlines()[-1])
     assert used["lazy"] is True
+    assert used["trained"] is True              # a network trains with the three plugin names
     assert "mish" in used["names"]["activations"] and "lion" in used["names"]["optimizers"]
     assert "log_cosh" in used["names"]["losses"]
     import numpy as np
