@@ -166,8 +166,9 @@ DEFINE_PACK_TRANSPOSING(double, f64, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd
  *     c[i][j]   = first ? acc[i][j] : c[i][j] + acc[i][j]
  * a and b are packed panels. C is only read at the end (it was prefetched at the start). */
 
-/* One kernel for a vector type: NV vectors of LANES elements per row of the tile. */
-#define DEFINE_KERNEL(S, T, VEC, LANES, MR, NV, ZERO, LOAD, STORE, SET1, FMADD, ADD)       \
+/* One kernel for a vector type: NV vectors of LANES elements per row of the tile; rows of the
+   B panel are BSTEP elements apart (NV * LANES, or NR for a narrow kernel on a full panel). */
+#define DEFINE_KERNEL(S, T, VEC, LANES, MR, NV, BSTEP, ZERO, LOAD, STORE, SET1, FMADD, ADD) \
     static void kernel_##S(size_t kc, const void *a_, const void *b_, void *c_, size_t ldc, \
                            int first)                                                       \
     {                                                                                       \
@@ -179,10 +180,10 @@ DEFINE_PACK_TRANSPOSING(double, f64, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd
             _mm_prefetch((const char *)(c + i * ldc + NV * LANES - 1), _MM_HINT_T0);        \
             for (int v = 0; v < NV; v++) acc[i][v] = ZERO();                                \
         }                                                                                   \
-        for (size_t p = 0; p < kc; p++, a += MR, b += NV * LANES) {                         \
+        for (size_t p = 0; p < kc; p++, a += MR, b += BSTEP) {                              \
             /* fetch B 16 rows ahead: its first pass comes from L3 */                       \
-            _mm_prefetch((const char *)(b + 16 * NV * LANES), _MM_HINT_T0);                 \
-            _mm_prefetch((const char *)(b + 16 * NV * LANES) + 64, _MM_HINT_T0);            \
+            _mm_prefetch((const char *)(b + 16 * BSTEP), _MM_HINT_T0);                      \
+            _mm_prefetch((const char *)(b + 16 * BSTEP) + 64, _MM_HINT_T0);                 \
             VEC row[NV]; /* row p of the B panel */                                         \
             for (int v = 0; v < NV; v++) row[v] = LOAD(b + v * LANES);                      \
             for (int i = 0; i < MR; i++) {                                                  \
@@ -220,10 +221,17 @@ DEFINE_PACK_TRANSPOSING(double, f64, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd
 #define NR_F32 32
 #define MR_F64 14
 #define NR_F64 16
-DEFINE_KERNEL(f32, float, __m512, 16, MR_F32, 2, _mm512_setzero_ps, _mm512_loadu_ps,
+DEFINE_KERNEL(f32, float, __m512, 16, MR_F32, 2, NR_F32, _mm512_setzero_ps, _mm512_loadu_ps,
               _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
-DEFINE_KERNEL(f64, double, __m512d, 8, MR_F64, 2, _mm512_setzero_pd, _mm512_loadu_pd,
+DEFINE_KERNEL(f64, double, __m512d, 8, MR_F64, 2, NR_F64, _mm512_setzero_pd, _mm512_loadu_pd,
               _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
+/* Narrow kernels: the left half of a tile, for edge tiles at most half as wide. */
+#define NARROW_F32 16
+#define NARROW_F64 8
+DEFINE_KERNEL(f32_narrow, float, __m512, 16, MR_F32, 1, NR_F32, _mm512_setzero_ps,
+              _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
+DEFINE_KERNEL(f64_narrow, double, __m512d, 8, MR_F64, 1, NR_F64, _mm512_setzero_pd,
+              _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
 #define AXPY_COLS_F32 64
 #define AXPY_COLS_F64 32
 DEFINE_AXPY_BLOCK(f32, float, __m512, 16, 4, _mm512_setzero_ps, _mm512_loadu_ps,
@@ -238,10 +246,16 @@ DEFINE_AXPY_BLOCK(f64, double, __m512d, 8, 4, _mm512_setzero_pd, _mm512_loadu_pd
 #define NR_F32 16
 #define MR_F64 6
 #define NR_F64 8
-DEFINE_KERNEL(f32, float, __m256, 8, MR_F32, 2, _mm256_setzero_ps, _mm256_loadu_ps,
+DEFINE_KERNEL(f32, float, __m256, 8, MR_F32, 2, NR_F32, _mm256_setzero_ps, _mm256_loadu_ps,
               _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps)
-DEFINE_KERNEL(f64, double, __m256d, 4, MR_F64, 2, _mm256_setzero_pd, _mm256_loadu_pd,
+DEFINE_KERNEL(f64, double, __m256d, 4, MR_F64, 2, NR_F64, _mm256_setzero_pd, _mm256_loadu_pd,
               _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_add_pd)
+#define NARROW_F32 8
+#define NARROW_F64 4
+DEFINE_KERNEL(f32_narrow, float, __m256, 8, MR_F32, 1, NR_F32, _mm256_setzero_ps,
+              _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps)
+DEFINE_KERNEL(f64_narrow, double, __m256d, 4, MR_F64, 1, NR_F64, _mm256_setzero_pd,
+              _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_add_pd)
 #define AXPY_COLS_F32 32
 #define AXPY_COLS_F64 16
 DEFINE_AXPY_BLOCK(f32, float, __m256, 8, 4, _mm256_setzero_ps, _mm256_loadu_ps,
@@ -273,6 +287,10 @@ DEFINE_AXPY_BLOCK(f64, double, __m256d, 4, 4, _mm256_setzero_pd, _mm256_loadu_pd
     }
 DEFINE_KERNEL_C(f32, float, MR_F32, NR_F32)
 DEFINE_KERNEL_C(f64, double, MR_F64, NR_F64)
+#define NARROW_F32 0 /* no narrow kernels: edge tiles use the full one */
+#define NARROW_F64 0
+#define kernel_f32_narrow NULL
+#define kernel_f64_narrow NULL
 #define AXPY_COLS_F32 16
 #define AXPY_COLS_F64 16
 #define DEFINE_AXPY_BLOCK_C(S, T, COLS)                                                    \
@@ -369,6 +387,8 @@ typedef struct kind {
     size_t mc, kc, nc;     /* cache blocks (mc a multiple of mr, nc of nr) */
     void (*pack)(const void *, int64_t, int64_t, size_t, size_t, size_t, void *);
     void (*kernel)(size_t, const void *, const void *, void *, size_t, int);
+    size_t narrow;  /* columns of the narrow kernel (0: none) */
+    void (*kernel_narrow)(size_t, const void *, const void *, void *, size_t, int);
     void (*dots)(const void *, int64_t, const void *, int64_t, size_t, size_t, size_t, void *,
                  int64_t);
     void (*axpys)(const void *, int64_t, const void *, int64_t, size_t, size_t, size_t, void *,
@@ -385,9 +405,11 @@ typedef struct kind {
 #define KC_F64 256
 #define NC_F64 (64 * NR_F64)
 static const kind KIND_F32 = {sizeof(float), MR_F32, NR_F32, MC_F32, KC_F32, NC_F32,
-                              pack_f32, kernel_f32, dots_f32, axpys_f32};
+                              pack_f32, kernel_f32, NARROW_F32, kernel_f32_narrow,
+                              dots_f32, axpys_f32};
 static const kind KIND_F64 = {sizeof(double), MR_F64, NR_F64, MC_F64, KC_F64, NC_F64,
-                              pack_f64, kernel_f64, dots_f64, axpys_f64};
+                              pack_f64, kernel_f64, NARROW_F64, kernel_f64_narrow,
+                              dots_f64, axpys_f64};
 
 /* The operands of one product: C (m x n, row-major) = A (m x k) B (k x n), where element
    (i, p) of A is a[i*a_rs + p*a_cs] and element (j, p) of B^T is b[j*bt_rs + p*bt_cs]. */
@@ -416,12 +438,17 @@ static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 typedef char tile_buffer_fits[MR_F32 * NR_F32 * sizeof(float) <= TILE_BUFFER * sizeof(double) &&
                               MR_F64 * NR_F64 <= TILE_BUFFER ? 1 : -1];
 
-/* One MR x NR tile; an edge tile (rows < MR or cols < NR) goes through a full-size buffer. */
+/* One MR x NR tile; an edge tile (rows < MR or cols < NR) goes through a full-size buffer,
+   with the narrow kernel when it is at most half as wide. */
 static void tile(const kind *K, size_t kc, const char *a, const char *b, char *c, size_t ldc,
                  size_t rows, size_t cols, int first)
 {
-    if (rows == K->mr && cols == K->nr) {
-        K->kernel(kc, a, b, c, ldc, first);
+    void (*kernel)(size_t, const void *, const void *, void *, size_t, int) = K->kernel;
+    size_t width = K->nr;
+    if (cols <= K->narrow)
+        kernel = K->kernel_narrow, width = K->narrow;
+    if (rows == K->mr && cols == width) {
+        kernel(kc, a, b, c, ldc, first);
         return;
     }
     double buffer[TILE_BUFFER]; /* MR x NR elements of either dtype */
@@ -429,7 +456,7 @@ static void tile(const kind *K, size_t kc, const char *a, const char *b, char *c
     size_t row_bytes = cols * K->size, t_ld = K->nr * K->size, c_ld = ldc * K->size;
     if (!first)
         for (size_t i = 0; i < rows; i++) memcpy(t + i * t_ld, c + i * c_ld, row_bytes);
-    K->kernel(kc, a, b, t, K->nr, first);
+    kernel(kc, a, b, t, K->nr, first);
     for (size_t i = 0; i < rows; i++) memcpy(c + i * c_ld, t + i * t_ld, row_bytes);
 }
 
