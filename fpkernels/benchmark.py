@@ -224,6 +224,7 @@ def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None):
     `limits` maps a thread count to machine_limits(); missing counts are measured here."""
     limits = {} if limits is None else limits
     name_width = max((len(case["name"]) for case in cases), default=0)
+    skip = _empty_columns(cases, forced)
     rows = []
     for case in cases:
         threads = case["threads"]
@@ -250,7 +251,7 @@ def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None):
                 row["x_" + library] = row[library] / seconds
         rows.append(row)
         if log:
-            log(format_table([row], header=len(rows) == 1, name_width=name_width))
+            log(format_table([row], header=len(rows) == 1, name_width=name_width, skip=skip))
     return rows
 
 
@@ -284,17 +285,32 @@ COLUMNS = [  # header, width, how to show a row
 ]
 
 
-def format_table(rows, header=True, name_width=None):
-    """The rows as a fixed-width text table (x columns: other time / fpkernels time)."""
+def format_table(rows, header=True, name_width=None, skip=()):
+    """The rows as a fixed-width text table (x columns: other time / fpkernels time), without
+    the columns whose titles are in `skip`."""
     lines = []
-    widths = [max(width, len(title)) for title, width, _ in COLUMNS]
+    columns = [column for column in COLUMNS if column[0] not in skip]
+    widths = [max(width, len(title)) for title, width, _ in columns]
     widths[0] = max([widths[0], name_width or 0] + [len(r["name"]) for r in rows])
     if header:
-        lines.append(" | ".join(t.ljust(w) for (t, _, _), w in zip(COLUMNS, widths)))
+        lines.append(" | ".join(t.ljust(w) for (t, _, _), w in zip(columns, widths)).rstrip())
         lines.append("-+-".join("-" * w for w in widths))
     for row in rows:
-        lines.append(" | ".join(show(row).ljust(w) for (_, _, show), w in zip(COLUMNS, widths)))
+        lines.append(" | ".join(show(row).ljust(w)
+                                for (_, _, show), w in zip(columns, widths)).rstrip())
     return "\n".join(lines)
+
+
+def _empty_columns(cases, forced):
+    """Titles of the columns no case can fill (no torch anywhere, no forced NumPy runs)."""
+    skip = []
+    if not any(case["torch"] for case in cases):
+        skip.append("x torch")
+    if not (forced and any(case.get("numpy_forced") for case in cases)):
+        skip.append("x NumPy SkylakeX")
+    if not any(case["numpy"] for case in cases):
+        skip.append("x NumPy")
+    return skip
 
 
 def format_limits(limits):
