@@ -53,10 +53,14 @@ def matmul(a, b, transpose_a=False, transpose_b=False, out=None):
     Follows numpy.matmul: 2-D arrays are matrices; a 1-D `a` is a row vector and a 1-D `b` a
     column vector (the added axis is removed from the result, and transpose flags do nothing
     to 1-D operands, like `v.T` in NumPy); N-d arrays are stacks of matrices in the last two
-    axes, with the leading (batch) axes broadcast; 1-D @ 1-D gives a NumPy scalar. Inner sizes must agree (ValueError naming
-    both shapes). Every element is summed in a fixed order, so results are bitwise identical
-    whatever the thread count. `out` may overlap `a` or `b` (the product then goes through a
-    temporary buffer).
+    axes, with the leading (batch) axes broadcast; 1-D @ 1-D gives a NumPy scalar. Inner
+    sizes must agree (ValueError naming both shapes). float32 and float64 compute natively,
+    other real dtypes promote as in NumPy (integers to float64, float16 to float32).
+
+    Every element is summed in a fixed order (blocks of k, each a chain of fused
+    multiply-adds), so results are bitwise identical whatever the thread count. The result
+    is a new C-contiguous array, or `out` (right shape and dtype, C-contiguous, writable),
+    which may overlap `a` or `b`: the product then goes through a temporary buffer.
 
     >>> import numpy as np, fpkernels as fk
     >>> fk.matmul([[1.0, 2.0], [3.0, 4.0]], [[5.0], [6.0]])
