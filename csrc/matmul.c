@@ -36,7 +36,7 @@
  * `depth` groups of R values (all R rows for p = 0, then for p = 1, ...), zeros past `rows`.
  * A is packed as is (rows = rows of C, R = MR); B is packed as B^T (rows = columns of C, R = NR). */
 #define DEFINE_PACK(T, S)                                                                   \
-    static void pack_##S(const void *src_, int64_t rs, int64_t cs, size_t rows, size_t depth, \
+    static void pack_generic_##S(const void *src_, int64_t rs, int64_t cs, size_t rows, size_t depth, \
                          size_t R, void *dst_)                                              \
     {                                                                                       \
         const T *src = (const T *)src_;                                                     \
@@ -67,14 +67,108 @@
 DEFINE_PACK(float, f32)
 DEFINE_PACK(double, f64)
 
+#if defined(__AVX512F__)
+/* Transpose 16 rows of 16 floats: out[c] holds column c of v (lanes = rows). Three rounds of
+   shuffles: pairs of elements, pairs of pairs, then 128-bit quarters. */
+static void transpose16_f32(const __m512 v[16], __m512 out[16])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) { /* rows 2i, 2i+1 interleaved */
+        t[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) { /* u[4i+j], quarter L: column 4L+j of rows 4i..4i+3 */
+        __m512d lo_a = _mm512_castps_pd(t[4 * i]), lo_b = _mm512_castps_pd(t[4 * i + 2]);
+        __m512d hi_a = _mm512_castps_pd(t[4 * i + 1]), hi_b = _mm512_castps_pd(t[4 * i + 3]);
+        u[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo_a, lo_b));
+        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo_a, lo_b));
+        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi_a, hi_b));
+        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi_a, hi_b));
+    }
+    for (int j = 0; j < 4; j++) { /* gather quarter L of u[j], u[4+j], u[8+j], u[12+j] */
+        __m512 even_lo = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
+        __m512 odd_lo = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xdd);
+        __m512 even_hi = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+        __m512 odd_hi = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xdd);
+        out[j] = _mm512_shuffle_f32x4(even_lo, even_hi, 0x88);
+        out[4 + j] = _mm512_shuffle_f32x4(odd_lo, odd_hi, 0x88);
+        out[8 + j] = _mm512_shuffle_f32x4(even_lo, even_hi, 0xdd);
+        out[12 + j] = _mm512_shuffle_f32x4(odd_lo, odd_hi, 0xdd);
+    }
+}
+
+/* Transpose 8 rows of 8 doubles: out[c] holds column c of v (lanes = rows). */
+static void transpose8_f64(const __m512d v[8], __m512d out[8])
+{
+    __m512d t[8];
+    for (int i = 0; i < 4; i++) { /* t[2i+j], quarter L: column 2L+j of rows 2i, 2i+1 */
+        t[2 * i] = _mm512_unpacklo_pd(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_pd(v[2 * i], v[2 * i + 1]);
+    }
+    for (int j = 0; j < 2; j++) { /* gather quarter L of t[j], t[2+j], t[4+j], t[6+j] */
+        __m512d even_lo = _mm512_shuffle_f64x2(t[j], t[2 + j], 0x88);
+        __m512d odd_lo = _mm512_shuffle_f64x2(t[j], t[2 + j], 0xdd);
+        __m512d even_hi = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], 0x88);
+        __m512d odd_hi = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], 0xdd);
+        out[j] = _mm512_shuffle_f64x2(even_lo, even_hi, 0x88);
+        out[2 + j] = _mm512_shuffle_f64x2(odd_lo, odd_hi, 0x88);
+        out[4 + j] = _mm512_shuffle_f64x2(even_lo, even_hi, 0xdd);
+        out[6 + j] = _mm512_shuffle_f64x2(odd_lo, odd_hi, 0xdd);
+    }
+}
+
+/* pack when each row is contiguous over p (cs == 1), the common layout of A (and of B when
+   transposed): W x W blocks are loaded row-wise, transposed in registers and stored p-major,
+   instead of moving one value at a time. */
+#define DEFINE_PACK_TRANSPOSING(T, S, VEC, W, MASK, LOADZ, STOREM, ZERO, TRANSPOSE)         \
+    static void pack_##S(const void *src_, int64_t rs, int64_t cs, size_t rows, size_t depth, \
+                         size_t R, void *dst_)                                              \
+    {                                                                                       \
+        if (cs != 1) {                                                                      \
+            pack_generic_##S(src_, rs, cs, rows, depth, R, dst_);                           \
+            return;                                                                         \
+        }                                                                                   \
+        const T *src = (const T *)src_;                                                     \
+        T *dst = (T *)dst_;                                                                 \
+        for (size_t q0 = 0; q0 < rows; q0 += R, dst += depth * R) { /* a panel of R rows */ \
+            for (size_t r0 = 0; r0 < R; r0 += W) {                  /* W rows of it */      \
+                size_t width = R - r0 < W ? R - r0 : W;                                     \
+                MASK store = (MASK)((1u << width) - 1);                                     \
+                for (size_t p0 = 0; p0 < depth; p0 += W) {                                  \
+                    size_t count = depth - p0 < W ? depth - p0 : W;                         \
+                    MASK load = (MASK)((1u << count) - 1);                                  \
+                    VEC v[W], column[W];                                                    \
+                    for (size_t r = 0; r < W; r++) {                                        \
+                        size_t row = q0 + r0 + r; /* rows past the end are zeros */        \
+                        v[r] = r0 + r < R && row < rows                                     \
+                                   ? LOADZ(load, src + (int64_t)row * rs + p0)              \
+                                   : ZERO();                                                \
+                    }                                                                       \
+                    TRANSPOSE(v, column);                                                   \
+                    for (size_t q = 0; q < count; q++)                                      \
+                        STOREM(dst + (p0 + q) * R + r0, store, column[q]);                  \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }
+DEFINE_PACK_TRANSPOSING(float, f32, __m512, 16, __mmask16, _mm512_maskz_loadu_ps,
+                        _mm512_mask_storeu_ps, _mm512_setzero_ps, transpose16_f32)
+DEFINE_PACK_TRANSPOSING(double, f64, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd,
+                        _mm512_mask_storeu_pd, _mm512_setzero_pd, transpose8_f64)
+#else
+#define pack_f32 pack_generic_f32
+#define pack_f64 pack_generic_f64
+#endif
+
 /* ---- micro-kernels ----------------------------------------------------------------------
  * kernel(kc, a, b, c, ldc, first): for the MR x NR tile c (row stride ldc),
  *     acc[i][j] = sum over p < kc of a[p*MR + i] * b[p*NR + j]   (FMAs from zero, p increasing)
  *     c[i][j]   = first ? acc[i][j] : c[i][j] + acc[i][j]
  * a and b are packed panels. C is only read at the end (it was prefetched at the start). */
 
-/* One kernel for a vector type: NV vectors of LANES elements per row of the tile. */
-#define DEFINE_KERNEL(S, T, VEC, LANES, MR, NV, ZERO, LOAD, STORE, SET1, FMADD, ADD)       \
+/* One kernel for a vector type: NV vectors of LANES elements per row of the tile; rows of the
+   B panel are BSTEP elements apart (NV * LANES, or NR for a narrow kernel on a full panel). */
+#define DEFINE_KERNEL(S, T, VEC, LANES, MR, NV, BSTEP, ZERO, LOAD, STORE, SET1, FMADD, ADD) \
     static void kernel_##S(size_t kc, const void *a_, const void *b_, void *c_, size_t ldc, \
                            int first)                                                       \
     {                                                                                       \
@@ -86,7 +180,10 @@ DEFINE_PACK(double, f64)
             _mm_prefetch((const char *)(c + i * ldc + NV * LANES - 1), _MM_HINT_T0);        \
             for (int v = 0; v < NV; v++) acc[i][v] = ZERO();                                \
         }                                                                                   \
-        for (size_t p = 0; p < kc; p++, a += MR, b += NV * LANES) {                         \
+        for (size_t p = 0; p < kc; p++, a += MR, b += BSTEP) {                              \
+            /* fetch B 16 rows ahead: its first pass comes from L3 */                       \
+            _mm_prefetch((const char *)(b + 16 * BSTEP), _MM_HINT_T0);                      \
+            _mm_prefetch((const char *)(b + 16 * BSTEP) + 64, _MM_HINT_T0);                 \
             VEC row[NV]; /* row p of the B panel */                                         \
             for (int v = 0; v < NV; v++) row[v] = LOAD(b + v * LANES);                      \
             for (int i = 0; i < MR; i++) {                                                  \
@@ -101,16 +198,16 @@ DEFINE_PACK(double, f64)
             }                                                                               \
     }
 
-/* axpy_block(m, ld, x, p0, p1, acc): acc[j] = sum over p0 <= p < p1 of x[p] * m[p*ld + j] for
+/* axpy_block(m, ld, x, xs, p0, p1, acc): acc[j] = sum over p0 <= p < p1 of x[p*xs] * m[p*ld + j] for
    the NV*LANES columns j of one block, a multiply-add chain from zero per column. */
 #define DEFINE_AXPY_BLOCK(S, T, VEC, LANES, NV, ZERO, LOAD, STORE, SET1, FMADD)            \
-    static void axpy_block_##S(const T *m, int64_t ld, const T *x, size_t p0, size_t p1,   \
-                               T *acc)                                                      \
+    static void axpy_block_##S(const T *m, int64_t ld, const T *x, int64_t xs, size_t p0,  \
+                               size_t p1, T *acc)                                           \
     {                                                                                       \
         VEC sum[NV];                                                                        \
         for (int v = 0; v < NV; v++) sum[v] = ZERO();                                       \
         for (size_t p = p0; p < p1; p++) {                                                  \
-            VEC xp = SET1(x[p]);                                                            \
+            VEC xp = SET1(x[(int64_t)p * xs]);                                              \
             for (int v = 0; v < NV; v++)                                                    \
                 sum[v] = FMADD(xp, LOAD(m + (int64_t)p * ld + v * LANES), sum[v]);          \
         }                                                                                   \
@@ -124,10 +221,17 @@ DEFINE_PACK(double, f64)
 #define NR_F32 32
 #define MR_F64 14
 #define NR_F64 16
-DEFINE_KERNEL(f32, float, __m512, 16, MR_F32, 2, _mm512_setzero_ps, _mm512_loadu_ps,
+DEFINE_KERNEL(f32, float, __m512, 16, MR_F32, 2, NR_F32, _mm512_setzero_ps, _mm512_loadu_ps,
               _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
-DEFINE_KERNEL(f64, double, __m512d, 8, MR_F64, 2, _mm512_setzero_pd, _mm512_loadu_pd,
+DEFINE_KERNEL(f64, double, __m512d, 8, MR_F64, 2, NR_F64, _mm512_setzero_pd, _mm512_loadu_pd,
               _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
+/* Narrow kernels: the left half of a tile, for edge tiles at most half as wide. */
+#define NARROW_F32 16
+#define NARROW_F64 8
+DEFINE_KERNEL(f32_narrow, float, __m512, 16, MR_F32, 1, NR_F32, _mm512_setzero_ps,
+              _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
+DEFINE_KERNEL(f64_narrow, double, __m512d, 8, MR_F64, 1, NR_F64, _mm512_setzero_pd,
+              _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
 #define AXPY_COLS_F32 64
 #define AXPY_COLS_F64 32
 DEFINE_AXPY_BLOCK(f32, float, __m512, 16, 4, _mm512_setzero_ps, _mm512_loadu_ps,
@@ -142,10 +246,16 @@ DEFINE_AXPY_BLOCK(f64, double, __m512d, 8, 4, _mm512_setzero_pd, _mm512_loadu_pd
 #define NR_F32 16
 #define MR_F64 6
 #define NR_F64 8
-DEFINE_KERNEL(f32, float, __m256, 8, MR_F32, 2, _mm256_setzero_ps, _mm256_loadu_ps,
+DEFINE_KERNEL(f32, float, __m256, 8, MR_F32, 2, NR_F32, _mm256_setzero_ps, _mm256_loadu_ps,
               _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps)
-DEFINE_KERNEL(f64, double, __m256d, 4, MR_F64, 2, _mm256_setzero_pd, _mm256_loadu_pd,
+DEFINE_KERNEL(f64, double, __m256d, 4, MR_F64, 2, NR_F64, _mm256_setzero_pd, _mm256_loadu_pd,
               _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_add_pd)
+#define NARROW_F32 8
+#define NARROW_F64 4
+DEFINE_KERNEL(f32_narrow, float, __m256, 8, MR_F32, 1, NR_F32, _mm256_setzero_ps,
+              _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps)
+DEFINE_KERNEL(f64_narrow, double, __m256d, 4, MR_F64, 1, NR_F64, _mm256_setzero_pd,
+              _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_add_pd)
 #define AXPY_COLS_F32 32
 #define AXPY_COLS_F64 16
 DEFINE_AXPY_BLOCK(f32, float, __m256, 8, 4, _mm256_setzero_ps, _mm256_loadu_ps,
@@ -177,26 +287,30 @@ DEFINE_AXPY_BLOCK(f64, double, __m256d, 4, 4, _mm256_setzero_pd, _mm256_loadu_pd
     }
 DEFINE_KERNEL_C(f32, float, MR_F32, NR_F32)
 DEFINE_KERNEL_C(f64, double, MR_F64, NR_F64)
+#define NARROW_F32 0 /* no narrow kernels: edge tiles use the full one */
+#define NARROW_F64 0
+#define kernel_f32_narrow NULL
+#define kernel_f64_narrow NULL
 #define AXPY_COLS_F32 16
 #define AXPY_COLS_F64 16
 #define DEFINE_AXPY_BLOCK_C(S, T, COLS)                                                    \
-    static void axpy_block_##S(const T *m, int64_t ld, const T *x, size_t p0, size_t p1,   \
-                               T *acc)                                                      \
+    static void axpy_block_##S(const T *m, int64_t ld, const T *x, int64_t xs, size_t p0,  \
+                               size_t p1, T *acc)                                           \
     {                                                                                       \
         for (int j = 0; j < COLS; j++) acc[j] = 0;                                          \
         for (size_t p = p0; p < p1; p++)                                                    \
-            for (int j = 0; j < COLS; j++) acc[j] += x[p] * m[(int64_t)p * ld + j];         \
+            for (int j = 0; j < COLS; j++) acc[j] += x[(int64_t)p * xs] * m[(int64_t)p * ld + j]; \
     }
 DEFINE_AXPY_BLOCK_C(f32, float, AXPY_COLS_F32)
 DEFINE_AXPY_BLOCK_C(f64, double, AXPY_COLS_F64)
 
 #endif
 
-/* ---- matrix-vector products (m == 1 or n == 1): no packing, memory-bound -----------------
+/* ---- matrix-vector products (few rows or columns of C): no packing, memory-bound -------
  * Same order of summation as the tiles: per block of kc steps, a multiply-add chain from
  * zero, added to the output after the first block. Two shapes of loop:
- *   dots:  out[i] = sum_p M[i*ld + p] * x[p]   (rows of M contiguous; 8 rows at once)
- *   axpys: out[j] = sum_p x[p] * M[p*ld + j]   (M read row by row; vectorised over j) */
+ *   dots:  out[i*os] = sum_p M[i*ld + p] * x[p*xs]   (rows of M contiguous; 8 rows at once)
+ *   axpys: out[j*os] = sum_p x[p*xs] * M[p*ld + j]   (M read row by row; vectorised over j) */
 #define GEMV_ROWS 8
 /* The eight chains of dots are faster as scalar code than as GCC's gathered vectors. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -205,8 +319,9 @@ DEFINE_AXPY_BLOCK_C(f64, double, AXPY_COLS_F64)
 #define SCALAR_LOOPS
 #endif
 #define DEFINE_GEMV(T, S, COLS)                                                                 \
-    SCALAR_LOOPS static void dots_##S(const void *m_, int64_t ld, const void *x_,           \
-                                      size_t rows, size_t depth, size_t kc, void *out_)    \
+    SCALAR_LOOPS static void dots_##S(const void *m_, int64_t ld, const void *x_, int64_t xs, \
+                                      size_t rows, size_t depth, size_t kc, void *out_,    \
+                                      int64_t os)                                          \
     {                                                                                       \
         const T *m = (const T *)m_, *x = (const T *)x_;                                     \
         T *out = (T *)out_;                                                                 \
@@ -218,15 +333,19 @@ DEFINE_AXPY_BLOCK_C(f64, double, AXPY_COLS_F64)
             for (size_t p0 = 0; p0 < depth; p0 += kc) {                                     \
                 size_t p1 = depth - p0 < kc ? depth : p0 + kc;                              \
                 T acc[GEMV_ROWS] = {0};                                                     \
-                for (size_t p = p0; p < p1; p++)                                            \
-                    for (int r = 0; r < GEMV_ROWS; r++) acc[r] += row[r][p] * x[p];         \
-                for (size_t r = 0; r < live; r++)                                           \
-                    out[i0 + r] = p0 == 0 ? acc[r] : out[i0 + r] + acc[r];                  \
+                for (size_t p = p0; p < p1; p++) {                                          \
+                    T xp = x[(int64_t)p * xs];                                              \
+                    for (int r = 0; r < GEMV_ROWS; r++) acc[r] += row[r][p] * xp;           \
+                }                                                                           \
+                for (size_t r = 0; r < live; r++) {                                         \
+                    T *o = out + (int64_t)(i0 + r) * os;                                    \
+                    *o = p0 == 0 ? acc[r] : *o + acc[r];                                    \
+                }                                                                           \
             }                                                                               \
         }                                                                                   \
     }                                                                                       \
-    static void axpys_##S(const void *m_, int64_t ld, const void *x_, size_t cols,          \
-                          size_t depth, size_t kc, void *out_)                              \
+    static void axpys_##S(const void *m_, int64_t ld, const void *x_, int64_t xs,           \
+                          size_t cols, size_t depth, size_t kc, void *out_, int64_t os)     \
     {                                                                                       \
         const T *m = (const T *)m_, *x = (const T *)x_;                                     \
         T *out = (T *)out_;                                                                 \
@@ -236,15 +355,17 @@ DEFINE_AXPY_BLOCK_C(f64, double, AXPY_COLS_F64)
                 size_t p1 = depth - p0 < kc ? depth : p0 + kc;                              \
                 T acc[COLS];                                                                \
                 if (live == COLS) {                                                         \
-                    axpy_block_##S(m + j0, ld, x, p0, p1, acc);                             \
+                    axpy_block_##S(m + j0, ld, x, xs, p0, p1, acc);                         \
                 } else { /* the last, partial block */                                      \
                     for (size_t j = 0; j < live; j++) acc[j] = 0;                           \
                     for (size_t p = p0; p < p1; p++)                                        \
                         for (size_t j = 0; j < live; j++)                                   \
-                            acc[j] += x[p] * m[(int64_t)p * ld + (int64_t)(j0 + j)];        \
+                            acc[j] += x[(int64_t)p * xs] * m[(int64_t)p * ld + (int64_t)(j0 + j)]; \
                 }                                                                           \
-                for (size_t j = 0; j < live; j++)                                           \
-                    out[j0 + j] = p0 == 0 ? acc[j] : out[j0 + j] + acc[j];                  \
+                for (size_t j = 0; j < live; j++) {                                         \
+                    T *o = out + (int64_t)(j0 + j) * os;                                    \
+                    *o = p0 == 0 ? acc[j] : *o + acc[j];                                    \
+                }                                                                           \
             }                                                                               \
         }                                                                                   \
     }
@@ -253,6 +374,12 @@ DEFINE_GEMV(double, f64, AXPY_COLS_F64)
 
 /* ---- the blocked driver, shared by both dtypes -------------------------------------------- */
 
+/* With this few rows or columns, C is computed as matrix-vector products (no packing): up
+   to 4 when the vector steps through contiguous rows of the matrix (axpys, vectorised), up to
+   2 when each output element is a dot product along a row (dots, scalar chains). */
+#define GEMV_MAX 4
+#define GEMV_MAX_DOTS 2
+
 /* Everything the driver needs to know about one dtype. */
 typedef struct kind {
     size_t size;           /* bytes per element */
@@ -260,22 +387,29 @@ typedef struct kind {
     size_t mc, kc, nc;     /* cache blocks (mc a multiple of mr, nc of nr) */
     void (*pack)(const void *, int64_t, int64_t, size_t, size_t, size_t, void *);
     void (*kernel)(size_t, const void *, const void *, void *, size_t, int);
-    void (*dots)(const void *, int64_t, const void *, size_t, size_t, size_t, void *);
-    void (*axpys)(const void *, int64_t, const void *, size_t, size_t, size_t, void *);
+    size_t narrow;  /* columns of the narrow kernel (0: none) */
+    void (*kernel_narrow)(size_t, const void *, const void *, void *, size_t, int);
+    void (*dots)(const void *, int64_t, const void *, int64_t, size_t, size_t, size_t, void *,
+                 int64_t);
+    void (*axpys)(const void *, int64_t, const void *, int64_t, size_t, size_t, size_t, void *,
+                  int64_t);
 } kind;
 
-/* Cache blocks (tuned on a 48 KiB L1 / 2 MiB L2 core): a KC x NR sliver of B is reused by
-   the MC/MR tiles of one column, an MC x KC block of A (~210 KiB) is reused from L2. */
-#define MC_F32 (10 * MR_F32)
+/* Cache blocks (tuned on a 48 KiB L1 / 2 MiB L2 core): a KC x NR sliver of B (48 KiB) is
+   reused by the MC/MR tiles of one column, an MC x KC block of A (~105 KiB) from L2; the
+   KC x NC block of B (3 MiB) is read from L3 once per MC rows. */
+#define MC_F32 (5 * MR_F32)
 #define KC_F32 384
 #define NC_F32 (64 * NR_F32)
-#define MC_F64 (10 * MR_F64)
+#define MC_F64 (5 * MR_F64)
 #define KC_F64 256
 #define NC_F64 (64 * NR_F64)
 static const kind KIND_F32 = {sizeof(float), MR_F32, NR_F32, MC_F32, KC_F32, NC_F32,
-                              pack_f32, kernel_f32, dots_f32, axpys_f32};
+                              pack_f32, kernel_f32, NARROW_F32, kernel_f32_narrow,
+                              dots_f32, axpys_f32};
 static const kind KIND_F64 = {sizeof(double), MR_F64, NR_F64, MC_F64, KC_F64, NC_F64,
-                              pack_f64, kernel_f64, dots_f64, axpys_f64};
+                              pack_f64, kernel_f64, NARROW_F64, kernel_f64_narrow,
+                              dots_f64, axpys_f64};
 
 /* The operands of one product: C (m x n, row-major) = A (m x k) B (k x n), where element
    (i, p) of A is a[i*a_rs + p*a_cs] and element (j, p) of B^T is b[j*bt_rs + p*bt_cs]. */
@@ -287,22 +421,42 @@ typedef struct operands {
 } operands;
 
 static size_t min_size(size_t x, size_t y) { return x < y ? x : y; }
+
+/* Whether the product goes to gemv: few columns (or rows), counting the loop it would use. */
+static int few_vectors(const operands *o)
+{
+    if (o->n <= GEMV_MAX && o->n <= o->m) /* columns of C: dots when A's rows are contiguous */
+        return o->n <= (o->a_cs == 1 ? GEMV_MAX_DOTS : GEMV_MAX);
+    if (o->m <= GEMV_MAX) /* rows of C: dots when B's columns are contiguous */
+        return o->m <= (o->bt_cs == 1 ? GEMV_MAX_DOTS : GEMV_MAX);
+    return 0;
+}
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
-/* One MR x NR tile; an edge tile (rows < MR or cols < NR) goes through a full-size buffer. */
+/* Room for one tile of either dtype (the typedef fails to compile if a tile grows past it). */
+#define TILE_BUFFER 512
+typedef char tile_buffer_fits[MR_F32 * NR_F32 * sizeof(float) <= TILE_BUFFER * sizeof(double) &&
+                              MR_F64 * NR_F64 <= TILE_BUFFER ? 1 : -1];
+
+/* One MR x NR tile; an edge tile (rows < MR or cols < NR) goes through a full-size buffer,
+   with the narrow kernel when it is at most half as wide. */
 static void tile(const kind *K, size_t kc, const char *a, const char *b, char *c, size_t ldc,
                  size_t rows, size_t cols, int first)
 {
-    if (rows == K->mr && cols == K->nr) {
-        K->kernel(kc, a, b, c, ldc, first);
+    void (*kernel)(size_t, const void *, const void *, void *, size_t, int) = K->kernel;
+    size_t width = K->nr;
+    if (cols <= K->narrow)
+        kernel = K->kernel_narrow, width = K->narrow;
+    if (rows == K->mr && cols == width) {
+        kernel(kc, a, b, c, ldc, first);
         return;
     }
-    double buffer[16 * 32]; /* at least MR x NR elements of either dtype */
+    double buffer[TILE_BUFFER]; /* MR x NR elements of either dtype */
     char *t = (char *)buffer;
     size_t row_bytes = cols * K->size, t_ld = K->nr * K->size, c_ld = ldc * K->size;
     if (!first)
         for (size_t i = 0; i < rows; i++) memcpy(t + i * t_ld, c + i * c_ld, row_bytes);
-    K->kernel(kc, a, b, t, K->nr, first);
+    kernel(kc, a, b, t, K->nr, first);
     for (size_t i = 0; i < rows; i++) memcpy(c + i * c_ld, t + i * t_ld, row_bytes);
 }
 
@@ -354,12 +508,15 @@ static int buffers_alloc(buffers *bf, const kind *K, const operands *o, int thre
 /* How many threads for an m x n x k product: about one per 2^21 multiply-adds (matrix-vector
    products, which are memory-bound: one per FPK_GRAIN elements of the matrix), and never more
    than there are tiles of C. */
-static int matmul_threads(const kind *K, size_t m, size_t n, size_t k)
+static int matmul_threads(const kind *K, const operands *o)
 {
+    size_t m = o->m, n = o->n, k = o->k;
     size_t work = m * n, tiles = ((m + K->mr - 1) / K->mr) * ((n + K->nr - 1) / K->nr);
     work = k != 0 && work > SIZE_MAX / k ? SIZE_MAX : work * k;
-    if (m == 1 || n == 1)
-        return fpk_threads_for(work);
+    if (work == 0)
+        return 1;
+    if (few_vectors(o))
+        return fpk_threads_for(work / (m < n ? m : n));
     int threads = fpk_threads_for(work / 16);
     return (size_t)threads > tiles ? (int)tiles : threads;
 }
@@ -389,29 +546,35 @@ static void grid_cell(const kind *K, size_t m, size_t n, int threads, int t, siz
     *j1 = min_size(col_tiles * (tj + 1) / tn * K->nr, n);
 }
 
-/* A product with one row (m == 1) or one column (n == 1): a vector x times the matrix M
-   that holds the other operand, split over threads by output elements. */
+/* A product with few columns or rows (see few_vectors): one matrix-vector
+   product per column (or row) of C, each split over threads by output elements. */
+#define GEMV_MAX 4
 static int gemv(const kind *K, const operands *o, int threads)
 {
     const size_t s = K->size;
-    const char *x, *m;
-    size_t count;
-    int64_t rs, cs; /* output element i, step p of M: m[i*rs + p*cs] */
-    if (o->n == 1) {
-        x = o->b, m = o->a, count = o->m, rs = o->a_rs, cs = o->a_cs;
-    } else {
-        x = o->a, m = o->b, count = o->n, rs = o->bt_rs, cs = o->bt_cs;
-    }
+    int columns = o->n <= GEMV_MAX && o->n <= o->m;
+    size_t vectors = columns ? o->n : o->m, count = columns ? o->m : o->n;
+    /* output element i of vector v is c[v*c_vs + i*os]; it reads x[p*xs] (from x + v*x_vs)
+       and M[i*rs + p*cs] */
+    const char *x = columns ? o->b : o->a, *m = columns ? o->a : o->b;
+    int64_t x_vs = columns ? o->bt_rs : o->a_rs, xs = columns ? o->bt_cs : o->a_cs;
+    int64_t rs = columns ? o->a_rs : o->bt_rs, cs = columns ? o->a_cs : o->bt_cs;
+    int64_t c_vs = columns ? 1 : (int64_t)o->n, os = columns ? (int64_t)o->n : 1;
     if (threads > 1 && count < 2 * 16)
         threads = 1;
-    FPK_PARALLEL_RANGES(count, threads, lo, hi,
-        if (lo < hi) {
-            if (cs == 1) /* each output element reads a contiguous run */
-                K->dots(m + (int64_t)lo * rs * (int64_t)s, rs, x, hi - lo, o->k, K->kc,
-                        o->c + lo * s);
-            else /* rs == 1: consecutive output elements are side by side in each step */
-                K->axpys(m + lo * s, cs, x, hi - lo, o->k, K->kc, o->c + lo * s);
-        });
+    for (size_t v = 0; v < vectors; v++) {
+        const char *xv = x + (int64_t)v * x_vs * (int64_t)s;
+        char *cv = o->c + (int64_t)v * c_vs * (int64_t)s;
+        FPK_PARALLEL_RANGES(count, threads, lo, hi,
+            if (lo < hi) {
+                char *out = cv + (int64_t)lo * os * (int64_t)s;
+                if (cs == 1) /* each output element reads a contiguous run of M */
+                    K->dots(m + (int64_t)lo * rs * (int64_t)s, rs, xv, xs, hi - lo, o->k,
+                            K->kc, out, os);
+                else /* rs == 1: consecutive output elements are side by side in M */
+                    K->axpys(m + lo * s, cs, xv, xs, hi - lo, o->k, K->kc, out, os);
+            });
+    }
     return FPK_OK;
 }
 
@@ -424,7 +587,7 @@ static int gemm(const kind *K, const operands *o, int threads)
         memset(o->c, 0, o->m * o->n * K->size);
         return FPK_OK;
     }
-    if (o->m == 1 || o->n == 1)
+    if (few_vectors(o))
         return gemv(K, o, threads);
     buffers bf;
     if (buffers_alloc(&bf, K, o, threads) != FPK_OK)
@@ -482,7 +645,7 @@ static int matmul(const kind *K, const void *a, const void *b, void *c, size_t m
     int status = describe(&o, a, b, c, m, n, k, transpose_a, transpose_b, K->size);
     if (status != FPK_OK)
         return status;
-    return gemm(K, &o, matmul_threads(K, m, n, k));
+    return gemm(K, &o, matmul_threads(K, &o));
 }
 
 /* c[t] = op(a + a_offsets[t]) op(b + b_offsets[t]) for t < batch; c[t] is c + t*m*n. Small
@@ -495,9 +658,11 @@ static int matmul_batched(const kind *K, const void *a, const void *b, void *c, 
     int status = describe(&o, a, b, c, m, n, k, transpose_a, transpose_b, K->size);
     if (status != FPK_OK || batch == 0 || m * n == 0)
         return status;
-    if ((k && (!a_offsets || !b_offsets)) || batch > SIZE_MAX / (m * n * K->size))
-        return !a_offsets || !b_offsets ? FPK_ERR_NULL : FPK_ERR_OVERFLOW;
-    int threads = matmul_threads(K, m, n, k);
+    if (k && (!a_offsets || !b_offsets))
+        return FPK_ERR_NULL;
+    if (batch > SIZE_MAX / (m * n * K->size))
+        return FPK_ERR_OVERFLOW;
+    int threads = matmul_threads(K, &o);
     int across = 1; /* threads across matrices of the batch */
     if (threads == 1 && batch > 1) {
         size_t total = batch * m * n; /* saturating batch * m * n * k / 16 */
@@ -506,7 +671,7 @@ static int matmul_batched(const kind *K, const void *a, const void *b, void *c, 
         across = (size_t)across > batch ? (int)batch : across;
     }
     int failed = 0;
-#pragma omp parallel for num_threads(across) schedule(static) if (across > 1)
+#pragma omp parallel for num_threads(across) schedule(static) if (across > 1) reduction(| : failed)
     for (size_t t = 0; t < batch; t++) {
         operands ot = o;
         ot.a = o.a + (k ? a_offsets[t] : 0) * (int64_t)K->size;

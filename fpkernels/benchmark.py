@@ -20,6 +20,7 @@ ratios above 1 mean fpkernels is faster.
 """
 import argparse
 import contextlib
+import importlib.metadata
 import importlib.util
 import json
 import math
@@ -134,11 +135,18 @@ def _openblas():
 def machine_facts():
     """The facts a reader needs to interpret the numbers: this build, the CPU, the libraries."""
     torch = sys.modules.get("torch")
+    if torch is not None:
+        torch_version = torch.__version__
+    else:
+        try:
+            torch_version = importlib.metadata.version("torch") + " (not imported by any case)"
+        except importlib.metadata.PackageNotFoundError:
+            torch_version = "not installed"
     facts = {"fpkernels": runtime.info(), "cpu": _cpu_model(), "cores": os.cpu_count(),
              "python": platform.python_version(), "numpy": np.__version__,
              "numpy_blas": _openblas(),
              "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(not set)"),
-             "torch": torch.__version__ if torch else "not installed"}
+             "torch": torch_version}
     if _threadpoolctl() is None:
         facts["note"] = "threadpoolctl missing: NumPy's BLAS threads are not controlled per case"
     return facts
@@ -216,6 +224,8 @@ def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None):
 
     `limits` maps a thread count to machine_limits(); missing counts are measured here."""
     limits = {} if limits is None else limits
+    name_width = max((len(case["name"]) for case in cases), default=0)
+    skip = _empty_columns(cases, forced)
     rows = []
     for case in cases:
         threads = case["threads"]
@@ -242,7 +252,7 @@ def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None):
                 row["x_" + library] = row[library] / seconds
         rows.append(row)
         if log:
-            log(format_table([row], header=not rows[:-1]))
+            log(format_table([row], header=len(rows) == 1, name_width=name_width, skip=skip))
     return rows
 
 
@@ -276,17 +286,32 @@ COLUMNS = [  # header, width, how to show a row
 ]
 
 
-def format_table(rows, header=True):
-    """The rows as a fixed-width text table (x columns: other time / fpkernels time)."""
+def format_table(rows, header=True, name_width=None, skip=()):
+    """The rows as a fixed-width text table (x columns: other time / fpkernels time), without
+    the columns whose titles are in `skip`."""
     lines = []
-    widths = [max(width, len(title)) for title, width, _ in COLUMNS]
-    widths[0] = max([widths[0]] + [len(r["name"]) for r in rows])
+    columns = [column for column in COLUMNS if column[0] not in skip]
+    widths = [max(width, len(title)) for title, width, _ in columns]
+    widths[0] = max([widths[0], name_width or 0] + [len(r["name"]) for r in rows])
     if header:
-        lines.append(" | ".join(t.ljust(w) for (t, _, _), w in zip(COLUMNS, widths)))
+        lines.append(" | ".join(t.ljust(w) for (t, _, _), w in zip(columns, widths)).rstrip())
         lines.append("-+-".join("-" * w for w in widths))
     for row in rows:
-        lines.append(" | ".join(show(row).ljust(w) for (_, _, show), w in zip(COLUMNS, widths)))
+        lines.append(" | ".join(show(row).ljust(w)
+                                for (_, _, show), w in zip(columns, widths)).rstrip())
     return "\n".join(lines)
+
+
+def _empty_columns(cases, forced):
+    """Titles of the columns no case can fill (no torch anywhere, no forced NumPy runs)."""
+    skip = []
+    if not any(case["torch"] for case in cases):
+        skip.append("x torch")
+    if not (forced and any(case.get("numpy_forced") for case in cases)):
+        skip.append("x NumPy SkylakeX")
+    if not any(case["numpy"] for case in cases):
+        skip.append("x NumPy")
+    return skip
 
 
 def format_limits(limits):

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ._core import FLOAT32, as_array, check, contiguous, ffi, float_dtype, kernel, output
+from ._core import FLOAT32, FLOAT64, as_array, check, contiguous, ffi, float_dtype, kernel, output
 
 __all__ = ["matmul"]
 
@@ -32,16 +32,35 @@ def _batch_offsets(batch_shape, operand_batch, matrix_size):
     return np.ascontiguousarray(np.broadcast_to(index, batch_shape).ravel() * matrix_size)
 
 
+_C_ARRAYS = {FLOAT32: "float[]", FLOAT64: "double[]"}
+
+
+def _matmul_2d(a, b, m, n, k, transpose_a, transpose_b, out):
+    """op(a) op(b) for C-contiguous 2-D float32 (or float64) a and b of one dtype, whose
+    inner sizes agree, into a new array or a checked `out`: the common case, in few steps."""
+    c = np.empty((m, n), a.dtype) if out is None else out
+    if c.size:
+        array = _C_ARRAYS[a.dtype]
+        check(kernel("matmul", a.dtype)(ffi.from_buffer(array, a), ffi.from_buffer(array, b),
+                                        ffi.from_buffer(array, c), m, n, k, transpose_a,
+                                        transpose_b), "matmul")
+    return c
+
+
 def matmul(a, b, transpose_a=False, transpose_b=False, out=None):
     """Matrix product op(a) @ op(b), with op transposing the last two axes when asked.
 
     Follows numpy.matmul: 2-D arrays are matrices; a 1-D `a` is a row vector and a 1-D `b` a
     column vector (the added axis is removed from the result, and transpose flags do nothing
     to 1-D operands, like `v.T` in NumPy); N-d arrays are stacks of matrices in the last two
-    axes, with the leading (batch) axes broadcast; 1-D @ 1-D gives a NumPy scalar. Inner sizes must agree (ValueError naming
-    both shapes). Every element is summed in a fixed order, so results are bitwise identical
-    whatever the thread count. `out` may overlap `a` or `b` (the product then goes through a
-    temporary buffer).
+    axes, with the leading (batch) axes broadcast; 1-D @ 1-D gives a NumPy scalar. Inner
+    sizes must agree (ValueError naming both shapes). float32 and float64 compute natively,
+    other real dtypes promote as in NumPy (integers to float64, float16 to float32).
+
+    Every element is summed in a fixed order (blocks of k, each a chain of fused
+    multiply-adds), so results are bitwise identical whatever the thread count. The result
+    is a new C-contiguous array, or `out` (right shape and dtype, C-contiguous, writable),
+    which may overlap `a` or `b`: the product then goes through a temporary buffer.
 
     >>> import numpy as np, fpkernels as fk
     >>> fk.matmul([[1.0, 2.0], [3.0, 4.0]], [[5.0], [6.0]])
@@ -50,6 +69,17 @@ def matmul(a, b, transpose_a=False, transpose_b=False, out=None):
     >>> fk.matmul(np.ones((3, 2)), np.ones((3, 4)), transpose_a=True).shape
     (2, 4)
     """
+    if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
+            and a.dtype in _C_ARRAYS and a.dtype == b.dtype
+            and a.flags.c_contiguous and b.flags.c_contiguous):  # the common case, quickly
+        transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
+        m, k = a.shape[::-1] if transpose_a else a.shape
+        k_b, n = b.shape[::-1] if transpose_b else b.shape
+        if k == k_b and (out is None or (
+                type(out) is np.ndarray and out.dtype == a.dtype and out.shape == (m, n)
+                and out.flags.c_contiguous and out.flags.writeable
+                and not np.may_share_memory(out, a) and not np.may_share_memory(out, b))):
+            return _matmul_2d(a, b, m, n, k, transpose_a, transpose_b, out)
     a = as_array(a, "a")
     b = as_array(b, "b")
     for name, x in (("a", a), ("b", b)):

@@ -81,6 +81,7 @@ def test_discover_filter_run_and_format(bench_folder):
     table = benchmark.format_table(rows)
     assert "tiny matmul" in table and "x NumPy" in table and "of FMA peak" in table
     assert len(table.splitlines()) == 2 + 3
+    assert "x torch" not in benchmark.format_table(rows, skip=["x torch"])
 
 
 def test_case_without_a_key_is_reported(tmp_path):

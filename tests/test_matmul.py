@@ -1,4 +1,4 @@
-"""fk.matmul against a plain triple loop (small sizes) and float64 NumPy (larger, random, edge)."""
+"""fk.matmul against the formulaic reference (small sizes) and float64 NumPy (larger, random, edge)."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -7,18 +7,13 @@ from hypothesis import strategies as st
 import fpkernels as fk
 
 
-def loop_matmul(a, b, cols=None):
-    """The textbook definition: c[i][j] = sum over p of a[i][p] * b[p][j] (Python floats)."""
-    rows, inner = len(a), len(b)
-    cols = len(b[0]) if cols is None else cols
-    c = [[0.0] * cols for _ in range(rows)]
-    for i in range(rows):
-        for j in range(cols):
-            total = 0.0
-            for p in range(inner):
-                total += float(a[i][p]) * float(b[p][j])
-            c[i][j] = total
-    return c
+def formulaic_matmul(a, b, rows, cols):
+    """The teaching reference fk.formulaic.matmul (explicit loops over Python lists). Lists
+    cannot show a 0 x k matrix's k, so no rows or an empty inner dimension are done here:
+    no rows, or the empty sum (zeros)."""
+    if rows == 0 or len(b) == 0:
+        return [[0.0] * cols for _ in range(rows)]
+    return fk.formulaic.matmul(a, b)
 
 
 def reference(a, b, transpose_a=False, transpose_b=False):
@@ -47,12 +42,12 @@ def stored(x, transposed):
     return np.ascontiguousarray(np.swapaxes(x, -1, -2)) if transposed else x
 
 
-# ---- against the triple loop ----------------------------------------------------------------
+# ---- against the formulaic reference ----------------------------------------------------------------
 
 @given(m=st.integers(0, 9), n=st.integers(0, 9), k=st.integers(0, 9),
        transpose_a=st.booleans(), transpose_b=st.booleans(),
        use_f64=st.booleans(), threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**16))
-def test_small_against_loops(m, n, k, transpose_a, transpose_b, use_f64, threads, seed):
+def test_small_against_formulaic(m, n, k, transpose_a, transpose_b, use_f64, threads, seed):
     dtype = np.float64 if use_f64 else np.float32
     rng = np.random.default_rng(seed)
     a = rng.uniform(-2, 2, (m, k)).astype(dtype)
@@ -61,22 +56,24 @@ def test_small_against_loops(m, n, k, transpose_a, transpose_b, use_f64, threads
         c = fk.matmul(stored(a, transpose_a), stored(b, transpose_b),
                       transpose_a=transpose_a, transpose_b=transpose_b)
     assert c.dtype == dtype and c.shape == (m, n) and c.flags.c_contiguous
-    expected = np.array(loop_matmul(a.tolist(), b.tolist(), n), np.float64).reshape(m, n)
+    expected = np.array(formulaic_matmul(a.tolist(), b.tolist(), m, n), np.float64).reshape(m, n)
     tolerance = 1e-12 if use_f64 else 2e-6
     np.testing.assert_allclose(c, expected, rtol=tolerance, atol=tolerance * (k + 1))
 
 
-def test_integer_exact_against_loops(dtype):
+def test_integer_exact_against_formulaic(dtype):
     a = np.arange(-6, 6, dtype=dtype).reshape(3, 4)
     b = np.arange(8, dtype=dtype).reshape(4, 2)
-    assert fk.matmul(a, b).tolist() == loop_matmul(a.tolist(), b.tolist())
+    assert fk.matmul(a, b).tolist() == fk.formulaic.matmul(a.tolist(), b.tolist())
 
 
 # ---- against float64 NumPy ---------------------------------------------------------------
 
 SHAPES = [(1, 1, 1), (1, 7, 3), (5, 1, 4), (2, 3, 1), (13, 17, 19), (14, 32, 384),
           (15, 33, 385), (97, 101, 103), (29, 130, 1), (300, 70, 800), (3, 400, 50),
-          (1, 300, 1000), (1000, 1, 800), (1, 1, 2000), (70, 1, 50), (1, 200, 9)]  # and vectors
+          (1, 300, 1000), (1000, 1, 800), (1, 1, 2000), (70, 1, 50), (1, 200, 9),  # vectors
+          (4, 300, 700), (300, 3, 700), (2, 5, 9), (500, 2, 400), (3, 1, 5), (5, 4, 3),  # few
+          (28, 48, 800), (30, 16, 20)]  # half-width edge tiles
 
 
 @pytest.mark.parametrize("transpose_b", [False, True], ids=["b", "bT"])
@@ -125,7 +122,7 @@ def test_k_zero_overwrites_out(dtype):
 
 @pytest.mark.parametrize("m,n,k", [(200, 300, 150), (301, 97, 1000), (1000, 20, 100),
                                    (20, 1000, 100), (129, 257, 385), (1, 5000, 900),
-                                   (3000, 1, 500)])
+                                   (3000, 1, 500), (3, 6000, 200), (6000, 2, 200)])
 @pytest.mark.parametrize("transposes", [(False, False), (True, True)])
 def test_bitwise_identical_on_1_and_2_threads(m, n, k, transposes, dtype):
     rng = np.random.default_rng(11)
@@ -357,3 +354,48 @@ def test_no_overflow_where_the_answer_is_finite():
     big = np.float32(1e30)
     c = fk.matmul(np.array([[big, -big]], np.float32), np.array([[1.0], [1.0]], np.float32))
     assert c[0, 0] == 0  # each product is finite; nothing overflows on the way
+
+
+def test_batched_large_matrices_use_threads_inside_each(dtype):
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((3, 200, 300)).astype(dtype)
+    b = rng.standard_normal((300, 250)).astype(dtype)
+    results = []
+    for threads in (1, 2):
+        with fk.num_threads(threads):
+            results.append(fk.matmul(a, b))
+    assert results[0].tobytes() == results[1].tobytes()
+    assert_close(results[0], a, b)
+
+
+# ---- the C functions directly (for embedders) ------------------------------------------------
+
+def test_c_status_codes():
+    from fpkernels._core import ffi, lib
+    c = np.empty((2, 2), np.float32)
+    a = np.ones((2, 2), np.float32)
+    pa, pc = ffi.from_buffer("float[]", a), ffi.from_buffer("float[]", c)
+    assert lib.fpk_matmul_f32(pa, pa, pc, 2, 2, 2, 0, 0) == lib.FPK_OK
+    assert c.tolist() == [[2, 2], [2, 2]]
+    assert lib.fpk_matmul_f32(ffi.NULL, pa, pc, 2, 2, 2, 0, 0) == lib.FPK_ERR_NULL
+    assert lib.fpk_matmul_f32(pa, pa, ffi.NULL, 2, 2, 2, 0, 0) == lib.FPK_ERR_NULL
+    assert lib.fpk_matmul_f32(ffi.NULL, ffi.NULL, ffi.NULL, 0, 0, 5, 0, 0) == lib.FPK_OK
+    assert lib.fpk_matmul_f32(pa, pa, pc, 2**62, 2**62, 2, 0, 0) == lib.FPK_ERR_OVERFLOW
+    assert lib.fpk_matmul_batched_f32(pa, pa, pc, 1, 2, 2, 2, 0, 0, ffi.NULL, ffi.NULL) \
+        == lib.FPK_ERR_NULL
+    offsets = np.zeros(1, np.int64)
+    po = ffi.from_buffer("int64_t[]", offsets)
+    assert lib.fpk_matmul_batched_f32(pa, pa, pc, 1, 2, 2, 2, 1, 1, po, po) == lib.FPK_OK
+    assert c.tolist() == [[2, 2], [2, 2]]
+
+
+def test_many_python_threads_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+    rng = np.random.default_rng(12)
+    pairs = [(rng.standard_normal((150, 120)).astype(np.float32),
+              rng.standard_normal((120, 170)).astype(np.float32)) for _ in range(8)]
+    expected = [fk.matmul(a, b) for a, b in pairs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda pair: fk.matmul(*pair), pairs * 3))
+    for i, result in enumerate(results):
+        assert result.tobytes() == expected[i % 8].tobytes()
