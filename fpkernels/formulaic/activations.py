@@ -77,7 +77,8 @@ def _tanh_of(x):
 
 
 def _gaussian_cdf(x):
-    """Φ(x): the probability that a standard normal number is below x."""
+    """Φ(x): the chance that a random bell-curve number (mean 0, spread 1) is below x."""
+    # erfc(z) = 1 − erf(z), so this is ½(1 + erf(x/√2)); erfc stays accurate for very negative x
     return 0.5 * math.erfc(-x / math.sqrt(2))
 
 

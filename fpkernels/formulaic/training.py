@@ -48,7 +48,10 @@ def sgd(param, grad, state, lr=0.01, momentum=0.0, nesterov=False, weight_decay=
 
 def adam(param, grad, state, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
          amsgrad=False, decoupled=False):
-    """One Adam step: moving averages of the gradient and its square, bias-corrected."""
+    """One Adam step: moving averages of the gradient and its square, bias-corrected.
+
+    decoupled=True is AdamW's weight decay (used by adamw below): shrink p directly.
+    """
     if "timestep" not in state:
         state["timestep"] = 0
         state["m"] = [0.0] * len(param)             # first moment: mean of the gradients
