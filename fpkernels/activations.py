@@ -150,7 +150,7 @@ class Sigmoid(_ElementWise):
 
 @register("tanh")
 class Tanh(_ElementWise):
-    description = """Hyperbolic tangent: squashes any real number into (−1, 1), centred on 0.
+    description = """Hyperbolic tangent: squashes any real number to between −1 and 1, centred on 0.
 
     A zero-centred sigmoid (tanh(x) = 2σ(2x) − 1), which often makes hidden layers train
     faster than the sigmoid does."""

@@ -33,7 +33,7 @@ SINGULAR = {"activations": "activation", "losses": "loss", "initializers": "init
 
 # One line per family for `fpkernels list`: what the family is.
 FAMILY_SHORT = {
-    "activations": "the non-linear function a layer applies to each number it computes",
+    "activations": "the non-linear function a layer applies to each number",
     "losses": "how wrong a prediction is; training lowers it",
     "initializers": "the random starting values of a layer's weights",
     "optimizers": "how each training step turns gradients into weight changes",

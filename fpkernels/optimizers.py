@@ -520,8 +520,8 @@ class RMSprop(FusedOptimizer):
 
     name = "rmsprop"
     _hyper = ("lr", "alpha", "eps", "weight_decay")
-    description = ("RMSprop: divide each gradient by a running root-mean-square of its past "
-                   "values.\nIt keeps a running mean v of squared gradients for every weight and "
+    description = ("RMSprop: divides each gradient by the root of a running mean of its squares."
+                   "\nIt keeps a running mean v of squared gradients for every weight and "
                    "steps by g / sqrt(v), so every weight moves at a similar pace whatever the "
                    "scale of its gradient.")
     formula = "v = αv + (1−α)g²;  p ← p − η·g/(√v + ε)"
