@@ -103,7 +103,7 @@ SYMBOLS = (
     (r"φ", None, "φ(x) = e^(−x²/2) / √(2π): the height of that bell curve at x; it is the "
                  "slope of Φ"),
     (r"\berf\b", None, "erf: the error function, an S-shaped curve from −1 to 1; "
-                       "½·(1 + erf(x / √2)) is exactly Φ(x) (for the curious: erf(z) is "
+                       "½·(1 + erf(x/√2)) is exactly Φ(x) (for the curious: erf(z) is "
                        "2/√π times the area under e^(−t²) for t from 0 to z)"),
     (r"σ", ("activations", "losses"), "σ(x): the sigmoid, 1 / (1 + e^(−x)), between 0 and 1"),
     (r"σ", ("initializers",), "σ: a standard deviation (the spread of the values)"),

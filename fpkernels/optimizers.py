@@ -453,7 +453,7 @@ class Adam(_AdamBase):
                    "of its square.\nAdam (adaptive moment estimation) keeps, for every weight, "
                    "a running mean m of its gradients and a running mean v of their squares; both "
                    "start at 0. Early on both are too small, so they are scaled up (m̂, v̂). Each "
-                   "step moves the weight by about η·m̂ / √v̂: about lr per step when the "
+                   "step moves the weight by η·m̂ / √v̂ (ε aside): about lr per step when the "
                    "gradients agree (then m̂ ≈ g and √v̂ ≈ |g|), smaller when they keep "
                    "changing sign (m̂ averages out towards 0). How large the gradient is hardly "
                    "matters, only how consistent it is.")
