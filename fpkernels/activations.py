@@ -150,7 +150,7 @@ class Sigmoid(_ElementWise):
 
 @register("tanh")
 class Tanh(_ElementWise):
-    description = """Hyperbolic tangent: squashes any real number into (−1, 1), centred on 0.
+    description = """Hyperbolic tangent: squashes any real number to between −1 and 1, centred on 0.
 
     A zero-centred sigmoid (tanh(x) = 2σ(2x) − 1), which often makes hidden layers train
     faster than the sigmoid does."""
@@ -166,10 +166,12 @@ class Tanh(_ElementWise):
 
 @register("swish", aliases=("silu",))
 class Swish(_ElementWise):
-    description = """Swish (SiLU for beta = 1): the input times its own sigmoid gate.
+    description = """Swish (SiLU when beta = 1): x times sigmoid(beta·x), which rises smoothly from 0 to 1.
 
-    Smooth and slightly non-monotonic (it dips below 0 near x = −1.28), it often trains a
-    little better than ReLU in deep networks."""
+    Like ReLU with the corner rounded: large positive inputs pass almost unchanged, large
+    negative ones become about 0. It is slightly below 0 for every negative x, lowest (about
+    −0.28) at x ≈ −1.28 for β = 1. It often trains a little better than ReLU in deep
+    networks."""
     formula = "swish(x) = x·σ(βx)"
     derivative_formula = "swish′(x) = σ(βx) + βx·σ(βx)·(1 − σ(βx))"
     formulaic = staticmethod(_formulaic.swish)
@@ -189,25 +191,33 @@ class Swish(_ElementWise):
 
 @register("gelu")
 class GELU(_ElementWise):
-    description = """Gaussian error linear unit: x times the probability that a standard normal is below x.
+    description = """Gaussian error linear unit: x times the chance that a random bell-curve number is below x.
 
-    The exact form, with the error function. The activation of BERT and GPT-style
-    transformers; smooth, like a ReLU whose corner is rounded off."""
+    It lets large positive inputs through almost unchanged and turns large negative inputs
+    into about 0, blending smoothly in between; on the way it dips slightly below 0 (lowest
+    about −0.17, at x ≈ −0.75). Think of a ReLU with its corner rounded off. This is the
+    exact version; gelu_tanh is a cheaper approximation of it."""
     formula = "GELU(x) = x·Φ(x) = ½·x·(1 + erf(x / √2))"
-    derivative_formula = "GELU′(x) = ½·(1 + erf(x / √2)) + x·e^(−x²/2) / √(2π)"
+    derivative_formula = ("GELU′(x) = Φ(x) + x·φ(x)   (the product rule on x·Φ(x)),\n"
+                          "   with φ(x) = e^(−x²/2) / √(2π)")
     formulaic = staticmethod(_formulaic.gelu)
     formulaic_derivative = staticmethod(_formulaic.gelu_derivative)
-    when_to_use = "Transformers and other deep networks; matches PyTorch's gelu(approximate='none')."
-    pitfalls = "Slower than ReLU; not the same numbers as gelu_tanh (they differ by up to ~5e-4)."
+    when_to_use = ("Transformers and other deep networks: BERT uses this exact form (GPT-2 used "
+                   "the tanh approximation, gelu_tanh). Matches PyTorch's "
+                   "gelu(approximate='none').")
+    pitfalls = ("Slower than ReLU. Not the same numbers as gelu_tanh: they differ by up to "
+                "about 5e-4, so a network trained with one should be run (for inference) "
+                "with the same one.")
     plot_range = (-4.0, 4.0)
     kernel = "gelu"
 
 
 @register("gelu_tanh")
 class GELUTanh(_ElementWise):
-    description = """GELU with the tanh approximation of the Gaussian CDF (GPT-2's form).
+    description = """GELU, approximated with tanh (the form GPT-2 used): cheaper, within 5e-4 of gelu.
 
-    Cheaper than the erf form on hardware without a fast erf, and within about 5e-4 of it."""
+    To the eye the same curve as gelu; it avoids the error function, which is slow on
+    hardware without a fast erf."""
     formula = "GELU(x) ≈ ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))"
     derivative_formula = ("GELU′(x) ≈ ½·(1 + t) + ½·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), "
                           "t = tanh(√(2/π)·(x + 0.044715·x³))")
@@ -221,7 +231,7 @@ class GELUTanh(_ElementWise):
 
 @register("softmax")
 class Softmax(Activation):
-    description = """Softmax: turns each row of scores (logits) into probabilities that sum to 1.
+    description = """Softmax: turns each row of scores into probabilities that sum to 1.
 
     Works on whole rows (the last axis by default), not element by element. The largest value
     is subtracted first so nothing overflows. A row holding one +inf gives 1 there and 0

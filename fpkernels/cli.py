@@ -19,6 +19,7 @@ import argparse
 import os
 import shutil
 import sys
+import textwrap
 
 from . import textplot
 
@@ -109,10 +110,6 @@ def _origin(entry):
     return str(entry.origin)
 
 
-def _fit(text, width):
-    return text if len(text) <= width else text[:max(0, width - 1)] + "…"
-
-
 def _list_rows(registry, explain):
     """(name, aliases, origin, summary) of every name of a registry."""
     rows = []
@@ -130,10 +127,12 @@ def _list_rows(registry, explain):
 
 
 def cmd_list(args, out, registries_=None):
-    """Every registered name per family, with aliases, origin and a one-line summary.
+    """Every registered name per family, with a one-line summary, aliases and origin.
 
-    One line per name (name, origin, summary cut to the terminal's width; whole when the
-    output goes to a file), and its aliases on the line below."""
+    Under each family's heading (with a line on what the family is), one name per row: the
+    name, then its summary wrapped under its own column to the output's width (80 columns
+    when piped, unless --width or COLUMNS says otherwise); below it, its aliases and, for a
+    name that does not come with fpkernels, where it comes from."""
     from . import explain
     families = registries_ or explain.registries()
     try:
@@ -144,24 +143,34 @@ def cmd_list(args, out, registries_=None):
     tables = {kind: _list_rows(families[kind], explain) for kind in kinds}
     everything = [row for rows in tables.values() for row in rows]
     w_name = max([len(r[0]) for r in everything] + [len("name")])
-    w_origin = max([len(r[2]) for r in everything] + [len("origin")])
-    room = out.width - (2 + w_name + 2 + w_origin + 2) if out.fixed_width else 10 ** 6
+    indent = " " * (2 + w_name + 2)
+    room = max(30, out.width - len(indent))
     for number, kind in enumerate(kinds):
         rows = tables[kind]
         if number:
             out.write("")
-        out.write(style.paint(f"{kind} ({len(rows)})", "heading"))
+        what = explain.FAMILY_SHORT.get(kind, "")
+        heading = f"{kind} ({len(rows)})" + (f": {what}" if what else "")
+        for line in textwrap.wrap(heading, width=max(40, out.width), subsequent_indent="  "):
+            out.write(style.paint(line, "heading"))
         if not rows:
             out.write("  (none registered)")
             continue
         for name, aliases, origin, text in rows:
-            out.write(f"  {style.paint(name.ljust(w_name), 'title')}  {origin.ljust(w_origin)}  "
-                      f"{_fit(text, max(20, room))}")
+            lines = textwrap.wrap(text, width=room, break_on_hyphens=False) or [""]
+            out.write(f"  {style.paint(name.ljust(w_name), 'title')}  {lines[0]}")
+            for line in lines[1:]:
+                out.write(indent + line)
             if aliases:
-                out.write(style.paint(f"  {'':<{w_name}}  also called: {aliases}", "dim"))
+                out.write(style.paint(f"{indent}also called: {aliases}", "dim"))
+            if origin not in ("built-in", "?"):
+                out.write(style.paint(f"{indent}from the plugin package {origin}", "dim"))
     out.write("")
-    out.write(style.paint("`fpkernels explain NAME` tells what one of them does, with its "
-                          "formula, code and a plot.", "dim"))
+    for note in ("All are built into fpkernels unless a line says which plugin package it "
+                 "comes from.",
+                 "`fpkernels explain NAME` shows one of them: words, formula, code and a plot."):
+        for line in textwrap.wrap(note, width=max(40, out.width)):
+            out.write(style.paint(line, "dim"))
     return 0
 
 
@@ -172,6 +181,16 @@ def cmd_explain(args, out, registries_=None):
     from . import explain
     try:
         kind, entry = explain.find(args.name, args.kind, registries_, provider=args.provider)
+    except explain.NotFound as error:
+        family = _family_word(args.name, explain)
+        if family is None:
+            raise CommandError(str(error).strip("'\"")) from None
+        # `fpkernels explain losses`: a family's name lists the family.
+        for line in textwrap.wrap(explain.FAMILY_INTROS[family], width=max(40, out.width)):
+            out.write(out.style.paint(line, "dim"))
+        out.write("")
+        args.kind = family
+        return cmd_list(args, out, registries_)
     except explain.Unavailable as error:        # a broken plugin, or a name offered twice
         raise CommandError(str(error), code=1) from None
     except (LookupError, ValueError) as error:
@@ -186,6 +205,15 @@ def cmd_explain(args, out, registries_=None):
     if args.png:
         out.write(out.style.paint(f"figure saved to {args.png}", "good"))
     return 0
+
+
+def _family_word(name, explain):
+    """'activations' for 'activations' or 'activation' (any case), else None."""
+    word = str(name).lower()
+    for kind in explain.KINDS:
+        if word in (kind, explain.SINGULAR[kind]):
+            return kind
+    return None
 
 
 # ---------------------------------------------------------------------------- info
@@ -393,8 +421,6 @@ def cmd_bench(args, out, registries_=None):
 
     Uses the harness fpkernels.benchmark (timing, machine limits, the table) on the few
     cases of quick_cases(); without it, a plain timing loop gives a shorter table."""
-    import textwrap
-
     import fpkernels as fk
     threads = args.threads or fk.get_num_threads()
     style = out.style

@@ -31,6 +31,15 @@ KINDS = ("activations", "losses", "initializers", "optimizers")
 SINGULAR = {"activations": "activation", "losses": "loss", "initializers": "initializer",
             "optimizers": "optimizer"}
 
+# One line per family for `fpkernels list`: what the family is.
+FAMILY_SHORT = {
+    "activations": "the non-linear function a layer applies to each number",
+    "losses": "how wrong a prediction is; training lowers it",
+    "initializers": "the random starting values of a layer's weights",
+    "optimizers": "how each training step turns gradients into weight changes",
+}
+
+
 # What the hyper-parameters every family shares do, when an entry does not say it itself.
 COMMON_HYPERPARAMETERS = {
     "reduction": "how the per-element losses are combined: 'mean' (default), 'sum', or "
@@ -45,7 +54,10 @@ COMMON_HYPERPARAMETERS = {
 FAMILY_INTROS = {
     "activations": "An activation is the non-linear function a neural-network layer applies to "
                    "each number it computes (its pre-activation x). Training also needs its "
-                   "derivative: backpropagation multiplies the incoming gradient by it.",
+                   "derivative (its slope). A number's gradient says how much the final error "
+                   "would change if that number changed; backpropagation passes gradients "
+                   "backwards through the network, layer by layer, and at an activation it "
+                   "multiplies the incoming gradient by this slope.",
     "losses": "A loss is one number measuring how far a model's predictions are from the "
               "targets; training moves the weights along its gradient to make it smaller.",
     "initializers": "An initializer chooses the random starting values of a layer's weights; "
@@ -75,19 +87,24 @@ SYMBOLS = (
     (r"(?<![A-Za-z])p(?![a-z(])", ("optimizers",), "p: a weight (parameter) being trained"),
     (r"(?<![A-Za-z])g(?![a-z(])", ("optimizers",), "g: the gradient of the loss with "
                                                   "respect to p"),
+    (r"(?<![A-Za-z])[mv] ←", ("optimizers",), "m, v: for each weight, running means of g and "
+                                              "of g²; both start at 0"),
     (r"[mv]̂", ("optimizers",), "m̂, v̂: m and v corrected for having started at 0"),
-    (r"ᵗ", ("optimizers",), "t: the step number, counting from 1"),
-    (r"λ", None, "λ: the weight decay"),
+    (r"ᵗ", ("optimizers",), "t: the step number, counting from 1; β₁ᵗ is β₁ to the power t, "
+                            "so 1 − β₁ᵗ grows towards 1 and the correction fades as t grows"),
+    (r"λ", None, "λ: the weight decay (the hyper-parameter weight_decay)"),
     (r"∇", None, "∇L: the gradient of the loss L (its slope for every weight)"),
     (r"(?<![A-Za-z])b(?![a-z(])", ("optimizers",), "b: the momentum buffer, a running blend "
                                                   "of past steps"),
     (r"μ", ("optimizers",), "μ: the momentum, the fraction of the last step kept"),
     (r" ~ ", None, "w ~ D: w is drawn at random from the distribution D"),
-    (r"Φ", None, "Φ(x): the chance that a random number drawn from the bell curve with mean 0 "
-                 "and spread 1 (the standard normal) is below x; it rises from 0 to 1"),
-    (r"φ", None, "φ(x): the standard normal density, e^(−x²/2) / √(2π)"),
-    (r"\berf\b", None, "erf: the error function, an S-shaped curve from −1 to 1 "
-                       "(erf(z) = 2/√π · area under e^(−t²) from 0 to z)"),
+    (r"Φ", None, "Φ(x): the chance that a random bell-curve number (mean 0, spread 1; the "
+                 "standard normal) is below x; it rises from 0 to 1"),
+    (r"φ", None, "φ(x) = e^(−x²/2) / √(2π): the height of that bell curve at x; it is the "
+                 "slope of Φ"),
+    (r"\berf\b", None, "erf: the error function, an S-shaped curve from −1 to 1; "
+                       "½·(1 + erf(x/√2)) is exactly Φ(x) (for the curious: erf(z) is "
+                       "2/√π times the area under e^(−t²) for t from 0 to z)"),
     (r"σ", ("activations", "losses"), "σ(x): the sigmoid, 1 / (1 + e^(−x)), between 0 and 1"),
     (r"σ", ("initializers",), "σ: a standard deviation (the spread of the values)"),
     (r"\btanh\b", None, "tanh: the hyperbolic tangent, (eˣ − e⁻ˣ) / (eˣ + e⁻ˣ), between −1 "
@@ -401,14 +418,19 @@ def describe_slope(x, dy):
     if dy[bottom] < -0.01:
         sentences.append(f"It dips below 0 (down to {_fmt(dy[bottom])} at x = "
                          f"{_fmt(x[bottom])}): there the output falls as x grows.")
-    if dy[top] > 1.01 and not (top == len(dy) - 1 or top == 0):
+    overshoot = dy[top] > 1.01 and not (top == len(dy) - 1 or top == 0)
+    if overshoot:
         sentences.append(f"It overshoots 1 (up to {_fmt(dy[top])} at x = {_fmt(x[top])}).")
     elif dy[top] - max(dy[0], dy[-1]) > 0.02 * span and span > 1e-9:   # a peak inside
         sentences.append(f"It is largest, {_fmt(dy[top])}, at x = {_fmt(x[top])}.")
     meaning = ("Why it matters: training multiplies the gradient coming back from the next "
-               "layer by this slope. Where it is near 0, almost nothing flows back and the "
-               "unit learns slowly (it is saturated); where it is 1, the gradient passes "
-               "unchanged.")
+               "layer by this slope. Where it is near 0 (the unit is \"saturated\"), almost "
+               "nothing flows back and the neuron barely changes during training; where it is "
+               "1, the gradient passes unchanged")
+    if overshoot:
+        meaning += (f"; where it is above 1 (up to {_fmt(dy[top], 3)} here), the gradient is "
+                    "slightly amplified")
+    meaning += "."
     return [" ".join(sentences), meaning]
 
 
@@ -623,17 +645,27 @@ def optimizer_plot(entry, hyper=None):
             break
     end, lr, points = best
     caption = (f"the points {entry.name} visits in {len(points) - 1} steps on the bowl "
-               f"f(x, y) = (x² + 10·y²) / 2, starting at S = {START}; + is the minimum")
+               f"f(x, y) = (x² + 10·y²) / 2, whose gradient is g = (x, 10·y), starting at "
+               f"S = {START}; + is the minimum")
+    title = f"{entry.name} on a bowl" + (f" (lr = {lr:g})" if lr is not None else "")
     data = PlotData("path", caption, points=points, surface=bowl, extent=(-5.0, 5.0, -2.0, 2.0),
-                    minimum=(0.0, 0.0), lr=lr, title=f"{entry.name} on a bowl")
+                    minimum=(0.0, 0.0), lr=lr, title=title)
     if lr is not None:
         if lr == default_lr:
             data.notes.append(f"learning rate lr = {lr:g} (the default)")
         else:
             data.notes.append(f"learning rate lr = {lr:g}: the default {default_lr:g} moves too "
                               f"little to see in {STEPS} steps")
-    data.notes.append(f"after {len(points) - 1} steps: (x, y) = ({points[-1][0]:.3g}, "
-                      f"{points[-1][1]:.3g}), f = {end:.3g} (it started at f = {bowl(*START):.3g})")
+    if len(points) > 1:
+        g = bowl_gradient(*START)
+        moved = (points[1][0] - START[0], points[1][1] - START[1])
+        data.notes.append(f"step 1: the gradient at S is g = ({_fmt(g[0])}, {_fmt(g[1])}), "
+                          f"{_fmt(abs(g[1] / g[0]), 2) if g[0] else 'inf'} times larger in y "
+                          f"than in x; x moved by {_fmt(moved[0], 3)} and y by "
+                          f"{_fmt(moved[1], 3)}")
+    data.notes.append(f"after {len(points) - 1} steps: (x, y) = ({_fmt(points[-1][0], 3)}, "
+                      f"{_fmt(points[-1][1], 3)}), f = {_fmt(end)} (it started at "
+                      f"f = {_fmt(bowl(*START))})")
     return data
 
 
@@ -671,13 +703,13 @@ def draw(data, style=textplot.PLAIN, width=80):
 
 # ---------------------------------------------------------------------------- a few values
 
-def _fmt(value):
+def _fmt(value, digits=4):
     value = float(value)
     if value == 0:
         return "0"
     if not math.isfinite(value):
         return str(value)
-    return f"{value:.4g}"
+    return f"{value:.{digits}g}"
 
 
 def value_table(kind, entry, data):
@@ -827,6 +859,9 @@ def _try_it(kind, entry, width=80):
             session.append((code, comment, f"{type(error).__name__}: {error}"))
 
     session.append(("import fpkernels as fk", "", None))
+    session.append(("import numpy as np", "", None))
+    session.append(("np.set_printoptions(precision=4, suppress=True)",
+                    "4 decimals", None))
     if kind == "activations":
         act = entry.create({})
         x = [-2.0, -0.5, 0.0, 1.5]
@@ -844,8 +879,9 @@ def _try_it(kind, entry, width=80):
         if where and where.startswith("fpkernels.formulaic."):
             reference = getattr(entry.factory, "formulaic")
             call(f"{where.replace('fpkernels.', 'fk.', 1)}([x])",
-                 "the same by the plain-Python loops (rounded here)",
-                 lambda: _rounded(reference([x])))
+                 "the same by the plain-Python loops; they take a list of rows, hence [x] "
+                 "(plain Python floats print in full)",
+                 lambda: reference([x]))
     elif kind == "losses":
         loss = entry.create({})
         pred, target = _loss_example(entry)
@@ -869,7 +905,6 @@ def _try_it(kind, entry, width=80):
             p = np.array([1.0, -2.0])
             entry.create({}).step([p], [np.array([0.5, -0.5])])
             return p
-        session.append(("import numpy as np", "", None))
         session.append((f'opt = fk.optimizers.get("{name}")', "", None))
         session.append(("p = np.array([1.0, -2.0])", "a parameter", None))
         session.append(("opt.step([p], [np.array([0.5, -0.5])])",
@@ -954,16 +989,36 @@ def _hyperparameters(kind, entry, style, width):
     return lines
 
 
-def _source(kind, entry, style, width, attribute, label, shown=None):
+def _takes_rows(kind, entry):
+    """A sentence on the input of an activation's reference: a table, by number or by row."""
+    if kind != "activations":
+        return ""
+    row_wise = getattr(entry.factory, "elementwise", True) is False
+    if not row_wise:
+        try:
+            row_wise = _row_wise(entry.create({}), [-2.0, -0.5, 0.0, 1.5])
+        except Exception:  # noqa: BLE001 - a plugin that cannot be created
+            pass
+    return (" Its input `rows` is a table of numbers (a list of rows, each a list); it " +
+            ("works on each row as a whole." if row_wise else
+             "applies the function to each number on its own."))
+
+
+def _source(kind, entry, style, width, attribute, label, shown=None, first=True):
     """The heading, an introduction and the source of one formulaic function, with the
-    helpers it calls (those already in `shown`, a set of names, are only named)."""
+    helpers it calls (those already in `shown`, a set of names, are only named). The
+    first function shown gets the full introduction, a later one a single line."""
     shown = set() if shown is None else shown
     function = getattr(entry.factory, attribute, None)
     where, code = source_of(function)
     if where is None:
         return []
-    intro = (f"The plain-Python reference {where}, written with explicit loops, one idea per "
-             "line. The fast C kernel computes the same numbers and is tested against it:")
+    if first:
+        intro = (f"The plain-Python reference {where}, written with explicit loops, one idea "
+                 "per line. The fast C kernel computes the same numbers and is tested against "
+                 "it." + _takes_rows(kind, entry))
+    else:
+        intro = f"The same way, by {where}:"
     lines = [_heading(label, style, width)] + [style.paint(line, "dim") for line in _wrap(intro, width)]
     lines += [""] + (_code(code, style) if code else ["    (source not available)"])
     helpers = helpers_of(function) if code else []
@@ -985,7 +1040,7 @@ def _how_computed(kind, entry, style, width):
     lines = _source(kind, entry, style, width, "formulaic", "How it is computed", shown)
     if kind == "activations":
         derivative = _source(kind, entry, style, width, "formulaic_derivative",
-                             "How its derivative is computed", shown)
+                             "How its derivative is computed", shown, first=not lines)
         lines += ([""] + derivative) if lines and derivative else derivative
     return lines
 
@@ -999,18 +1054,21 @@ def _advice(kind, entry, style, width):
     return lines
 
 
-def _picture(kind, entry, style, width):
-    lines = [_heading("Picture", style, width)]
+def _picture(kind, entry, style, width, plot=True):
+    """The picture (unless plot is False) and a table of a few values."""
+    lines = [_heading("Picture", style, width)] if plot else []
     try:
         data = plot_data(kind, entry)
     except Exception as error:  # noqa: BLE001 - a broken plugin must not hide the rest
-        return lines + [f"  (no plot: {type(error).__name__}: {error})"]
-    lines += _wrap(data.caption, width) + [""] + draw(data, style, width).lines + [""]
-    for note in data.notes:
-        lines += _wrap(note, width)
+        return lines + [f"  (no plot: {type(error).__name__}: {error})"] if plot else []
+    if plot:
+        lines += _wrap(data.caption, width) + [""] + draw(data, style, width).lines + [""]
+        for note in data.notes:
+            lines += _wrap(note, width)
     table = value_table(kind, entry, data)
     if table:
-        lines += ["", _heading("A few values", style, width)] + _table(table, style)
+        lines += ([""] if lines else []) + [_heading("A few values", style, width)]
+        lines += _table(table, style)
     return lines
 
 
@@ -1025,14 +1083,15 @@ def _try_it_section(kind, entry, style, width):
 def render(kind, entry, style=textplot.PLAIN, width=80, plot=True):
     """The whole explanation of one entry as text (what `fpkernels explain` prints).
 
-    In the paper's order: words, formula, hyper-parameters, the formulaic code, advice, then
-    a picture with a few values, and a short session to try it (the end of the output, which
-    a terminal shows first)."""
+    In a learner's order: words, formula, a picture and a few values to see it, the
+    hyper-parameters, the formulaic code, advice, and a short session to try it (the end of
+    the output, which a terminal shows first)."""
     width = max(50, min(int(width), 110))
-    sections = [_title, _in_words, _formula, _hyperparameters, _how_computed, _advice]
-    if plot:
-        sections.append(_picture)
-    sections.append(_try_it_section)
+
+    def picture(kind, entry, style, width):
+        return _picture(kind, entry, style, width, plot=plot)
+    sections = [_title, _in_words, _formula, picture, _hyperparameters, _how_computed, _advice,
+                _try_it_section]
     out = []
     for section in sections:
         lines = section(kind, entry, style, width)

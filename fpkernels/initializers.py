@@ -104,7 +104,7 @@ class Zeros(_interfaces.Initializer):
            [0., 0., 0.]], dtype=float32)
     """
 
-    description = ("All zeros: for biases; it fails to break symmetry for weights.\nRight for biases. Wrong for weights: every unit of a layer would "
+    description = ("All zeros: right for biases; for weights, every neuron would learn the same thing.\nRight for biases. Wrong for weights: every unit of a layer would "
                    "compute the same output and receive the same gradient, so it fails to break "
                    "the symmetry between units and they never learn different features.")
     formula = "w = 0"
@@ -156,7 +156,7 @@ class XavierUniform(_interfaces.Initializer):
     (128, 784)
     """
 
-    description = ("Xavier (Glorot) uniform: U(-b, b) scaled by the layer's fan in and out.\nIt keeps the variance of activations and of gradients "
+    description = ("Xavier (Glorot) uniform: weights spread evenly between −b and b, b = √(6 / (fan_in + fan_out)).\nIt keeps the variance of activations and of gradients "
                    "about the same from layer to layer, for tanh and sigmoid units. Variance "
                    "gain² · 2 / (fan_in + fan_out).")
     formula = "w ~ U(−b, b),  b = gain·√(6 / (fan_in + fan_out))"
@@ -179,7 +179,7 @@ class XavierUniform(_interfaces.Initializer):
 class XavierNormal(_interfaces.Initializer):
     """Glorot/Xavier normal: N(0, std²), std = gain * sqrt(2 / (fan_in + fan_out))."""
 
-    description = ("Xavier (Glorot) normal: N(0, 2 / (fan_in + fan_out)).\nThe same variance as xavier_uniform, "
+    description = ("Xavier (Glorot) normal: bell-curve weights with variance 2/(fan_in + fan_out).\nThe same variance as xavier_uniform, "
                    "gain² · 2 / (fan_in + fan_out), from a normal distribution.")
     formula = "w ~ N(0, σ²),  σ = gain·√(2 / (fan_in + fan_out))"
     aliases = ("glorot_normal",)
@@ -201,7 +201,7 @@ class XavierNormal(_interfaces.Initializer):
 class HeNormal(_interfaces.Initializer):
     """He/Kaiming normal: N(0, 2 / fan_in), for ReLU layers."""
 
-    description = ("He (Kaiming) normal: N(0, 2 / fan_in), for ReLU layers.\nVariance 2 / fan_in keeps the activations' "
+    description = ("He (Kaiming) normal: bell-curve weights with variance 2/fan_in, for ReLU layers.\nVariance 2 / fan_in keeps the activations' "
                    "variance steady through ReLU layers (a ReLU zeroes half its inputs).")
     formula = "w ~ N(0, σ²),  σ = √(2 / fan_in)"
     aliases = ("he", "kaiming", "kaiming_normal")
@@ -219,7 +219,7 @@ class HeNormal(_interfaces.Initializer):
 class HeUniform(_interfaces.Initializer):
     """He/Kaiming uniform: U(-b, b), b = sqrt(6 / fan_in) (variance 2 / fan_in)."""
 
-    description = ("He (Kaiming) uniform: U(-b, b), b = sqrt(6 / fan_in).\nThe He variance "
+    description = ("He (Kaiming) uniform: weights spread evenly between −b and b, b = √(6 / fan_in), for ReLU layers.\nThe He variance "
                    "2 / fan_in from a uniform distribution, for ReLU layers.")
     formula = "w ~ U(−b, b),  b = √(6 / fan_in)"
     aliases = ("kaiming_uniform",)

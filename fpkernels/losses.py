@@ -107,7 +107,7 @@ _REDUCTION_DOC = "'mean' (default), 'sum', or 'none' (one loss per element)"
 
 @register("mae")
 class MAE(_ElementWiseLoss):
-    description = """Mean absolute error: the average distance |y − p| between prediction and target.
+    description = """Mean absolute error: the average distance |y − p| between the prediction p and the target y.
 
     Robust to outliers (a big error counts only linearly). The gradient is ±1/n, and 0 where
     the prediction equals the target."""
@@ -122,7 +122,7 @@ class MAE(_ElementWiseLoss):
 
 @register("mse")
 class MSE(_ElementWiseLoss):
-    description = """Mean squared error: the average of the squared differences (y − p)².
+    description = """Mean squared error: the average of (y − p)², p the prediction and y the target.
 
     The standard regression loss: large errors are punished quadratically, and the gradient
     2(p − y)/n shrinks as the prediction approaches the target."""
@@ -137,7 +137,7 @@ class MSE(_ElementWiseLoss):
 
 @register("hinge")
 class Hinge(_ElementWiseLoss):
-    description = """Hinge loss: max(0, 1 − y·p) for labels y of −1 or +1.
+    description = """Hinge loss: max(0, 1 − y·p), for a predicted score p and a label y of −1 or +1.
 
     Zero once an example is on the right side with a margin of at least 1; otherwise it grows
     linearly. The loss of support vector machines."""
@@ -181,7 +181,7 @@ class Huber(_ElementWiseLoss):
 
 @register("bce")
 class BCE(_ElementWiseLoss):
-    description = """Binary cross-entropy: how surprised a predicted probability p is by the label y.
+    description = """Binary cross-entropy: how surprised the predicted probability p is by the label y (0 or 1).
 
     p is clamped to [1e-7, 1 − 1e-7] so log never sees 0. The gradient is the formula's
     derivative at the clamped p, (p − y)/(p(1 − p)), so even a saturated prediction gets a
@@ -287,7 +287,7 @@ class CCE(_RowLoss):
 
 @register("softmax_cross_entropy", aliases=("cross_entropy",))
 class SoftmaxCrossEntropy(_RowLoss):
-    description = """Softmax followed by cross-entropy, fused: the loss of multi-class classifiers on logits.
+    description = """Softmax then cross-entropy in one step: the loss of multi-class classifiers, on raw scores.
 
     Computed as log Σ e^z − z[label] with the log-sum-exp trick, so it never overflows or
     takes log(0). Its gradient is simply (softmax(z) − one_hot) / batch, PyTorch's

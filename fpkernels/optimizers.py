@@ -348,7 +348,8 @@ class SGD(FusedOptimizer):
                    "Nesterov evaluates the step one velocity ahead.")
     formula = ("g = ∇L + λ·p;  b = μ·b + g (b₁ = g);  g = b  (Nesterov: g + μ·b);  p ← p − η·g")
     formulaic = staticmethod(_reference.sgd)
-    hyperparameters = {"lr": "learning rate η (a number, or a schedule of the step count)",
+    hyperparameters = {"lr": "learning rate η: a number, or a schedule (a function of the step count that "
+                     "returns the rate, e.g. fpkernels.schedules.Warmup)",
                        "momentum": "μ: how much of the previous velocity is kept (0 = none)",
                        "nesterov": "use Nesterov's look-ahead momentum (needs momentum > 0)",
                        "weight_decay": "λ: L2 penalty added to the gradient"}
@@ -380,12 +381,14 @@ class SGD(FusedOptimizer):
             count, params, grads, momentum, sizes, config), "sgd step")
 
 
-_ADAM_HYPER = {"lr": "learning rate η (a number, or a schedule of the step count)",
-               "beta1": "β₁: decay of the running mean of gradients (torch: betas[0])",
-               "beta2": "β₂: decay of the running mean of squared gradients (torch: betas[1])",
+_ADAM_HYPER = {"lr": "learning rate η: a number, or a schedule (a function of the step count that "
+                     "returns the rate, e.g. fpkernels.schedules.Warmup)",
+               "beta1": "β₁: how slowly the running mean m of the gradients forgets",
+               "beta2": "β₂: how slowly the running mean v of the squared gradients forgets",
                "eps": "ε: added to the denominator so it is never 0",
-               "weight_decay": "λ: weight decay",
-               "amsgrad": "divide by the largest second moment seen so far (AMSGrad)",
+               "weight_decay": "λ: pulls every weight toward 0 by adding λ·p to its gradient",
+               "amsgrad": "AMSGrad: divide by the largest v seen so far instead of the "
+                          "current v, so steps never grow back",
                "betas": "(β₁, β₂) as one pair, as torch writes it; overrides beta1 and beta2"}
 
 
@@ -446,20 +449,29 @@ class Adam(_AdamBase):
     """
 
     name = "adam"
-    description = ("Adam: per-weight step sizes from running means of the gradient and its "
-                   "square.\nAdam (adaptive moment estimation) keeps a running mean m of the "
-                   "gradients and a running mean v of their squares for every weight, corrects both for "
-                   "starting at zero, and steps by m / sqrt(v): large where gradients agree, "
-                   "small where they are noisy or large.")
-    formula = ("m = β₁m + (1−β₁)g;  v = β₂v + (1−β₂)g²;  m̂ = m/(1−β₁ᵗ);  v̂ = v/(1−β₂ᵗ);  "
-               "p ← p − η·m̂/(√v̂ + ε)")
+    description = ("Adam: a step size for each weight, from running means of its gradient and "
+                   "of its square.\nAdam (adaptive moment estimation) keeps, for every weight, "
+                   "a running mean m of its gradients and a running mean v of their squares; both "
+                   "start at 0. Early on both are too small, so they are scaled up (m̂, v̂). Each "
+                   "step moves the weight by η·m̂ / √v̂ (ε aside): about lr per step when the "
+                   "gradients agree (then m̂ ≈ g and √v̂ ≈ |g|), smaller when they keep "
+                   "changing sign (m̂ averages out towards 0). How large the gradient is hardly "
+                   "matters, only how consistent it is.")
+    formula = ("g ← g + λ·p\n"
+               "m ← β₁·m + (1−β₁)·g\n"
+               "v ← β₂·v + (1−β₂)·g²\n"
+               "m̂ = m / (1−β₁ᵗ)\n"
+               "v̂ = v / (1−β₂ᵗ)\n"
+               "p ← p − η·m̂ / (√v̂ + ε)")
     formulaic = staticmethod(_reference.adam)
     hyperparameters = _ADAM_HYPER
     when_to_use = ("The default for most networks: fast progress with little tuning of the "
                    "learning rate (1e-3 is a good start).")
-    pitfalls = ("Its weight_decay is an L2 term that the adaptive scaling weakens: use adamw "
-                "for real weight decay. Can generalise worse than SGD with momentum on some "
-                "vision tasks; a warm-up (fpkernels.schedules.Warmup) helps large learning rates.")
+    pitfalls = ("Its weight_decay is added to the gradient, so it is divided by √v̂ like the "
+                "gradient: weights with large gradients are barely shrunk. adamw instead shrinks "
+                "every weight by the same fraction. Adam can do worse than SGD with momentum on "
+                "new, unseen data (it generalises worse on some vision tasks). A warm-up "
+                "(fpkernels.schedules.Warmup) helps with large learning rates.")
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
                  amsgrad=False, betas=None):
@@ -475,12 +487,21 @@ class AdamW(_AdamBase):
 
     name = "adamw"
     decoupled = True
-    description = ("AdamW: Adam with decoupled weight decay.\nThe decay shrinks every weight "
-                   "directly (p ← p − η·λ·p) instead of adding λ·p to the gradient, so the decay is not divided by √v̂.")
-    formula = ("p ← p − η·λ·p;  then Adam: m = β₁m + (1−β₁)g;  v = β₂v + (1−β₂)g²;  "
-               "p ← p − η·m̂/(√v̂ + ε)")
+    description = ("AdamW: Adam whose weight decay shrinks each weight directly, not through the "
+                   "gradient.\nThe decay shrinks every weight by the same fraction "
+                   "(p ← p − η·λ·p) instead of adding λ·p to the gradient, so the decay is not "
+                   "divided by √v̂ (this is called decoupled weight decay).")
+    formula = ("p ← p − η·λ·p\n"
+               "then Adam without λ:\n"
+               "m ← β₁·m + (1−β₁)·g\n"
+               "v ← β₂·v + (1−β₂)·g²\n"
+               "m̂ = m / (1−β₁ᵗ)\n"
+               "v̂ = v / (1−β₂ᵗ)\n"
+               "p ← p − η·m̂ / (√v̂ + ε)")
     formulaic = staticmethod(_reference.adamw)
-    hyperparameters = _ADAM_HYPER
+    hyperparameters = {**_ADAM_HYPER,
+                       "weight_decay": "λ: shrinks every weight toward 0 by the fraction η·λ "
+                                       "at each step"}
     when_to_use = "Adam with regularisation: the standard choice for transformers and large nets."
     pitfalls = ("weight_decay defaults to 0.01 and decays biases and normalisation weights too; "
                 "the decay is scaled by lr, so changing lr changes the regularisation.")
@@ -499,13 +520,14 @@ class RMSprop(FusedOptimizer):
 
     name = "rmsprop"
     _hyper = ("lr", "alpha", "eps", "weight_decay")
-    description = ("RMSprop: divide each gradient by a running root-mean-square of its past "
-                   "values.\nIt keeps a running mean v of squared gradients for every weight and "
+    description = ("RMSprop: divides each gradient by the root of a running mean of its squares."
+                   "\nIt keeps a running mean v of squared gradients for every weight and "
                    "steps by g / sqrt(v), so every weight moves at a similar pace whatever the "
                    "scale of its gradient.")
     formula = "v = αv + (1−α)g²;  p ← p − η·g/(√v + ε)"
     formulaic = staticmethod(_reference.rmsprop)
-    hyperparameters = {"lr": "learning rate η (a number, or a schedule of the step count)",
+    hyperparameters = {"lr": "learning rate η: a number, or a schedule (a function of the step count that "
+                     "returns the rate, e.g. fpkernels.schedules.Warmup)",
                        "alpha": "α: decay of the running mean of squared gradients",
                        "eps": "ε: added to the denominator so it is never 0",
                        "weight_decay": "λ: L2 penalty added to the gradient"}

@@ -228,6 +228,23 @@ def curve(xs, ys, width=36, height=10, title="", xlabel="x", style=PLAIN, role="
     px_count, py_count = canvas.pixels
     x_low, x_high = min(xs), max(xs)
     y_low, y_high = y_range or _limits(ys)
+    finite = _finite(ys)
+
+    def cell_row(y, low, high):
+        """The character row holding the value y."""
+        return round((high - y) / (high - low) * (py_count - 1)) // canvas.dots_y
+
+    if finite and y_range is None and y_low < 0 < y_high:
+        # A small dip below 0 (or bump above it) must not share its character row with
+        # 0: widen the range a little until the extreme sits in a row of its own.
+        for _ in range(20):
+            zero = cell_row(0.0, y_low, y_high)
+            if min(finite) < 0 and cell_row(min(finite), y_low, y_high) == zero:
+                y_low -= 0.05 * (y_high - y_low)
+            elif max(finite) > 0 and cell_row(max(finite), y_low, y_high) == zero:
+                y_high += 0.05 * (y_high - y_low)
+            else:
+                break
 
     def to_pixel(x, y):
         px = round((x - x_low) / (x_high - x_low) * (px_count - 1))
@@ -248,7 +265,7 @@ def curve(xs, ys, width=36, height=10, title="", xlabel="x", style=PLAIN, role="
     # Axes x = 0 and y = 0 drawn faintly behind the curve.
     zero_row = zero_col = None
     if y_low < 0 < y_high:
-        zero_row = int((y_high / (y_high - y_low)) * (py_count - 1)) // canvas.dots_y
+        zero_row = cell_row(0.0, y_low, y_high)
     if x_low < 0 < x_high:
         zero_col = int((-x_low / (x_high - x_low)) * (px_count - 1)) // canvas.dots_x
     grid = []
@@ -267,12 +284,14 @@ def curve(xs, ys, width=36, height=10, title="", xlabel="x", style=PLAIN, role="
             else:
                 row.append((" ", None))
         grid.append(row)
-    # Tick labels: the largest and smallest values drawn (in the top and bottom rows), and 0.
-    finite = _finite(ys)
+    # Tick labels: the largest and smallest values drawn (in the rows that hold them), and 0
+    # in its own row whenever 0 is inside the range, so a dip below 0 shows.
     y_ticks = None
     if finite and y_range is None:
-        y_ticks = {0: number(max(finite)), height - 1: number(min(finite))}
-        if zero_row is not None and all(abs(zero_row - r) > 1 for r in y_ticks):
+        top_row = min(cell_row(max(finite), y_low, y_high), height - 1)
+        bottom_row = max(cell_row(min(finite), y_low, y_high), 0)
+        y_ticks = {top_row: number(max(finite)), bottom_row: number(min(finite))}
+        if zero_row is not None and zero_row not in y_ticks:
             y_ticks[zero_row] = "0"
     block = _frame(grid, (y_low, y_high), (x_low, x_high), style, xlabel, y_ticks=y_ticks)
     if title:

@@ -50,9 +50,11 @@ def run(argv, registries_=None, stream=None):
 def test_list_shows_names_aliases_origins_and_summaries(fakes):
     code, out, _ = run(["list"], fakes)
     assert code == 0
-    for text in ("activations (3)", "fgelu", "fake_gelu", "built-in", "fake-plugins 1.0",
-                 "Fake GELU: x weighted", "optimizers (2)", "fpkernels explain NAME"):
+    for text in ("activations (3)", "fgelu", "fake_gelu", "from the plugin package fake-plugins 1.0",
+                 "Fake GELU: x weighted", "optimizers (2)", "fpkernels explain NAME",
+                 "losses (2): how wrong a prediction is"):     # a line on what each family is
         assert text in out, text
+    assert "built-in" not in out            # origin only for what is not built in
 
 
 def test_list_one_kind(fakes):
@@ -63,8 +65,26 @@ def test_list_one_kind(fakes):
 def test_list_fits_the_width(fakes):
     code, out, _ = run(["--width", "60", "list"], fakes)
     assert code == 0
-    assert max(len(line) for line in out.splitlines()) <= 100    # summaries are cut with …
-    assert "…" in out
+    assert max(len(line) for line in out.splitlines()) <= 60     # summaries are wrapped...
+    assert "…" not in out                                         # ...not cut
+    lines = out.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.lstrip().startswith("fgelu"))
+    column = lines[first].index("Fake GELU")
+    assert lines[first + 1][:column].strip() == "" and lines[first + 1][column:].strip()
+
+
+def test_piped_list_fits_80_columns(fakes, monkeypatch):
+    monkeypatch.delenv("COLUMNS")
+    code, out, _ = run(["list"])
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_explain_a_family_name_lists_the_family(fakes):
+    code, out, err = run(["explain", "losses"], fakes)
+    assert code == 0 and err == ""
+    assert "A loss is one number" in out and "fhuber" in out and "fgelu" not in out
+    code, out, _ = run(["explain", "Activation"], fakes)
+    assert code == 0 and "fgelu" in out
 
 
 def test_list_of_the_real_registries():

@@ -345,6 +345,51 @@ def test_activation_explanation_shows_the_derivative(fakes):
     assert ">>> act.forward(x)" in text
     assert "array([-0.0455, -0.1543,  0.    ,  1.3998])" in text     # live values in "Try it"
     assert "Hidden layers of transformers." in text and "slower than relu" in text
+    words = " ".join(text.split())
+    assert "barely changes during training" in words and "slightly amplified" in words
+
+
+def test_explanation_reads_in_a_learners_order(fakes):
+    text = explain.render("activations", fakes["activations"].entry("fgelu"), width=100)
+    order = ["In words", "Formula", "Picture", "A few values", "Hyper-parameters",
+             "How it is computed", "How its derivative is computed", "When to use it",
+             "Pitfalls", "Try it"]
+    assert [text.index(f"── {h} ") for h in order] == sorted(text.index(f"── {h} ") for h in order)
+    assert text.count("tested against") == 1      # the reference's introduction is not repeated
+    words = " ".join(text.split())
+    assert "a list of rows" in words and "each number on its own" in words
+    assert "would change if that number changed" in words       # "gradient" in plain words
+    without = explain.render("activations", fakes["activations"].entry("fgelu"), plot=False)
+    assert "── Picture" not in without and "── A few values" in without
+
+
+def test_try_it_prints_what_a_user_gets(fakes):
+    """The session sets NumPy's print options itself, and plain lists print in full."""
+    import fpkernels as fk
+    x = [-2.0, -0.5, 0.0, 1.5]
+    text = explain.render("activations", fk.activations.registry.entry("gelu"), width=100)
+    assert ">>> np.set_printoptions(precision=4, suppress=True)" in text
+    assert ">>> fk.formulaic.gelu([x])" in text and "hence [x]" in text
+    assert repr(fk.formulaic.gelu([x])) in text                     # every digit a user sees
+    with np.printoptions(precision=4, suppress=True):
+        assert repr(fk.activations.get("gelu").forward(x)) in text
+
+
+def test_a_dip_below_zero_gets_its_own_row_and_a_zero_tick():
+    xs = [i / 10 for i in range(-40, 41)]
+    ys = [0.5 * x * (1 + math.erf(x / math.sqrt(2))) for x in xs]        # GELU: min -0.17
+    block = textplot.curve(xs, ys, width=30, height=10)
+    labels = [line.split("┤")[0].strip() for line in block.lines if "┤" in line]
+    assert labels == ["4", "0", "-0.169"]
+    rows = {line.split("┤")[0].strip(): i for i, line in enumerate(block.lines) if "┤" in line}
+    assert rows["-0.169"] == rows["0"] + 1
+
+
+def test_optimizer_picture_names_its_learning_rate_and_first_step(fakes):
+    data = explain.plot_data("optimizers", fakes["optimizers"].entry("fsgd"))
+    assert "(lr = 0.1)" in data.title and "g = (x, 10·y)" in data.caption
+    assert any(n.startswith("step 1: the gradient at S is g = (-4, 15)") for n in data.notes)
+    assert any("it started at f = 19.25" in n for n in data.notes)
 
 
 def test_symbols_of_a_formula_are_explained(fakes):

@@ -77,7 +77,9 @@ def _tanh_of(x):
 
 
 def _gaussian_cdf(x):
-    """Φ(x): the probability that a standard normal number is below x."""
+    """Φ(x): the chance that a random bell-curve number (mean 0, spread 1) is below x."""
+    # erfc(z) = 1 − erf(z), so this is ½(1 + erf(x/√2));
+    # erfc stays accurate for very negative x, where 1 + erf would lose every digit
     return 0.5 * math.erfc(-x / math.sqrt(2))
 
 
@@ -221,7 +223,7 @@ def swish_derivative(rows, beta=1.0):
 # ---- GELU (erf) -----------------------------------------------------------------------------
 
 def gelu(rows):
-    """GELU: x·Φ(x) = ½·x·(1 + erf(x/√2)), x weighted by how likely a normal is below it."""
+    """GELU: x·Φ(x), x weighted by the chance that a bell-curve number is below x."""
     result = []
     for row in rows:
         new_row = []
@@ -232,7 +234,7 @@ def gelu(rows):
 
 
 def gelu_derivative(rows):
-    """GELU′: Φ(x) + x·φ(x), where φ(x) = e^(−x²/2)/√(2π) is the normal density."""
+    """GELU′: Φ(x) + x·φ(x), where φ(x) = e^(−x²/2)/√(2π) is the bell curve's height."""
     result = []
     for row in rows:
         new_row = []

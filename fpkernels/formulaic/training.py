@@ -48,7 +48,11 @@ def sgd(param, grad, state, lr=0.01, momentum=0.0, nesterov=False, weight_decay=
 
 def adam(param, grad, state, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
          amsgrad=False, decoupled=False):
-    """One Adam step: moving averages of the gradient and its square, bias-corrected."""
+    """One Adam step: moving averages of the gradient and its square, bias-corrected.
+
+    decoupled=True is AdamW's weight decay (fpkernels' adamw calls this with it): shrink p
+    directly instead of adding weight_decay·p to the gradient.
+    """
     if "timestep" not in state:
         state["timestep"] = 0
         state["m"] = [0.0] * len(param)             # first moment: mean of the gradients
@@ -62,7 +66,7 @@ def adam(param, grad, state, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_
         if decoupled:
             param[i] -= lr * weight_decay * param[i]    # AdamW: shrink the weight directly
         else:
-            g = g + weight_decay * param[i]             # Adam: L2 penalty in the gradient
+            g = g + weight_decay * param[i]             # Adam: decay through the gradient
         m[i] = beta1 * m[i] + (1 - beta1) * g           # running mean of the gradients
         v[i] = beta2 * v[i] + (1 - beta2) * (g ** 2)    # running mean of their squares
         if amsgrad:
