@@ -232,6 +232,17 @@ DEFINE_KERNEL(f32_narrow, float, __m512, 16, MR_F32, 1, NR_F32, _mm512_setzero_p
               _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
 DEFINE_KERNEL(f64_narrow, double, __m512d, 8, MR_F64, 1, NR_F64, _mm512_setzero_pd,
               _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
+/* Short kernels: 8 rows, for products with few rows (a batch of 64 is 8 tiles, where 14-row
+   tiles would leave a 6-row hole in the fifth). */
+#define SHORT_MR 8
+DEFINE_KERNEL(f32_short, float, __m512, 16, SHORT_MR, 2, NR_F32, _mm512_setzero_ps,
+              _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
+DEFINE_KERNEL(f64_short, double, __m512d, 8, SHORT_MR, 2, NR_F64, _mm512_setzero_pd,
+              _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
+DEFINE_KERNEL(f32_short_narrow, float, __m512, 16, SHORT_MR, 1, NR_F32, _mm512_setzero_ps,
+              _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
+DEFINE_KERNEL(f64_short_narrow, double, __m512d, 8, SHORT_MR, 1, NR_F64, _mm512_setzero_pd,
+              _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
 #define AXPY_COLS_F32 64
 #define AXPY_COLS_F64 32
 DEFINE_AXPY_BLOCK(f32, float, __m512, 16, 4, _mm512_setzero_ps, _mm512_loadu_ps,
@@ -410,6 +421,31 @@ static const kind KIND_F32 = {sizeof(float), MR_F32, NR_F32, MC_F32, KC_F32, NC_
 static const kind KIND_F64 = {sizeof(double), MR_F64, NR_F64, MC_F64, KC_F64, NC_F64,
                               pack_f64, kernel_f64, NARROW_F64, kernel_f64_narrow,
                               dots_f64, axpys_f64};
+#ifdef SHORT_MR
+/* The same with 8-row tiles; MC holds all the rows of a batch of 64. */
+static const kind SHORT_F32 = {sizeof(float), SHORT_MR, NR_F32, 8 * SHORT_MR, KC_F32, NC_F32,
+                               pack_f32, kernel_f32_short, NARROW_F32, kernel_f32_short_narrow,
+                               dots_f32, axpys_f32};
+static const kind SHORT_F64 = {sizeof(double), SHORT_MR, NR_F64, 8 * SHORT_MR, KC_F64, NC_F64,
+                               pack_f64, kernel_f64_short, NARROW_F64, kernel_f64_short_narrow,
+                               dots_f64, axpys_f64};
+#endif
+
+/* The tile shape for m rows: 8-row tiles when they pad m by at least 5% fewer rows than the
+   usual tiles (m = 64, 128: yes; 256, 512: no). Every element of C is computed the same way
+   whatever the tile shape, so the choice never changes a result. */
+static const kind *kind_for(const kind *K, size_t m)
+{
+#ifdef SHORT_MR
+    size_t usual = (m + K->mr - 1) / K->mr * K->mr;
+    size_t few = (m + SHORT_MR - 1) / SHORT_MR * SHORT_MR;
+    if (21 * few < 20 * usual)
+        return K == &KIND_F32 ? &SHORT_F32 : &SHORT_F64;
+#else
+    (void)m;
+#endif
+    return K;
+}
 
 /* The operands of one product: C (m x n, row-major) = A (m x k) B (k x n), where element
    (i, p) of A is a[i*a_rs + p*a_cs] and element (j, p) of B^T is b[j*bt_rs + p*bt_cs]. */
@@ -521,21 +557,21 @@ static int matmul_threads(const kind *K, const operands *o)
     return (size_t)threads > tiles ? (int)tiles : threads;
 }
 
-/* Cut C into a tm x tn grid of rectangles (tm * tn == threads) that are as square as
-   possible in tiles, and give rectangle t its row range [*i0, *i1) and column range [*j0, *j1). */
+/* Cut C into a tm x tn grid of rectangles (tm * tn == threads) that leave each thread the
+   fewest rows of A plus columns of B to pack (few rows: split the columns), and give rectangle t its row range [*i0, *i1) and column range [*j0, *j1). */
 static void grid_cell(const kind *K, size_t m, size_t n, int threads, int t, size_t *i0,
                       size_t *i1, size_t *j0, size_t *j1)
 {
     size_t row_tiles = (m + K->mr - 1) / K->mr, col_tiles = (n + K->nr - 1) / K->nr;
     int tm = 1;
-    double best = -1;
+    double best = -1e300;
     for (int d = 1; d <= threads; d++) {
         if (threads % d)
             continue;
         double h = (double)row_tiles * K->mr / d, w = (double)col_tiles * K->nr / (threads / d);
-        double squareness = (h < w ? h : w) / (h < w ? w : h);
-        if ((size_t)d <= row_tiles && (size_t)(threads / d) <= col_tiles && squareness > best) {
-            best = squareness;
+        double packed = -(h + w); /* rows of A plus columns of B a thread packs, negated */
+        if ((size_t)d <= row_tiles && (size_t)(threads / d) <= col_tiles && packed > best) {
+            best = packed;
             tm = d;
         }
     }
@@ -645,6 +681,7 @@ static int matmul(const kind *K, const void *a, const void *b, void *c, size_t m
     int status = describe(&o, a, b, c, m, n, k, transpose_a, transpose_b, K->size);
     if (status != FPK_OK)
         return status;
+    K = kind_for(K, m);
     return gemm(K, &o, matmul_threads(K, &o));
 }
 
@@ -662,6 +699,7 @@ static int matmul_batched(const kind *K, const void *a, const void *b, void *c, 
         return FPK_ERR_NULL;
     if (batch > SIZE_MAX / (m * n * K->size))
         return FPK_ERR_OVERFLOW;
+    K = kind_for(K, m);
     int threads = matmul_threads(K, &o);
     int across = 1; /* threads across matrices of the batch */
     if (threads == 1 && batch > 1) {
