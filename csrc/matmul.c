@@ -161,16 +161,33 @@ DEFINE_PACK_TRANSPOSING(double, f64, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd
 #endif
 
 /* ---- micro-kernels ----------------------------------------------------------------------
- * kernel(kc, a, b, c, ldc, first): for the MR x NR tile c (row stride ldc),
- *     acc[i][j] = sum over p < kc of a[p*MR + i] * b[p*NR + j]   (FMAs from zero, p increasing)
+ * kernel(kc, a, lda, b, c, ldc, first): for the MR x NR tile c (row stride ldc),
+ *     acc[i][j] = sum over p < kc of A(i, p) * b[p*NR + j]   (FMAs from zero, p increasing)
  *     c[i][j]   = first ? acc[i][j] : c[i][j] + acc[i][j]
- * a and b are packed panels. C is only read at the end (it was prefetched at the start). */
+ * b is a packed panel; A(i, p) is a[p*MR + i] (a packed panel) when lda == 0, else a[i*lda + p]
+ * (rows of A read in place). C is only read at the end (it was prefetched at the start). */
+
+/* The kc steps of one kernel: A(i, p) is A_AT(i) and `a` moves A_STEP elements per step. */
+#define KERNEL_STEPS(A_AT, A_STEP, VEC, MR, NV, LANES, BSTEP, LOAD, SET1, FMADD)                  \
+    for (size_t p = 0; p < kc; p++, a += A_STEP, b += BSTEP) {                              \
+        /* fetch B 16 rows ahead: its first pass comes from L3 */                           \
+        _mm_prefetch((const char *)(b + 16 * BSTEP), _MM_HINT_T0);                          \
+        _mm_prefetch((const char *)(b + 16 * BSTEP) + 64, _MM_HINT_T0);                     \
+        VEC row[NV]; /* row p of the B panel */                                             \
+        for (int v = 0; v < NV; v++) row[v] = LOAD(b + v * LANES);                          \
+        for (int i = 0; i < MR; i++) {                                                      \
+            VEC a_i = SET1(A_AT(i)); /* A(i, p) in every lane */                            \
+            for (int v = 0; v < NV; v++) acc[i][v] = FMADD(a_i, row[v], acc[i][v]);         \
+        }                                                                                   \
+    }
+#define PACKED_A(i) a[i]
+#define ROWS_OF_A(i) a[(i) * lda]
 
 /* One kernel for a vector type: NV vectors of LANES elements per row of the tile; rows of the
    B panel are BSTEP elements apart (NV * LANES, or NR for a narrow kernel on a full panel). */
 #define DEFINE_KERNEL(S, T, VEC, LANES, MR, NV, BSTEP, ZERO, LOAD, STORE, SET1, FMADD, ADD) \
-    static void kernel_##S(size_t kc, const void *a_, const void *b_, void *c_, size_t ldc, \
-                           int first)                                                       \
+    static void kernel_##S(size_t kc, const void *a_, size_t lda, const void *b_, void *c_, \
+                           size_t ldc, int first)                                           \
     {                                                                                       \
         const T *a = (const T *)a_, *b = (const T *)b_;                                     \
         T *c = (T *)c_;                                                                     \
@@ -180,17 +197,10 @@ DEFINE_PACK_TRANSPOSING(double, f64, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd
             _mm_prefetch((const char *)(c + i * ldc + NV * LANES - 1), _MM_HINT_T0);        \
             for (int v = 0; v < NV; v++) acc[i][v] = ZERO();                                \
         }                                                                                   \
-        for (size_t p = 0; p < kc; p++, a += MR, b += BSTEP) {                              \
-            /* fetch B 16 rows ahead: its first pass comes from L3 */                       \
-            _mm_prefetch((const char *)(b + 16 * BSTEP), _MM_HINT_T0);                      \
-            _mm_prefetch((const char *)(b + 16 * BSTEP) + 64, _MM_HINT_T0);                 \
-            VEC row[NV]; /* row p of the B panel */                                         \
-            for (int v = 0; v < NV; v++) row[v] = LOAD(b + v * LANES);                      \
-            for (int i = 0; i < MR; i++) {                                                  \
-                VEC a_i = SET1(a[i]); /* A(i, p) in every lane */                           \
-                for (int v = 0; v < NV; v++) acc[i][v] = FMADD(a_i, row[v], acc[i][v]);     \
-            }                                                                               \
-        }                                                                                   \
+        if (lda == 0)                                                                       \
+            KERNEL_STEPS(PACKED_A, MR, VEC, MR, NV, LANES, BSTEP, LOAD, SET1, FMADD)             \
+        else                                                                                \
+            KERNEL_STEPS(ROWS_OF_A, 1, VEC, MR, NV, LANES, BSTEP, LOAD, SET1, FMADD)             \
         for (int i = 0; i < MR; i++)                                                        \
             for (int v = 0; v < NV; v++) {                                                  \
                 T *out = c + i * ldc + v * LANES;                                           \
@@ -232,6 +242,17 @@ DEFINE_KERNEL(f32_narrow, float, __m512, 16, MR_F32, 1, NR_F32, _mm512_setzero_p
               _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
 DEFINE_KERNEL(f64_narrow, double, __m512d, 8, MR_F64, 1, NR_F64, _mm512_setzero_pd,
               _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
+/* Short kernels: 8 rows, for products with few rows (a batch of 64 is 8 tiles, where 14-row
+   tiles would leave a 6-row hole in the fifth). */
+#define SHORT_MR 8
+DEFINE_KERNEL(f32_short, float, __m512, 16, SHORT_MR, 2, NR_F32, _mm512_setzero_ps,
+              _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
+DEFINE_KERNEL(f64_short, double, __m512d, 8, SHORT_MR, 2, NR_F64, _mm512_setzero_pd,
+              _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
+DEFINE_KERNEL(f32_short_narrow, float, __m512, 16, SHORT_MR, 1, NR_F32, _mm512_setzero_ps,
+              _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
+DEFINE_KERNEL(f64_short_narrow, double, __m512d, 8, SHORT_MR, 1, NR_F64, _mm512_setzero_pd,
+              _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd)
 #define AXPY_COLS_F32 64
 #define AXPY_COLS_F64 32
 DEFINE_AXPY_BLOCK(f32, float, __m512, 16, 4, _mm512_setzero_ps, _mm512_loadu_ps,
@@ -272,15 +293,16 @@ DEFINE_AXPY_BLOCK(f64, double, __m256d, 4, 4, _mm256_setzero_pd, _mm256_loadu_pd
 #define MR_F64 4
 #define NR_F64 8
 #define DEFINE_KERNEL_C(S, T, MR, NR)                                                      \
-    static void kernel_##S(size_t kc, const void *a_, const void *b_, void *c_, size_t ldc, \
-                           int first)                                                       \
+    static void kernel_##S(size_t kc, const void *a_, size_t lda, const void *b_, void *c_, \
+                           size_t ldc, int first)                                           \
     {                                                                                       \
         const T *a = (const T *)a_, *b = (const T *)b_;                                     \
         T *c = (T *)c_;                                                                     \
         T acc[MR][NR] = {{0}};                                                              \
-        for (size_t p = 0; p < kc; p++, a += MR, b += NR)                                   \
+        size_t ars = lda ? lda : 1, aps = lda ? 1 : MR; /* A(i, p) is a[i*ars + p*aps] */   \
+        for (size_t p = 0; p < kc; p++, a += aps, b += NR)                                  \
             for (int i = 0; i < MR; i++)                                                    \
-                for (int j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];                      \
+                for (int j = 0; j < NR; j++) acc[i][j] += a[i * ars] * b[j];                \
         for (int i = 0; i < MR; i++)                                                        \
             for (int j = 0; j < NR; j++)                                                    \
                 c[i * ldc + j] = first ? acc[i][j] : c[i * ldc + j] + acc[i][j];            \
@@ -386,9 +408,9 @@ typedef struct kind {
     size_t mr, nr;         /* register tile */
     size_t mc, kc, nc;     /* cache blocks (mc a multiple of mr, nc of nr) */
     void (*pack)(const void *, int64_t, int64_t, size_t, size_t, size_t, void *);
-    void (*kernel)(size_t, const void *, const void *, void *, size_t, int);
+    void (*kernel)(size_t, const void *, size_t, const void *, void *, size_t, int);
     size_t narrow;  /* columns of the narrow kernel (0: none) */
-    void (*kernel_narrow)(size_t, const void *, const void *, void *, size_t, int);
+    void (*kernel_narrow)(size_t, const void *, size_t, const void *, void *, size_t, int);
     void (*dots)(const void *, int64_t, const void *, int64_t, size_t, size_t, size_t, void *,
                  int64_t);
     void (*axpys)(const void *, int64_t, const void *, int64_t, size_t, size_t, size_t, void *,
@@ -410,6 +432,31 @@ static const kind KIND_F32 = {sizeof(float), MR_F32, NR_F32, MC_F32, KC_F32, NC_
 static const kind KIND_F64 = {sizeof(double), MR_F64, NR_F64, MC_F64, KC_F64, NC_F64,
                               pack_f64, kernel_f64, NARROW_F64, kernel_f64_narrow,
                               dots_f64, axpys_f64};
+#ifdef SHORT_MR
+/* The same with 8-row tiles; MC holds all the rows of a batch of 64. */
+static const kind SHORT_F32 = {sizeof(float), SHORT_MR, NR_F32, 8 * SHORT_MR, KC_F32, NC_F32,
+                               pack_f32, kernel_f32_short, NARROW_F32, kernel_f32_short_narrow,
+                               dots_f32, axpys_f32};
+static const kind SHORT_F64 = {sizeof(double), SHORT_MR, NR_F64, 8 * SHORT_MR, KC_F64, NC_F64,
+                               pack_f64, kernel_f64_short, NARROW_F64, kernel_f64_short_narrow,
+                               dots_f64, axpys_f64};
+#endif
+
+/* The tile shape for m rows: 8-row tiles when they pad m by at least 5% fewer rows than the
+   usual tiles (m = 64, 128: yes; 256, 512: no). Every element of C is computed the same way
+   whatever the tile shape, so the choice never changes a result. */
+static const kind *kind_for(const kind *K, size_t m)
+{
+#ifdef SHORT_MR
+    size_t usual = (m + K->mr - 1) / K->mr * K->mr;
+    size_t few = (m + SHORT_MR - 1) / SHORT_MR * SHORT_MR;
+    if (21 * few < 20 * usual)
+        return K == &KIND_F32 ? &SHORT_F32 : &SHORT_F64;
+#else
+    (void)m;
+#endif
+    return K;
+}
 
 /* The operands of one product: C (m x n, row-major) = A (m x k) B (k x n), where element
    (i, p) of A is a[i*a_rs + p*a_cs] and element (j, p) of B^T is b[j*bt_rs + p*bt_cs]. */
@@ -440,15 +487,15 @@ typedef char tile_buffer_fits[MR_F32 * NR_F32 * sizeof(float) <= TILE_BUFFER * s
 
 /* One MR x NR tile; an edge tile (rows < MR or cols < NR) goes through a full-size buffer,
    with the narrow kernel when it is at most half as wide. */
-static void tile(const kind *K, size_t kc, const char *a, const char *b, char *c, size_t ldc,
-                 size_t rows, size_t cols, int first)
+static void tile(const kind *K, size_t kc, const char *a, size_t lda, const char *b, char *c,
+                 size_t ldc, size_t rows, size_t cols, int first)
 {
-    void (*kernel)(size_t, const void *, const void *, void *, size_t, int) = K->kernel;
+    void (*kernel)(size_t, const void *, size_t, const void *, void *, size_t, int) = K->kernel;
     size_t width = K->nr;
     if (cols <= K->narrow)
         kernel = K->kernel_narrow, width = K->narrow;
     if (rows == K->mr && cols == width) {
-        kernel(kc, a, b, c, ldc, first);
+        kernel(kc, a, lda, b, c, ldc, first);
         return;
     }
     double buffer[TILE_BUFFER]; /* MR x NR elements of either dtype */
@@ -456,7 +503,7 @@ static void tile(const kind *K, size_t kc, const char *a, const char *b, char *c
     size_t row_bytes = cols * K->size, t_ld = K->nr * K->size, c_ld = ldc * K->size;
     if (!first)
         for (size_t i = 0; i < rows; i++) memcpy(t + i * t_ld, c + i * c_ld, row_bytes);
-    kernel(kc, a, b, t, K->nr, first);
+    kernel(kc, a, lda, b, t, K->nr, first);
     for (size_t i = 0; i < rows; i++) memcpy(c + i * c_ld, t + i * t_ld, row_bytes);
 }
 
@@ -465,6 +512,8 @@ static void gemm_block(const kind *K, const operands *o, size_t i0, size_t i1, s
                        size_t j1, char *pa, char *pb)
 {
     const size_t s = K->size;
+    /* rows of A contiguous over k, whole tiles: the kernel reads them in place, unpacked */
+    int direct_a = o->a_cs == 1 && (i1 - i0) % K->mr == 0;
     for (size_t jc = j0; jc < j1; jc += K->nc) {
         size_t nc = min_size(K->nc, j1 - jc);
         for (size_t pc = 0; pc < o->k; pc += K->kc) {
@@ -474,10 +523,12 @@ static void gemm_block(const kind *K, const operands *o, size_t i0, size_t i1, s
             for (size_t ic = i0; ic < i1; ic += K->mc) {
                 size_t mc = min_size(K->mc, i1 - ic);
                 const char *a = o->a + (ic * o->a_rs + pc * o->a_cs) * s;
-                K->pack(a, o->a_rs, o->a_cs, mc, kc, K->mr, pa);
+                if (!direct_a)
+                    K->pack(a, o->a_rs, o->a_cs, mc, kc, K->mr, pa);
                 for (size_t jr = 0; jr < nc; jr += K->nr)
                     for (size_t ir = 0; ir < mc; ir += K->mr)
-                        tile(K, kc, pa + ir * kc * s, pb + jr * kc * s,
+                        tile(K, kc, direct_a ? a + ir * o->a_rs * s : pa + ir * kc * s,
+                             direct_a ? (size_t)o->a_rs : 0, pb + jr * kc * s,
                              o->c + ((ic + ir) * o->n + jc + jr) * s, o->n,
                              min_size(K->mr, mc - ir), min_size(K->nr, nc - jr), pc == 0);
             }
@@ -521,21 +572,21 @@ static int matmul_threads(const kind *K, const operands *o)
     return (size_t)threads > tiles ? (int)tiles : threads;
 }
 
-/* Cut C into a tm x tn grid of rectangles (tm * tn == threads) that are as square as
-   possible in tiles, and give rectangle t its row range [*i0, *i1) and column range [*j0, *j1). */
+/* Cut C into a tm x tn grid of rectangles (tm * tn == threads) that leave each thread the
+   fewest rows of A plus columns of B to pack (few rows: split the columns), and give rectangle t its row range [*i0, *i1) and column range [*j0, *j1). */
 static void grid_cell(const kind *K, size_t m, size_t n, int threads, int t, size_t *i0,
                       size_t *i1, size_t *j0, size_t *j1)
 {
     size_t row_tiles = (m + K->mr - 1) / K->mr, col_tiles = (n + K->nr - 1) / K->nr;
     int tm = 1;
-    double best = -1;
+    double best = -1e300;
     for (int d = 1; d <= threads; d++) {
         if (threads % d)
             continue;
         double h = (double)row_tiles * K->mr / d, w = (double)col_tiles * K->nr / (threads / d);
-        double squareness = (h < w ? h : w) / (h < w ? w : h);
-        if ((size_t)d <= row_tiles && (size_t)(threads / d) <= col_tiles && squareness > best) {
-            best = squareness;
+        double packed = -(h + w); /* rows of A plus columns of B a thread packs, negated */
+        if ((size_t)d <= row_tiles && (size_t)(threads / d) <= col_tiles && packed > best) {
+            best = packed;
             tm = d;
         }
     }
@@ -645,6 +696,7 @@ static int matmul(const kind *K, const void *a, const void *b, void *c, size_t m
     int status = describe(&o, a, b, c, m, n, k, transpose_a, transpose_b, K->size);
     if (status != FPK_OK)
         return status;
+    K = kind_for(K, m);
     return gemm(K, &o, matmul_threads(K, &o));
 }
 
@@ -662,6 +714,7 @@ static int matmul_batched(const kind *K, const void *a, const void *b, void *c, 
         return FPK_ERR_NULL;
     if (batch > SIZE_MAX / (m * n * K->size))
         return FPK_ERR_OVERFLOW;
+    K = kind_for(K, m);
     int threads = matmul_threads(K, &o);
     int across = 1; /* threads across matrices of the batch */
     if (threads == 1 && batch > 1) {
