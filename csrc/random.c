@@ -17,43 +17,40 @@
 #define PHILOX_W0 0x9E3779B9u   /* key schedule: golden ratio and sqrt(3) - 1, in 32 bits */
 #define PHILOX_W1 0xBB67AE85u
 
-/* Ten rounds of multiply, swap and xor with the key; the key is bumped between rounds. */
-static inline void philox_block(uint64_t block, uint32_t k0, uint32_t k1, uint32_t w[4])
+/* Ten rounds of multiply, swap and xor of the counter c with the key; the key is bumped
+   between rounds. c becomes the block's four random words. */
+static inline void philox_rounds(uint32_t c[4], uint32_t k0, uint32_t k1)
 {
-    uint32_t c0 = (uint32_t)block, c1 = (uint32_t)(block >> 32), c2 = 0, c3 = 0;
     for (int round = 0; round < 10; round++) {
-        uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
-        uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
-        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
-        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-        c1 = (uint32_t)p1;
-        c3 = (uint32_t)p0;
-        c0 = n0;
-        c2 = n2;
+        uint64_t p0 = (uint64_t)PHILOX_M0 * c[0];
+        uint64_t p1 = (uint64_t)PHILOX_M1 * c[2];
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c[1] ^ k0;
+        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c[3] ^ k1;
+        c[1] = (uint32_t)p1;
+        c[3] = (uint32_t)p0;
+        c[0] = n0;
+        c[2] = n2;
         k0 += PHILOX_W0;
         k1 += PHILOX_W1;
     }
-    w[0] = c0; w[1] = c1; w[2] = c2; w[3] = c3;
+}
+
+/* The words of block number `block` (the counter's two high words are 0 in fpkernels' streams). */
+static inline void philox_block(uint64_t block, uint32_t k0, uint32_t k1, uint32_t w[4])
+{
+    w[0] = (uint32_t)block;
+    w[1] = (uint32_t)(block >> 32);
+    w[2] = 0;
+    w[3] = 0;
+    philox_rounds(w, k0, k1);
 }
 
 /* The general Philox4x32-10 block, with all four counter words (for tests and C users). */
 void fpk_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4])
 {
-    uint32_t c0 = counter[0], c1 = counter[1], c2 = counter[2], c3 = counter[3];
-    uint32_t k0 = key[0], k1 = key[1];
-    for (int round = 0; round < 10; round++) {
-        uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
-        uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
-        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
-        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-        c1 = (uint32_t)p1;
-        c3 = (uint32_t)p0;
-        c0 = n0;
-        c2 = n2;
-        k0 += PHILOX_W0;
-        k1 += PHILOX_W1;
-    }
-    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+    for (int i = 0; i < 4; i++)
+        out[i] = counter[i];
+    philox_rounds(out, key[0], key[1]);
 }
 
 /* ---- words to uniform numbers ---- */
