@@ -26,3 +26,11 @@ MODULES = sorted(name for _, name, _ in pkgutil.walk_packages(fpkernels.__path__
 def test_docstring_examples_run(name):
     failures, _ = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert failures == 0
+
+
+def test_readme_shows_the_tested_tutorial_code():
+    tutorial = README.parent / "docs" / "tutorial.md"
+    if not tutorial.exists():
+        pytest.skip("docs/ is not beside the tests")
+    code = tutorial.read_text().split("```python\n")[1].split("```")[0]
+    assert code in README.read_text()  # tests/test_nn.py runs the tutorial's copy
