@@ -33,4 +33,4 @@ def test_readme_shows_the_tested_tutorial_code():
     if not tutorial.exists():
         pytest.skip("docs/ is not beside the tests")
     code = tutorial.read_text().split("```python\n")[1].split("```")[0]
-    assert code in README.read_text()  # tests/test_nn.py runs the tutorial's copy
+    assert code in README.read_text()  # tests/test_demo.py runs the tutorial's copy
