@@ -19,7 +19,7 @@ def _as_matrix_operand(x, dtype, transposed):
 
     An array whose last two axes are swapped relative to C order (a transposed view) is
     described as its C-contiguous transpose with the flag flipped, without copying."""
-    if x.dtype == dtype and not x.flags.c_contiguous and x.ndim >= 2:
+    if x.dtype == dtype and not x.flags.c_contiguous and x.ndim >= 2 and x.flags.aligned:
         swapped = np.swapaxes(x, -1, -2)
         if swapped.flags.c_contiguous:
             return swapped, not transposed
@@ -71,13 +71,14 @@ def matmul(a, b, transpose_a=False, transpose_b=False, out=None):
     """
     if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
             and a.dtype in _C_ARRAYS and a.dtype == b.dtype
-            and a.flags.c_contiguous and b.flags.c_contiguous):  # the common case, quickly
+            and a.flags.c_contiguous and b.flags.c_contiguous
+            and a.flags.aligned and b.flags.aligned):  # the common case, quickly
         transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
         m, k = a.shape[::-1] if transpose_a else a.shape
         k_b, n = b.shape[::-1] if transpose_b else b.shape
         if k == k_b and (out is None or (
                 type(out) is np.ndarray and out.dtype == a.dtype and out.shape == (m, n)
-                and out.flags.c_contiguous and out.flags.writeable
+                and out.flags.c_contiguous and out.flags.writeable and out.flags.aligned
                 and not np.may_share_memory(out, a) and not np.may_share_memory(out, b))):
             return _matmul_2d(a, b, m, n, k, transpose_a, transpose_b, out)
     a = as_array(a, "a")
