@@ -35,6 +35,16 @@ static void merge_moments(double *n, double *mean, double *m2, double nb, double
 /* Sample std from M2 and the count: sqrt(M2 / (n - 1)), and 0 for a single element. */
 static double sample_std(double m2, size_t n) { return n > 1 ? sqrt(m2 / (double)(n - 1)) : 0.0; }
 
+/* outer * len * inner in *total, or FPK_ERR_OVERFLOW when it does not fit in size_t (callers
+   have already returned for a zero factor). */
+static int slices_total(size_t outer, size_t len, size_t inner, size_t *total)
+{
+    if (outer > SIZE_MAX / len || outer * len > SIZE_MAX / inner)
+        return FPK_ERR_OVERFLOW;
+    *total = outer * len * inner;
+    return FPK_OK;
+}
+
 #define DEFINE_NORMALIZE(T, SUF)                                                            \
     /* Mean and M2 of n <= BLOCK contiguous elements: two passes over cached data. */       \
     WIDE_VECTORS static void block_moments_##SUF(const T *x, size_t n, double *mean,         \
@@ -78,9 +88,9 @@ static double sample_std(double m2, size_t n) { return n > 1 ? sqrt(m2 / (double
             return FPK_ERR_EMPTY;                                                           \
         if (!x || !mean || !std)                                                            \
             return FPK_ERR_NULL;                                                            \
-        if (outer > SIZE_MAX / len || outer * len > SIZE_MAX / inner)                       \
+        size_t total;                                                                       \
+        if (slices_total(outer, len, inner, &total) != FPK_OK)                              \
             return FPK_ERR_OVERFLOW;                                                        \
-        size_t total = outer * len * inner;                                                 \
         int threads = fpk_threads_for(total);                                               \
         if (inner == 1 && outer == 1) {             /* one long slice: blocks in parallel */ \
             size_t blocks = (len + BLOCK - 1) / BLOCK;                                      \
@@ -190,9 +200,9 @@ static double sample_std(double m2, size_t n) { return n > 1 ? sqrt(m2 / (double
             return FPK_ERR_EMPTY;                                                           \
         if (!x || !mn || !mx)                                                               \
             return FPK_ERR_NULL;                                                            \
-        if (outer > SIZE_MAX / len || outer * len > SIZE_MAX / inner)                       \
+        size_t total;                                                                       \
+        if (slices_total(outer, len, inner, &total) != FPK_OK)                              \
             return FPK_ERR_OVERFLOW;                                                        \
-        size_t total = outer * len * inner;                                                 \
         int threads = fpk_threads_for(total);                                               \
         if (inner == 1 && outer == 1) {             /* one long slice: split it */          \
             size_t blocks = (len + BLOCK - 1) / BLOCK;                                      \
@@ -251,9 +261,10 @@ static double sample_std(double m2, size_t n) { return n > 1 ? sqrt(m2 / (double
             return FPK_OK;                                                                  \
         if (!x || !mean || !std || !out)                                                    \
             return FPK_ERR_NULL;                                                            \
-        if (outer > SIZE_MAX / len || outer * len > SIZE_MAX / inner)                       \
+        size_t total;                                                                       \
+        if (slices_total(outer, len, inner, &total) != FPK_OK)                              \
             return FPK_ERR_OVERFLOW;                                                        \
-        size_t rows = outer * len, total = rows * inner;                                    \
+        size_t rows = outer * len;                                                          \
         if (inner == 1) {                           /* contiguous slices: a run per slice */ \
             FPK_PARALLEL_RANGES(total, fpk_threads_for(total), lo, hi,                      \
                 for (size_t start = lo; start < hi;) {                                      \
@@ -286,10 +297,11 @@ static double sample_std(double m2, size_t n) { return n > 1 ? sqrt(m2 / (double
             return FPK_OK;                                                                  \
         if (!x || !mn || !mx || !out)                                                       \
             return FPK_ERR_NULL;                                                            \
-        if (outer > SIZE_MAX / len || outer * len > SIZE_MAX / inner)                       \
+        size_t total;                                                                       \
+        if (slices_total(outer, len, inner, &total) != FPK_OK)                              \
             return FPK_ERR_OVERFLOW;                                                        \
         const T width = high - low;                                                         \
-        size_t rows = outer * len, total = rows * inner;                                    \
+        size_t rows = outer * len;                                                          \
         if (inner == 1) {                                                                   \
             FPK_PARALLEL_RANGES(total, fpk_threads_for(total), lo, hi,                      \
                 for (size_t start = lo; start < hi;) {                                      \
