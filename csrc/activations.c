@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "fpkernels.h"
+#include "fpk_stream.h"
 #include "fpk_vmath.h"
 
 #define SQRT_HALF 0.70710678118654752440        /* 1/sqrt(2) */
@@ -465,75 +466,281 @@ static inline float gelu_slope_f(float x)
 }
 
 /* ------------------------------------------------------------------------------------------
+ * The float32 functions above on 16 lanes at once (AVX-512), each the same operations in the
+ * same order as its scalar twin (so the accuracy tests hold for both), with exp_scaled_v of
+ * fpk_vmath.h for the exponential. Selects become masks and blends.
+ * ---------------------------------------------------------------------------------------- */
+#ifdef __AVX512F__
+#define VECTOR_F32 1
+
+static inline __mmask16 is_v(__m512 x, int predicate, float c)
+{
+    return _mm512_cmp_ps_mask(x, splat(c), predicate);
+}
+
+static inline __m512 relu_v(__m512 x)                  /* keeps x where x > 0 or NaN */
+{
+    return _mm512_maskz_mov_ps(is_v(x, _CMP_NLE_UQ, 0.0f), x);
+}
+
+static inline __m512 relu_slope_v(__m512 x)
+{
+    return _mm512_mask_blend_ps(is_v(x, _CMP_GT_OQ, 0.0f), _mm512_maskz_mov_ps(is_v(x, _CMP_UNORD_Q, 0.0f), x), splat(1.0f));
+}
+
+static inline __m512 leaky_relu_v(__m512 x, float alpha)
+{
+    return _mm512_mask_blend_ps(is_v(x, _CMP_GT_OQ, 0.0f), _mm512_mul_ps(splat(alpha), x), x);
+}
+
+static inline __m512 leaky_relu_slope_v(__m512 x, float alpha)
+{
+    __m512 below = _mm512_mask_mov_ps(splat(alpha), is_v(x, _CMP_UNORD_Q, 0.0f), x);
+    return _mm512_mask_blend_ps(is_v(x, _CMP_GT_OQ, 0.0f), below, splat(1.0f));
+}
+
+static inline __m512 sigmoid_v(__m512 x)
+{
+    __m512 e = exp_scaled_v(neg_abs_v(x), splat(0.0f));
+    __m512 numerator = _mm512_mask_blend_ps(is_v(x, _CMP_GE_OQ, 0.0f), e, splat(1.0f));
+    return _mm512_div_ps(numerator, _mm512_add_ps(splat(1.0f), e));
+}
+
+static inline __m512 over_one_plus_sq_v(__m512 num, __m512 e)
+{
+    __m512 u = _mm512_add_ps(splat(1.0f), e);
+    __m512 u_lo = _mm512_add_ps(_mm512_sub_ps(splat(1.0f), u), e);
+    __m512 p = _mm512_mul_ps(u, u);
+    __m512 p_lo = _mm512_fmadd_ps(_mm512_add_ps(u, u), u_lo, _mm512_fmsub_ps(u, u, p));
+    __m512 inv = _mm512_div_ps(splat(1.0f), p);
+    __m512 q = _mm512_mul_ps(num, inv);
+    __m512 rem = _mm512_fnmadd_ps(q, p, num);
+    return _mm512_fmadd_ps(_mm512_fnmadd_ps(q, p_lo, rem), inv, q);
+}
+
+static inline __m512 sigmoid_slope_v(__m512 x)
+{
+    __m512 e = exp_scaled_v(neg_abs_v(x), splat(0.0f));
+    return over_one_plus_sq_v(e, e);
+}
+
+static inline __m512 tanh_v(__m512 x)
+{
+    __m512 x2 = _mm512_mul_ps(x, x);
+    __m512 p = splat(2.4976127e-3f);
+    p = _mm512_fmadd_ps(p, x2, splat(-8.5065253e-3f));
+    p = _mm512_fmadd_ps(p, x2, splat(2.1813745e-2f));
+    p = _mm512_fmadd_ps(p, x2, splat(-5.3964254e-2f));
+    p = _mm512_fmadd_ps(p, x2, splat(1.3333322e-1f));
+    p = _mm512_fmadd_ps(p, x2, splat(-3.3333334e-1f));
+    __m512 near_zero = _mm512_fmadd_ps(_mm512_mul_ps(x, x2), p, x);
+    __m512 e = exp_scaled_v(_mm512_mul_ps(splat(2.0f), neg_abs_v(x)), splat(0.0f));
+    __m512 far = _mm512_sub_ps(splat(1.0f), _mm512_div_ps(_mm512_add_ps(e, e), _mm512_add_ps(splat(1.0f), e)));
+    __mmask16 near = _mm512_cmp_ps_mask(_mm512_abs_ps(x), splat(0.55f), _CMP_LT_OQ);
+    return _mm512_mask_blend_ps(near, with_sign_of_v(far, x), near_zero);
+}
+
+static inline __m512 tanh_slope_v(__m512 x)
+{
+    __m512 four_e = exp_scaled_v(_mm512_mul_ps(splat(2.0f), neg_abs_v(x)), splat(2.0f));
+    return over_one_plus_sq_v(four_e, _mm512_mul_ps(splat(0.25f), four_e));
+}
+
+/* 2^scale for lanes below x = -60, else 1, as the float exponent: 64 or 0. */
+static inline __m512 big_scale_v(__m512 x)
+{
+    return _mm512_maskz_mov_ps(is_v(x, _CMP_LT_OQ, -(float)TINY_ARGUMENT), splat((float)BIG_SCALE));
+}
+
+static inline __m512 silu_v(__m512 x)
+{
+    __m512 scale = big_scale_v(x), unscale = _mm512_sub_ps(_mm512_setzero_ps(), scale);
+    __m512 big_e = exp_scaled_v(neg_abs_v(x), scale);
+    __m512 e = _mm512_scalef_ps(big_e, unscale);
+    __m512 numerator = _mm512_mask_blend_ps(is_v(x, _CMP_GE_OQ, 0.0f), big_e, _mm512_scalef_ps(splat(1.0f), scale));
+    __m512 big_s = _mm512_div_ps(numerator, _mm512_add_ps(splat(1.0f), e));
+    __m512 y = _mm512_scalef_ps(_mm512_mul_ps(x, big_s), unscale);
+    __m512 signed_zero = with_sign_of_v(_mm512_setzero_ps(), x);
+    return _mm512_mask_blend_ps(is_v(big_s, _CMP_EQ_OQ, 0.0f), y, signed_zero);
+}
+
+static inline __m512 silu_root_v(__m512 d)
+{
+    __m512 p = splat(-2.984518698e-6f);
+    p = _mm512_fmadd_ps(p, d, splat(-2.551807464e-5f));
+    p = _mm512_fmadd_ps(p, d, splat(-3.928550208e-5f));
+    p = _mm512_fmadd_ps(p, d, splat(1.829152983e-4f));
+    p = _mm512_fmadd_ps(p, d, splat(7.972390528e-4f));
+    p = _mm512_fmadd_ps(p, d, splat(1.274395192e-4f));
+    p = _mm512_fmadd_ps(p, d, splat(-6.606235227e-3f));
+    p = _mm512_fmadd_ps(p, d, splat(-1.522275180e-2f));
+    p = _mm512_fmadd_ps(p, d, splat(1.887478175e-2f));
+    p = _mm512_fmadd_ps(p, d, splat(0.1466488002f));
+    p = _mm512_fmadd_ps(p, d, splat(0.2178117062f));
+    return p;
+}
+
+static inline __m512 silu_slope_v(__m512 x)
+{
+    __m512 xc = clamp_v(x, -200.0f, 200.0f);
+    __m512 scale = big_scale_v(xc), unscale = _mm512_sub_ps(_mm512_setzero_ps(), scale);
+    __m512 big_e = exp_scaled_v(neg_abs_v(xc), scale);
+    __m512 e = _mm512_scalef_ps(big_e, unscale);
+    __m512 u = _mm512_add_ps(splat(1.0f), e);
+    __m512 u_lo = _mm512_add_ps(_mm512_sub_ps(splat(1.0f), u), e);
+    __m512 above = _mm512_add_ps(_mm512_fmadd_ps(xc, e, u), u_lo);
+    __m512 below = _mm512_mul_ps(big_e, _mm512_add_ps(_mm512_add_ps(splat(1.0f), xc), e));
+    __m512 numerator = _mm512_mask_blend_ps(is_v(xc, _CMP_GE_OQ, 0.0f), below, above);
+    __m512 outside = _mm512_scalef_ps(over_one_plus_sq_v(numerator, e), unscale);
+    __m512 d = _mm512_sub_ps(_mm512_sub_ps(xc, splat(SILU_X0_HI)), splat(SILU_X0_LO));
+    __m512 root = _mm512_mul_ps(d, silu_root_v(d));
+    __m512 offset = _mm512_abs_ps(_mm512_add_ps(xc, splat(1.35f)));
+    return _mm512_mask_blend_ps(is_v(offset, _CMP_LE_OQ, 0.9f), outside, root);
+}
+#else
+#define VECTOR_F32 0
+#endif /* __AVX512F__ */
+
+/* ------------------------------------------------------------------------------------------
  * Kernel generators. EXPR is the value at v = x[i] (type T); the backward kernels multiply
  * it by grad_out[i] before the one rounding to T.
  * ---------------------------------------------------------------------------------------- */
 
-#define FORWARD_KERNEL(NAME, T, EXPR, ...)                                                  \
+#define FORWARD_KERNEL(NAME, T, SFX, EXPR, ...)                                             \
     int NAME(const T *x, T *out, size_t n __VA_ARGS__)                                      \
     {                                                                                       \
         if (n == 0) return FPK_OK;                                                          \
         if (!x || !out) return FPK_ERR_NULL;                                                \
+        int streaming = fpk_streams(n, sizeof(T));                                          \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            for (size_t i = lo; i < hi; i++) { T v = x[i]; out[i] = (T)(EXPR); });          \
+            FPK_STORE_RANGE(T, SFX, out, x, lo, hi, streaming, i, v, EXPR));                \
         return FPK_OK;                                                                      \
     }
 
-#define BACKWARD_KERNEL(NAME, T, EXPR, ...)                                                 \
+#define BACKWARD_KERNEL(NAME, T, SFX, EXPR, ...)                                            \
     int NAME(const T *x, const T *grad_out, T *out, size_t n __VA_ARGS__)                   \
     {                                                                                       \
         if (n == 0) return FPK_OK;                                                          \
         if (!x || !grad_out || !out) return FPK_ERR_NULL;                                   \
+        int streaming = fpk_streams(n, sizeof(T));                                          \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            for (size_t i = lo; i < hi; i++) {                                              \
-                T v = x[i];                                                                 \
-                out[i] = (T)(grad_out[i] * (EXPR));                                         \
-            });                                                                             \
+            FPK_STORE_RANGE(T, SFX, out, x, lo, hi, streaming, i, v, grad_out[i] * (EXPR))); \
         return FPK_OK;                                                                      \
     }
 
+#if VECTOR_F32
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 16384
+#endif
+/* for i in [lo, hi), 16 lanes at a time: out[i..] = VALUE, an expression of i, of the lane
+   mask m (lanes past hi are off) and of v = x[i..]; x and y are read ahead. When streaming, the first step ends at out's 64-byte
+   boundary, so that the full steps after it can use streaming stores. */
+#define VECTOR_RANGE(out, x, y, lo, hi, streaming, i, m, v, VALUE)                          \
+    do {                                                                                    \
+        for (size_t i = (lo), step_; i < (hi); i += step_) {                                \
+            size_t head_ = (streaming) ? (64 - (uintptr_t)((out) + i) % 64) % 64 / 4 : 0;    \
+            step_ = head_ ? head_ : 16;                                                     \
+            step_ = (hi) - i < step_ ? (hi) - i : step_;                                    \
+            __mmask16 m = (__mmask16)((1u << step_) - 1);                                   \
+            _mm_prefetch((const char *)((x) + i) + PREFETCH_AHEAD, _MM_HINT_T0);             \
+            _mm_prefetch((const char *)((y) + i) + PREFETCH_AHEAD, _MM_HINT_T0);             \
+            __m512 v = _mm512_maskz_loadu_ps(m, (x) + i);                                   \
+            __m512 y_ = (VALUE);                                                            \
+            if ((streaming) && step_ == 16 && (uintptr_t)((out) + i) % 64 == 0)             \
+                _mm512_stream_ps((out) + i, y_);                                            \
+            else                                                                            \
+                _mm512_mask_storeu_ps((out) + i, m, y_);                                    \
+        }                                                                                   \
+        if (streaming) fpk_stream_fence();                                                  \
+    } while (0)
+
+/* The float32 kernels from a 16-lane expression VEXPR of v (the lanes of x). */
+#define FORWARD_KERNEL_V(NAME, VEXPR, ...)                                                  \
+    int NAME(const float *x, float *out, size_t n __VA_ARGS__)                              \
+    {                                                                                       \
+        if (n == 0) return FPK_OK;                                                          \
+        if (!x || !out) return FPK_ERR_NULL;                                                \
+        int streaming = fpk_streams(n, sizeof(float));                                      \
+        FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
+            VECTOR_RANGE(out, x, x, lo, hi, streaming, i, m, v, VEXPR));                    \
+        return FPK_OK;                                                                      \
+    }
+
+#define BACKWARD_KERNEL_V(NAME, VEXPR, ...)                                                 \
+    int NAME(const float *x, const float *grad_out, float *out, size_t n __VA_ARGS__)       \
+    {                                                                                       \
+        if (n == 0) return FPK_OK;                                                          \
+        if (!x || !grad_out || !out) return FPK_ERR_NULL;                                   \
+        int streaming = fpk_streams(n, sizeof(float));                                      \
+        FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
+            VECTOR_RANGE(out, x, grad_out, lo, hi, streaming, i, m, v,                          \
+                         _mm512_mul_ps(_mm512_maskz_loadu_ps(m, grad_out + i), VEXPR)));     \
+        return FPK_OK;                                                                      \
+    }
+#endif
+
 /* f32 forward F32(v), f32 derivative DF32(v), f64 forward F(v), f64 derivative DF(v). */
 #define ACTIVATION(NAME, F32, DF32, F, DF, ...)                                             \
-    FORWARD_KERNEL(fpk_##NAME##_forward_f32, float, F32, __VA_ARGS__)                       \
-    FORWARD_KERNEL(fpk_##NAME##_forward_f64, double, F, __VA_ARGS__)                        \
-    FORWARD_KERNEL(fpk_##NAME##_derivative_f32, float, DF32, __VA_ARGS__)                   \
-    FORWARD_KERNEL(fpk_##NAME##_derivative_f64, double, DF, __VA_ARGS__)                    \
-    BACKWARD_KERNEL(fpk_##NAME##_backward_f32, float, DF32, __VA_ARGS__)                    \
-    BACKWARD_KERNEL(fpk_##NAME##_backward_f64, double, DF, __VA_ARGS__)
+    FORWARD_KERNEL(fpk_##NAME##_forward_f32, float, f32, F32, __VA_ARGS__)                  \
+    FORWARD_KERNEL(fpk_##NAME##_forward_f64, double, f64, F, __VA_ARGS__)                   \
+    FORWARD_KERNEL(fpk_##NAME##_derivative_f32, float, f32, DF32, __VA_ARGS__)              \
+    FORWARD_KERNEL(fpk_##NAME##_derivative_f64, double, f64, DF, __VA_ARGS__)               \
+    BACKWARD_KERNEL(fpk_##NAME##_backward_f32, float, f32, DF32, __VA_ARGS__)               \
+    BACKWARD_KERNEL(fpk_##NAME##_backward_f64, double, f64, DF, __VA_ARGS__)
 
-ACTIVATION(relu, relu_f(v), relu_slope_f(v), relu_d(v), relu_slope_d(v), )
-ACTIVATION(leaky_relu, leaky_relu_f(v, alpha), leaky_relu_slope_f(v, alpha), leaky_relu_d(v, alpha), leaky_relu_slope_d(v, alpha), , double alpha)
-ACTIVATION(sigmoid, sigmoid_f(v), sigmoid_slope_f(v), sigmoid_d(v), sigmoid_slope_d(v), )
-ACTIVATION(tanh, tanh_f(v), tanh_slope_f(v), tanh_d(v), tanh_slope_d(v), )
+/* The same with 16-lane twins V32 and DV32 of F32 and DF32, used for float32 on AVX-512. */
+#if VECTOR_F32
+#define ACTIVATION_V(NAME, F32, DF32, V32, DV32, F, DF, ...)                                \
+    FORWARD_KERNEL_V(fpk_##NAME##_forward_f32, V32, __VA_ARGS__)                            \
+    FORWARD_KERNEL(fpk_##NAME##_forward_f64, double, f64, F, __VA_ARGS__)                   \
+    FORWARD_KERNEL_V(fpk_##NAME##_derivative_f32, DV32, __VA_ARGS__)                        \
+    FORWARD_KERNEL(fpk_##NAME##_derivative_f64, double, f64, DF, __VA_ARGS__)               \
+    BACKWARD_KERNEL_V(fpk_##NAME##_backward_f32, DV32, __VA_ARGS__)                         \
+    BACKWARD_KERNEL(fpk_##NAME##_backward_f64, double, f64, DF, __VA_ARGS__)
+#else
+#define ACTIVATION_V(NAME, F32, DF32, V32, DV32, F, DF, ...)                                \
+    ACTIVATION(NAME, F32, DF32, F, DF, __VA_ARGS__)
+#endif
+
+ACTIVATION_V(relu, relu_f(v), relu_slope_f(v), relu_v(v), relu_slope_v(v), relu_d(v), relu_slope_d(v), )
+ACTIVATION_V(leaky_relu, leaky_relu_f(v, alpha), leaky_relu_slope_f(v, alpha), leaky_relu_v(v, (float)alpha), leaky_relu_slope_v(v, (float)alpha), leaky_relu_d(v, alpha), leaky_relu_slope_d(v, alpha), , double alpha)
+ACTIVATION_V(sigmoid, sigmoid_f(v), sigmoid_slope_f(v), sigmoid_v(v), sigmoid_slope_v(v), sigmoid_d(v), sigmoid_slope_d(v), )
+ACTIVATION_V(tanh, tanh_f(v), tanh_slope_f(v), tanh_v(v), tanh_slope_v(v), tanh_d(v), tanh_slope_d(v), )
 /* swish: beta = 1 (silu) keeps its exponential's argument in float, the faster path. */
-static FORWARD_KERNEL(silu_forward_f32, float, silu_f(v), )
-static FORWARD_KERNEL(swish_any_beta_forward_f32, float, swish_f(v, beta), , double beta)
+#if VECTOR_F32
+static FORWARD_KERNEL_V(silu_forward_f32, silu_v(v), )
+static FORWARD_KERNEL_V(silu_derivative_f32, silu_slope_v(v), )
+static BACKWARD_KERNEL_V(silu_backward_f32, silu_slope_v(v), )
+#else
+static FORWARD_KERNEL(silu_forward_f32, float, f32, silu_f(v), )
+static FORWARD_KERNEL(silu_derivative_f32, float, f32, silu_slope_f(v), )
+static BACKWARD_KERNEL(silu_backward_f32, float, f32, silu_slope_f(v), )
+#endif
+static FORWARD_KERNEL(swish_any_beta_forward_f32, float, f32, swish_f(v, beta), , double beta)
 int fpk_swish_forward_f32(const float *x, float *out, size_t n, double beta)
 {
     return beta == 1.0 ? silu_forward_f32(x, out, n) : swish_any_beta_forward_f32(x, out, n, beta);
 }
-FORWARD_KERNEL(fpk_swish_forward_f64, double, swish_d(v, beta), , double beta)
-static FORWARD_KERNEL(silu_derivative_f32, float, silu_slope_f(v), )
-static FORWARD_KERNEL(swish_any_beta_derivative_f32, float, swish_slope_d(v, beta), , double beta)
+FORWARD_KERNEL(fpk_swish_forward_f64, double, f64, swish_d(v, beta), , double beta)
+static FORWARD_KERNEL(swish_any_beta_derivative_f32, float, f32, swish_slope_d(v, beta), , double beta)
 int fpk_swish_derivative_f32(const float *x, float *out, size_t n, double beta)
 {
     return beta == 1.0 ? silu_derivative_f32(x, out, n)
                        : swish_any_beta_derivative_f32(x, out, n, beta);
 }
-FORWARD_KERNEL(fpk_swish_derivative_f64, double, swish_slope_d(v, beta), , double beta)
-static BACKWARD_KERNEL(silu_backward_f32, float, silu_slope_f(v), )
-static BACKWARD_KERNEL(swish_any_beta_backward_f32, float, swish_slope_d(v, beta), , double beta)
+FORWARD_KERNEL(fpk_swish_derivative_f64, double, f64, swish_slope_d(v, beta), , double beta)
+static BACKWARD_KERNEL(swish_any_beta_backward_f32, float, f32, swish_slope_d(v, beta), , double beta)
 int fpk_swish_backward_f32(const float *x, const float *grad_out, float *out, size_t n,
                            double beta)
 {
     return beta == 1.0 ? silu_backward_f32(x, grad_out, out, n)
                        : swish_any_beta_backward_f32(x, grad_out, out, n, beta);
 }
-BACKWARD_KERNEL(fpk_swish_backward_f64, double, swish_slope_d(v, beta), , double beta)
+BACKWARD_KERNEL(fpk_swish_backward_f64, double, f64, swish_slope_d(v, beta), , double beta)
 ACTIVATION(gelu, gelu_f(v), gelu_slope_f(v), gelu_d(v), gelu_slope_d(v), )
 ACTIVATION(gelu_tanh, gelu_tanh_f(v), gelu_tanh_slope_d(v), gelu_tanh_d(v), gelu_tanh_slope_d(v), )
-FORWARD_KERNEL(fpk_erf_f32, float, erf_fd(v), )
-FORWARD_KERNEL(fpk_erf_f64, double, erf(v), )
+FORWARD_KERNEL(fpk_erf_f32, float, f32, erf_fd(v), )
+FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
 
 /* ------------------------------------------------------------------------------------------
  * softmax, row by row along the last axis.

@@ -120,4 +120,55 @@ static inline double log_d(double x)
     return (double)k * 0.6931471805599453 + (2.0 * s + 2.0 * s * s2 * p);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * The same on 16 float lanes at once, with AVX-512 intrinsics. The compiler vectorises the
+ * functions above, but C cannot ask for vscalefps, which multiplies by 2^k in one rounding,
+ * subnormal results included (the scalar code builds 2^k in two halves for that); without
+ * it a vectorised exponential costs about half as much again.
+ * ---------------------------------------------------------------------------------------- */
+#ifdef __AVX512F__
+#include <immintrin.h>
+
+static inline __m512 splat(float c) { return _mm512_set1_ps(c); }
+
+/* -|x|, x with its sign bit set. */
+static inline __m512 neg_abs_v(__m512 x)
+{
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN)));
+}
+
+/* |m| with the sign of x (m >= 0). */
+static inline __m512 with_sign_of_v(__m512 m, __m512 x)
+{
+    __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN));
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(m), sign));
+}
+
+/* Clamp x into [lo, hi]; NaN stays NaN (min and max return their second operand when one
+   operand is NaN). */
+static inline __m512 clamp_v(__m512 x, float lo, float hi)
+{
+    return _mm512_max_ps(splat(lo), _mm512_min_ps(splat(hi), x));
+}
+
+/* 2^scale e^x on 16 lanes: exp_scaled_f lane by lane (the same reduction and polynomial), for
+   any scale lanes in [0, 64]. */
+static inline __m512 exp_scaled_v(__m512 x, __m512 scale)
+{
+    x = clamp_v(x, -150.0f, 89.0f);
+    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, splat(1.44269504f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, splat(0.693359375f), x);        /* ln2 in two parts */
+    r = _mm512_fnmadd_ps(k, splat(-2.12194440e-4f), r);
+    __m512 p = splat(1.9900444e-4f);
+    p = _mm512_fmadd_ps(p, r, splat(1.3934545e-3f));
+    p = _mm512_fmadd_ps(p, r, splat(8.3332974e-3f));
+    p = _mm512_fmadd_ps(p, r, splat(4.1666456e-2f));
+    p = _mm512_fmadd_ps(p, r, splat(1.6666667e-1f));
+    p = _mm512_fmadd_ps(p, r, splat(0.5f));
+    __m512 e_r = _mm512_add_ps(splat(1.0f), _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r));
+    return _mm512_scalef_ps(e_r, _mm512_add_ps(k, scale));
+}
+#endif /* __AVX512F__ */
+
 #endif /* FPK_VMATH_H */
