@@ -611,9 +611,9 @@ static inline __m512 silu_slope_v(__m512 x)
     {                                                                                       \
         if (n == 0) return FPK_OK;                                                          \
         if (!x || !out) return FPK_ERR_NULL;                                                \
-        int streaming = fpk_streams(n, sizeof(T));                                          \
+        int streaming = fpk_streams(out, n, sizeof(T));                                          \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            FPK_STORE_RANGE(T, SFX, out, x, lo, hi, streaming, i, v, EXPR));                \
+            FPK_STORE_RANGE(T, SFX, out, x, x, lo, hi, streaming, i, v, EXPR));                \
         return FPK_OK;                                                                      \
     }
 
@@ -622,9 +622,9 @@ static inline __m512 silu_slope_v(__m512 x)
     {                                                                                       \
         if (n == 0) return FPK_OK;                                                          \
         if (!x || !grad_out || !out) return FPK_ERR_NULL;                                   \
-        int streaming = fpk_streams(n, sizeof(T));                                          \
+        int streaming = fpk_streams(out, n, sizeof(T));                                          \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            FPK_STORE_RANGE(T, SFX, out, x, lo, hi, streaming, i, v, grad_out[i] * (EXPR))); \
+            FPK_STORE_RANGE(T, SFX, out, x, grad_out, lo, hi, streaming, i, v, grad_out[i] * (EXPR))); \
         return FPK_OK;                                                                      \
     }
 
@@ -660,7 +660,7 @@ static inline __m512 silu_slope_v(__m512 x)
     {                                                                                       \
         if (n == 0) return FPK_OK;                                                          \
         if (!x || !out) return FPK_ERR_NULL;                                                \
-        int streaming = fpk_streams(n, sizeof(float));                                      \
+        int streaming = fpk_streams(out, n, sizeof(float));                                      \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
             VECTOR_RANGE(out, x, x, lo, hi, streaming, i, m, v, VEXPR));                    \
         return FPK_OK;                                                                      \
@@ -671,7 +671,7 @@ static inline __m512 silu_slope_v(__m512 x)
     {                                                                                       \
         if (n == 0) return FPK_OK;                                                          \
         if (!x || !grad_out || !out) return FPK_ERR_NULL;                                   \
-        int streaming = fpk_streams(n, sizeof(float));                                      \
+        int streaming = fpk_streams(out, n, sizeof(float));                                      \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
             VECTOR_RANGE(out, x, grad_out, lo, hi, streaming, i, m, v,                          \
                          _mm512_mul_ps(_mm512_maskz_loadu_ps(m, grad_out + i), VEXPR)));     \

@@ -25,10 +25,10 @@
 
 #define FPK_STAGE 1024      /* elements per staged block: 4 or 8 KB, well inside L1 */
 
-/* Whether an output of n elements of `size` bytes is written with streaming stores. */
-static inline int fpk_streams(size_t n, size_t size)
+/* Whether an output of n elements of `size` bytes at out is written with streaming stores. */
+static inline int fpk_streams(const void *out, size_t n, size_t size)
 {
-    return FPK_CAN_STREAM && n >= FPK_STREAM_BYTES / size;
+    return FPK_CAN_STREAM && n >= FPK_STREAM_BYTES / size && (uintptr_t)out % size == 0;
 }
 
 /* out[0, n) = stage[0, n) with streaming stores; out is 64-byte aligned. */
@@ -58,6 +58,17 @@ static inline void fpk_stream_block_f64(double *out, const double *stage, size_t
     for (; i < n; i++) out[i] = stage[i];
 }
 
+/* Ask for [p, p + bytes) to be brought into the cache: hardware prefetchers alone leave a
+   loop that both computes and streams waiting on memory much of the time. */
+static inline void fpk_prefetch(const void *p, size_t bytes)
+{
+#if FPK_CAN_STREAM
+    for (size_t at = 0; at < bytes; at += 64) _mm_prefetch((const char *)p + at, _MM_HINT_T0);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
 /* Streaming stores are weakly ordered: fence them before another thread may read out. */
 static inline void fpk_stream_fence(void)
 {
@@ -67,29 +78,31 @@ static inline void fpk_stream_fence(void)
 }
 
 /* for i in [lo, hi): out[i] = VALUE, an expression of i and of v = x[i]; T is float (SFX f32)
-   or double (f64). With `streaming`, the elements before out's first 64-byte boundary are stored
-   directly and the rest staged FPK_STAGE at a time; else it is one plain loop. */
-#define FPK_STORE_RANGE(T, SFX, out, x, lo, hi, streaming, i, v, VALUE)                         \
+   or double (f64). With `streaming`, a first short block reaches out's next 64-byte boundary
+   and the others are staged FPK_STAGE at a time, reading x and y (a second input, or x) one
+   block ahead; else it is one plain loop. (One copy of the
+   loop body: VALUE can be long, and GCC stops inlining into a function that repeats it.) */
+#define FPK_STORE_RANGE(T, SFX, out, x, y, lo, hi, streaming, i, v, VALUE)                   \
     do {                                                                                    \
-        size_t at_ = (lo), end_ = (hi);                                                     \
-        if (streaming)                                                                      \
-            for (; at_ < end_ && (uintptr_t)((out) + at_) % 64; at_++) {                    \
-                size_t i = at_;                                                             \
-                T v = (x)[i];                                                               \
-                (out)[i] = (T)(VALUE);                                                      \
-            }                                                                               \
-        while (at_ < end_) {                                                                \
+        for (size_t at_ = (lo), end_ = (hi), count_; at_ < end_; at_ += count_) {          \
             T stage_[FPK_STAGE];                                                            \
             size_t left_ = end_ - at_;                                                      \
-            size_t count_ = !(streaming) ? left_ : left_ < FPK_STAGE ? left_ : FPK_STAGE;    \
-            T *dst_ = (streaming) ? stage_ : (out) + at_;                                   \
+            size_t head_ = (streaming) ? (64 - (uintptr_t)((out) + at_) % 64) % 64 / sizeof(T) : 0; \
+            int staged_ = (streaming) && head_ == 0;                                        \
+            count_ = !(streaming) ? left_ : head_ ? head_ : FPK_STAGE;                      \
+            count_ = count_ < left_ ? count_ : left_;                                       \
+            T *dst_ = staged_ ? stage_ : (out) + at_;                                       \
+            if (staged_ && left_ > 2 * count_) {                                            \
+                fpk_prefetch((x) + at_ + count_, count_ * sizeof(T));                       \
+                fpk_prefetch((y) + at_ + count_, count_ * sizeof(T));                       \
+            }                                                                               \
+            _Pragma("omp simd")  /* out may be x exactly: still independent iterations */ \
             for (size_t j_ = 0; j_ < count_; j_++) {                                        \
                 size_t i = at_ + j_;                                                        \
                 T v = (x)[i];                                                               \
                 dst_[j_] = (T)(VALUE);                                                      \
             }                                                                               \
-            if (streaming) fpk_stream_block_##SFX((out) + at_, stage_, count_);             \
-            at_ += count_;                                                                  \
+            if (staged_) fpk_stream_block_##SFX((out) + at_, stage_, count_);               \
         }                                                                                   \
         if (streaming) fpk_stream_fence();                                                  \
     } while (0)
