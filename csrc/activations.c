@@ -800,41 +800,215 @@ FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
         return total;                                                                       \
     }
 
-#define EXP_F32(x) exp_scaled_f(x, 0)
-ROW_HELPERS(f32, float, EXP_F32)
-ROW_HELPERS(f64, double, exp_d)
-
-/* Softmax of one row into s (s may be the row itself). */
-#define SOFTMAX_ROW(SUFFIX, T, row, s, cols)                                                \
+/* Softmax of one row into o, through s (o itself, or a buffer when o is written with
+   streaming stores). */
+#define SOFTMAX_ROW(SUFFIX, T, row, s, o, cols, streaming)                                  \
     do {                                                                                    \
         size_t inf_count;                                                                   \
         T m = row_max_##SUFFIX(row, cols, &inf_count);                                      \
         if (inf_count > 1 || m == -(T)INFINITY) {                                           \
-            for (size_t j = 0; j < cols; j++) s[j] = (T)NAN;                                \
+            for (size_t j = 0; j < cols; j++) o[j] = (T)NAN;                                \
         } else if (inf_count == 1) {                                                        \
             int nan = 0;                                                                    \
             for (size_t j = 0; j < cols; j++) nan |= row[j] != row[j];                      \
             for (size_t j = 0; j < cols; j++)                                               \
-                s[j] = nan ? (T)NAN : (row[j] == (T)INFINITY ? 1 : 0);                      \
+                o[j] = nan ? (T)NAN : (row[j] == (T)INFINITY ? 1 : 0);                      \
         } else {                                                                            \
             T scale = (T)(1.0 / row_exp_##SUFFIX(row, s, cols, m));                         \
-            for (size_t j = 0; j < cols; j++) s[j] *= scale;                                \
+            FPK_STORE_RANGE(T, SUFFIX, o, s, s, 0, cols, streaming, j, v, v * scale);       \
         }                                                                                   \
     } while (0)
 
-#define SOFTMAX_KERNELS(SUFFIX, T)                                                     \
+/* Rows [lo, hi) of rows x cols: forward rows into out, and backward rows, the Jacobian-vector
+   product out = s (g - sum(g s)) with s = softmax(x) (in the buffer s). */
+#define SOFTMAX_ROWS(SUFFIX, T)                                                             \
+    static void forward_rows_##SUFFIX(const T *x, T *out, size_t lo, size_t hi, size_t cols, \
+                                      T *buffer, int streaming)                             \
+    {                                                                                       \
+        for (size_t r = lo; r < hi; r++) {                                                  \
+            const T *row = x + r * cols;                                                    \
+            T *o = out + r * cols;                                                          \
+            SOFTMAX_ROW(SUFFIX, T, row, (streaming ? buffer : o), o, cols, streaming);      \
+        }                                                                                   \
+    }                                                                                       \
+    static void backward_rows_##SUFFIX(const T *x, const T *grad_out, T *out, size_t lo,    \
+                                       size_t hi, size_t cols, T *s, int streaming)         \
+    {                                                                                       \
+        for (size_t r = lo; r < hi; r++) {                                                  \
+            const T *row = x + r * cols, *g = grad_out + r * cols;                          \
+            T *o = out + r * cols;                                                          \
+            SOFTMAX_ROW(SUFFIX, T, row, s, s, cols, 0);                                     \
+            double dot = row_dot_##SUFFIX(g, s, cols);                                      \
+            FPK_STORE_RANGE(T, SUFFIX, o, s, g, 0, cols, streaming, j, v, v * (g[j] - dot)); \
+        }                                                                                   \
+    }
+
+#if VECTOR_F32
+/* float32 rows on 16 lanes. The same steps, with two passes fewer per row: the maximum of
+   the next row is taken during this row's exponentials (the next row then comes from memory
+   while this one is computed, not in a pass of its own), and backward takes the sums of e and
+   of g e in the same pass as e. Sums in double. */
+
+static inline __mmask16 first_lanes(size_t count)     /* the lanes of the first min(count, 16) */
+{
+    return (__mmask16)(count >= 16 ? 0xFFFF : (1u << count) - 1);
+}
+
+/* lanes = max(lanes, p[0..16) under mask m), NaN skipped. */
+static inline __m512 max_step(__m512 lanes, const float *p, __mmask16 m)
+{
+    __m512 v = _mm512_mask_loadu_ps(splat(-INFINITY), m, p);
+    return _mm512_mask_max_ps(lanes, is_v(v, _CMP_ORD_Q, 0.0f), lanes, v);
+}
+
+static inline __m512 row_max_lanes(const float *row, size_t cols)
+{
+    __m512 lanes = splat(-INFINITY);
+    for (size_t j = 0; j < cols; j += 16) lanes = max_step(lanes, row + j, first_lanes(cols - j));
+    return lanes;
+}
+
+/* Running sums in double of the low and high 8 lanes of v: two independent chains of adds. */
+typedef struct { __m512d low, high; } wide_sum;
+
+static inline wide_sum wide_add(wide_sum sum, __m512 v)
+{
+    __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    sum.low = _mm512_add_pd(sum.low, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+    sum.high = _mm512_add_pd(sum.high, _mm512_cvtps_pd(high));
+    return sum;
+}
+
+static inline double wide_total(wide_sum sum)
+{
+    return _mm512_reduce_add_pd(_mm512_add_pd(sum.low, sum.high));
+}
+
+/* e = e^(row - top) into e[], with *sum = sum(e) and, when g is given, *g_dot_e = sum(g e);
+   returns the maximum lanes of `next` (a row of cols, or NULL). */
+static inline __m512 exp_row_f32(const float *row, float *e, size_t cols, float top,
+                                 const float *g, double *sum, double *g_dot_e, const float *next)
+{
+    wide_sum e_sum = {_mm512_setzero_pd(), _mm512_setzero_pd()}, ge_sum = e_sum;
+    __m512 next_lanes = splat(-INFINITY);
+    for (size_t j = 0; j < cols; j += 16) {
+        __mmask16 m = first_lanes(cols - j);
+        if (next) {
+            _mm_prefetch((const char *)(next + j) + PREFETCH_AHEAD, _MM_HINT_T0);
+            next_lanes = max_step(next_lanes, next + j, m);
+        }
+        __m512 v = _mm512_maskz_loadu_ps(m, row + j);
+        __m512 ev = _mm512_maskz_mov_ps(m, exp_scaled_v(_mm512_sub_ps(v, splat(top)), splat(0.0f)));
+        _mm512_storeu_ps(e + j, ev);                        /* e has room for whole vectors */
+        e_sum = wide_add(e_sum, ev);
+        if (g) {
+            _mm_prefetch((const char *)(g + j) + PREFETCH_AHEAD, _MM_HINT_T0);
+            ge_sum = wide_add(ge_sum, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, g + j), ev));
+        }
+    }
+    *sum = wide_total(e_sum);
+    *g_dot_e = g ? wide_total(ge_sum) : 0.0;
+    return next_lanes;
+}
+
+/* The largest of the lanes and, when it is +inf, how many entries of the row are +inf. */
+static inline float row_top(__m512 lanes, const float *row, size_t cols, size_t *inf_count)
+{
+    float top = _mm512_reduce_max_ps(lanes);
+    size_t infs = 0;
+    if (top == INFINITY)
+        for (size_t j = 0; j < cols; j++) infs += row[j] == INFINITY;
+    *inf_count = infs;
+    return top;
+}
+
+static inline float row_max_f32(const float *row, size_t cols, size_t *inf_count)
+{
+    return row_top(row_max_lanes(row, cols), row, cols, inf_count);
+}
+
+static double row_exp_f32(const float *row, float *s, size_t cols, float top)
+{
+    double sum, unused;
+    exp_row_f32(row, s, cols, top, NULL, &sum, &unused, NULL);
+    return sum;
+}
+
+static double row_dot_f32(const float *g, const float *s, size_t cols)
+{
+    wide_sum total = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+    for (size_t j = 0; j < cols; j += 16) {
+        __mmask16 m = first_lanes(cols - j);
+        total = wide_add(total, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, g + j), _mm512_maskz_loadu_ps(m, s + j)));
+    }
+    return wide_total(total);
+}
+
+/* o = (e scale) (g - dot), dot = hi + lo: g - hi is exact where g is close to it, which is
+   where the difference would lose its digits. */
+static inline __m512 jacobian_times_v(__m512 e, __m512 g, float scale, float dot_hi, float dot_lo)
+{
+    __m512 difference = _mm512_sub_ps(_mm512_sub_ps(g, splat(dot_hi)), splat(dot_lo));
+    return _mm512_mul_ps(_mm512_mul_ps(e, splat(scale)), difference);
+}
+
+/* Rows [lo, hi): forward when grad_out is NULL, else backward; e holds cols rounded up to 16. */
+static void softmax_rows_f32(const float *x, const float *grad_out, float *out, size_t lo,
+                             size_t hi, size_t cols, float *e, int streaming)
+{
+    __m512 lanes = lo < hi ? row_max_lanes(x + lo * cols, cols) : splat(0.0f);
+    for (size_t r = lo; r < hi; r++) {
+        const float *row = x + r * cols, *next = r + 1 < hi ? row + cols : NULL;
+        const float *g = grad_out ? grad_out + r * cols : NULL;
+        float *o = out + r * cols;
+        size_t inf_count;
+        float top = row_top(lanes, row, cols, &inf_count);
+        double sum, dot;
+        if (inf_count > 0 || top == -INFINITY) {        /* the limits, as in SOFTMAX_ROW */
+            SOFTMAX_ROW(f32, float, row, e, e, cols, 0);
+            sum = 1.0;
+            dot = g ? row_dot_f32(g, e, cols) : 0.0;
+            if (next) lanes = row_max_lanes(next, cols);
+        } else {
+            lanes = exp_row_f32(row, e, cols, top, g, &sum, &dot, next);
+        }
+        float scale = (float)(1.0 / sum);
+        if (!g) {
+            VECTOR_RANGE(o, e, e, 0, cols, streaming, j, m, v, _mm512_mul_ps(v, splat(scale)));
+        } else {
+            float dot_hi = (float)(dot / sum), dot_lo = (float)(dot / sum - dot_hi);
+            VECTOR_RANGE(o, e, g, 0, cols, streaming, j, m, v,
+                         jacobian_times_v(v, _mm512_maskz_loadu_ps(m, g + j), scale, dot_hi, dot_lo));
+        }
+    }
+}
+
+static void forward_rows_f32(const float *x, float *out, size_t lo, size_t hi, size_t cols,
+                             float *buffer, int streaming)
+{
+    softmax_rows_f32(x, NULL, out, lo, hi, cols, buffer, streaming);
+}
+
+static void backward_rows_f32(const float *x, const float *grad_out, float *out, size_t lo,
+                              size_t hi, size_t cols, float *s, int streaming)
+{
+    softmax_rows_f32(x, grad_out, out, lo, hi, cols, s, streaming);
+}
+#define SOFTMAX_BUFFER(cols) (((cols) + 15) / 16 * 16)  /* whole vectors */
+#else
+#define EXP_F32(x) exp_scaled_f(x, 0)
+ROW_HELPERS(f32, float, EXP_F32)
+SOFTMAX_ROWS(f32, float)
+#define SOFTMAX_BUFFER(cols) (cols)
+#endif
+ROW_HELPERS(f64, double, exp_d)
+SOFTMAX_ROWS(f64, double)
+
+#define SOFTMAX_KERNELS(SUFFIX, T)                                                          \
     /* out = softmax of each row of x (rows x cols); out may be x. */                       \
     int fpk_softmax_forward_##SUFFIX(const T *x, T *out, size_t rows, size_t cols)          \
     {                                                                                       \
-        if (rows == 0 || cols == 0) return FPK_OK;                                          \
-        if (!x || !out) return FPK_ERR_NULL;                                                \
-        FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                     \
-            for (size_t r = lo; r < hi; r++) {                                              \
-                const T *row = x + r * cols;                                                \
-                T *s = out + r * cols;                                                      \
-                SOFTMAX_ROW(SUFFIX, T, row, s, cols);                                          \
-            });                                                                             \
-        return FPK_OK;                                                                      \
+        return softmax_##SUFFIX(x, NULL, out, rows, cols);                                  \
     }                                                                                       \
     /* out = s (1 - s): the diagonal of each row's Jacobian. */                             \
     int fpk_softmax_derivative_##SUFFIX(const T *x, T *out, size_t rows, size_t cols)       \
@@ -851,22 +1025,30 @@ ROW_HELPERS(f64, double, exp_d)
     int fpk_softmax_backward_##SUFFIX(const T *x, const T *grad_out, T *out,                \
                                       size_t rows, size_t cols)                             \
     {                                                                                       \
+        if (!grad_out && rows && cols) return FPK_ERR_NULL;                                 \
+        return softmax_##SUFFIX(x, grad_out, out, rows, cols);                              \
+    }
+
+/* Forward (grad_out NULL) or backward over all rows, each thread with its own row buffer
+   (forward needs one only when streaming: it otherwise works in out). */
+#define SOFTMAX_DRIVER(SUFFIX, T)                                                           \
+    static int softmax_##SUFFIX(const T *x, const T *grad_out, T *out, size_t rows, size_t cols) \
+    {                                                                                       \
         if (rows == 0 || cols == 0) return FPK_OK;                                          \
-        if (!x || !grad_out || !out) return FPK_ERR_NULL;                                   \
+        if (!x || !out) return FPK_ERR_NULL;                                                \
         int threads = fpk_threads_for(rows * cols), failed = 0;                             \
+        int streaming = fpk_streams(out, rows * cols, sizeof(T));                           \
+        int needs_buffer = grad_out || streaming || (VECTOR_F32 && sizeof(T) == 4);          \
         FPK_PARALLEL_RANGES(rows, threads, lo, hi,                                          \
-            T *s = lo < hi ? malloc(cols * sizeof(T)) : NULL;                               \
-            if (lo < hi && !s) { __atomic_store_n(&failed, 1, __ATOMIC_RELAXED); }          \
-            else for (size_t r = lo; r < hi; r++) {                                         \
-                const T *row = x + r * cols, *g = grad_out + r * cols;                      \
-                T *o = out + r * cols;                                                      \
-                SOFTMAX_ROW(SUFFIX, T, row, s, cols);                                          \
-                double dot = row_dot_##SUFFIX(g, s, cols);                                  \
-                for (size_t j = 0; j < cols; j++) o[j] = (T)(s[j] * (g[j] - dot));          \
-            }                                                                               \
-            free(s););                                                                      \
+            T *buffer = lo < hi && needs_buffer ? malloc(SOFTMAX_BUFFER(cols) * sizeof(T)) : NULL; \
+            if (lo < hi && needs_buffer && !buffer) __atomic_store_n(&failed, 1, __ATOMIC_RELAXED); \
+            else if (grad_out) backward_rows_##SUFFIX(x, grad_out, out, lo, hi, cols, buffer, streaming); \
+            else forward_rows_##SUFFIX(x, out, lo, hi, cols, buffer, streaming);            \
+            free(buffer););                                                                 \
         return failed ? FPK_ERR_NOMEM : FPK_OK;                                             \
     }
 
+SOFTMAX_DRIVER(f32, float)
+SOFTMAX_DRIVER(f64, double)
 SOFTMAX_KERNELS(f32, float)
 SOFTMAX_KERNELS(f64, double)
