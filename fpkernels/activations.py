@@ -260,6 +260,8 @@ class Softmax(Activation):
             return x, 1
         if not -x.ndim <= self.axis < x.ndim:
             raise ValueError(f"axis {self.axis} is out of range for an array of shape {x.shape}")
+        if self.axis in (-1, x.ndim - 1):
+            return x, x.shape[-1]
         return np.moveaxis(x, self.axis, -1), x.shape[self.axis]
 
     def _run(self, name, x, grad_out, out):

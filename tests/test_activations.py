@@ -546,3 +546,50 @@ def test_top_level_erf():
     assert fk.erf(np.array([0, 1, 2], np.float32), out=out) is out
     with pytest.raises(TypeError):
         fk.erf(np.array([1j]))
+
+
+# ---- outputs larger than the caches: streaming stores ------------------------------------------
+# From FPK_STREAM_BYTES (32 MB) on, the kernels write with streaming stores: a short first step
+# up to the output's 64-byte boundary, then whole vectors. The results must be the same bits as
+# for small calls, whatever the output's alignment, and in place.
+
+def _streaming_size(dtype):
+    return (32 << 20) // np.dtype(dtype).itemsize + 37
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_large_outputs_match_small_calls(name, dtype, threads):
+    rng = np.random.default_rng(21)
+    n = _streaming_size(dtype)
+    x = (rng.standard_normal(n) * 4).astype(dtype)
+    g = rng.standard_normal(n).astype(dtype)
+    act = make(name)
+    pieces = np.array_split(np.arange(n), 9)            # each piece below the threshold
+    want = np.concatenate([act.forward(x[p]) for p in pieces])
+    want_backward = np.concatenate([act.backward(x[p], g[p]) for p in pieces])
+    assert np.array_equal(act.forward(x), want)
+    shifted = np.empty(n + 1, dtype)[1:]                 # element-aligned, not 64-byte aligned
+    assert np.array_equal(act.forward(x, out=shifted), want)
+    assert np.array_equal(act.backward(x, g, out=shifted), want_backward)
+    in_place = x.copy()
+    act.backward(in_place, g, out=in_place)
+    assert np.array_equal(in_place, want_backward)
+
+
+def test_large_softmax_matches_small_calls(dtype, threads):
+    rng = np.random.default_rng(22)
+    cols = 1001
+    rows = _streaming_size(dtype) // cols + 1
+    x = (rng.standard_normal((rows, cols)) * 3).astype(dtype)
+    g = rng.standard_normal((rows, cols)).astype(dtype)
+    x[5, 7] = np.inf                                     # a row with its limit
+    act = make("softmax")
+    pieces = np.array_split(np.arange(rows), 9)
+    want = np.concatenate([act.forward(x[p]) for p in pieces])
+    want_backward = np.concatenate([act.backward(x[p], g[p]) for p in pieces])
+    shifted = np.empty(rows * cols + 1, dtype)[1:].reshape(rows, cols)
+    assert np.array_equal(act.forward(x, out=shifted), want)
+    assert np.array_equal(act.backward(x, g, out=shifted), want_backward)
+    in_place = x.copy()
+    act.forward(in_place, out=in_place)
+    assert np.array_equal(in_place, want)
