@@ -58,12 +58,17 @@ def cases(quick=False):
                 "flops": None,
             })
 
-    # call overhead: 16 elements, out given, one thread
+    # call overhead: 16 elements, out given, one thread. Each library gets its own arrays
+    # (owned, aligned, C-contiguous float32); a first call checks both compute the same sum, so
+    # the case can never time an error or fallback path by accident.
     small_a, small_b = a[:16].copy(), b[:16].copy()
     small_out_fpk, small_out_numpy = np.empty(16, np.float32), np.empty(16, np.float32)
+    assert fk.add(small_a, small_b, out=small_out_fpk) is small_out_fpk
+    np.testing.assert_array_equal(small_out_fpk, np.add(small_a, small_b, out=small_out_numpy))
     small_torch = None
     if torch is not None:
-        sa, sb, so = torch.from_numpy(small_a), torch.from_numpy(small_b), torch.empty(16)
+        sa, sb = torch.from_numpy(small_a), torch.from_numpy(small_b)
+        so = torch.empty(16, dtype=torch.float32)
         small_torch = lambda: torch.add(sa, sb, out=so)  # noqa: E731
     found.append({
         "name": "add f32 n=16 out= (call overhead)",

@@ -15,6 +15,13 @@
 /* Nonzero when a pointer is not aligned to its element type (C forbids reading it). */
 #define MISALIGNED(T, p, q, r) ((((uintptr_t)(p)) | ((uintptr_t)(q)) | ((uintptr_t)(r))) % sizeof(T))
 
+/* Nonzero when the n-element arrays x and out share memory without starting at the same
+   address: the loops are right in place (out == x), not on a shifted overlap. */
+#define PARTLY_OVERLAP(T, x, out, n)                                            \
+    ((uintptr_t)(x) != (uintptr_t)(out)                                         \
+     && (uintptr_t)(x) < (uintptr_t)(out) + (n) * sizeof(T)                     \
+     && (uintptr_t)(out) < (uintptr_t)(x) + (n) * sizeof(T))
+
 /* for i in [0, n): body, on fpk_threads_for(n) threads, vectorised. */
 #define FOR_EACH(n, i, body)                                                    \
     FPK_PARALLEL_RANGES((n), fpk_threads_for(n), lo_, hi_,                      \
@@ -76,7 +83,8 @@ STREAMS(div, /)
     {                                                                           \
         if (n && (!a || !b || !out))                                            \
             return FPK_ERR_NULL;                                                \
-        if (MISALIGNED(T, a, b, out))                                           \
+        if (MISALIGNED(T, a, b, out) || PARTLY_OVERLAP(T, a, out, n)            \
+                || PARTLY_OVERLAP(T, b, out, n))                                \
             return FPK_ERR_VALUE;                                               \
         if (CAN_STREAM && n * sizeof(T) >= FPK_STREAM_BYTES) {                      \
             FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                  \
@@ -200,7 +208,7 @@ BROADCAST(double, f64)
     {                                                                           \
         if (n && (!x || !out))                                                  \
             return FPK_ERR_NULL;                                                \
-        if (MISALIGNED(T, x, x, out))                                           \
+        if (MISALIGNED(T, x, x, out) || PARTLY_OVERLAP(T, x, out, n))           \
             return FPK_ERR_VALUE;                                               \
         if (CAN_STREAM && n * sizeof(T) >= FPK_STREAM_BYTES) {                      \
             FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                  \

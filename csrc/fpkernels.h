@@ -92,7 +92,7 @@ typedef enum fpk_binary_op { FPK_ADD = 0, FPK_SUB = 1, FPK_MUL = 2, FPK_DIV = 3 
 #define FPK_STREAM_BYTES 33554432
 
 /* out[i] = a[i] (+ - * /) b[i] for i < n; contiguous arrays, out may be a or b. FPK_ERR_VALUE
-   if a pointer is not aligned to its element type. */
+   if a pointer is not aligned to its element type, or out partly overlaps a or b. */
 int fpk_add_f32(const float *a, const float *b, float *out, size_t n);
 int fpk_add_f64(const double *a, const double *b, double *out, size_t n);
 int fpk_sub_f32(const float *a, const float *b, float *out, size_t n);
@@ -112,7 +112,7 @@ int fpk_binary_f64(fpk_binary_op op, size_t ndim, const int64_t *shape,
                    const double *b, const int64_t *b_strides, double *out);
 
 /* out[i] = x[i] (+ - * /) s for i < n (a scalar on the right); out may be x. FPK_ERR_VALUE if
-   a pointer is not aligned to its element type. */
+   a pointer is not aligned to its element type, or out partly overlaps x. */
 int fpk_add_scalar_f32(const float *x, float s, float *out, size_t n);
 int fpk_add_scalar_f64(const double *x, double s, double *out, size_t n);
 int fpk_sub_scalar_f32(const float *x, float s, float *out, size_t n);

@@ -15,8 +15,14 @@ from ._fpkernels import ffi, lib
 
 FLOAT32 = np.dtype(np.float32)
 FLOAT64 = np.dtype(np.float64)
-_C_ARRAYS = {FLOAT32: "float[]", FLOAT64: "double[]"}
+_C_ARRAYS = {FLOAT32: ffi.typeof("float[]"), FLOAT64: ffi.typeof("double[]")}
 _SUFFIXES = {FLOAT32: "f32", FLOAT64: "f64"}
+
+# The helpers run on every call, where a small call's time goes: each attribute read of an
+# ndarray costs ~15 ns (x.flags builds a new object each time), so they read each one once.
+_OK = lib.FPK_OK
+_ndarray = np.ndarray
+_from_buffer = ffi.from_buffer
 
 _ERRORS = {
     lib.FPK_ERR_NULL: ValueError,
@@ -30,15 +36,16 @@ _ERRORS = {
 
 def check(status, what=""):
     """Raise the exception that a C status code stands for (FPK_OK returns quietly)."""
-    if status != lib.FPK_OK:
+    if status != _OK:
         message = ffi.string(lib.fpk_status_string(status)).decode()
         raise _ERRORS.get(status, RuntimeError)(f"{what}: {message}" if what else message)
 
 
 def as_array(x, name="x"):
     """`x` as a NumPy array of a real dtype; TypeError naming the dtype otherwise."""
-    array = x if type(x) is np.ndarray else np.asarray(x)
-    if array.dtype.kind not in "fiub":
+    array = x if type(x) is _ndarray else np.asarray(x)
+    dtype = array.dtype
+    if dtype is not FLOAT32 and dtype is not FLOAT64 and dtype.kind not in "fiub":
         raise TypeError(f"{name} has dtype {array.dtype}; fpkernels computes on real numbers "
                         "(float32, float64, or integers and bools, which promote to float64)")
     return array
@@ -60,8 +67,10 @@ def float_dtype(*arrays):
 
 def contiguous(x, dtype):
     """`x` as an aligned C-contiguous array of `dtype`, copying only when it is not one already."""
-    if x.dtype == dtype and x.flags.c_contiguous and x.flags.aligned:
-        return x
+    if x.dtype == dtype:
+        flags = x.flags
+        if flags.c_contiguous and flags.aligned:
+            return x
     return np.array(x, dtype=dtype, order="C")  # a fresh aligned copy; 0-d stays 0-d
 
 
@@ -69,22 +78,23 @@ def output(out, shape, dtype, name="out"):
     """A validated `out=` array (right shape, dtype, writable, aligned, C-contiguous), or a new one."""
     if out is None:
         return np.empty(shape, dtype)
-    if type(out) is not np.ndarray:
+    if type(out) is not _ndarray:
         raise TypeError(f"{name} must be a numpy.ndarray, not {type(out).__name__}")
     if out.dtype != dtype:
         raise TypeError(f"{name} has dtype {out.dtype}, the result has dtype {dtype}")
     if out.shape != tuple(shape):
         raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
-    if not out.flags.writeable:
+    flags = out.flags
+    if not flags.writeable:
         raise ValueError(f"{name} is read-only")
-    if not (out.flags.c_contiguous and out.flags.aligned):
+    if not (flags.c_contiguous and flags.aligned):
         raise ValueError(f"{name} must be C-contiguous and aligned")
     return out
 
 
 def ptr(array):
     """A C pointer to the data of a C-contiguous float32/float64 array (no copy)."""
-    return ffi.from_buffer(_C_ARRAYS[array.dtype], array)
+    return _from_buffer(_C_ARRAYS[array.dtype], array)
 
 
 _kernels = {}

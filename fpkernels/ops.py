@@ -162,41 +162,42 @@ def _binary_general(name, code, a, b, out):
 
 def _make_binary(name, code, symbol):
     """add/sub/mul/div: a fast path for same-shape contiguous float arrays, else the general one."""
-    fast = {FLOAT32: (getattr(lib, f"fpk_{name}_f32"), _ARRAY[FLOAT32]),
-            FLOAT64: (getattr(lib, f"fpk_{name}_f64"), _ARRAY[FLOAT64])}
+    f32, f64 = getattr(lib, f"fpk_{name}_f32"), getattr(lib, f"fpk_{name}_f64")
+    array32, array64 = _ARRAY[FLOAT32], _ARRAY[FLOAT64]
 
     def binary(a, b, out=None):
-        # fast path: same-shape float32/float64 arrays; from_buffer refuses non-C-contiguous
-        # ones (ValueError) and the C kernel misaligned ones (a status, before reading): both
-        # then take the general path, which copies. `out` must be new memory or exactly an
-        # input (views could overlap partially: the general path copies those).
+        # The fast path is most of the cost of a small call, so it reads each attribute once
+        # (~15 ns each): a, b (and out) ndarrays of one shape and one dtype, float32 or float64.
+        # from_buffer refuses non-C-contiguous arrays, and a read-only out when asked for a
+        # writable buffer (ValueError); the C kernel refuses misaligned data and an out that
+        # partly overlaps an input (a status, before writing). All these take the general
+        # path, which copies or raises the proper error.
         if type(a) is _ndarray and type(b) is _ndarray:
             dtype = a.dtype
-            entry = fast.get(dtype)
-            if entry is not None and b.dtype is dtype and a.shape == b.shape:
-                function, array_type = entry
-                if out is None and a.nbytes < _STREAM_BYTES:
+            if dtype is FLOAT32:
+                function, array = f32, array32
+            elif dtype is FLOAT64:
+                function, array = f64, array64
+            else:
+                function = None
+            if function is not None and b.dtype is dtype and (shape := a.shape) == b.shape:
+                if out is None:
+                    if a.nbytes < _STREAM_BYTES:
+                        try:
+                            pa, pb = _from_buffer(array, a), _from_buffer(array, b)
+                        except (ValueError, BufferError):
+                            return _binary_general(name, code, a, b, None)
+                        result = _empty(shape, dtype)
+                        if not function(pa, pb, _from_buffer(array, result), a.size):
+                            return result
+                elif type(out) is _ndarray and out.dtype is dtype and out.shape == shape:
                     try:
-                        pa = _from_buffer(array_type, a)
-                        pb = _from_buffer(array_type, b)
-                    except ValueError:
-                        return _binary_general(name, code, a, b, out)
-                    out = _empty(a.shape, dtype)
-                    if function(pa, pb, _from_buffer(array_type, out), a.size):
-                        return _binary_general(name, code, a, b, out)  # misaligned data
-                    return out
-                if (type(out) is _ndarray and out.dtype is dtype and out.shape == a.shape
-                        and (a is out or (a.base is None and out.base is None))
-                        and (b is out or (b.base is None and out.base is None))
-                        and out.flags.writeable):
-                    try:
-                        status = function(_from_buffer(array_type, a), _from_buffer(array_type, b),
-                                           _from_buffer(array_type, out), a.size)
-                    except ValueError:
-                        return _binary_general(name, code, a, b, out)
-                    if status:
-                        return _binary_general(name, code, a, b, out)  # misaligned data
-                    return out
+                        status = function(_from_buffer(array, a), _from_buffer(array, b),
+                                          _from_buffer(array, out, True), a.size)
+                    except (ValueError, BufferError):
+                        status = 1
+                    if not status:
+                        return out
         return _binary_general(name, code, a, b, out)
 
     binary.__name__ = binary.__qualname__ = name
@@ -236,18 +237,31 @@ def _make_scalar(name, code, symbol):
             FLOAT64: (getattr(lib, f"fpk_{name}_scalar_f64"), _ARRAY[FLOAT64])}
 
     def scalar_op(x, s, out=None):
-        if (out is None and type(x) is _ndarray and (type(s) is float or type(s) is int)
-                and x.nbytes < _STREAM_BYTES):
-            entry = fast.get(x.dtype)
+        # fast path, as in add/sub/mul/div: a float32/float64 ndarray x and a Python number s
+        # (which keeps x's dtype); non-contiguous, misaligned, read-only or partly overlapping
+        # arrays are refused by from_buffer or the C kernel and take the general path.
+        if type(x) is _ndarray and (type(s) is float or type(s) is int):
+            dtype = x.dtype
+            entry = fast.get(dtype)
             if entry is not None:
-                function, array_type = entry
-                try:
-                    px = _from_buffer(array_type, x)
-                except (ValueError, BufferError):
-                    px = None
-                if px is not None:
-                    out = _empty(x.shape, x.dtype)
-                    if not function(px, s, _from_buffer(array_type, out), x.size):
+                function, array = entry
+                if out is None:
+                    if x.nbytes < _STREAM_BYTES:
+                        try:
+                            px = _from_buffer(array, x)
+                        except (ValueError, BufferError):
+                            px = None
+                        if px is not None:
+                            result = _empty(x.shape, dtype)
+                            if not function(px, s, _from_buffer(array, result), x.size):
+                                return result
+                elif type(out) is _ndarray and out.dtype is dtype and out.shape == x.shape:
+                    try:
+                        status = function(_from_buffer(array, x), s,
+                                          _from_buffer(array, out, True), x.size)
+                    except (ValueError, BufferError):
+                        status = 1
+                    if not status:
                         return out
         value, scalar_dtype = _scalar(s, "s")
         if out is None:

@@ -172,6 +172,53 @@ def test_binary_read_only_and_non_contiguous_inputs(dtype):
     assert_same(fk.add(raw, raw), 2 * np.arange(11.0))
 
 
+def test_binary_out_views_exact_and_partial_overlap(dtype):
+    """out= on contiguous views (rows of a matrix): exact aliasing through another view object
+    is in place; an out that partly overlaps an input gives NumPy's answer (inputs read first)."""
+    for name, np_op in BINARY.items():
+        got = np.arange(1.0, 25.0, dtype=dtype).reshape(4, 6)
+        want = got.copy()
+        getattr(fk, name)(got[1], got[2], out=got[1])  # got[1] twice: two objects, one memory
+        np_op(want[1], want[2], out=want[1])
+        assert_same(got, want)
+        flat, flat_want = got.reshape(-1), want.reshape(-1)  # views of the same memory
+        getattr(fk, name)(flat[:-3], flat[2:-1], out=flat[1:-2])  # shifted: a and b overlap out
+        np_op(flat_want[:-3], flat_want[2:-1], out=flat_want[1:-2])
+        assert_same(got, want)
+
+
+def test_scalar_ops_out_views_exact_and_partial_overlap(dtype):
+    for name, np_op in SCALAR.items():
+        got = np.arange(1.0, 13.0, dtype=dtype)
+        want = got.copy()
+        getattr(fk, name)(got[2:8], 3.0, out=got[2:8])
+        np_op(want[2:8], 3.0, out=want[2:8])
+        assert_same(got, want)
+        getattr(fk, name)(got[:-1], 2, out=got[1:])
+        np_op(want[:-1], 2, out=want[1:])
+        assert_same(got, want)
+
+
+def test_small_calls_take_the_fast_path(monkeypatch, dtype):
+    """Same-shape contiguous arrays (owned, views, in place) never reach the general path: it
+    costs several times the fast one on small arrays (benchmarks/bench_ops.py, call overhead)."""
+    from fpkernels import ops
+
+    def general(*args, **kwargs):
+        raise AssertionError("took the general path")
+
+    monkeypatch.setattr(ops, "_binary_general", general)
+    monkeypatch.setattr(ops, "_unary", general)
+    m = np.arange(1.0, 49.0, dtype=dtype).reshape(3, 16)
+    a, b, out = m[0].copy(), m[1].copy(), np.empty(16, dtype)
+    assert fk.add(a, b, out=out) is out and np.array_equal(out, a + b)
+    assert np.array_equal(fk.mul(a, b), a * b)
+    assert fk.sub(m[0], m[1], out=m[2]) is not None and np.array_equal(m[2], a - b)
+    assert fk.div(a, b, out=a) is a
+    assert fk.mul_scalar(b, 2.0, out=out) is out and np.array_equal(out, 2 * b)
+    assert fk.add_scalar(m[1], 1, out=m[1]) is not None and np.array_equal(m[1], b + 1)
+
+
 def test_binary_empty():
     assert fk.add(np.ones((0, 3)), np.ones(3)).shape == (0, 3)
     assert fk.mul(np.ones(0, np.float32), np.ones(0, np.float32)).dtype == np.float32

@@ -38,6 +38,10 @@ int main(void)
     expect(fpk_add_f32(a, b, out, 5) == FPK_OK, "fpk_add_f32 returns FPK_OK");
     expect(out[0] == 11 && out[4] == 55, "fpk_add_f32 adds");
     expect(fpk_add_f32(a, b, a, 5) == FPK_OK && a[2] == 33, "fpk_add_f32 in place");
+    expect(fpk_add_f32(a, b, a + 1, 4) == FPK_ERR_VALUE && a[1] == 22,
+           "fpk_add_f32 refuses an out that partly overlaps an input, before writing");
+    expect(fpk_mul_scalar_f32(a + 1, 2, a, 4) == FPK_ERR_VALUE && a[0] == 11,
+           "fpk_mul_scalar_f32 refuses an out that partly overlaps x, before writing");
 
     /* broadcasting: (2, 3) + (3,) */
     {
