@@ -92,6 +92,17 @@ def output(out, shape, dtype, name="out"):
     return out
 
 
+def apart(x, out):
+    """`x`, or a copy of it when it shares memory with `out` without being `out` itself (None
+    stays None).
+
+    Element-wise kernels are right in place (out is x) but not on a shifted overlap, where
+    they would read what they have already written."""
+    if x is not out and x is not None and out is not None and np.may_share_memory(x, out):
+        return x.copy()
+    return x
+
+
 def ptr(array):
     """A C pointer to the data of a C-contiguous float32/float64 array (no copy)."""
     return _from_buffer(_C_ARRAYS[array.dtype], array)

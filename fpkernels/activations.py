@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from . import formulaic as _formulaic
-from ._core import as_array, check, contiguous, float_dtype, kernel, output, ptr
+from ._core import apart, as_array, check, contiguous, float_dtype, kernel, output, ptr
 from .interfaces import Activation
 
 __all__ = ["get", "names", "info", "register", "erf", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
@@ -34,6 +34,7 @@ def _unary(name, x, out, *hyper):
     dtype = float_dtype(x)
     x = contiguous(x, dtype)
     out = output(out, x.shape, dtype)
+    x = apart(x, out)
     check(kernel(name, dtype)(ptr(x), ptr(out), x.size, *hyper), name)
     return out
 
@@ -49,6 +50,7 @@ def _binary(name, x, grad_out, out, *hyper):
     x = contiguous(x, dtype)
     grad_out = contiguous(grad_out, dtype)
     out = output(out, x.shape, dtype)
+    x, grad_out = apart(x, out), apart(grad_out, out)
     check(kernel(name, dtype)(ptr(x), ptr(grad_out), ptr(out), x.size, *hyper), name)
     return out
 
@@ -277,14 +279,14 @@ class Softmax(Activation):
         out = output(out, x.shape, dtype)
         moved, cols = self._rows(x)
         last = x.ndim == 0 or self.axis in (-1, x.ndim - 1)
-        xr = contiguous(moved, dtype)
         target = out if last else np.empty(moved.shape, dtype)
+        xr = apart(contiguous(moved, dtype), target)
         rows = xr.size // cols if cols else 0
         fn = kernel("softmax_" + name, dtype)
         if grad_out is None:
             check(fn(ptr(xr), ptr(target), rows, cols), "softmax")
         else:
-            gr = contiguous(self._rows(grad_out)[0], dtype)
+            gr = apart(contiguous(self._rows(grad_out)[0], dtype), target)
             check(fn(ptr(xr), ptr(gr), ptr(target), rows, cols), "softmax")
         if not last:
             np.copyto(out, np.moveaxis(target, -1, self.axis))

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from . import formulaic as _formulaic
-from ._core import as_array, check, contiguous, float_dtype, kernel, output, ptr
+from ._core import apart, as_array, check, contiguous, float_dtype, kernel, output, ptr
 from ._fpkernels import ffi, lib
 from .interfaces import Loss
 
@@ -97,6 +97,7 @@ class _ElementWiseLoss(_LossBase):
         """d value / d pred, an array shaped like pred (or `out`)."""
         pred, target, dtype = self._inputs(pred, target)
         out = output(out, pred.shape, dtype)
+        pred, target = apart(pred, out), apart(target, out)
         self._check(kernel(self.kernel + "_gradient", dtype)(
             ptr(pred), ptr(target), ptr(out), pred.size, self._reduction, *self._hyper()), target)
         return out
@@ -261,8 +262,9 @@ class _RowLoss(_LossBase):
     def gradient(self, pred, target, out=None):
         """d value / d pred, shaped like pred (or `out`)."""
         pred, labels, rows_target, dtype, rows, classes = self._inputs(pred, target)
-        label_ptr, target_ptr = self._targets(labels, rows_target)
         out = output(out, pred.shape, dtype)
+        pred = apart(pred, out)
+        label_ptr, target_ptr = self._targets(labels, apart(rows_target, out))
         check(kernel(self.kernel + "_gradient", dtype)(
             ptr(pred), label_ptr, target_ptr, ptr(out), rows, classes, self._reduction),
             self.kernel)

@@ -19,7 +19,7 @@ from numbers import Real
 
 import numpy as np
 
-from ._core import (as_array, check, contiguous, ffi, float_dtype, kernel, output)
+from ._core import (apart, as_array, check, contiguous, ffi, float_dtype, kernel, output)
 
 __all__ = ["zscore", "zscore_inverse", "minmax", "minmax_inverse"]
 
@@ -80,6 +80,7 @@ def zscore(x, axis=None, *, return_stats=False, out=None):
     """
     x, dtype, outer, n, inner, stats_shape = _prepare(x, axis, "zscore")
     out = output(out, x.shape, dtype)
+    x = apart(x, out)
     mean = np.empty(stats_shape, dtype)
     std = np.empty(stats_shape, dtype)
     if x.size:
@@ -141,6 +142,7 @@ def minmax(x, axis=None, feature_range=(0, 1), *, return_stats=False, out=None):
     low, high = _feature_range(feature_range)
     x, dtype, outer, n, inner, stats_shape = _prepare(x, axis, "minmax")
     out = output(out, x.shape, dtype)
+    x = apart(x, out)
     data_min = np.empty(stats_shape, dtype)
     data_max = np.empty(stats_shape, dtype)
     if x.size:

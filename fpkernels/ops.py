@@ -19,7 +19,7 @@ import operator
 
 import numpy as np
 
-from ._core import (FLOAT32, FLOAT64, as_array, check, contiguous, ffi, float_dtype, kernel, lib,
+from ._core import (FLOAT32, FLOAT64, apart, as_array, check, contiguous, ffi, float_dtype, kernel, lib,
                     output, ptr)
 
 __all__ = [
@@ -225,9 +225,7 @@ def _unary(name, x, extra, out, scalar_dtype=None):
     x = as_array(x)
     dtype = _scalar_dtype(x, scalar_dtype)
     out = output(out, x.shape, dtype)
-    x = contiguous(x, dtype)
-    if x is not out and np.may_share_memory(x, out):
-        x = x.copy()
+    x = apart(contiguous(x, dtype), out)
     check(kernel(name, dtype)(ptr(x), *extra, ptr(out), x.size), name)
     return out
 

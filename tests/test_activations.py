@@ -593,3 +593,23 @@ def test_large_softmax_matches_small_calls(dtype, threads):
     in_place = x.copy()
     act.forward(in_place, out=in_place)
     assert np.array_equal(in_place, want)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE + ["softmax"])
+@pytest.mark.parametrize("shift", [1, -1])
+def test_out_partly_overlapping_the_inputs(name, shift):
+    """out= may overlap x and grad_out shifted by an element: the result is as if computed
+    into fresh memory (NumPy's rule), not read back from what was just written."""
+    act = make(name)
+
+    def overlapping():
+        buffer = np.random.default_rng(6).standard_normal(101)
+        x, out = buffer[:100].reshape(10, 10), buffer[1:].reshape(10, 10)
+        return (x, out) if shift == 1 else (out, x)
+
+    x, out = overlapping()
+    want = act.forward(x.copy())
+    assert np.array_equal(act.forward(x, out=out), want)
+    x, out = overlapping()
+    want = act.backward(x.copy(), x.copy())
+    assert np.array_equal(act.backward(x, x, out=out), want)

@@ -323,3 +323,15 @@ def test_mse_hypothesis(values, reduction):
     got = make("mse", reduction=reduction).value(pred, target)
     want = formulaic.mse(pred.tolist(), target.tolist(), reduction=reduction)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["mse", "huber", "softmax_cross_entropy"])
+def test_gradient_out_partly_overlapping_pred(name):
+    """out= overlapping pred shifted by an element gives what fresh memory would."""
+    loss = fk.losses.get(name)
+    buffer = np.random.default_rng(8).standard_normal(101)
+    pred, out = buffer[:100].reshape(10, 10), buffer[1:].reshape(10, 10)
+    target = (np.arange(10) % 10 if name == "softmax_cross_entropy"
+              else np.random.default_rng(9).standard_normal((10, 10)))
+    want = loss.gradient(pred.copy(), target)
+    assert np.array_equal(loss.gradient(pred, target, out=out), want)
