@@ -695,16 +695,17 @@ static int window_select_f32(const float *x, size_t n, size_t k, int both, int t
     float lo = sample[lo_rank], hi = sample[hi_rank];
     /* the pass: each part counts its range and fills its own stretch of `inside` */
     FPK_PARALLEL_FOR(parts, threads, part, {
-        size_t begin, end, m = 0;
-        float *mine = inside + part * room;
+        size_t begin, end;
+        struct window mine = {0}; /* on this thread's stack, copied out at the end */
+        float *buffer = inside + part * room;
         fpk_split_range(n, (int)part, (int)parts, &begin, &end);
-        for (size_t i = begin; i < end && !w[part].overflow; i += BLOCK) {
+        for (size_t i = begin; i < end && !mine.overflow; i += BLOCK) {
             size_t len = MIN_SIZE(BLOCK, end - i);
-            w[part].overflow = m + len + 16 > room;
-            if (!w[part].overflow)
-                m += window_pass(x + i, len, lo, hi, &w[part], mine + m);
+            mine.overflow = mine.inside + len + 16 > room;
+            if (!mine.overflow)
+                mine.inside += window_pass(x + i, len, lo, hi, &mine, buffer + mine.inside);
         }
-        w[part].inside = m;
+        w[part] = mine;
     });
     for (size_t part = 0; part < parts; part++) { /* parts joined in order: same bits for any team */
         memmove(inside + all.inside, inside + part * room, w[part].inside * sizeof(float));
