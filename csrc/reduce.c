@@ -462,7 +462,7 @@ MEDIAN_HISTOGRAM(double, f64)
 /* float32 goes further: a second counting pass over the low 16 bits of the keys in the chosen
    bucket pins the exact value of the middle rank (radix selection, two parallel passes, no
    scratch copy). Each part counts into two interleaved histograms, so runs of equal values
-   do not wait on one counter. */
+   do not wait on one counter. (It answers when the faster window selection below misses.) */
 static float float_of_key(uint32_t key)
 {
     uint32_t u = key & 0x80000000u ? key ^ 0x80000000u : ~key;
@@ -586,7 +586,191 @@ done:
     return status;
 }
 
-#define MEDIAN_LARGE_f32 median_radix_f32
+/* Faster still, for float32: one pass instead of two. A fixed sample spread over x (at most
+   SAMPLE_MAX elements, one from each stretch of n / s) predicts where the wanted rank lies: the
+   sample's values WINDOW_SD binomial standard deviations (sqrt(s) / 2) below and above it make
+   a window [lo, hi] that holds it for all but adversarially ordered data. One parallel pass
+   counts the elements below and at each end of the window and copies the few strictly inside
+   (a few percent) to a buffer; the counts say whether the rank fell inside. The buffer is
+   narrowed the same way until quickselect finishes on a few thousand values. If the window
+   misses at the top (or its buffer would overflow), the radix selection above answers instead:
+   always exact, one pass slower. The pass reads x at memory speed: ~8x faster than radix. */
+#define SAMPLE_MAX 16384 /* sampled elements (n / 64 for smaller n) */
+#define WINDOW_SD 4      /* window half-width in binomial standard deviations */
+#define WINDOW_DONE 8192 /* at most this many candidates: quickselect */
+#define MISSED (-1)      /* window_select_f32: the window did not hold the wanted ranks */
+
+/* How x[0..n) sits against the window [lo, hi]. */
+struct window {
+    size_t below_lo, upto_lo, below_hi, upto_hi; /* counts of x < lo, <= lo, < hi, <= hi */
+    size_t inside;                               /* values lo < x < hi copied */
+    int nan, overflow;
+};
+
+/* Add x[0..n) to the counts of *w and copy the values strictly between lo and hi to
+   inside[0..), which has room for n + 16 (a vector store may write past the last one). Returns
+   how many were copied. */
+static size_t window_pass(const float *x, size_t n, float lo, float hi, struct window *w,
+                          float *inside)
+{
+    size_t m = 0, i = 0;
+    uint32_t below_lo = 0, upto_lo = 0, below_hi = 0, upto_hi = 0, nan = 0; /* n <= BLOCK */
+#ifdef __AVX512F__
+    __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    __m512i one = _mm512_set1_epi32(1), lanes[4]; /* per-lane counts: < lo, <= lo, < hi, <= hi */
+    for (int c = 0; c < 4; c++)
+        lanes[c] = _mm512_setzero_si512();
+    __mmask16 unordered = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        __mmask16 lt_lo = _mm512_cmp_ps_mask(v, vlo, _CMP_LT_OQ);
+        __mmask16 le_lo = _mm512_cmp_ps_mask(v, vlo, _CMP_LE_OQ);
+        __mmask16 lt_hi = _mm512_cmp_ps_mask(v, vhi, _CMP_LT_OQ);
+        __mmask16 le_hi = _mm512_cmp_ps_mask(v, vhi, _CMP_LE_OQ);
+        lanes[0] = _mm512_mask_add_epi32(lanes[0], lt_lo, lanes[0], one);
+        lanes[1] = _mm512_mask_add_epi32(lanes[1], le_lo, lanes[1], one);
+        lanes[2] = _mm512_mask_add_epi32(lanes[2], lt_hi, lanes[2], one);
+        lanes[3] = _mm512_mask_add_epi32(lanes[3], le_hi, lanes[3], one);
+        unordered |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        __mmask16 in = lt_hi & (__mmask16)~le_lo; /* lo < v < hi */
+        _mm512_storeu_ps(inside + m, _mm512_maskz_compress_ps(in, v));
+        m += (size_t)__builtin_popcount(in);
+    }
+    below_lo = (uint32_t)_mm512_reduce_add_epi32(lanes[0]);
+    upto_lo = (uint32_t)_mm512_reduce_add_epi32(lanes[1]);
+    below_hi = (uint32_t)_mm512_reduce_add_epi32(lanes[2]);
+    upto_hi = (uint32_t)_mm512_reduce_add_epi32(lanes[3]);
+    nan = unordered != 0;
+#endif
+    for (size_t j = i; j < n; j++) { /* counting alone: the compiler vectorises it */
+        float v = x[j];
+        below_lo += v < lo;
+        upto_lo += v <= lo;
+        below_hi += v < hi;
+        upto_hi += v <= hi;
+        nan |= v != v;
+    }
+    for (; i < n; i++) { /* every value is stored, only those inside advance m */
+        inside[m] = x[i];
+        m += (x[i] > lo) & (x[i] < hi);
+    }
+    w->below_lo += below_lo;
+    w->upto_lo += upto_lo;
+    w->below_hi += below_hi;
+    w->upto_hi += upto_hi;
+    w->nan |= nan != 0;
+    return m;
+}
+
+/* The value of rank k of x[0..n) (n > WINDOW_DONE) into *lower and, when `both`, of rank k + 1
+   into *upper; NaN in both if x holds a NaN. FPK_OK, FPK_ERR_NOMEM, or MISSED. */
+static int window_select_f32(const float *x, size_t n, size_t k, int both, int threads,
+                             float *lower, float *upper)
+{
+    size_t s = MIN_SIZE(n / 64, SAMPLE_MAX), stride = n / s, parts = (size_t)threads;
+    size_t half = (size_t)(WINDOW_SD * sqrt((double)s) / 2) + 1;
+    size_t middle = (size_t)(((double)k + 0.5) / (double)n * (double)s);
+    size_t lo_rank = middle > half ? middle - half : 0, hi_rank = MIN_SIZE(middle + half, s - 1);
+    /* room per part: twice its expected share of the window, plus a block and a vector */
+    size_t room = 2 * (n / s * (hi_rank - lo_rank + 1) / parts) + BLOCK + 16;
+    float *sample = malloc(s * sizeof(float)), *inside = malloc(parts * room * sizeof(float));
+    struct window *w = calloc(parts, sizeof(struct window)), all = {0};
+    int status = FPK_OK, nan = 0;
+    if (!sample || !inside || !w) {
+        status = FPK_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t j = 0; j < s; j++) { /* one element from each stretch of `stride`, at a
+                                         scrambled offset so that periodic data cannot fool it */
+        uint32_t h = (uint32_t)j * 0x9E3779B1u;
+        sample[j] = x[j * stride + (h ^ h >> 16) % stride];
+        nan |= sample[j] != sample[j];
+    }
+    if (nan) {
+        *lower = *upper = NAN;
+        goto done;
+    }
+    select_f32(sample, s, hi_rank);
+    select_f32(sample, hi_rank, lo_rank);
+    float lo = sample[lo_rank], hi = sample[hi_rank];
+    /* the pass: each part counts its range and fills its own stretch of `inside` */
+    FPK_PARALLEL_FOR(parts, threads, part, {
+        size_t begin, end;
+        struct window mine = {0}; /* on this thread's stack, copied out at the end */
+        float *buffer = inside + part * room;
+        fpk_split_range(n, (int)part, (int)parts, &begin, &end);
+        for (size_t i = begin; i < end && !mine.overflow; i += BLOCK) {
+            size_t len = MIN_SIZE(BLOCK, end - i);
+            mine.overflow = mine.inside + len + 16 > room;
+            if (!mine.overflow)
+                mine.inside += window_pass(x + i, len, lo, hi, &mine, buffer + mine.inside);
+        }
+        w[part] = mine;
+    });
+    for (size_t part = 0; part < parts; part++) { /* parts joined in order: same bits for any team */
+        memmove(inside + all.inside, inside + part * room, w[part].inside * sizeof(float));
+        all.below_lo += w[part].below_lo;
+        all.upto_lo += w[part].upto_lo;
+        all.below_hi += w[part].below_hi;
+        all.upto_hi += w[part].upto_hi;
+        all.inside += w[part].inside;
+        all.nan |= w[part].nan;
+        all.overflow |= w[part].overflow;
+    }
+    if (all.nan) {
+        *lower = *upper = NAN;
+        goto done;
+    }
+    if (all.overflow || k < all.below_lo || k + (size_t)both >= all.upto_hi) {
+        status = MISSED;
+        goto done;
+    }
+    /* ranks [below_lo, upto_lo) equal lo, [upto_lo, below_hi) are the buffer (m values),
+       [below_hi, upto_hi) equal hi */
+    size_t first = all.upto_lo, m = all.inside;
+    int in_k = k >= first && k < first + m, in_next = both && k + 1 >= first && k + 1 < first + m;
+    *lower = k < first ? lo : hi;
+    *upper = k + 1 < first ? lo : hi;
+    if (in_k || in_next) { /* rank r of the buffer (and r + 1 when both ranks are in it) */
+        size_t r = in_k ? k - first : 0;
+        int more = in_k && in_next;
+        float a, b;
+        status = m > WINDOW_DONE ? window_select_f32(inside, m, r, more, 1, &a, &b) : MISSED;
+        if (status == MISSED) {
+            status = FPK_OK;
+            select_f32(inside, m, r);
+            a = inside[r];
+            b = (float)INFINITY;
+            for (size_t i = r + 1; more && i < m; i++)
+                b = inside[i] < b ? inside[i] : b;
+        }
+        if (in_k)
+            *lower = a;
+        if (more)
+            *upper = b;
+        else if (in_next)
+            *upper = a;
+    }
+done:
+    free(sample);
+    free(inside);
+    free(w);
+    return status;
+}
+
+/* The median of x[0..n) by window selection, or by radix selection when the window misses. */
+static int median_window_f32(const float *x, size_t n, int threads, float *result)
+{
+    float lower = 0, upper = 0;
+    int status = window_select_f32(x, n, (n - 1) / 2, n % 2 == 0, threads, &lower, &upper);
+    if (status == MISSED)
+        return median_radix_f32(x, n, threads, result);
+    if (status == FPK_OK)
+        *result = n % 2 ? lower : midpoint_f32(lower, upper);
+    return status;
+}
+
+#define MEDIAN_LARGE_f32 median_window_f32
 #define MEDIAN_LARGE_f64 median_histogram_f64
 
 /* ------------------------------------------------------------------------------------------ */
