@@ -6,7 +6,7 @@
  *        ic loop: MC rows of C and A              (the packed A block lives in L3)
  *        pc loop: KC steps of the shared dimension (one packed A block)
  *        jc loop: NC columns of C and B           (the packed B block lives in L2)
- *        ir, jr loops: one MR x NR tile of C      (a KC x MR sliver of A stays in L1 while
+ *        ir, jr loops: one MR x NR tile of C      (one KC x MR sliver of A is reused while
  *                                                  the jr loop streams B slivers from L2)
  *   2. Pack: copy each A block into MR-row panels and each B block into NR-column panels,
  *      stored in the order the micro-kernel reads them (one MR column of A, then one NR row
@@ -418,14 +418,13 @@ typedef struct kind {
                   int64_t);
 } kind;
 
-/* Cache blocks (tuned on a 48 KiB L1 / 2 MiB L2 core). The kernel streams a KC x NR sliver
-   of B from the KC x NC block of B (768 KiB float32, 1 MiB float64: it stays in L2) while its
-   KC x MR sliver of A (21 KiB float32) stays in L1 for the NC / NR tiles of one row. The
-   MC x KC block of A (up to 6 MiB) is read from L3 once: MC is large because every block of
-   MC rows packs all of B again. */
+/* Cache blocks (tuned on a 48 KiB L1 / 2 MiB L2 core). The kernel streams KC x NR slivers
+   of B from the KC x NC block of B (1 MiB: it stays in L2), while the KC x MR sliver of A
+   (28 KiB float32) is reused by the NC / NR tiles of one row. The MC x KC block of A (up to
+   8 MiB) is read from L3: MC is large because every block of MC rows packs all of B again. */
 #define MC_ROWS 4096
 #define MC_F32 (MC_ROWS / MR_F32 * MR_F32)
-#define KC_F32 384
+#define KC_F32 512
 #define NC_F32 (16 * NR_F32)
 #define MC_F64 (MC_ROWS / MR_F64 * MR_F64)
 #define KC_F64 256
