@@ -171,7 +171,7 @@ DEFINE_PACK_TRANSPOSING(double, f64, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd
 /* The kc steps of one kernel: A(i, p) is A_AT(i) and `a` moves A_STEP elements per step. */
 #define KERNEL_STEPS(A_AT, A_STEP, VEC, MR, NV, LANES, BSTEP, LOAD, SET1, FMADD)                  \
     for (size_t p = 0; p < kc; p++, a += A_STEP, b += BSTEP) {                              \
-        /* fetch B 16 rows ahead: its first pass comes from L3 */                           \
+        /* fetch B 16 rows ahead into L1 (the packed block of B is in L2) */                \
         _mm_prefetch((const char *)(b + 16 * BSTEP), _MM_HINT_T0);                          \
         _mm_prefetch((const char *)(b + 16 * BSTEP) + 64, _MM_HINT_T0);                     \
         VEC row[NV]; /* row p of the B panel */                                             \
