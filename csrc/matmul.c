@@ -3,10 +3,11 @@
  * The method is the one of GotoBLAS and BLIS, in four steps:
  *
  *   1. Block the work so each piece of data sits in a cache while it is reused:
- *        jc loop: NC columns of C and B           (the packed B block lives in L2/L3)
- *        pc loop: KC steps of the shared dimension (one packed B block, one packed A block)
- *        ic loop: MC rows of C and A              (the packed A block lives in L2)
- *        jr, ir loops: one MR x NR tile of C      (a KC x NR sliver of B stays in L1)
+ *        ic loop: MC rows of C and A              (the packed A block lives in L3)
+ *        pc loop: KC steps of the shared dimension (one packed A block)
+ *        jc loop: NC columns of C and B           (the packed B block lives in L2)
+ *        ir, jr loops: one MR x NR tile of C      (one KC x MR sliver of A is reused while
+ *                                                  the jr loop streams B slivers from L2)
  *   2. Pack: copy each A block into MR-row panels and each B block into NR-column panels,
  *      stored in the order the micro-kernel reads them (one MR column of A, then one NR row
  *      of B, per step of k). Transposed operands are read in their own layout while packing,
@@ -170,7 +171,7 @@ DEFINE_PACK_TRANSPOSING(double, f64, __m512d, 8, __mmask8, _mm512_maskz_loadu_pd
 /* The kc steps of one kernel: A(i, p) is A_AT(i) and `a` moves A_STEP elements per step. */
 #define KERNEL_STEPS(A_AT, A_STEP, VEC, MR, NV, LANES, BSTEP, LOAD, SET1, FMADD)                  \
     for (size_t p = 0; p < kc; p++, a += A_STEP, b += BSTEP) {                              \
-        /* fetch B 16 rows ahead: its first pass comes from L3 */                           \
+        /* fetch B 16 rows ahead into L1 (the packed block of B is in L2) */                \
         _mm_prefetch((const char *)(b + 16 * BSTEP), _MM_HINT_T0);                          \
         _mm_prefetch((const char *)(b + 16 * BSTEP) + 64, _MM_HINT_T0);                     \
         VEC row[NV]; /* row p of the B panel */                                             \
@@ -417,15 +418,17 @@ typedef struct kind {
                   int64_t);
 } kind;
 
-/* Cache blocks (tuned on a 48 KiB L1 / 2 MiB L2 core): a KC x NR sliver of B (48 KiB) is
-   reused by the MC/MR tiles of one column, an MC x KC block of A (~105 KiB) from L2; the
-   KC x NC block of B (3 MiB) is read from L3 once per MC rows. */
-#define MC_F32 (5 * MR_F32)
-#define KC_F32 384
-#define NC_F32 (64 * NR_F32)
-#define MC_F64 (5 * MR_F64)
+/* Cache blocks (tuned on a 48 KiB L1 / 2 MiB L2 core). The kernel streams KC x NR slivers
+   of B from the KC x NC block of B (1 MiB: it stays in L2), while the KC x MR sliver of A
+   (28 KiB float32) is reused by the NC / NR tiles of one row. The MC x KC block of A (up to
+   8 MiB) is read from L3: MC is large because every block of MC rows packs all of B again. */
+#define MC_ROWS 4096
+#define MC_F32 (MC_ROWS / MR_F32 * MR_F32)
+#define KC_F32 512
+#define NC_F32 (16 * NR_F32)
+#define MC_F64 (MC_ROWS / MR_F64 * MR_F64)
 #define KC_F64 256
-#define NC_F64 (64 * NR_F64)
+#define NC_F64 (32 * NR_F64)
 static const kind KIND_F32 = {sizeof(float), MR_F32, NR_F32, MC_F32, KC_F32, NC_F32,
                               pack_f32, kernel_f32, NARROW_F32, kernel_f32_narrow,
                               dots_f32, axpys_f32};
@@ -433,11 +436,13 @@ static const kind KIND_F64 = {sizeof(double), MR_F64, NR_F64, MC_F64, KC_F64, NC
                               pack_f64, kernel_f64, NARROW_F64, kernel_f64_narrow,
                               dots_f64, axpys_f64};
 #ifdef SHORT_MR
-/* The same with 8-row tiles; MC holds all the rows of a batch of 64. */
-static const kind SHORT_F32 = {sizeof(float), SHORT_MR, NR_F32, 8 * SHORT_MR, KC_F32, NC_F32,
+/* The same with 8-row tiles. */
+static const kind SHORT_F32 = {sizeof(float), SHORT_MR, NR_F32, MC_ROWS / SHORT_MR * SHORT_MR,
+                               KC_F32, NC_F32,
                                pack_f32, kernel_f32_short, NARROW_F32, kernel_f32_short_narrow,
                                dots_f32, axpys_f32};
-static const kind SHORT_F64 = {sizeof(double), SHORT_MR, NR_F64, 8 * SHORT_MR, KC_F64, NC_F64,
+static const kind SHORT_F64 = {sizeof(double), SHORT_MR, NR_F64, MC_ROWS / SHORT_MR * SHORT_MR,
+                               KC_F64, NC_F64,
                                pack_f64, kernel_f64_short, NARROW_F64, kernel_f64_short_narrow,
                                dots_f64, axpys_f64};
 #endif
@@ -512,21 +517,27 @@ static void gemm_block(const kind *K, const operands *o, size_t i0, size_t i1, s
                        size_t j1, char *pa, char *pb)
 {
     const size_t s = K->size;
-    /* rows of A contiguous over k, whole tiles: the kernel reads them in place, unpacked */
-    int direct_a = o->a_cs == 1 && (i1 - i0) % K->mr == 0;
-    for (size_t jc = j0; jc < j1; jc += K->nc) {
-        size_t nc = min_size(K->nc, j1 - jc);
+    /* rows of A contiguous over k, whole tiles, and at most one B block wide: the kernel reads
+       A in place, unpacked (with more columns, packing A pays for itself: the packed sliver
+       is contiguous, where rows a power of two apart would collide in the same L1 sets) */
+    int direct_a = o->a_cs == 1 && (i1 - i0) % K->mr == 0 && j1 - j0 <= K->nc;
+    /* row blocks of equal size (whole tiles, at most MC rows): every block repacks all of B,
+       so a last block of a few rows would cost as much packing as a full one */
+    size_t blocks = (i1 - i0 + K->mc - 1) / K->mc;
+    size_t step = round_up((i1 - i0 + blocks - 1) / blocks, K->mr);
+    for (size_t ic = i0; ic < i1; ic += step) {
+        size_t mc = min_size(step, i1 - ic);
         for (size_t pc = 0; pc < o->k; pc += K->kc) {
             size_t kc = min_size(K->kc, o->k - pc);
-            const char *b = o->b + (jc * o->bt_rs + pc * o->bt_cs) * s;
-            K->pack(b, o->bt_rs, o->bt_cs, nc, kc, K->nr, pb);
-            for (size_t ic = i0; ic < i1; ic += K->mc) {
-                size_t mc = min_size(K->mc, i1 - ic);
-                const char *a = o->a + (ic * o->a_rs + pc * o->a_cs) * s;
-                if (!direct_a)
-                    K->pack(a, o->a_rs, o->a_cs, mc, kc, K->mr, pa);
-                for (size_t jr = 0; jr < nc; jr += K->nr)
-                    for (size_t ir = 0; ir < mc; ir += K->mr)
+            const char *a = o->a + (ic * o->a_rs + pc * o->a_cs) * s;
+            if (!direct_a)
+                K->pack(a, o->a_rs, o->a_cs, mc, kc, K->mr, pa);
+            for (size_t jc = j0; jc < j1; jc += K->nc) {
+                size_t nc = min_size(K->nc, j1 - jc);
+                const char *b = o->b + (jc * o->bt_rs + pc * o->bt_cs) * s;
+                K->pack(b, o->bt_rs, o->bt_cs, nc, kc, K->nr, pb);
+                for (size_t ir = 0; ir < mc; ir += K->mr)
+                    for (size_t jr = 0; jr < nc; jr += K->nr)
                         tile(K, kc, direct_a ? a + ir * o->a_rs * s : pa + ir * kc * s,
                              direct_a ? (size_t)o->a_rs : 0, pb + jr * kc * s,
                              o->c + ((ic + ir) * o->n + jc + jr) * s, o->n,

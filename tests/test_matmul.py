@@ -73,7 +73,8 @@ SHAPES = [(1, 1, 1), (1, 7, 3), (5, 1, 4), (2, 3, 1), (13, 17, 19), (14, 32, 384
           (15, 33, 385), (97, 101, 103), (29, 130, 1), (300, 70, 800), (3, 400, 50),
           (1, 300, 1000), (1000, 1, 800), (1, 1, 2000), (70, 1, 50), (1, 200, 9),  # vectors
           (4, 300, 700), (300, 3, 700), (2, 5, 9), (500, 2, 400), (3, 1, 5), (5, 4, 3),  # few
-          (28, 48, 800), (30, 16, 20)]  # half-width edge tiles
+          (28, 48, 800), (30, 16, 20),  # half-width edge tiles
+          (4100, 20, 9), (9, 1100, 600)]  # two blocks of rows (MC); three of columns (NC)
 
 
 @pytest.mark.parametrize("transpose_b", [False, True], ids=["b", "bT"])
@@ -122,7 +123,8 @@ def test_k_zero_overwrites_out(dtype):
 
 @pytest.mark.parametrize("m,n,k", [(200, 300, 150), (301, 97, 1000), (1000, 20, 100),
                                    (20, 1000, 100), (129, 257, 385), (1, 5000, 900),
-                                   (3000, 1, 500), (3, 6000, 200), (6000, 2, 200)])
+                                   (3000, 1, 500), (3, 6000, 200), (6000, 2, 200),
+                                   (4200, 40, 30), (60, 1300, 600)])
 @pytest.mark.parametrize("transposes", [(False, False), (True, True)])
 def test_bitwise_identical_on_1_and_2_threads(m, n, k, transposes, dtype):
     rng = np.random.default_rng(11)
