@@ -554,8 +554,149 @@ LOG_SUM_EXP(f64, double)
 
 #define CCE_ROW_S(T, p, labels, target_rows, r, cols, result, bad) \
     CCE_ROW(T, p, labels, target_rows, r, cols, result, bad)
+#if VECTOR_F32
+/* softmax_cross_entropy of float rows with class labels, on 16 lanes. With m the row's
+   maximum, e_j = e^(z_j - m) in float and S = sum over j != c of e_j in double:
+     loss_row = log(S + e_c) - (z_c - m) = log1p(S / e_c)      (accurate as p_c -> 1)
+     d loss_row / d z_j = e_j / (S + e_c) for j != c,   d loss_row / d z_c = -S / (S + e_c)
+   Rows holding NaN or with an infinite maximum take the scalar path (their limits are
+   spelled out there), and so do rows of weights. */
+
+#define SCE_STAGE 4096      /* the longest row whose e_j are kept for the gradient */
+
+/* e^x on 16 lanes for x <= 0 (NaN stays NaN): exp_scaled_v's reduction and polynomial, k
+   rounded by adding 1.5 * 2^23, no upper clamp (a few operations fewer: this is most of the
+   work of a row). */
+static inline __m512 exp_nonpositive_v(__m512 x)
+{
+    x = _mm512_max_ps(_mm512_set1_ps(-150.0f), x);
+    __m512 shifted = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504f), _mm512_set1_ps(ROUNDER_F));
+    __m512 k = _mm512_sub_ps(shifted, _mm512_set1_ps(ROUNDER_F));
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);   /* ln2 in two parts */
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9900444e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3934545e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3332974e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1666456e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666667e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    __m512 e_r = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r));
+    return _mm512_scalef_ps(e_r, k);
+}
+
+/* e^(z - m) on 16 lanes for z <= m. `precise`: within about 1 ULP, as z - m is rounded its
+   rounding error err (two-sum) is put back through e^(t + err) = e^t (1 + err); else the
+   error grows with |z - m| (|z - m| 2^-24 relative), as in float softmax. */
+static inline __m512 exp_shifted_v(__m512 z, __m512 m, int precise)
+{
+    __m512 t = _mm512_sub_ps(z, m);
+    __m512 e = exp_nonpositive_v(t);
+    if (!precise) return e;
+    __m512 back = _mm512_sub_ps(t, z);
+    __m512 err = _mm512_sub_ps(_mm512_sub_ps(z, _mm512_sub_ps(t, back)), _mm512_add_ps(m, back));
+    return _mm512_fmadd_ps(e, err, e);
+}
+
+/* The largest entry of the row (NaN skipped, as log_sum_exp); the next rows are read ahead. */
+static inline float row_max_v(const float *z, size_t cols)
+{
+    __m512 most = _mm512_set1_ps(-INFINITY);
+    for (size_t j = 0; j < cols; j += 16) {
+        __mmask16 lanes = cols - j >= 16 ? 0xFFFF : first_lanes(cols - j);
+        _mm_prefetch((const char *)(z + j) + PREFETCH_AHEAD, _MM_HINT_T0);
+        most = _mm512_max_ps(_mm512_mask_loadu_ps(most, lanes, z + j), most);
+    }
+    return _mm512_reduce_max_ps(most);
+}
+
+/* S = sum over j != c of e_j, and *e_c; with `stage` (the gradient), the e_j are precise and
+   kept there (room for cols rounded up to 16). S is summed in double, for the value in float
+   over 64 entries (4 per lane) first. */
+static inline double row_exp_sum_v(const float *z, size_t cols, float m, size_t c, float *e_c,
+                                   float *stage)
+{
+    __m512 shift = _mm512_set1_ps(m);
+    __m512d low = _mm512_setzero_pd(), high = _mm512_setzero_pd();
+    size_t chunk = stage ? 16 : 64;
+    for (size_t at = 0; at < cols; at += chunk) {
+        __m512 part = _mm512_setzero_ps();
+        for (size_t j = at; j < at + chunk && j < cols; j += 16) {
+            __mmask16 lanes = cols - j >= 16 ? 0xFFFF : first_lanes(cols - j);
+            __m512 e = exp_shifted_v(_mm512_maskz_loadu_ps(lanes, z + j), shift, stage != NULL);
+            if (stage) _mm512_storeu_ps(stage + j, e);
+            if (c - j < 16) {
+                __mmask16 label = (__mmask16)(1u << (c - j));
+                *e_c = _mm512_cvtss_f32(_mm512_maskz_compress_ps(label, e));
+                lanes &= (__mmask16)~label;
+            }
+            part = _mm512_mask_add_ps(part, lanes, part, e);
+        }
+        low = _mm512_add_pd(low, low_half(part));
+        high = _mm512_add_pd(high, high_half(part));
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(low, high));
+}
+
+/* *loss of one row with label c (c < cols); 0 when the row must take the scalar path. */
+static inline int sce_row_v(const float *z, size_t cols, size_t c, double *loss)
+{
+    float m = row_max_v(z, cols), e_c = 0;
+    double others = row_exp_sum_v(z, cols, m, c, &e_c, NULL);
+    if (isinf(m) || isnan(others) || isnan(z[c])) return 0;
+    /* e_c vanishing: the loss is log S - (z_c - m), up to log1p(e_c / S) < 1e-30 */
+    *loss = e_c > 1e-30f ? log1p(others / e_c) : log(others) - ((double)z[c] - m);
+    return 1;
+}
+
+/* g = scale * d loss_row / d z of one row with label c (c < cols, cols <= SCE_STAGE); 0 when
+   the row must take the scalar path. */
+static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double scale, float *g,
+                                 int streaming)
+{
+    float stage[SCE_STAGE];
+    float m = row_max_v(z, cols), e_c = 0;
+    double others = row_exp_sum_v(z, cols, m, c, &e_c, stage);
+    if (isinf(m) || isnan(others) || isnan(z[c])) return 0;
+    double all = others + e_c, factor = scale / all;
+    /* the factor in two floats, so that e_j * factor is rounded once */
+    __m512 factor_hi = _mm512_set1_ps((float)factor);
+    __m512 factor_lo = _mm512_set1_ps((float)(factor - (float)factor));
+    __m512 g_c = _mm512_set1_ps((float)(-scale * others / all));
+    for (size_t j = 0, step; j < cols; j += step) {
+        size_t head = streaming ? (64 - (uintptr_t)(g + j) % 64) % 64 / 4 : 0;
+        step = head ? head : 16;
+        step = cols - j < step ? cols - j : step;
+        __m512 e = _mm512_loadu_ps(stage + j);
+        __m512 v = _mm512_fmadd_ps(e, factor_hi, _mm512_mul_ps(e, factor_lo));
+        if (c - j < step) v = _mm512_mask_mov_ps(v, (__mmask16)(1u << (c - j)), g_c);
+        if (streaming && step == 16)
+            _mm512_stream_ps(g + j, v);
+        else
+            _mm512_mask_storeu_ps(g + j, first_lanes(step), v);
+    }
+    return 1;
+}
+
+#define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad)                        \
+    do {                                                                                    \
+        if (labels && labels[r] >= 0 && (uint64_t)labels[r] < (uint64_t)cols                \
+            && sce_row_v(z, cols, (size_t)labels[r], &result))                              \
+            break;                                                                          \
+        SCE_ROW(T, f32, z, labels, target_rows, r, cols, result, bad);                      \
+    } while (0)
+/* (streaming: the variable of ROW_LOSS_GRADIENT) */
+#define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b)                                             \
+    do {                                                                                    \
+        if (l && l[r] >= 0 && (uint64_t)l[r] < (uint64_t)c && c <= SCE_STAGE                \
+            && sce_grad_row_v(z, c, (size_t)l[r], s, g, streaming))                         \
+            break;                                                                          \
+        SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b);                                       \
+    } while (0)
+#else
 #define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad) \
     SCE_ROW(T, f32, z, labels, target_rows, r, cols, result, bad)
+#define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b)
+#endif
 #define SCE_ROW_F64(T, z, labels, target_rows, r, cols, result, bad) \
     SCE_ROW(T, f64, z, labels, target_rows, r, cols, result, bad)
 
@@ -614,7 +755,8 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         if (rows == 0 || cols == 0) return FPK_OK;                                          \
         if (!pred || !grad) return FPK_ERR_NULL;                                            \
         double scale = reduction == FPK_REDUCTION_MEAN ? 1.0 / (double)rows : 1.0;          \
-        int bad = 0;                                                                        \
+        int bad = 0, streaming = fpk_streams(grad, rows * cols, sizeof(T)); /* for ROW */   \
+        (void)streaming;                                                                    \
         FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                     \
             int mybad = 0;                                                                  \
             for (size_t r = lo; r < hi; r++) {                                              \
@@ -622,11 +764,11 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
                 T *g_row = grad + r * cols;                                                 \
                 ROW(T, row, labels, target_rows, r, cols, scale, g_row, mybad);             \
             }                                                                               \
+            if (streaming) fpk_stream_fence();                                              \
             if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
         return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
     }
 
-#define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b)
 #define SCE_GRAD_F64(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f64, z, l, t, r, c, s, g, b)
 
 ROW_LOSS_GRADIENT(cce, f32, float, CCE_GRAD_ROW)
