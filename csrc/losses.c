@@ -584,16 +584,17 @@ static inline __m512 exp_nonpositive_v(__m512 x)
     return _mm512_scalef_ps(e_r, k);
 }
 
-/* e^(z - m) on 16 lanes for z <= m. `precise`: within about 1 ULP, as z - m is rounded its
-   rounding error err (two-sum) is put back through e^(t + err) = e^t (1 + err); else the
-   error grows with |z - m| (|z - m| 2^-24 relative), as in float softmax. */
-static inline __m512 exp_shifted_v(__m512 z, __m512 m, int precise)
+/* e^(z - m) on 16 lanes for z <= m, within about 1 ULP: z - m is rounded (by up to
+   |z - m| 2^-24, which would grow the error with |z - m|, as in a float softmax), so its
+   rounding error err (two-sum) is put back through e^(t + err) = e^t (1 + err). (Not where
+   e^t is 0: err is NaN for z = -inf.) */
+static inline __m512 exp_shifted_v(__m512 z, __m512 m)
 {
     __m512 t = _mm512_sub_ps(z, m);
-    __m512 e = exp_nonpositive_v(t);
-    if (!precise) return e;
     __m512 back = _mm512_sub_ps(t, z);
     __m512 err = _mm512_sub_ps(_mm512_sub_ps(z, _mm512_sub_ps(t, back)), _mm512_add_ps(m, back));
+    err = _mm512_maskz_mov_ps(is_f(t, _CMP_GE_OQ, -150.0f), err);
+    __m512 e = exp_nonpositive_v(t);
     return _mm512_fmadd_ps(e, err, e);
 }
 
@@ -609,9 +610,9 @@ static inline float row_max_v(const float *z, size_t cols)
     return _mm512_reduce_max_ps(most);
 }
 
-/* S = sum over j != c of e_j, and *e_c; with `stage` (the gradient), the e_j are precise and
-   kept there (room for cols rounded up to 16). S is summed in double, for the value in float
-   over 64 entries (4 per lane) first. */
+/* S = sum over j != c of e_j, and *e_c; with `stage` (the gradient), the e_j are kept there
+   (room for cols rounded up to 16). S is summed in double, for the value in float over 64
+   entries (4 per lane) first. */
 static inline double row_exp_sum_v(const float *z, size_t cols, float m, size_t c, float *e_c,
                                    float *stage)
 {
@@ -622,7 +623,7 @@ static inline double row_exp_sum_v(const float *z, size_t cols, float m, size_t 
         __m512 part = _mm512_setzero_ps();
         for (size_t j = at; j < at + chunk && j < cols; j += 16) {
             __mmask16 lanes = cols - j >= 16 ? 0xFFFF : first_lanes(cols - j);
-            __m512 e = exp_shifted_v(_mm512_maskz_loadu_ps(lanes, z + j), shift, stage != NULL);
+            __m512 e = exp_shifted_v(_mm512_maskz_loadu_ps(lanes, z + j), shift);
             if (stage) _mm512_storeu_ps(stage + j, e);
             if (c - j < 16) {
                 __mmask16 label = (__mmask16)(1u << (c - j));
