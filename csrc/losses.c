@@ -18,6 +18,7 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -586,14 +587,14 @@ static inline __m512 exp_nonpositive_v(__m512 x)
 
 /* e^(z - m) on 16 lanes for z <= m, within about 1 ULP: z - m is rounded (by up to
    |z - m| 2^-24, which would grow the error with |z - m|, as in a float softmax), so its
-   rounding error err (two-sum) is put back through e^(t + err) = e^t (1 + err). (Not where
-   e^t is 0: err is NaN for z = -inf.) */
+   rounding error err (two-sum) is put back through e^(t + err) = e^t (1 + err). z = -inf is
+   taken as -FLT_MAX (e^t is 0 either way; the two-sum of -inf would be NaN). */
 static inline __m512 exp_shifted_v(__m512 z, __m512 m)
 {
+    z = _mm512_max_ps(_mm512_set1_ps(-FLT_MAX), z);
     __m512 t = _mm512_sub_ps(z, m);
     __m512 back = _mm512_sub_ps(t, z);
     __m512 err = _mm512_sub_ps(_mm512_sub_ps(z, _mm512_sub_ps(t, back)), _mm512_add_ps(m, back));
-    err = _mm512_maskz_mov_ps(is_f(t, _CMP_GE_OQ, -150.0f), err);
     __m512 e = exp_nonpositive_v(t);
     return _mm512_fmadd_ps(e, err, e);
 }
