@@ -201,7 +201,7 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
  * The float32 kernels on AVX-512: 16 elements a step, inputs read PREFETCH_AHEAD bytes ahead
  * (so memory and arithmetic overlap), large outputs written with streaming stores. The math
  * per element is the double math above, on two halves of 8 double lanes (the same bits, up to
- * fused multiply-adds); bce's logarithms are log_pd_v, its division a refined reciprocal.
+ * fused multiply-adds); bce's logarithms are log_pd_v.
  * ---------------------------------------------------------------------------------------- */
 #ifdef __AVX512F__
 #define VECTOR_F32 1
