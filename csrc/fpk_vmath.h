@@ -169,6 +169,63 @@ static inline __m512 exp_scaled_v(__m512 x, __m512 scale)
     __m512 e_r = _mm512_add_ps(splat(1.0f), _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r));
     return _mm512_scalef_ps(e_r, _mm512_add_ps(k, scale));
 }
+
+/* ------------------------------------------------------------------------------------------
+ * Natural logarithm on 8 double lanes, without log_d's division (vdivpd would cost more than
+ * the rest of a loss). x = 2^k m, m in [0.703, 1.406) (like log_d, so that x just below 1 is
+ * not 2^-1 times a mantissa near 2: no cancellation there), and m within 1/32 of one of 16
+ * points 1/c_i (steps of 1/16 above 1, of 1/32 below; c_0 = 1), so log x = k ln2 - log c_i
+ * + log1p(r) with r = m c_i - 1, |r| < 1/32, and log1p(r) from its Taylor series to r^10
+ * (error < 1e-16 r). Near x = 1 it is log1p(r) alone, with r exact.
+ * ---------------------------------------------------------------------------------------- */
+
+/* c_i and -log c_i: i = 0..6 for the points 1 + i/16, i = 7..15 for (1 + i/16)/2; c_i rounded
+   to 20 bits, so m c_i is exact for float m. */
+static inline __m512d log_table_v(__m512i i, int minus_log)
+{
+    static const double c[16] = {
+        1.0, 0.9411764144897461, 0.8888893127441406, 0.8421049118041992,
+        0.8000001907348633, 0.7619047164916992, 0.7272729873657227, 1.3913040161132812,
+        1.333333969116211, 1.2800006866455078, 1.2307701110839844, 1.1851844787597656,
+        1.1428565979003906, 1.1034488677978516, 1.0666675567626953, 1.0322589874267578};
+    static const double minus_log_c[16] = {
+        0.0, 0.06062468142108139, 0.11778255881933894, 0.1718506741592597,
+        0.22314331289565909, 0.2719337750882883, 0.3184533734907299, -0.33024144845196934,
+        -0.2876825492888254, -0.24686061437318488, -0.207640080033726, -0.16989844074877208,
+        -0.13353091578725074, -0.09844060925491162, -0.06453935560224987, -0.03174959238385225};
+    const double *table = minus_log ? minus_log_c : c;
+    return _mm512_permutex2var_pd(_mm512_loadu_pd(table), i, _mm512_loadu_pd(table + 8));
+}
+
+/* log x for x > 0, normal and finite, within about 2 ULP (log_d: 1); 8 lanes. Zero,
+   subnormals, inf and NaN are the caller's to handle. */
+static inline __m512d log_pd_v(__m512d x)
+{
+    __m512i bits = _mm512_castpd_si512(x);
+    /* i: the top 4 fraction bits after adding half a step (the nearest point). Points 7..15
+       belong to the binade below: adding 9 more steps carries them into k. */
+    __m512i i = _mm512_srli_epi64(_mm512_add_epi64(bits, _mm512_set1_epi64(1LL << 47)), 48);
+    __m512i up = _mm512_add_epi64(bits, _mm512_set1_epi64((1LL << 47) + (9LL << 48)));
+    __m512i k = _mm512_sub_epi64(_mm512_srli_epi64(up, 52), _mm512_set1_epi64(1023));
+    __m512d m = _mm512_castsi512_pd(_mm512_sub_epi64(bits, _mm512_slli_epi64(k, 52)));
+    __m512d r = _mm512_fmsub_pd(m, log_table_v(i, 0), _mm512_set1_pd(1.0)); /* permutes read i's low 4 bits */
+    __m512d p = _mm512_set1_pd(-1.0 / 10);
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 9));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(-1.0 / 8));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 7));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(-1.0 / 6));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 5));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(-1.0 / 4));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 3));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(-1.0 / 2));
+    __m512d log1p_r = _mm512_fmadd_pd(_mm512_mul_pd(r, r), p, r);
+    /* k as a double: k + 1.5 * 2^52 in the bits of 1.5 * 2^52, minus 1.5 * 2^52 */
+    __m512d magic = _mm512_set1_pd(6755399441055744.0);
+    __m512d kd = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_add_epi64(k, _mm512_castpd_si512(magic))), magic);
+    __m512d high = _mm512_fmadd_pd(kd, _mm512_set1_pd(6.93147180369123816490e-01), log_table_v(i, 1));
+    __m512d low = _mm512_fmadd_pd(kd, _mm512_set1_pd(1.90821492927058770002e-10), log1p_r);
+    return _mm512_add_pd(high, low);
+}
 #endif /* __AVX512F__ */
 
 #endif /* FPK_VMATH_H */

@@ -18,10 +18,12 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "fpkernels.h"
+#include "fpk_stream.h"
 #include "fpk_vmath.h"
 
 #define LOSS_BLOCK 4096
@@ -195,17 +197,232 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
         return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
     }
 
+/* ------------------------------------------------------------------------------------------
+ * The float32 kernels on AVX-512: 16 elements a step, inputs read PREFETCH_AHEAD bytes ahead
+ * (so memory and arithmetic overlap), large outputs written with streaming stores. The math
+ * per element is the double math above, on two halves of 8 double lanes (the same bits, up to
+ * fused multiply-adds); bce's logarithms are log_pd_v.
+ * ---------------------------------------------------------------------------------------- */
+#ifdef __AVX512F__
+#define VECTOR_F32 1
+#define PREFETCH_AHEAD 4096
+
+static inline __m512d splat_d(double c) { return _mm512_set1_pd(c); }
+static inline __mmask8 is_d(__m512d a, int op, double b) { return _mm512_cmp_pd_mask(a, splat_d(b), op); }
+static inline __mmask16 is_f(__m512 a, int op, float b) { return _mm512_cmp_ps_mask(a, _mm512_set1_ps(b), op); }
+
+/* Lanes 0-7 and 8-15 of 16 floats as doubles, and back (rounded once). */
+static inline __m512d low_half(__m512 x) { return _mm512_cvtps_pd(_mm512_castps512_ps256(x)); }
+static inline __m512d high_half(__m512 x)
+{
+    return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+}
+static inline __m512 join_halves(__m512d low, __m512d high)
+{
+    __m512d both = _mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(low)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(both, _mm256_castps_pd(_mm512_cvtpd_ps(high)), 1));
+}
+
+/* sign_of on 8 lanes: 1, -1, or e * 0 (a signed zero, or NaN). */
+static inline __m512d sign_v(__m512d e)
+{
+    __m512d s = _mm512_mul_pd(e, _mm512_setzero_pd());
+    s = _mm512_mask_blend_pd(is_d(e, _CMP_GT_OQ, 0.0), s, splat_d(1.0));
+    return _mm512_mask_blend_pd(is_d(e, _CMP_LT_OQ, 0.0), s, splat_d(-1.0));
+}
+
+/* The per-element functions above on 8 double lanes: NAME_loss_v, NAME_grad_v, and on the 16
+   float targets NAME_label_bad_v (the lanes failing the label check). */
+static inline __m512d mae_loss_v(__m512d p, __m512d y, double delta) { (void)delta; return _mm512_abs_pd(_mm512_sub_pd(y, p)); }
+static inline __m512d mae_grad_v(__m512d p, __m512d y, double delta) { (void)delta; return sign_v(_mm512_sub_pd(p, y)); }
+
+static inline __m512d mse_loss_v(__m512d p, __m512d y, double delta)
+{
+    (void)delta;
+    __m512d e = _mm512_sub_pd(y, p);
+    return _mm512_mul_pd(e, e);
+}
+static inline __m512d mse_grad_v(__m512d p, __m512d y, double delta) { (void)delta; return _mm512_mul_pd(splat_d(2.0), _mm512_sub_pd(p, y)); }
+
+/* m = 1 - y p: m where m > 0 or m is NaN, else 0 */
+static inline __m512d hinge_loss_v(__m512d p, __m512d y, double delta)
+{
+    (void)delta;
+    __m512d m = _mm512_fnmadd_pd(y, p, splat_d(1.0));
+    return _mm512_maskz_mov_pd(is_d(m, _CMP_NLE_UQ, 0.0), m);
+}
+static inline __m512d hinge_grad_v(__m512d p, __m512d y, double delta)
+{
+    (void)delta;
+    __m512d m = _mm512_fnmadd_pd(y, p, splat_d(1.0));
+    __m512d g = _mm512_maskz_mov_pd(is_d(m, _CMP_UNORD_Q, 0.0), m);
+    return _mm512_mask_mov_pd(g, is_d(m, _CMP_GT_OQ, 0.0), _mm512_sub_pd(_mm512_setzero_pd(), y));
+}
+static inline __mmask16 hinge_label_bad_v(__m512 y) { return ~(is_f(y, _CMP_EQ_OQ, 1.0f) | is_f(y, _CMP_EQ_OQ, -1.0f)); }
+
+static inline __m512d huber_loss_v(__m512d p, __m512d y, double delta)
+{
+    __m512d e = _mm512_sub_pd(p, y), a = _mm512_abs_pd(e);
+    __m512d quadratic = _mm512_mul_pd(_mm512_mul_pd(splat_d(0.5), e), e);
+    __m512d linear = _mm512_mul_pd(splat_d(delta), _mm512_sub_pd(a, splat_d(0.5 * delta)));
+    return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(a, splat_d(delta), _CMP_LE_OQ), linear, quadratic);
+}
+static inline __m512d huber_grad_v(__m512d p, __m512d y, double delta)
+{
+    __m512d e = _mm512_sub_pd(p, y);
+    __m512d outside = _mm512_mul_pd(splat_d(delta), sign_v(e));
+    return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(_mm512_abs_pd(e), splat_d(delta), _CMP_LE_OQ), outside, e);
+}
+
+/* clamp_prob on 8 lanes (NaN stays NaN). */
+static inline __m512d clamp_prob_v(__m512d p)
+{
+    return _mm512_max_pd(splat_d(PROB_EPS), _mm512_min_pd(splat_d(1.0 - PROB_EPS), p));
+}
+/* bce_loss_f. Where every target is 0 or 1 one logarithm is enough: -log(y ? q : 1 - q), the
+   same number as the formula. */
+static inline __m512d bce_loss_v(__m512d p, __m512d y, double delta)
+{
+    (void)delta;
+    __m512d q = clamp_prob_v(p), not_q = _mm512_sub_pd(splat_d(1.0), q);
+    __mmask8 one = is_d(y, _CMP_EQ_OQ, 1.0);
+    __m512d loss;
+    if ((__mmask8)(one | is_d(y, _CMP_EQ_OQ, 0.0)) == 0xFF) {
+        loss = log_pd_v(_mm512_mask_blend_pd(one, not_q, q));
+    } else {
+        __m512d not_y = _mm512_sub_pd(splat_d(1.0), y);
+        loss = _mm512_fmadd_pd(y, log_pd_v(q), _mm512_mul_pd(not_y, log_pd_v(not_q)));
+    }
+    loss = _mm512_sub_pd(_mm512_setzero_pd(), loss);
+    return _mm512_mask_blend_pd(is_d(q, _CMP_UNORD_Q, 0.0), loss, q);
+}
+static inline __m512d bce_grad_v(__m512d p, __m512d y, double delta)
+{
+    (void)delta;
+    __m512d q = clamp_prob_v(p);
+    return _mm512_div_pd(_mm512_sub_pd(q, y), _mm512_mul_pd(q, _mm512_sub_pd(splat_d(1.0), q)));
+}
+static inline __mmask16 bce_label_bad_v(__m512 y) { return ~(is_f(y, _CMP_GE_OQ, 0.0f) & is_f(y, _CMP_LE_OQ, 1.0f)); }
+
+static inline __mmask16 mae_label_bad_v(__m512 y) { (void)y; return 0; }
+static inline __mmask16 mse_label_bad_v(__m512 y) { (void)y; return 0; }
+static inline __mmask16 huber_label_bad_v(__m512 y) { (void)y; return 0; }
+
+/* Lanes [0, count) on, count <= 16. */
+static inline __mmask16 first_lanes(size_t count) { return (__mmask16)((1u << count) - 1); }
+
+static inline void read_ahead(const float *p, const float *y)
+{
+    _mm_prefetch((const char *)p + PREFETCH_AHEAD, _MM_HINT_T0);
+    _mm_prefetch((const char *)y + PREFETCH_AHEAD, _MM_HINT_T0);
+}
+
+/* BLOCK_SUM on 16 lanes (8 double lanes for each half of the 16 floats). */
+#define BLOCK_SUM_V(NAME)                                                                   \
+    static double NAME##_block_sum_v(const float *pred, const float *target, size_t start, \
+                                     size_t end, int *bad, double delta)                   \
+    {                                                                                       \
+        __m512d low = _mm512_setzero_pd(), high = _mm512_setzero_pd();                      \
+        __mmask16 bad_lanes = 0;                                                            \
+        for (size_t i = start; i < end; i += 16) {                                          \
+            __mmask16 m = end - i >= 16 ? 0xFFFF : first_lanes(end - i);                   \
+            read_ahead(pred + i, target + i);                                               \
+            __m512 p = _mm512_maskz_loadu_ps(m, pred + i), y = _mm512_maskz_loadu_ps(m, target + i); \
+            bad_lanes |= NAME##_label_bad_v(y) & m;                                         \
+            low = _mm512_mask_add_pd(low, (__mmask8)m, low,                                 \
+                                     NAME##_loss_v(low_half(p), low_half(y), delta));       \
+            high = _mm512_mask_add_pd(high, (__mmask8)(m >> 8), high,                       \
+                                      NAME##_loss_v(high_half(p), high_half(y), delta));    \
+        }                                                                                   \
+        *bad = bad_lanes != 0;                                                              \
+        return _mm512_reduce_add_pd(_mm512_add_pd(low, high));                              \
+    }
+
+/* for i in [lo, hi): out[i] = (float)(scale * FN(pred[i], target[i])), FN = NAME_loss_v or
+   NAME_grad_v; bad_lanes collects the label failures. When streaming, the first step ends
+   at out's 64-byte boundary and the full steps after it use streaming stores. */
+#define MAP_RANGE_V(NAME, FN, out, lo, hi, streaming, scale, delta, bad_lanes)               \
+    do {                                                                                    \
+        __m512d scale_ = splat_d(scale);                                                    \
+        for (size_t i = (lo), step; i < (hi); i += step) {                                  \
+            size_t head = (streaming) ? (64 - (uintptr_t)((out) + i) % 64) % 64 / 4 : 0;    \
+            step = head ? head : 16;                                                        \
+            step = (hi) - i < step ? (hi) - i : step;                                       \
+            __mmask16 m = first_lanes(step);                                                \
+            read_ahead(pred + i, target + i);                                               \
+            __m512 p = _mm512_maskz_loadu_ps(m, pred + i), y = _mm512_maskz_loadu_ps(m, target + i); \
+            bad_lanes |= NAME##_label_bad_v(y) & m;                                         \
+            __m512 v = join_halves(                                                         \
+                _mm512_mul_pd(scale_, NAME##_##FN##_v(low_half(p), low_half(y), delta)),    \
+                _mm512_mul_pd(scale_, NAME##_##FN##_v(high_half(p), high_half(y), delta))); \
+            if ((streaming) && step == 16)                                                  \
+                _mm512_stream_ps((out) + i, v);                                             \
+            else                                                                            \
+                _mm512_mask_storeu_ps((out) + i, m, v);                                     \
+        }                                                                                   \
+        if (streaming) fpk_stream_fence();                                                  \
+    } while (0)
+
+/* ELEMENTWISE_LOSS for float on 16 lanes. */
+#define ELEMENTWISE_LOSS_V(NAME, HYPER, ...)                                                \
+    BLOCK_SUM_V(NAME)                                                                       \
+    int fpk_##NAME##_value_f32(const float *pred, const float *target, size_t n,            \
+                               int reduction, float *per_element, double *total __VA_ARGS__) \
+    {                                                                                       \
+        if (reduction < FPK_REDUCTION_NONE || reduction > FPK_REDUCTION_SUM)                \
+            return FPK_ERR_VALUE;                                                           \
+        if (reduction == FPK_REDUCTION_NONE) {                                              \
+            if (n == 0) return FPK_OK;                                                      \
+            if (!pred || !target || !per_element) return FPK_ERR_NULL;                      \
+            int bad = 0, streaming = fpk_streams(per_element, n, sizeof(float));            \
+            FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                              \
+                __mmask16 bad_lanes = 0;                                                    \
+                MAP_RANGE_V(NAME, loss, per_element, lo, hi, streaming, 1.0, HYPER, bad_lanes); \
+                if (bad_lanes) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););               \
+            return bad ? FPK_ERR_VALUE : FPK_OK;                                            \
+        }                                                                                   \
+        if (!total) return FPK_ERR_NULL;                                                    \
+        if (n == 0) { *total = reduction == FPK_REDUCTION_MEAN ? NAN : 0.0; return FPK_OK; } \
+        if (!pred || !target) return FPK_ERR_NULL;                                          \
+        double sum;                                                                         \
+        BLOCKED_SUM(NAME##_block_sum_v, n, &sum, HYPER);                                    \
+        *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)n : sum;                   \
+        return FPK_OK;                                                                      \
+    }                                                                                       \
+    int fpk_##NAME##_gradient_f32(const float *pred, const float *target, float *grad,      \
+                                  size_t n, int reduction __VA_ARGS__)                      \
+    {                                                                                       \
+        if (reduction < FPK_REDUCTION_NONE || reduction > FPK_REDUCTION_SUM)                \
+            return FPK_ERR_VALUE;                                                           \
+        if (n == 0) return FPK_OK;                                                          \
+        if (!pred || !target || !grad) return FPK_ERR_NULL;                                 \
+        double scale = reduction == FPK_REDUCTION_MEAN ? 1.0 / (double)n : 1.0;             \
+        int bad = 0, streaming = fpk_streams(grad, n, sizeof(float));                       \
+        FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
+            __mmask16 bad_lanes = 0;                                                        \
+            MAP_RANGE_V(NAME, grad, grad, lo, hi, streaming, scale, HYPER, bad_lanes);      \
+            if (bad_lanes) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                   \
+        return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
+    }
+#define ELEMENTWISE_LOSS_F32(NAME, LOSS, GRAD, LABEL_OK, HYPER, ...)                        \
+    ELEMENTWISE_LOSS_V(NAME, HYPER, __VA_ARGS__)
+#else
+#define VECTOR_F32 0
+#define ELEMENTWISE_LOSS_F32(NAME, LOSS, GRAD, LABEL_OK, HYPER, ...)                        \
+    ELEMENTWISE_LOSS(NAME, f32, float, LOSS, GRAD, LABEL_OK, HYPER, __VA_ARGS__)
+#endif /* __AVX512F__ */
+
 /* HYPER: the hyper-parameter handed to the block sum (0.0 when the loss has none); the
    variadic part declares it as a kernel argument (", double delta"). */
 #define LOSS_BOTH(NAME, LOSS, GRAD, LABEL_OK, HYPER, ...)                                   \
-    ELEMENTWISE_LOSS(NAME, f32, float, LOSS, GRAD, LABEL_OK, HYPER, __VA_ARGS__)            \
+    ELEMENTWISE_LOSS_F32(NAME, LOSS, GRAD, LABEL_OK, HYPER, __VA_ARGS__)                    \
     ELEMENTWISE_LOSS(NAME, f64, double, LOSS, GRAD, LABEL_OK, HYPER, __VA_ARGS__)
 
 LOSS_BOTH(mae, mae_loss(p, y), mae_grad(p, y), any_label_ok(y), 0.0, )
 LOSS_BOTH(mse, mse_loss(p, y), mse_grad(p, y), any_label_ok(y), 0.0, )
 LOSS_BOTH(hinge, hinge_loss(p, y), hinge_grad(p, y), hinge_label_ok(y), 0.0, )
 LOSS_BOTH(huber, huber_loss(p, y, delta), huber_grad(p, y, delta), any_label_ok(y), delta, , double delta)
-ELEMENTWISE_LOSS(bce, f32, float, bce_loss_f(p, y), bce_grad(p, y), unit_label_ok(y), 0.0, )
+ELEMENTWISE_LOSS_F32(bce, bce_loss_f(p, y), bce_grad(p, y), unit_label_ok(y), 0.0, )
 ELEMENTWISE_LOSS(bce, f64, double, bce_loss(p, y), bce_grad(p, y), unit_label_ok(y), 0.0, )
 
 /* ------------------------------------------------------------------------------------------
@@ -338,8 +555,150 @@ LOG_SUM_EXP(f64, double)
 
 #define CCE_ROW_S(T, p, labels, target_rows, r, cols, result, bad) \
     CCE_ROW(T, p, labels, target_rows, r, cols, result, bad)
+#if VECTOR_F32
+/* softmax_cross_entropy of float rows with class labels, on 16 lanes. With m the row's
+   maximum, e_j = e^(z_j - m) in float and S = sum over j != c of e_j in double:
+     loss_row = log(S + e_c) - (z_c - m) = log1p(S / e_c)      (accurate as p_c -> 1)
+     d loss_row / d z_j = e_j / (S + e_c) for j != c,   d loss_row / d z_c = -S / (S + e_c)
+   Rows holding NaN or with an infinite maximum take the scalar path (their limits are
+   spelled out there), and so do rows of weights. */
+
+#define SCE_STAGE 4096      /* the longest row whose e_j are kept for the gradient */
+
+/* e^x on 16 lanes for x <= 0 (NaN stays NaN): exp_scaled_v's reduction and polynomial, k
+   rounded by adding 1.5 * 2^23, no upper clamp (a few operations fewer: this is most of the
+   work of a row). */
+static inline __m512 exp_nonpositive_v(__m512 x)
+{
+    x = _mm512_max_ps(_mm512_set1_ps(-150.0f), x);
+    __m512 shifted = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504f), _mm512_set1_ps(ROUNDER_F));
+    __m512 k = _mm512_sub_ps(shifted, _mm512_set1_ps(ROUNDER_F));
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);   /* ln2 in two parts */
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9900444e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3934545e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3332974e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1666456e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666667e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    __m512 e_r = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r));
+    return _mm512_scalef_ps(e_r, k);
+}
+
+/* e^(z - m) on 16 lanes for z <= m, within about 1 ULP: z - m is rounded (by up to
+   |z - m| 2^-24, which would grow the error with |z - m|, as in a float softmax), so its
+   rounding error err (two-sum) is put back through e^(t + err) = e^t (1 + err). z = -inf is
+   taken as -FLT_MAX (e^t is 0 either way; the two-sum of -inf would be NaN). */
+static inline __m512 exp_shifted_v(__m512 z, __m512 m)
+{
+    z = _mm512_max_ps(_mm512_set1_ps(-FLT_MAX), z);
+    __m512 t = _mm512_sub_ps(z, m);
+    __m512 back = _mm512_sub_ps(t, z);
+    __m512 err = _mm512_sub_ps(_mm512_sub_ps(z, _mm512_sub_ps(t, back)), _mm512_add_ps(m, back));
+    __m512 e = exp_nonpositive_v(t);
+    return _mm512_fmadd_ps(e, err, e);
+}
+
+/* The largest entry of the row (NaN skipped, as log_sum_exp); the next rows are read ahead. */
+static inline float row_max_v(const float *z, size_t cols)
+{
+    __m512 most = _mm512_set1_ps(-INFINITY);
+    for (size_t j = 0; j < cols; j += 16) {
+        __mmask16 lanes = cols - j >= 16 ? 0xFFFF : first_lanes(cols - j);
+        _mm_prefetch((const char *)(z + j) + PREFETCH_AHEAD, _MM_HINT_T0);
+        most = _mm512_max_ps(_mm512_mask_loadu_ps(most, lanes, z + j), most);
+    }
+    return _mm512_reduce_max_ps(most);
+}
+
+/* S = sum over j != c of e_j, and *e_c; with `stage` (the gradient), the e_j are kept there
+   (room for cols rounded up to 16). S is summed in double, for the value in float over 64
+   entries (4 per lane) first. */
+static inline double row_exp_sum_v(const float *z, size_t cols, float m, size_t c, float *e_c,
+                                   float *stage)
+{
+    __m512 shift = _mm512_set1_ps(m);
+    __m512d low = _mm512_setzero_pd(), high = _mm512_setzero_pd();
+    size_t chunk = stage ? 16 : 64;
+    for (size_t at = 0; at < cols; at += chunk) {
+        __m512 part = _mm512_setzero_ps();
+        for (size_t j = at; j < at + chunk && j < cols; j += 16) {
+            __mmask16 lanes = cols - j >= 16 ? 0xFFFF : first_lanes(cols - j);
+            __m512 e = exp_shifted_v(_mm512_maskz_loadu_ps(lanes, z + j), shift);
+            if (stage) _mm512_storeu_ps(stage + j, e);
+            if (c - j < 16) {
+                __mmask16 label = (__mmask16)(1u << (c - j));
+                *e_c = _mm512_cvtss_f32(_mm512_maskz_compress_ps(label, e));
+                lanes &= (__mmask16)~label;
+            }
+            part = _mm512_mask_add_ps(part, lanes, part, e);
+        }
+        low = _mm512_add_pd(low, low_half(part));
+        high = _mm512_add_pd(high, high_half(part));
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(low, high));
+}
+
+/* *loss of one row with label c (c < cols); 0 when the row must take the scalar path. */
+static inline int sce_row_v(const float *z, size_t cols, size_t c, double *loss)
+{
+    float m = row_max_v(z, cols), e_c = 0;
+    double others = row_exp_sum_v(z, cols, m, c, &e_c, NULL);
+    if (isinf(m) || isnan(others) || isnan(z[c])) return 0;
+    /* e_c vanishing: the loss is log S - (z_c - m), up to log1p(e_c / S) < 1e-30 */
+    *loss = e_c > 1e-30f ? log1p(others / e_c) : log(others) - ((double)z[c] - m);
+    return 1;
+}
+
+/* g = scale * d loss_row / d z of one row with label c (c < cols, cols <= SCE_STAGE); 0 when
+   the row must take the scalar path. */
+static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double scale, float *g,
+                                 int streaming)
+{
+    float stage[SCE_STAGE];
+    float m = row_max_v(z, cols), e_c = 0;
+    double others = row_exp_sum_v(z, cols, m, c, &e_c, stage);
+    if (isinf(m) || isnan(others) || isnan(z[c])) return 0;
+    double all = others + e_c, factor = scale / all;
+    /* the factor in two floats, so that e_j * factor is rounded once */
+    __m512 factor_hi = _mm512_set1_ps((float)factor);
+    __m512 factor_lo = _mm512_set1_ps((float)(factor - (float)factor));
+    __m512 g_c = _mm512_set1_ps((float)(-scale * others / all));
+    for (size_t j = 0, step; j < cols; j += step) {
+        size_t head = streaming ? (64 - (uintptr_t)(g + j) % 64) % 64 / 4 : 0;
+        step = head ? head : 16;
+        step = cols - j < step ? cols - j : step;
+        __m512 e = _mm512_loadu_ps(stage + j);
+        __m512 v = _mm512_fmadd_ps(e, factor_hi, _mm512_mul_ps(e, factor_lo));
+        if (c - j < step) v = _mm512_mask_mov_ps(v, (__mmask16)(1u << (c - j)), g_c);
+        if (streaming && step == 16)
+            _mm512_stream_ps(g + j, v);
+        else
+            _mm512_mask_storeu_ps(g + j, first_lanes(step), v);
+    }
+    return 1;
+}
+
+#define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad)                        \
+    do {                                                                                    \
+        if (labels && labels[r] >= 0 && (uint64_t)labels[r] < (uint64_t)cols                \
+            && sce_row_v(z, cols, (size_t)labels[r], &result))                              \
+            break;                                                                          \
+        SCE_ROW(T, f32, z, labels, target_rows, r, cols, result, bad);                      \
+    } while (0)
+/* (streaming: the variable of ROW_LOSS_GRADIENT) */
+#define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b)                                             \
+    do {                                                                                    \
+        if (l && l[r] >= 0 && (uint64_t)l[r] < (uint64_t)c && c <= SCE_STAGE                \
+            && sce_grad_row_v(z, c, (size_t)l[r], s, g, streaming))                         \
+            break;                                                                          \
+        SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b);                                       \
+    } while (0)
+#else
 #define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad) \
     SCE_ROW(T, f32, z, labels, target_rows, r, cols, result, bad)
+#define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b)
+#endif
 #define SCE_ROW_F64(T, z, labels, target_rows, r, cols, result, bad) \
     SCE_ROW(T, f64, z, labels, target_rows, r, cols, result, bad)
 
@@ -398,7 +757,8 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         if (rows == 0 || cols == 0) return FPK_OK;                                          \
         if (!pred || !grad) return FPK_ERR_NULL;                                            \
         double scale = reduction == FPK_REDUCTION_MEAN ? 1.0 / (double)rows : 1.0;          \
-        int bad = 0;                                                                        \
+        int bad = 0, streaming = fpk_streams(grad, rows * cols, sizeof(T)); /* for ROW */   \
+        (void)streaming;                                                                    \
         FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                     \
             int mybad = 0;                                                                  \
             for (size_t r = lo; r < hi; r++) {                                              \
@@ -406,11 +766,11 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
                 T *g_row = grad + r * cols;                                                 \
                 ROW(T, row, labels, target_rows, r, cols, scale, g_row, mybad);             \
             }                                                                               \
+            if (streaming) fpk_stream_fence();                                              \
             if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
         return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
     }
 
-#define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b)
 #define SCE_GRAD_F64(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f64, z, l, t, r, c, s, g, b)
 
 ROW_LOSS_GRADIENT(cce, f32, float, CCE_GRAD_ROW)

@@ -335,3 +335,100 @@ def test_gradient_out_partly_overlapping_pred(name):
               else np.random.default_rng(9).standard_normal((10, 10)))
     want = loss.gradient(pred.copy(), target)
     assert np.array_equal(loss.gradient(pred, target, out=out), want)
+
+
+# ---- float32 fast paths: accuracy against float64, tails, streaming stores ----------------------
+
+def ulps(got, want):
+    """|got - want| in units of the float32 spacing at want (want computed in float64)."""
+    want = np.asarray(want, np.float64)
+    return np.abs(np.asarray(got, np.float64) - want) / np.spacing(np.abs(want).astype(np.float32))
+
+
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 4096 * 3 + 5])
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_elementwise_float32_exact_in_double(name, n, threads):
+    """float32 sums equal the double per-element formula to 1e-12; outputs are rounded once."""
+    pred, target = sample(name, n, np.float32, seed=n)
+    if name == "bce":                        # saturated, exactly 0/1 and mixed targets
+        pred[::7], pred[1::7] = 0.0, 1.0
+        target[: n // 2] = np.round(target[: n // 2])
+    values, slopes = per_element(name, pred, target)
+    assert make(name, reduction="sum").value(pred, target) == pytest.approx(values.sum(), rel=1e-12)
+    assert ulps(make(name, reduction="none").value(pred, target), values).max() <= 0.5001
+    assert ulps(make(name, reduction="sum").gradient(pred, target), slopes).max() <= 0.5001
+
+
+def test_softmax_cross_entropy_float32_accuracy(threads):
+    """float32 rows: values within 2e-7 relative and slopes within 3 ULP of float64, also when
+    the label is nearly certain (loss and its slope far below 1; the portable path computes
+    lse - z_label, accurate to 1e-15 absolute only)."""
+    fast = "avx512" in fk.runtime.info()["simd"]
+    rng = np.random.default_rng(8)
+    for scale, cols in ((1.0, 1000), (6.0, 37), (30.0, 5)):
+        logits = (rng.standard_normal((500, cols)) * scale).astype(np.float32)
+        labels = rng.integers(0, cols, 500)
+        logits[:50, :] -= 25
+        logits[np.arange(50), labels[:50]] += 25      # p_label ~ 1 - 1e-9 .. 1 - 1e-4
+        z = logits.astype(np.float64)
+        m = z.max(1, keepdims=True)
+        e = np.exp(z - m)
+        p = e / e.sum(1, keepdims=True)
+        rows = np.arange(500)
+        p_other = np.where(np.eye(cols, dtype=bool)[labels], 0.0, p).sum(1)
+        want = np.log1p(p_other / p[rows, labels])      # lse - z_label, without cancellation
+        slope = p.copy()
+        slope[rows, labels] = -p_other
+        loss = make("softmax_cross_entropy", reduction="none")
+        summed = make("softmax_cross_entropy", reduction="sum")
+        if fast:
+            np.testing.assert_allclose(loss.value(logits, labels), want, rtol=2e-7)
+            assert ulps(loss.gradient(logits, labels), slope).max() <= 3
+            assert ulps(summed.gradient(logits, labels), slope).max() <= 3
+        else:                                           # accurate to 1e-15 absolute
+            np.testing.assert_allclose(loss.value(logits, labels), want, rtol=2e-7, atol=1e-13)
+            np.testing.assert_allclose(summed.gradient(logits, labels), slope, rtol=4e-7, atol=1e-13)
+
+
+def test_softmax_cross_entropy_float32_special_rows():
+    """Rows with NaN, +-inf or one column mean on the float32 fast path what they mean for
+    float64."""
+    inf, nan = np.inf, np.nan
+    logits = np.array([[0, 1, nan, 2], [inf, 0, 1, 2], [0, inf, 1, 2], [-inf, 0, 1, 2],
+                       [-inf] * 4, [1, 2, 3, -inf], [nan, 0, 0, 0]], np.float32)
+    labels = np.array([0, 0, 0, 0, 1, 3, 1])
+    for reduction in ("none", "sum"):
+        loss = make("softmax_cross_entropy", reduction=reduction)
+        np.testing.assert_array_equal(loss.value(logits, labels),
+                                      np.float32(loss.value(logits.astype(np.float64), labels)))
+        np.testing.assert_array_equal(loss.gradient(logits, labels),
+                                      loss.gradient(logits.astype(np.float64), labels).astype(np.float32))
+    values = make("softmax_cross_entropy", reduction="none").value(logits, labels)
+    assert values[3] == inf and values[5] == inf and np.isnan(values[[0, 1, 4, 6]]).all()
+    one = make("softmax_cross_entropy", reduction="none")
+    assert one.value(np.ones((3, 1), np.float32), np.zeros(3, np.int64)).tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("name", ["mse", "bce", "softmax_cross_entropy"])
+def test_float32_streaming_outputs(name):
+    """Outputs above FPK_STREAM_BYTES are written with streaming stores: same numbers, at any
+    alignment of out."""
+    from fpkernels._fpkernels import lib
+    n = lib.FPK_STREAM_BYTES // 4 + 1000
+    if name == "softmax_cross_entropy":
+        rng = np.random.default_rng(9)
+        pred, target = rng.standard_normal((n // 1000, 1000), np.float32), rng.integers(0, 1000, n // 1000)
+        small = slice(0, 3)
+    else:
+        pred, target = sample(name, n, np.float32, seed=9)
+        small = slice(0, 3000)
+    loss = make(name, reduction="sum")
+    buffer = np.empty(pred.size + 1, np.float32)
+    for offset in (0, 1):
+        out = buffer[offset:offset + pred.size].reshape(pred.shape)
+        loss.gradient(pred, target, out=out)
+        np.testing.assert_array_equal(out[small], loss.gradient(pred[small], target[small]))
+        np.testing.assert_array_equal(out[-3:], loss.gradient(pred[-3:], target[-3:]))
+    if name != "softmax_cross_entropy":
+        per = make(name, reduction="none").value(pred, target)
+        np.testing.assert_array_equal(per[-5:], make(name, reduction="none").value(pred[-5:], target[-5:]))
