@@ -169,6 +169,31 @@ static inline __m512 exp_scaled_v(__m512 x, __m512 scale)
     __m512 e_r = _mm512_add_ps(splat(1.0f), _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r));
     return _mm512_scalef_ps(e_r, _mm512_add_ps(k, scale));
 }
+
+/* ---- exponentials of split arguments (gelu, gelu_tanh) ----------------------------------- */
+
+/* e^(hi + lo) = 2^k (1 + s) on 16 lanes, for an argument known as a float sum hi + lo with |lo|
+   a few ULP of hi at most (x^2 split exactly by an fma, say): lo joins the reduced argument, so
+   the result keeps its precision where e^hi alone would be off by |hi| 2^-24 relative. Returns
+   s = e^r - 1 (|s| < 0.42) and stores k: a caller multiplying e^(hi + lo) by c takes c + c s in
+   one fma and scales by 2^k (vscalefps) last, one rounding fewer than through e^(hi + lo)
+   itself, and a single rounding even where the product is subnormal. hi is clamped to
+   [-150, 89] as in exp_scaled_v. */
+static inline __m512 expm1_split_v(__m512 hi, __m512 lo, __m512 *k)
+{
+    hi = clamp_v(hi, -150.0f, 89.0f);
+    *k = _mm512_roundscale_ps(_mm512_mul_ps(hi, splat(1.44269504f)),
+                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(*k, splat(0.693359375f), hi);      /* exact */
+    r = _mm512_add_ps(_mm512_fnmadd_ps(*k, splat(-2.12194440e-4f), r), lo);
+    __m512 p = splat(1.9900444e-4f);
+    p = _mm512_fmadd_ps(p, r, splat(1.3934545e-3f));
+    p = _mm512_fmadd_ps(p, r, splat(8.3332974e-3f));
+    p = _mm512_fmadd_ps(p, r, splat(4.1666456e-2f));
+    p = _mm512_fmadd_ps(p, r, splat(1.6666667e-1f));
+    p = _mm512_fmadd_ps(p, r, splat(0.5f));
+    return _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r);
+}
 #endif /* __AVX512F__ */
 
 #endif /* FPK_VMATH_H */
