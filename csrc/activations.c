@@ -721,6 +721,56 @@ static inline __m512 gelu_slope_v(__m512 x)
     __m512 eg = times_exp_v(g, g_lo, s, k);                          /* e G */
     return _mm512_mask_blend_ps(is_v(x, _CMP_LT_OQ, 0.0f), _mm512_sub_ps(splat(1.0f), eg), eg);
 }
+
+/* ------------------------------------------------------------------------------------------
+ * gelu_tanh in float on 16 lanes, within 3 ULP. With z = 2u = a (c1 + c3 a^2) at a = |x|
+ * (c1 = 2 sqrt(2/pi), c3 = 0.044715 c1) and E = e^-z <= 1:
+ *   gelu_tanh(x) = x / (1 + E)         (x >= 0)
+ *                = x E / (1 + E)       (x < 0)
+ * For x < 0 the result is as precise as z is absolute (E's argument error becomes its relative
+ * error), and z reaches 100: z is carried as hi + lo (float-float: fma gives each product's
+ * error, a two-sum the sum's), c1 and c3 in two parts each. E = 2^k (1 + s), and x E is taken
+ * as (x + x s) 2^k, rounded once also where it ends subnormal.
+ * ---------------------------------------------------------------------------------------- */
+
+#define GELU_TANH_V_FAR 20.0f           /* |x| above: the limits (x, or 0 from below) */
+#define GELU_TANH_C1_HI 1.59576917f     /* 2 sqrt(2/pi) in two parts */
+#define GELU_TANH_C1_LO -4.53406805e-08f
+#define GELU_TANH_C3_HI 0.0713548139f   /* 0.044715 * 2 sqrt(2/pi) in two parts */
+#define GELU_TANH_C3_LO 2.39883247e-09f
+
+/* z = a (c1 + c3 a^2) as hi + *lo, for 0 <= a <= 20 (relative error about 2^-44). */
+static inline __m512 gelu_tanh_arg_v(__m512 a, __m512 *lo)
+{
+    __m512 c1 = splat(GELU_TANH_C1_HI), c3 = splat(GELU_TANH_C3_HI);
+    __m512 sq = _mm512_mul_ps(a, a);                                   /* a^2 = sq + sq_lo */
+    __m512 sq_lo = _mm512_fmsub_ps(a, a, sq);
+    __m512 cubic = _mm512_mul_ps(c3, sq);                              /* c3 a^2 = cubic + cubic_lo */
+    __m512 cubic_lo = _mm512_fmadd_ps(c3, sq_lo, _mm512_fmsub_ps(c3, sq, cubic));
+    cubic_lo = _mm512_fmadd_ps(splat(GELU_TANH_C3_LO), sq, cubic_lo);
+    __m512 q = _mm512_add_ps(c1, cubic);                               /* two-sum: c1 + cubic = q + err */
+    __m512 cubic_part = _mm512_sub_ps(q, c1);
+    __m512 err = _mm512_add_ps(_mm512_sub_ps(c1, _mm512_sub_ps(q, cubic_part)), _mm512_sub_ps(cubic, cubic_part));
+    __m512 q_lo = _mm512_add_ps(_mm512_add_ps(err, cubic_lo), splat(GELU_TANH_C1_LO));
+    __m512 z = _mm512_mul_ps(a, q);
+    *lo = _mm512_fmadd_ps(a, q_lo, _mm512_fmsub_ps(a, q, z));
+    return z;
+}
+
+static inline __m512 gelu_tanh_v(__m512 x)
+{
+    __m512 a = _mm512_min_ps(splat(GELU_TANH_V_FAR), _mm512_abs_ps(x));   /* NaN stays NaN */
+    __m512 z_lo, z = gelu_tanh_arg_v(a, &z_lo);
+    __m512 zero = _mm512_setzero_ps();
+    __m512 k, s = expm1_split_v(_mm512_sub_ps(zero, z), _mm512_sub_ps(zero, z_lo), &k);
+    __m512 pow2_k = _mm512_scalef_ps(splat(1.0f), k);                      /* 1 + E = (1 + 2^k) + 2^k s */
+    __m512 one_plus_e = _mm512_fmadd_ps(pow2_k, s, _mm512_add_ps(splat(1.0f), pow2_k));
+    __mmask16 negative = is_v(x, _CMP_LT_OQ, 0.0f);
+    __m512 xc = _mm512_max_ps(splat(-GELU_TANH_V_FAR), x);
+    __m512 numerator = _mm512_mask_fmadd_ps(xc, negative, s, xc);          /* x (1 + s) where x < 0 */
+    __m512 y = _mm512_div_ps(numerator, one_plus_e);
+    return _mm512_mask_scalef_ps(y, negative, y, k);
+}
 #else
 #define VECTOR_F32 0
 #endif /* __AVX512F__ */
@@ -862,7 +912,16 @@ int fpk_swish_backward_f32(const float *x, const float *grad_out, float *out, si
 }
 BACKWARD_KERNEL(fpk_swish_backward_f64, double, f64, swish_slope_d(v, beta), , double beta)
 ACTIVATION_V(gelu, gelu_f(v), gelu_slope_f(v), gelu_v(v), gelu_slope_v(v), gelu_d(v), gelu_slope_d(v), )
-ACTIVATION(gelu_tanh, gelu_tanh_f(v), gelu_tanh_slope_d(v), gelu_tanh_d(v), gelu_tanh_slope_d(v), )
+#if VECTOR_F32
+FORWARD_KERNEL_V(fpk_gelu_tanh_forward_f32, gelu_tanh_v(v), )
+#else
+FORWARD_KERNEL(fpk_gelu_tanh_forward_f32, float, f32, gelu_tanh_f(v), )
+#endif
+FORWARD_KERNEL(fpk_gelu_tanh_forward_f64, double, f64, gelu_tanh_d(v), )
+FORWARD_KERNEL(fpk_gelu_tanh_derivative_f32, float, f32, gelu_tanh_slope_d(v), )
+FORWARD_KERNEL(fpk_gelu_tanh_derivative_f64, double, f64, gelu_tanh_slope_d(v), )
+BACKWARD_KERNEL(fpk_gelu_tanh_backward_f32, float, f32, gelu_tanh_slope_d(v), )
+BACKWARD_KERNEL(fpk_gelu_tanh_backward_f64, double, f64, gelu_tanh_slope_d(v), )
 FORWARD_KERNEL(fpk_erf_f32, float, f32, erf_fd(v), )
 FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
 
