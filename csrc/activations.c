@@ -771,6 +771,60 @@ static inline __m512 gelu_tanh_v(__m512 x)
     __m512 y = _mm512_div_ps(numerator, one_plus_e);
     return _mm512_mask_scalef_ps(y, negative, y, k);
 }
+
+/* gelu_tanh'(x) = s + x z' s (1 - s) with s = sigmoid(2u), z' = c1 + 3 c3 x^2, E = e^-z:
+     x >= 0:  (1 + E + a z' E) / (1 + E)^2                (positive terms only)
+     x < 0:   E B / (1 + E)^2,   B(a) = 1 + E - a z' = (a0 - a) K(a)
+   B crosses zero at a0 = 0.7525 (gelu_tanh' does at x = -a0) and cancels around it, so it is
+   not formed from E: K is fitted as gelu's H is (table below, relative error < 1e-8), and
+   E B = 2^k (1 + s) B is scaled last. */
+#define GELU_TANH_A0_HI 0.75246143f
+#define GELU_TANH_A0_LO -1.13396283e-08f
+#define GELU_TANH_C3_TRIPLE 0.214064449f        /* 3 c3 */
+
+/* K(a), laid out as gelu_tail_table. */
+static const float gelu_tanh_slope_table[9][16] __attribute__((aligned(64))) = {
+    {0.0162979811f, 0.00880992319f, 0.00491835782f, 0.00284629525f, 0.00137262954f, 0.000588356808f, 0.000230278805f, 4.04956081e-05f,
+     -1.58407659e-06f, 1.79966628e-05f, 5.46350111e-06f, 1.44108901e-06f, 2.94575614e-07f, 5.23418393e-08f, 1.31412285e-08f, 4.15040269e-09f},
+    {-0.0550338812f, -0.0311962366f, -0.0182880685f, -0.0110696144f, -0.0065343692f, -0.0026077244f, -0.000897621154f, -0.000246302661f,
+     -0.000169595762f, -0.000146891936f, -4.23127894e-05f, -1.25302658e-05f, -3.85045951e-06f, -7.90551269e-07f, -2.25060234e-07f, -7.94580757e-08f},
+    {0.133879095f, 0.0799194947f, 0.0489515699f, 0.0305790175f, 0.019207241f, 0.00782402232f, 0.00342491898f, 0.0019997214f,
+     0.00153606676f, 0.000681189762f, 0.000206276221f, 7.24628844e-05f, 2.94185611e-05f, 7.48291905e-06f, 2.54979841e-06f, 1.05051606e-06f},
+    {-0.283045977f, -0.178480864f, -0.115311474f, -0.0762558579f, -0.0516824983f, -0.026186768f, -0.0155913979f, -0.0104128979f,
+     -0.00693510566f, -0.0025099325f, -0.000895051868f, -0.000384729239f, -0.000190843552f, -6.29901042e-05f, -2.64529899e-05f, -1.29695027e-05f},
+    {0.749681532f, 0.579955995f, 0.471706092f, 0.40100953f, 0.353719592f, 0.298122644f, 0.267869174f, 0.248712659f,
+     0.235823661f, 0.222515985f, 0.217873797f, 0.216084853f, 0.215261474f, 0.214584827f, 0.21433574f, 0.21422337f},
+    {-0.709132254f, -0.379974544f, -0.119024441f, 0.0979388058f, 0.28585732f, 0.608633995f, 0.890323937f, 1.14797473f,
+     1.38980818f, 1.84593701f, 2.28553748f, 2.71924615f, 3.15049767f, 4.00994301f, 4.86771297f, 5.7248044f},
+    {2.65794349f, 2.52356625f, 2.46231484f, 2.46041322f, 2.50887895f, 2.73479486f, 3.11078596f, 3.62115574f,
+     4.25613785f, 5.87619925f, 7.94269466f, 10.4453802f, 13.3803883f, 20.5412693f, 29.4190884f, 40.0116806f},
+    {8.55983018e-08f, -3.51955194e-08f, 8.63646719e-08f, 4.97596382e-08f, -4.57108413e-08f, -9.63075308e-09f, -9.5241667e-08f, 7.30598515e-08f,
+     -2.24124861e-07f, -2.52910048e-08f, -8.58877982e-08f, 3.90374524e-08f, -3.89791921e-07f, -5.08675271e-07f, -1.63823842e-07f, -6.09697622e-07f},
+    {0.0f, 0.25f, 0.5f, 0.75f, 1.0f, 1.5f, 2.0f, 2.5f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 9.0f, 11.0f, 13.0f},
+};
+
+static inline __m512 gelu_tanh_slope_v(__m512 x)
+{
+    __m512 a = _mm512_min_ps(splat(GELU_V_FAR), _mm512_abs_ps(x));       /* NaN stays NaN */
+    __m512 z_lo, z = gelu_tanh_arg_v(a, &z_lo);
+    __m512 zero = _mm512_setzero_ps();
+    __m512 k, s = expm1_split_v(_mm512_sub_ps(zero, z), _mm512_sub_ps(zero, z_lo), &k);
+    __m512 e = _mm512_scalef_ps(_mm512_add_ps(splat(1.0f), s), k);
+    /* x >= 0 */
+    __m512 slope_z = _mm512_fmadd_ps(splat(GELU_TANH_C3_TRIPLE), _mm512_mul_ps(a, a), splat(GELU_TANH_C1_HI));
+    __m512 above = _mm512_fmadd_ps(_mm512_mul_ps(a, slope_z), e, _mm512_add_ps(splat(1.0f), e));
+    /* x < 0: (1 + s) B with B = (to_root + a0_lo)(c0 + rest) = b + b_lo, as gelu' forms G */
+    __m512 c0, rest = gelu_piece_v(gelu_tanh_slope_table, a, &c0);
+    __m512 to_root = _mm512_sub_ps(splat(GELU_TANH_A0_HI), a);
+    __m512 c0_lo = _mm512_mul_ps(splat(GELU_TANH_A0_LO), c0);
+    __m512 b = _mm512_fmadd_ps(to_root, c0, c0_lo);
+    __m512 b_lo = _mm512_add_ps(_mm512_fmsub_ps(to_root, c0, b), c0_lo);
+    b_lo = _mm512_fmadd_ps(_mm512_add_ps(to_root, splat(GELU_TANH_A0_LO)), rest, b_lo);
+    __m512 below = _mm512_add_ps(b, _mm512_fmadd_ps(b, s, _mm512_fmadd_ps(b_lo, s, b_lo)));
+    __mmask16 negative = is_v(x, _CMP_LT_OQ, 0.0f);
+    __m512 y = over_one_plus_sq_v(_mm512_mask_blend_ps(negative, above, below), e);
+    return _mm512_mask_scalef_ps(y, negative, y, k);
+}
 #else
 #define VECTOR_F32 0
 #endif /* __AVX512F__ */
@@ -912,16 +966,7 @@ int fpk_swish_backward_f32(const float *x, const float *grad_out, float *out, si
 }
 BACKWARD_KERNEL(fpk_swish_backward_f64, double, f64, swish_slope_d(v, beta), , double beta)
 ACTIVATION_V(gelu, gelu_f(v), gelu_slope_f(v), gelu_v(v), gelu_slope_v(v), gelu_d(v), gelu_slope_d(v), )
-#if VECTOR_F32
-FORWARD_KERNEL_V(fpk_gelu_tanh_forward_f32, gelu_tanh_v(v), )
-#else
-FORWARD_KERNEL(fpk_gelu_tanh_forward_f32, float, f32, gelu_tanh_f(v), )
-#endif
-FORWARD_KERNEL(fpk_gelu_tanh_forward_f64, double, f64, gelu_tanh_d(v), )
-FORWARD_KERNEL(fpk_gelu_tanh_derivative_f32, float, f32, gelu_tanh_slope_d(v), )
-FORWARD_KERNEL(fpk_gelu_tanh_derivative_f64, double, f64, gelu_tanh_slope_d(v), )
-BACKWARD_KERNEL(fpk_gelu_tanh_backward_f32, float, f32, gelu_tanh_slope_d(v), )
-BACKWARD_KERNEL(fpk_gelu_tanh_backward_f64, double, f64, gelu_tanh_slope_d(v), )
+ACTIVATION_V(gelu_tanh, gelu_tanh_f(v), gelu_tanh_slope_d(v), gelu_tanh_v(v), gelu_tanh_slope_v(v), gelu_tanh_d(v), gelu_tanh_slope_d(v), )
 FORWARD_KERNEL(fpk_erf_f32, float, f32, erf_fd(v), )
 FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
 
