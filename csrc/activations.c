@@ -608,7 +608,7 @@ static inline __m512 silu_slope_v(__m512 x)
  * a0 = 0.7518 is where gelu' crosses zero (x = -a0): taking G as (a0 - a) H, a0 in two parts,
  * keeps its relative precision there. R and H are degree-6 polynomials in d = a - lo on 16
  * intervals [lo, hi) of a (widths 1/4, 1/2, 1 and 2, four of each: the interval number is the
- * exponent and two leading mantissa bits of 1 + a), their coefficients picked lane by lane
+ * exponent and two leading mantissa bits of 2 + 2a), their coefficients picked lane by lane
  * with vpermps; d is exact, so no rounding is magnified (relative error of the fits < 1.2e-8).
  * x^2 = hi + lo exactly (fma); e = 2^k (1 + s) and the products e R, x e R, e G are formed
  * as (c + c s) 2^k with c's rounding error carried along, so each is rounded about once, and
@@ -666,8 +666,9 @@ static const float gelu_slope_table[9][16] __attribute__((aligned(64))) = {
    c0 + rest: c0 is the constant's high part, rest = d P(d) + the constant's low part. */
 static inline __m512 gelu_piece_v(const float table[9][16], __m512 a, __m512 *c0)
 {
-    __m512i one_plus_a = _mm512_castps_si512(_mm512_add_ps(splat(1.0f), a));
-    __m512i interval = _mm512_srli_epi32(_mm512_sub_epi32(one_plus_a, _mm512_set1_epi32(0x3F800000)), 21);
+    /* 2 + 2a in [2, 32): biased exponent 128 to 131, so bits 21 to 24 are the interval */
+    __m512i two_plus_2a = _mm512_castps_si512(_mm512_fmadd_ps(a, splat(2.0f), splat(2.0f)));
+    __m512i interval = _mm512_srli_epi32(two_plus_2a, 21);       /* vpermps reads its low 4 bits */
     __m512 d = _mm512_sub_ps(a, _mm512_permutexvar_ps(interval, _mm512_load_ps(table[8])));
     __m512 p = _mm512_permutexvar_ps(interval, _mm512_load_ps(table[0]));
     for (int j = 1; j < 6; j++)
@@ -679,10 +680,9 @@ static inline __m512 gelu_piece_v(const float table[9][16], __m512 a, __m512 *c0
 /* e^(-a^2/2) = 2^k (1 + s): returns s, stores k; a^2 is split exactly into hi + lo. */
 static inline __m512 gauss_expm1_v(__m512 a, __m512 *k)
 {
-    __m512 hi = _mm512_mul_ps(a, a);
-    __m512 lo = _mm512_fmsub_ps(a, a, hi);
-    __m512 half = splat(-0.5f);
-    return expm1_split_v(_mm512_mul_ps(half, hi), _mm512_mul_ps(half, lo), k);
+    __m512 minus_half_a = _mm512_mul_ps(splat(-0.5f), a);
+    __m512 hi = _mm512_mul_ps(minus_half_a, a);                  /* -a^2/2 = hi + lo */
+    return expm1_split_v(hi, _mm512_fmsub_ps(minus_half_a, a, hi), k);
 }
 
 /* 2^k (1 + s) (hi + lo) for |lo| < |hi|/4, with about one rounding (the last addition; where
@@ -699,8 +699,8 @@ static inline __m512 gelu_v(__m512 x)
     __m512 c0, r = gelu_piece_v(gelu_tail_table, a, &c0);
     r = _mm512_add_ps(c0, r);                                            /* R */
     __m512 xc = _mm512_max_ps(splat(-GELU_V_FAR), x);
-    __m512 xr = _mm512_mul_ps(xc, r);                                    /* x R = xr + xr_lo */
-    __m512 neg = times_exp_v(xr, _mm512_fmsub_ps(xc, r, xr), s, k);      /* x e R */
+    __m512 xr = _mm512_mul_ps(xc, r);
+    __m512 neg = _mm512_scalef_ps(_mm512_fmadd_ps(xr, s, xr), k);       /* x e R */
     __m512 tail = _mm512_scalef_ps(_mm512_fmadd_ps(r, s, r), k);         /* e R = Phi(-|x|) */
     __m512 pos = _mm512_mul_ps(x, _mm512_sub_ps(splat(1.0f), tail));
     return _mm512_mask_blend_ps(is_v(x, _CMP_LT_OQ, 0.0f), pos, neg);

@@ -177,11 +177,10 @@ static inline __m512 exp_scaled_v(__m512 x, __m512 scale)
    the result keeps its precision where e^hi alone would be off by |hi| 2^-24 relative. Returns
    s = e^r - 1 (|s| < 0.42) and stores k: a caller multiplying e^(hi + lo) by c takes c + c s in
    one fma and scales by 2^k (vscalefps) last, one rounding fewer than through e^(hi + lo)
-   itself, and a single rounding even where the product is subnormal. hi is clamped to
-   [-150, 89] as in exp_scaled_v. */
+   itself, and a single rounding even where the product is subnormal. Not clamped: callers
+   keep -20000 < hi < 88 (k ln2's high part stays exact; 2^k then underflows to 0 cleanly). */
 static inline __m512 expm1_split_v(__m512 hi, __m512 lo, __m512 *k)
 {
-    hi = clamp_v(hi, -150.0f, 89.0f);
     *k = _mm512_roundscale_ps(_mm512_mul_ps(hi, splat(1.44269504f)),
                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(*k, splat(0.693359375f), hi);      /* exact */
