@@ -603,7 +603,7 @@ static inline __m512 silu_slope_v(__m512 x)
  * its tail polynomial needs double). With a = |x| and e = e^(-x^2/2):
  *   Phi(-a)            = e R(a),      R(a) = Phi(-a) e^(a^2/2)
  *   Phi(-a) - a phi(a) = e G(a),      G(a) = R(a) - a/sqrt(2 pi) = (a0 - a) H(a)
- *   gelu(x)  = x e R          (x < 0),   x (1 - e R)   (x >= 0)
+ *   gelu(x)  = x e R          (x <= 0),  x - x e R     (x > 0)
  *   gelu'(x) = e G            (x < 0),   1 - e G       (x >= 0)
  * a0 = 0.7518 is where gelu' crosses zero (x = -a0): taking G as (a0 - a) H, a0 in two parts,
  * keeps its relative precision there. R and H are degree-6 polynomials in d = a - lo on 16
@@ -662,9 +662,10 @@ static const float gelu_slope_table[9][16] __attribute__((aligned(64))) = {
     {0.0f, 0.25f, 0.5f, 0.75f, 1.0f, 1.5f, 2.0f, 2.5f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 9.0f, 11.0f, 13.0f},
 };
 
-/* The polynomial of TABLE on a's interval at d = a - lo (0 <= a < 15), returned unrounded as
-   c0 + rest: c0 is the constant's high part, rest = d P(d) + the constant's low part. */
-static inline __m512 gelu_piece_v(const float table[9][16], __m512 a, __m512 *c0)
+/* The polynomial of TABLE on a's interval at d = a - lo (0 <= a < 15). With c0_lo, returned
+   unrounded as *c0 + rest: *c0 the constant's high part, rest = d P(d) + the constant's low
+   part; without, returned whole (rounded once more). */
+static inline __m512 gelu_piece_v(const float table[9][16], __m512 a, int c0_lo, __m512 *c0)
 {
     /* 2 + 2a in [2, 32): biased exponent 128 to 131, so bits 21 to 24 are the interval */
     __m512i two_plus_2a = _mm512_castps_si512(_mm512_fmadd_ps(a, splat(2.0f), splat(2.0f)));
@@ -674,6 +675,7 @@ static inline __m512 gelu_piece_v(const float table[9][16], __m512 a, __m512 *c0
     for (int j = 1; j < 6; j++)
         p = _mm512_fmadd_ps(p, d, _mm512_permutexvar_ps(interval, _mm512_load_ps(table[j])));
     *c0 = _mm512_permutexvar_ps(interval, _mm512_load_ps(table[6]));
+    if (!c0_lo) return _mm512_fmadd_ps(p, d, *c0);                 /* the whole, rounded */
     return _mm512_fmadd_ps(p, d, _mm512_permutexvar_ps(interval, _mm512_load_ps(table[7])));
 }
 
@@ -696,21 +698,17 @@ static inline __m512 gelu_v(__m512 x)
 {
     __m512 a = _mm512_min_ps(splat(GELU_V_FAR), _mm512_abs_ps(x));       /* NaN stays NaN */
     __m512 k, s = gauss_expm1_v(a, &k);
-    __m512 c0, r = gelu_piece_v(gelu_tail_table, a, &c0);
-    r = _mm512_add_ps(c0, r);                                            /* R */
-    __m512 xc = _mm512_max_ps(splat(-GELU_V_FAR), x);
-    __m512 xr = _mm512_mul_ps(xc, r);
-    __m512 neg = _mm512_scalef_ps(_mm512_fmadd_ps(xr, s, xr), k);       /* x e R */
-    __m512 tail = _mm512_scalef_ps(_mm512_fmadd_ps(r, s, r), k);         /* e R = Phi(-|x|) */
-    __m512 pos = _mm512_mul_ps(x, _mm512_sub_ps(splat(1.0f), tail));
-    return _mm512_mask_blend_ps(is_v(x, _CMP_LT_OQ, 0.0f), pos, neg);
+    __m512 c0, r = gelu_piece_v(gelu_tail_table, a, 0, &c0);             /* R */
+    __m512 xr = _mm512_mul_ps(with_sign_of_v(a, x), r);                   /* x R, |x| <= 14.9 */
+    __m512 x_tail = _mm512_scalef_ps(_mm512_fmadd_ps(xr, s, xr), k);      /* x e R = x Phi(-|x|) */
+    return _mm512_mask_sub_ps(x_tail, is_v(x, _CMP_GT_OQ, 0.0f), x, x_tail);   /* x > 0: x - that */
 }
 
 static inline __m512 gelu_slope_v(__m512 x)
 {
     __m512 a = _mm512_min_ps(splat(GELU_V_FAR), _mm512_abs_ps(x));
     __m512 k, s = gauss_expm1_v(a, &k);
-    __m512 c0, rest = gelu_piece_v(gelu_slope_table, a, &c0);       /* H = c0 + rest */
+    __m512 c0, rest = gelu_piece_v(gelu_slope_table, a, 1, &c0);       /* H = c0 + rest */
     __m512 to_root = _mm512_sub_ps(splat(GELU_A0_HI), a);           /* exact near the root */
     /* G = (to_root + a0_lo)(c0 + rest) = g + g_lo, g rounded once, g_lo its error plus the
        smaller part with rest */
@@ -719,7 +717,7 @@ static inline __m512 gelu_slope_v(__m512 x)
     __m512 g_lo = _mm512_add_ps(_mm512_fmsub_ps(to_root, c0, g), c0_lo);
     g_lo = _mm512_fmadd_ps(_mm512_add_ps(to_root, splat(GELU_A0_LO)), rest, g_lo);
     __m512 eg = times_exp_v(g, g_lo, s, k);                          /* e G */
-    return _mm512_mask_blend_ps(is_v(x, _CMP_LT_OQ, 0.0f), _mm512_sub_ps(splat(1.0f), eg), eg);
+    return _mm512_mask_sub_ps(eg, is_v(x, _CMP_NLT_UQ, 0.0f), splat(1.0f), eg);   /* x >= 0: 1 - eG */
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -814,7 +812,7 @@ static inline __m512 gelu_tanh_slope_v(__m512 x)
     __m512 slope_z = _mm512_fmadd_ps(splat(GELU_TANH_C3_TRIPLE), _mm512_mul_ps(a, a), splat(GELU_TANH_C1_HI));
     __m512 above = _mm512_fmadd_ps(_mm512_mul_ps(a, slope_z), e, _mm512_add_ps(splat(1.0f), e));
     /* x < 0: (1 + s) B with B = (to_root + a0_lo)(c0 + rest) = b + b_lo, as gelu' forms G */
-    __m512 c0, rest = gelu_piece_v(gelu_tanh_slope_table, a, &c0);
+    __m512 c0, rest = gelu_piece_v(gelu_tanh_slope_table, a, 1, &c0);
     __m512 to_root = _mm512_sub_ps(splat(GELU_TANH_A0_HI), a);
     __m512 c0_lo = _mm512_mul_ps(splat(GELU_TANH_A0_LO), c0);
     __m512 b = _mm512_fmadd_ps(to_root, c0, c0_lo);

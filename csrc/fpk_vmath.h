@@ -185,12 +185,11 @@ static inline __m512 expm1_split_v(__m512 hi, __m512 lo, __m512 *k)
                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(*k, splat(0.693359375f), hi);      /* exact */
     r = _mm512_add_ps(_mm512_fnmadd_ps(*k, splat(-2.12194440e-4f), r), lo);
-    __m512 p = splat(1.9900444e-4f);
-    p = _mm512_fmadd_ps(p, r, splat(1.3934545e-3f));
-    p = _mm512_fmadd_ps(p, r, splat(8.3332974e-3f));
-    p = _mm512_fmadd_ps(p, r, splat(4.1666456e-2f));
-    p = _mm512_fmadd_ps(p, r, splat(1.6666667e-1f));
-    p = _mm512_fmadd_ps(p, r, splat(0.5f));
+    __m512 p = splat(1.38144637e-3f);                    /* fitted: 1 + s within 4.4e-9 */
+    p = _mm512_fmadd_ps(p, r, splat(8.36878084e-3f));
+    p = _mm512_fmadd_ps(p, r, splat(4.16683927e-2f));
+    p = _mm512_fmadd_ps(p, r, splat(1.66665196e-1f));
+    p = _mm512_fmadd_ps(p, r, splat(4.99999940e-1f));
     return _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r);
 }
 #endif /* __AVX512F__ */
