@@ -755,19 +755,30 @@ static inline __m512 gelu_tanh_arg_v(__m512 a, __m512 *lo)
     return z;
 }
 
+/* 2^k y on the lanes of m (y elsewhere) for |y| < 2^8. Lanes below k = -160, whose result is
+   a signed zero, get it as y * 0: vscalefps would underflow through a microcode assist. */
+static inline __m512 scale_down_v(__m512 y, __mmask16 m, __m512 k)
+{
+    __mmask16 vanishing = _mm512_mask_cmp_ps_mask(m, k, splat(-160.0f), _CMP_LT_OQ);
+    y = _mm512_mask_scalef_ps(y, m & ~vanishing, y, k);
+    return _mm512_mask_mul_ps(y, vanishing, y, _mm512_setzero_ps());
+}
+
 static inline __m512 gelu_tanh_v(__m512 x)
 {
     __m512 a = _mm512_min_ps(splat(GELU_TANH_V_FAR), _mm512_abs_ps(x));   /* NaN stays NaN */
     __m512 z_lo, z = gelu_tanh_arg_v(a, &z_lo);
     __m512 zero = _mm512_setzero_ps();
     __m512 k, s = expm1_split_v(_mm512_sub_ps(zero, z), _mm512_sub_ps(zero, z_lo), &k);
-    __m512 pow2_k = _mm512_scalef_ps(splat(1.0f), k);                      /* 1 + E = (1 + 2^k) + 2^k s */
+    /* 1 + E = (1 + 2^k) + 2^k s; E is 1 + E's last bits no more below k = -60, and keeping it
+       normal there spares the microcode assists subnormal operands cost (about 100 cycles) */
+    __m512 pow2_k = _mm512_scalef_ps(splat(1.0f), _mm512_max_ps(k, splat(-60.0f)));
     __m512 one_plus_e = _mm512_fmadd_ps(pow2_k, s, _mm512_add_ps(splat(1.0f), pow2_k));
     __mmask16 negative = is_v(x, _CMP_LT_OQ, 0.0f);
     __m512 xc = _mm512_max_ps(splat(-GELU_TANH_V_FAR), x);
     __m512 numerator = _mm512_mask_fmadd_ps(xc, negative, s, xc);          /* x (1 + s) where x < 0 */
     __m512 y = _mm512_div_ps(numerator, one_plus_e);
-    return _mm512_mask_scalef_ps(y, negative, y, k);
+    return scale_down_v(y, negative, k);
 }
 
 /* gelu_tanh'(x) = s + x z' s (1 - s) with s = sigmoid(2u), z' = c1 + 3 c3 x^2, E = e^-z:
@@ -807,7 +818,8 @@ static inline __m512 gelu_tanh_slope_v(__m512 x)
     __m512 z_lo, z = gelu_tanh_arg_v(a, &z_lo);
     __m512 zero = _mm512_setzero_ps();
     __m512 k, s = expm1_split_v(_mm512_sub_ps(zero, z), _mm512_sub_ps(zero, z_lo), &k);
-    __m512 e = _mm512_scalef_ps(_mm512_add_ps(splat(1.0f), s), k);
+    /* E, kept normal (see gelu_tanh_v): below k = -60 only 1 + E and 1 + E + a z' E use it */
+    __m512 e = _mm512_scalef_ps(_mm512_add_ps(splat(1.0f), s), _mm512_max_ps(k, splat(-60.0f)));
     /* x >= 0 */
     __m512 slope_z = _mm512_fmadd_ps(splat(GELU_TANH_C3_TRIPLE), _mm512_mul_ps(a, a), splat(GELU_TANH_C1_HI));
     __m512 above = _mm512_fmadd_ps(_mm512_mul_ps(a, slope_z), e, _mm512_add_ps(splat(1.0f), e));
@@ -821,7 +833,7 @@ static inline __m512 gelu_tanh_slope_v(__m512 x)
     __m512 below = _mm512_add_ps(b, _mm512_fmadd_ps(b, s, _mm512_fmadd_ps(b_lo, s, b_lo)));
     __mmask16 negative = is_v(x, _CMP_LT_OQ, 0.0f);
     __m512 y = over_one_plus_sq_v(_mm512_mask_blend_ps(negative, above, below), e);
-    return _mm512_mask_scalef_ps(y, negative, y, k);
+    return scale_down_v(y, negative, k);
 }
 #else
 #define VECTOR_F32 0
