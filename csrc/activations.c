@@ -737,19 +737,19 @@ static inline __m512 gelu_slope_v(__m512 x)
 #define GELU_TANH_C3_HI 0.0713548139f   /* 0.044715 * 2 sqrt(2/pi) in two parts */
 #define GELU_TANH_C3_LO 2.39883247e-09f
 
-/* z = a (c1 + c3 a^2) as hi + *lo, for 0 <= a <= 20 (relative error about 2^-44). */
-static inline __m512 gelu_tanh_arg_v(__m512 a, __m512 *lo)
+/* -z = -a (c1 + c3 a^2) as hi + *lo, for 0 <= a <= 20 (relative error about 2^-44). */
+static inline __m512 gelu_tanh_minus_arg_v(__m512 a, __m512 *lo)
 {
-    __m512 c1 = splat(GELU_TANH_C1_HI), c3 = splat(GELU_TANH_C3_HI);
+    __m512 c1 = splat(-GELU_TANH_C1_HI), c3 = splat(-GELU_TANH_C3_HI);
     __m512 sq = _mm512_mul_ps(a, a);                                   /* a^2 = sq + sq_lo */
     __m512 sq_lo = _mm512_fmsub_ps(a, a, sq);
     __m512 cubic = _mm512_mul_ps(c3, sq);                              /* c3 a^2 = cubic + cubic_lo */
     __m512 cubic_lo = _mm512_fmadd_ps(c3, sq_lo, _mm512_fmsub_ps(c3, sq, cubic));
-    cubic_lo = _mm512_fmadd_ps(splat(GELU_TANH_C3_LO), sq, cubic_lo);
+    cubic_lo = _mm512_fnmadd_ps(splat(GELU_TANH_C3_LO), sq, cubic_lo);
     __m512 q = _mm512_add_ps(c1, cubic);                               /* two-sum: c1 + cubic = q + err */
     __m512 cubic_part = _mm512_sub_ps(q, c1);
     __m512 err = _mm512_add_ps(_mm512_sub_ps(c1, _mm512_sub_ps(q, cubic_part)), _mm512_sub_ps(cubic, cubic_part));
-    __m512 q_lo = _mm512_add_ps(_mm512_add_ps(err, cubic_lo), splat(GELU_TANH_C1_LO));
+    __m512 q_lo = _mm512_add_ps(_mm512_add_ps(err, cubic_lo), splat(-GELU_TANH_C1_LO));
     __m512 z = _mm512_mul_ps(a, q);
     *lo = _mm512_fmadd_ps(a, q_lo, _mm512_fmsub_ps(a, q, z));
     return z;
@@ -767,9 +767,8 @@ static inline __m512 scale_down_v(__m512 y, __mmask16 m, __m512 k)
 static inline __m512 gelu_tanh_v(__m512 x)
 {
     __m512 a = _mm512_min_ps(splat(GELU_TANH_V_FAR), _mm512_abs_ps(x));   /* NaN stays NaN */
-    __m512 z_lo, z = gelu_tanh_arg_v(a, &z_lo);
-    __m512 zero = _mm512_setzero_ps();
-    __m512 k, s = expm1_split_v(_mm512_sub_ps(zero, z), _mm512_sub_ps(zero, z_lo), &k);
+    __m512 minus_z_lo, minus_z = gelu_tanh_minus_arg_v(a, &minus_z_lo);
+    __m512 k, s = expm1_split_v(minus_z, minus_z_lo, &k);                   /* E = e^-z */
     /* 1 + E = (1 + 2^k) + 2^k s; E is 1 + E's last bits no more below k = -60, and keeping it
        normal there spares the microcode assists subnormal operands cost (about 100 cycles) */
     __m512 pow2_k = _mm512_scalef_ps(splat(1.0f), _mm512_max_ps(k, splat(-60.0f)));
@@ -815,9 +814,8 @@ static const float gelu_tanh_slope_table[9][16] __attribute__((aligned(64))) = {
 static inline __m512 gelu_tanh_slope_v(__m512 x)
 {
     __m512 a = _mm512_min_ps(splat(GELU_V_FAR), _mm512_abs_ps(x));       /* NaN stays NaN */
-    __m512 z_lo, z = gelu_tanh_arg_v(a, &z_lo);
-    __m512 zero = _mm512_setzero_ps();
-    __m512 k, s = expm1_split_v(_mm512_sub_ps(zero, z), _mm512_sub_ps(zero, z_lo), &k);
+    __m512 minus_z_lo, minus_z = gelu_tanh_minus_arg_v(a, &minus_z_lo);
+    __m512 k, s = expm1_split_v(minus_z, minus_z_lo, &k);                   /* E = e^-z */
     /* E, kept normal (see gelu_tanh_v): below k = -60 only 1 + E and 1 + E + a z' E use it */
     __m512 e = _mm512_scalef_ps(_mm512_add_ps(splat(1.0f), s), _mm512_max_ps(k, splat(-60.0f)));
     /* x >= 0 */
