@@ -605,7 +605,7 @@ static inline __m512 silu_slope_v(__m512 x)
  * its tail polynomial needs double). With a = |x| and e = e^(-x^2/2):
  *   Phi(-a)            = e R(a),      R(a) = Phi(-a) e^(a^2/2)
  *   Phi(-a) - a phi(a) = e G(a),      G(a) = R(a) - a/sqrt(2 pi) = (a0 - a) H(a)
- *   gelu(x)  = x e R          (x <= 0),  x - x e R     (x > 0)
+ *   gelu(x)  = -a e R         (x <= 0),  x - a e R     (x > 0)
  *   gelu'(x) = e G            (x < 0),   1 - e G       (x >= 0)
  * a0 = 0.7518 is where gelu' crosses zero (x = -a0): taking G as (a0 - a) H, a0 in two parts,
  * keeps its relative precision there. R and H are degree-6 polynomials in d = a - lo on 16
@@ -701,9 +701,9 @@ static inline __m512 gelu_v(__m512 x)
     __m512 a = _mm512_min_ps(splat(GELU_V_FAR), _mm512_abs_ps(x));       /* NaN stays NaN */
     __m512 k, s = gauss_expm1_v(a, &k);
     __m512 c0, r = gelu_piece_v(gelu_tail_table, a, 0, &c0);             /* R */
-    __m512 xr = _mm512_mul_ps(with_sign_of_v(a, x), r);                   /* x R, |x| <= 14.9 */
-    __m512 x_tail = _mm512_scalef_ps(_mm512_fmadd_ps(xr, s, xr), k);      /* x e R = x Phi(-|x|) */
-    return _mm512_mask_sub_ps(x_tail, is_v(x, _CMP_GT_OQ, 0.0f), x, x_tail);   /* x > 0: x - that */
+    __m512 ar = _mm512_mul_ps(a, r);
+    __m512 a_tail = _mm512_scalef_ps(_mm512_fmadd_ps(ar, s, ar), k);      /* a e R = |x| Phi(-|x|) */
+    return _mm512_sub_ps(_mm512_maskz_mov_ps(is_v(x, _CMP_GT_OQ, 0.0f), x), a_tail);   /* x > 0: x - that */
 }
 
 static inline __m512 gelu_slope_v(__m512 x)
