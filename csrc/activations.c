@@ -622,7 +622,9 @@ static inline __m512 silu_slope_v(__m512 x)
 #define GELU_A0_LO -1.21144495e-08f
 
 /* R(a): on each interval the coefficients of d^6 ... d^1, the constant in two parts (high,
-   low), and the interval's left end lo. */
+   low; gelu_v rounds R once and leaves the low part unused), and the interval's left end lo.
+   All three tables were fitted in float64 (weighted least squares toward minimax relative
+   error, coefficients rounded to float highest first, the rest refitted after each). */
 static const float gelu_tail_table[9][16] __attribute__((aligned(64))) = {
     {0.00761468429f, 0.00414108345f, 0.00231552147f, 0.00132930593f, 0.00060875417f, 0.000230892474f, 9.500749e-05f, 4.20236247e-05f,
      1.40673174e-05f, 3.85921658e-06f, 1.25492511e-06f, 4.67287492e-07f, 1.3160431e-07f, 3.12457757e-08f, 9.36292288e-09f, 3.32677108e-09f},
