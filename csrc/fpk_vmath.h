@@ -226,6 +226,29 @@ static inline __m512d log_pd_v(__m512d x)
     __m512d low = _mm512_fmadd_pd(kd, _mm512_set1_pd(1.90821492927058770002e-10), log1p_r);
     return _mm512_add_pd(high, low);
 }
+
+/* ---- exponentials of split arguments (gelu, gelu_tanh) ----------------------------------- */
+
+/* e^(hi + lo) = 2^k (1 + s) on 16 lanes, for an argument known as a float sum hi + lo with |lo|
+   a few ULP of hi at most (x^2 split exactly by an fma, say): lo joins the reduced argument, so
+   the result keeps its precision where e^hi alone would be off by |hi| 2^-24 relative. Returns
+   s = e^r - 1 (|s| < 0.42) and stores k: a caller multiplying e^(hi + lo) by c takes c + c s in
+   one fma and scales by 2^k (vscalefps) last, one rounding fewer than through e^(hi + lo)
+   itself, and a single rounding even where the product is subnormal. Not clamped: callers
+   keep -20000 < hi < 88 (k ln2's high part stays exact; 2^k then underflows to 0 cleanly). */
+static inline __m512 expm1_split_v(__m512 hi, __m512 lo, __m512 *k)
+{
+    *k = _mm512_roundscale_ps(_mm512_mul_ps(hi, splat(1.44269504f)),
+                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(*k, splat(0.693359375f), hi);      /* exact */
+    r = _mm512_add_ps(_mm512_fnmadd_ps(*k, splat(-2.12194440e-4f), r), lo);
+    __m512 p = splat(1.38144637e-3f);                    /* fitted: 1 + s within 4.4e-9 */
+    p = _mm512_fmadd_ps(p, r, splat(8.36878084e-3f));
+    p = _mm512_fmadd_ps(p, r, splat(4.16683927e-2f));
+    p = _mm512_fmadd_ps(p, r, splat(1.66665196e-1f));
+    p = _mm512_fmadd_ps(p, r, splat(4.99999940e-1f));
+    return _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r);
+}
 #endif /* __AVX512F__ */
 
 #endif /* FPK_VMATH_H */

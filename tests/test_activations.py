@@ -134,6 +134,34 @@ def test_float32_within_4_ulp(name, threads):
         assert distance.max() <= 4, (what, x[worst], got[worst], expected[worst])
 
 
+def float32_neighbours(centres, count):
+    """The `count` consecutive float32 values on each side of each centre (and the centre)."""
+    bits = np.asarray(centres, np.float32).view(np.int32).astype(np.int64)
+    steps = np.arange(-count, count + 1)
+    return (bits[:, None] + steps[None, :]).astype(np.int32).view(np.float32).ravel()
+
+
+@pytest.mark.parametrize("name", ["gelu", "gelu_tanh"])
+def test_gelu_pieces_and_roots_float32_within_4_ulp(name):
+    """The float32 gelu kernels switch polynomial at interval ends of |x| (0.25 ... 13), clamp
+    far out, and their derivatives cross zero near x = -0.752: every float32 value around
+    those points, both signs, keeps the 4 ULP bound."""
+    ends = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 9.0, 11.0, 13.0,
+            9.9, 10.5, 12.0, 14.9, 20.0]
+    roots = [-0.75179152, -0.75246142]       # gelu' and gelu_tanh' cross zero here
+    x = np.concatenate([float32_neighbours(ends + [-e for e in ends], 64),
+                        float32_neighbours(roots, 20_000)])
+    act = make(name)
+    want, want_slope = reference(name, x)
+    g = np.random.default_rng(2).uniform(-2, 2, x.size).astype(np.float32)
+    for got, expected, what in [(act.forward(x), want, "forward"),
+                                (act.derivative(x), want_slope, "derivative"),
+                                (act.backward(x, g), g.astype(np.float64) * want_slope, "backward")]:
+        distance = ulp_distance(got, expected.astype(np.float32))
+        worst = int(np.argmax(distance))
+        assert distance.max() <= 4, (what, x[worst], got[worst], expected[worst])
+
+
 @pytest.mark.parametrize("beta", [0.5, 1.702, -2.0])
 def test_swish_other_betas_float32_within_4_ulp(beta):
     x = whole_range_float32(30_000, seed=5)
