@@ -276,10 +276,10 @@ static inline float tanh_f(float x)
     p = p * x2 - 5.3964254e-2f;
     p = p * x2 + 1.3333322e-1f;
     p = p * x2 - 3.3333334e-1f;
-    float near_zero = x + x * x2 * p;
+    float near_zero = a + a * x2 * p;
     float e = exp_scaled_f(-2.0f * a, 0);
-    float far = copysignf(1.0f - 2.0f * e / (1.0f + e), x);
-    return a < 0.55f ? near_zero : far;
+    float far = 1.0f - 2.0f * e / (1.0f + e);
+    return copysignf(a < 0.55f ? near_zero : far, x);      /* odd: tanh(-0) = -0 */
 }
 
 /* tanh'(x) = 4e/(1 + e)^2, e = e^(-2|x|): 4e is taken directly (it rounds once, even when
@@ -535,11 +535,12 @@ static inline __m512 tanh_v(__m512 x)
     p = _mm512_fmadd_ps(p, x2, splat(-5.3964254e-2f));
     p = _mm512_fmadd_ps(p, x2, splat(1.3333322e-1f));
     p = _mm512_fmadd_ps(p, x2, splat(-3.3333334e-1f));
-    __m512 near_zero = _mm512_fmadd_ps(_mm512_mul_ps(x, x2), p, x);
-    __m512 e = exp_scaled_v(_mm512_mul_ps(splat(2.0f), neg_abs_v(x)), splat(0.0f));
+    __m512 a = _mm512_abs_ps(x);
+    __m512 near_zero = _mm512_fmadd_ps(_mm512_mul_ps(a, x2), p, a);
+    __m512 e = exp_scaled_v(_mm512_mul_ps(splat(-2.0f), a), splat(0.0f));
     __m512 far = _mm512_sub_ps(splat(1.0f), _mm512_div_ps(_mm512_add_ps(e, e), _mm512_add_ps(splat(1.0f), e)));
-    __mmask16 near = _mm512_cmp_ps_mask(_mm512_abs_ps(x), splat(0.55f), _CMP_LT_OQ);
-    return _mm512_mask_blend_ps(near, with_sign_of_v(far, x), near_zero);
+    __mmask16 near = _mm512_cmp_ps_mask(a, splat(0.55f), _CMP_LT_OQ);
+    return with_sign_of_v(_mm512_mask_blend_ps(near, far, near_zero), x);   /* tanh(-0) = -0 */
 }
 
 static inline __m512 tanh_slope_v(__m512 x)
@@ -705,7 +706,8 @@ static inline __m512 gelu_v(__m512 x)
     __m512 c0, r = gelu_piece_v(gelu_tail_table, a, 0, &c0);             /* R */
     __m512 ar = _mm512_mul_ps(a, r);
     __m512 a_tail = _mm512_scalef_ps(_mm512_fmadd_ps(ar, s, ar), k);      /* a e R = |x| Phi(-|x|) */
-    return _mm512_sub_ps(_mm512_maskz_mov_ps(is_v(x, _CMP_GT_OQ, 0.0f), x), a_tail);   /* x > 0: x - that */
+    /* x > 0: x - that; else that with x's sign (so gelu(-0) = -0) */
+    return _mm512_mask_sub_ps(with_sign_of_v(a_tail, x), is_v(x, _CMP_GT_OQ, 0.0f), x, a_tail);
 }
 
 static inline __m512 gelu_slope_v(__m512 x)

@@ -641,3 +641,12 @@ def test_out_partly_overlapping_the_inputs(name, shift):
     x, out = overlapping()
     want = act.backward(x.copy(), x.copy())
     assert np.array_equal(act.backward(x, x, out=out), want)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_signed_zero_as_float64(name):
+    """f(-0) and f(+0) carry the same sign in float32 as in float64 (gelu(-0) = -0, as PyTorch)."""
+    zeros = np.array([-0.0, 0.0])
+    want = make(name).forward(zeros)
+    got = make(name).forward(zeros.astype(np.float32))
+    assert np.array_equal(np.signbit(got), np.signbit(want)), (got, want)
