@@ -151,11 +151,12 @@ static inline __m512 clamp_v(__m512 x, float lo, float hi)
     return _mm512_max_ps(splat(lo), _mm512_min_ps(splat(hi), x));
 }
 
-/* 2^scale e^x on 16 lanes: exp_scaled_f lane by lane (the same reduction and polynomial), for
-   any scale lanes in [0, 64]. */
+/* 2^scale e^x on 16 lanes for x <= 0 (every caller's case: e^-|x|, e^(x - max)):
+   exp_scaled_f lane by lane (the same reduction and polynomial), for any scale lanes in
+   [0, 64]; NaN stays NaN. */
 static inline __m512 exp_scaled_v(__m512 x, __m512 scale)
 {
-    x = clamp_v(x, -150.0f, 89.0f);
+    x = _mm512_max_ps(splat(-150.0f), x);                  /* NaN stays NaN (see clamp_v) */
     __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, splat(1.44269504f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(k, splat(0.693359375f), x);        /* ln2 in two parts */

@@ -565,26 +565,6 @@ LOG_SUM_EXP(f64, double)
 
 #define SCE_STAGE 4096      /* the longest row whose e_j are kept for the gradient */
 
-/* e^x on 16 lanes for x <= 0 (NaN stays NaN): exp_scaled_v's reduction and polynomial, k
-   rounded by adding 1.5 * 2^23, no upper clamp (a few operations fewer: this is most of the
-   work of a row). */
-static inline __m512 exp_nonpositive_v(__m512 x)
-{
-    x = _mm512_max_ps(_mm512_set1_ps(-150.0f), x);
-    __m512 shifted = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504f), _mm512_set1_ps(ROUNDER_F));
-    __m512 k = _mm512_sub_ps(shifted, _mm512_set1_ps(ROUNDER_F));
-    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);   /* ln2 in two parts */
-    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9900444e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3934545e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3332974e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1666456e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666667e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    __m512 e_r = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r));
-    return _mm512_scalef_ps(e_r, k);
-}
-
 /* e^(z - m) on 16 lanes for z <= m, within about 1 ULP: z - m is rounded (by up to
    |z - m| 2^-24, which would grow the error with |z - m|, as in a float softmax), so its
    rounding error err (two-sum) is put back through e^(t + err) = e^t (1 + err). z = -inf is
@@ -595,7 +575,7 @@ static inline __m512 exp_shifted_v(__m512 z, __m512 m)
     __m512 t = _mm512_sub_ps(z, m);
     __m512 back = _mm512_sub_ps(t, z);
     __m512 err = _mm512_sub_ps(_mm512_sub_ps(z, _mm512_sub_ps(t, back)), _mm512_add_ps(m, back));
-    __m512 e = exp_nonpositive_v(t);
+    __m512 e = exp_scaled_v(t, _mm512_setzero_ps());
     return _mm512_fmadd_ps(e, err, e);
 }
 
