@@ -586,22 +586,34 @@ static inline __m512 silu_root_v(__m512 d)
     return p;
 }
 
-static inline __m512 silu_slope_v(__m512 x)
+/* silu_slope_f's steps; `far` (a constant after inlining) keeps those only lanes beyond
+   [-60, 200] need: the clamp, and e^-|x| at 2^64 times its size. */
+static inline __m512 silu_slope_steps_v(__m512 x, int far)
 {
-    __m512 xc = clamp_v(x, -200.0f, 200.0f);
-    __m512 scale = big_scale_v(xc), unscale = _mm512_sub_ps(_mm512_setzero_ps(), scale);
+    __m512 xc = far ? clamp_v(x, -200.0f, 200.0f) : x;
+    __m512 scale = far ? big_scale_v(xc) : _mm512_setzero_ps();
+    __m512 unscale = _mm512_sub_ps(_mm512_setzero_ps(), scale);
     __m512 big_e = exp_scaled_v(neg_abs_v(xc), scale);
-    __m512 e = _mm512_scalef_ps(big_e, unscale);
+    __m512 e = far ? _mm512_scalef_ps(big_e, unscale) : big_e;
     __m512 u = _mm512_add_ps(splat(1.0f), e);
     __m512 u_lo = _mm512_add_ps(_mm512_sub_ps(splat(1.0f), u), e);
     __m512 above = _mm512_add_ps(_mm512_fmadd_ps(xc, e, u), u_lo);
     __m512 below = _mm512_mul_ps(big_e, _mm512_add_ps(_mm512_add_ps(splat(1.0f), xc), e));
     __m512 numerator = _mm512_mask_blend_ps(is_v(xc, _CMP_GE_OQ, 0.0f), below, above);
-    __m512 outside = _mm512_scalef_ps(over_one_plus_sq_v(numerator, e), unscale);
+    __m512 outside = over_one_plus_sq_v(numerator, e);
+    outside = far ? _mm512_scalef_ps(outside, unscale) : outside;
     __m512 d = _mm512_sub_ps(_mm512_sub_ps(xc, splat(SILU_X0_HI)), splat(SILU_X0_LO));
     __m512 root = _mm512_mul_ps(d, silu_root_v(d));
     __m512 offset = _mm512_abs_ps(_mm512_add_ps(xc, splat(1.35f)));
     return _mm512_mask_blend_ps(is_v(offset, _CMP_LE_OQ, 0.9f), outside, root);
+}
+
+/* The same bits either way; the short way, without the far lanes' steps, is 6 operations of
+   about 60 fewer, and data rarely has a lane below -60 or above 200. */
+static inline __m512 silu_slope_v(__m512 x)
+{
+    __mmask16 far = is_v(x, _CMP_LT_OQ, -(float)TINY_ARGUMENT) | is_v(x, _CMP_GT_OQ, 200.0f);
+    return far ? silu_slope_steps_v(x, 1) : silu_slope_steps_v(x, 0);
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -650,3 +650,16 @@ def test_signed_zero_as_float64(name):
     want = make(name).forward(zeros)
     got = make(name).forward(zeros.astype(np.float32))
     assert np.array_equal(np.signbit(got), np.signbit(want)), (got, want)
+
+
+def test_swish_derivative_same_bits_beside_far_lanes(dtype):
+    """A vector holding a lane below -60 or above 200 takes the long way (e^-|x| scaled, the
+    clamp): its other lanes must get the same bits as without that lane."""
+    x = np.random.default_rng(10).uniform(-8, 8, 256).astype(dtype)
+    act = make("swish")
+    for far in (-70.0, 1e3, -np.inf):
+        mixed = x.copy()
+        mixed[::16] = far
+        near = np.arange(x.size) % 16 != 0
+        assert np.array_equal(act.derivative(mixed)[near], act.derivative(x)[near])
+        assert np.array_equal(act.backward(mixed, mixed)[near], act.backward(x, mixed)[near])
