@@ -478,11 +478,6 @@ static inline float gelu_slope_f(float x)
 #ifdef __AVX512F__
 #define VECTOR_F32 1
 
-static inline __mmask16 is_v(__m512 x, int predicate, float c)
-{
-    return _mm512_cmp_ps_mask(x, splat(c), predicate);
-}
-
 static inline __m512 relu_v(__m512 x)                  /* keeps x where x > 0 or NaN */
 {
     return _mm512_maskz_mov_ps(is_v(x, _CMP_NLE_UQ, 0.0f), x);
@@ -886,30 +881,18 @@ static inline __m512 gelu_tanh_slope_v(__m512 x)
     }
 
 #if VECTOR_F32
-/* Hardware prefetchers alone leave these loops waiting on memory about half the time (both
-   cores computing and reading; measured: sigmoid forward at 16M on 2 threads 4.2 ms -> 2.4 ms
-   with it): asking for the inputs 4 KB ahead lets the arithmetic overlap the reads. */
-#define PREFETCH_AHEAD 4096
-
 /* for i in [lo, hi), 16 lanes at a time: out[i..] = VALUE, an expression of i, of the lane
    mask m (lanes past hi are off) and of v = x[i..]; x and y are read ahead. When streaming,
-   the first step ends at out's 64-byte boundary, so that the full steps after it can use
-   streaming stores. */
+   the steps follow fpk_step, so that the full ones can use streaming stores. */
 #define VECTOR_RANGE(out, x, y, lo, hi, streaming, i, m, v, VALUE)                          \
     do {                                                                                    \
         for (size_t i = (lo), step_; i < (hi); i += step_) {                                \
-            size_t head_ = (streaming) ? (64 - (uintptr_t)((out) + i) % 64) % 64 / 4 : 0;   \
-            step_ = head_ ? head_ : 16;                                                     \
-            step_ = (hi) - i < step_ ? (hi) - i : step_;                                    \
-            __mmask16 m = (__mmask16)((1u << step_) - 1);                                   \
-            _mm_prefetch((const char *)((x) + i) + PREFETCH_AHEAD, _MM_HINT_T0);            \
-            _mm_prefetch((const char *)((y) + i) + PREFETCH_AHEAD, _MM_HINT_T0);            \
+            step_ = fpk_step((out) + i, (hi) - i, streaming);                               \
+            __mmask16 m = fpk_first_lanes(step_);                                           \
+            fpk_read_ahead((x) + i);                                                        \
+            fpk_read_ahead((y) + i);                                                        \
             __m512 v = _mm512_maskz_loadu_ps(m, (x) + i);                                   \
-            __m512 y_ = (VALUE);                                                            \
-            if ((streaming) && step_ == 16 && (uintptr_t)((out) + i) % 64 == 0)             \
-                _mm512_stream_ps((out) + i, y_);                                            \
-            else                                                                            \
-                _mm512_mask_storeu_ps((out) + i, m, y_);                                    \
+            fpk_store_step((out) + i, (VALUE), step_, streaming);                           \
         }                                                                                   \
         if (streaming) fpk_stream_fence();                                                  \
     } while (0)
@@ -1109,11 +1092,6 @@ FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
    while this one is computed, not in a pass of its own), and backward takes the sums of e and
    of g e in the same pass as e. Sums in double. */
 
-static inline __mmask16 first_lanes(size_t count)     /* the lanes of the first min(count, 16) */
-{
-    return (__mmask16)(count >= 16 ? 0xFFFF : (1u << count) - 1);
-}
-
 /* lanes = max(lanes, p[0..16) under mask m), NaN skipped. */
 static inline __m512 max_step(__m512 lanes, const float *p, __mmask16 m)
 {
@@ -1124,7 +1102,7 @@ static inline __m512 max_step(__m512 lanes, const float *p, __mmask16 m)
 static inline __m512 row_max_lanes(const float *row, size_t cols)
 {
     __m512 lanes = splat(-INFINITY);
-    for (size_t j = 0; j < cols; j += 16) lanes = max_step(lanes, row + j, first_lanes(cols - j));
+    for (size_t j = 0; j < cols; j += 16) lanes = max_step(lanes, row + j, fpk_first_lanes(cols - j));
     return lanes;
 }
 
@@ -1152,9 +1130,9 @@ static inline __m512 exp_row_f32(const float *row, float *e, size_t cols, float 
     wide_sum e_sum = {_mm512_setzero_pd(), _mm512_setzero_pd()}, ge_sum = e_sum;
     __m512 next_lanes = splat(-INFINITY);
     for (size_t j = 0; j < cols; j += 16) {
-        __mmask16 m = first_lanes(cols - j);
+        __mmask16 m = fpk_first_lanes(cols - j);
         if (next) {
-            _mm_prefetch((const char *)(next + j) + PREFETCH_AHEAD, _MM_HINT_T0);
+            fpk_read_ahead(next + j);
             next_lanes = max_step(next_lanes, next + j, m);
         }
         __m512 v = _mm512_maskz_loadu_ps(m, row + j);
@@ -1162,7 +1140,7 @@ static inline __m512 exp_row_f32(const float *row, float *e, size_t cols, float 
         _mm512_storeu_ps(e + j, ev);                        /* e has room for whole vectors */
         e_sum = wide_add(e_sum, ev);
         if (g) {
-            _mm_prefetch((const char *)(g + j) + PREFETCH_AHEAD, _MM_HINT_T0);
+            fpk_read_ahead(g + j);
             ge_sum = wide_add(ge_sum, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, g + j), ev));
         }
     }
@@ -1198,7 +1176,7 @@ static double row_dot_f32(const float *g, const float *s, size_t cols)
 {
     wide_sum total = {_mm512_setzero_pd(), _mm512_setzero_pd()};
     for (size_t j = 0; j < cols; j += 16) {
-        __mmask16 m = first_lanes(cols - j);
+        __mmask16 m = fpk_first_lanes(cols - j);
         total = wide_add(total, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, g + j), _mm512_maskz_loadu_ps(m, s + j)));
     }
     return wide_total(total);

@@ -131,6 +131,12 @@ static inline double log_d(double x)
 
 static inline __m512 splat(float c) { return _mm512_set1_ps(c); }
 
+/* The lanes where `x predicate c` holds (predicate: _CMP_*). */
+static inline __mmask16 is_v(__m512 x, int predicate, float c)
+{
+    return _mm512_cmp_ps_mask(x, splat(c), predicate);
+}
+
 /* -|x|, x with its sign bit set. */
 static inline __m512 neg_abs_v(__m512 x)
 {

@@ -94,8 +94,8 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
    target failed LABEL_OK (counted in double lanes too: one vector type in the loop).
    `delta` is the loss's hyper-parameter (huber's; unused by the others). */
 #define BLOCK_SUM(NAME, SUFFIX, T, LOSS, LABEL_OK)                                          \
-    static double NAME##_block_sum_##SUFFIX(const T *pred, const T *target, size_t start,  \
-                                            size_t end, int *bad, double delta)            \
+    static double NAME##_block_sum_##SUFFIX(const T *pred, const T *target, size_t start,   \
+                                            size_t end, int *bad, double delta)             \
     {                                                                                       \
         double lane[LANES] = {0}, bad_lane[LANES] = {0};                                    \
         size_t i = start;                                                                   \
@@ -121,7 +121,7 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
 
 /* *TOTAL = the sum over all n elements: blocks of LOSS_BLOCK summed in parallel, block sums
    added in block order (so any thread count gives the same bits). */
-#define BLOCKED_SUM(BLOCK_FN, N, TOTAL, HYPER)                                             \
+#define BLOCKED_SUM(BLOCK_FN, N, TOTAL, HYPER)                                              \
     do {                                                                                    \
         size_t blocks = ((N) + LOSS_BLOCK - 1) / LOSS_BLOCK;                                \
         double *partial = malloc(blocks * sizeof(double));                                  \
@@ -198,18 +198,16 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
     }
 
 /* ------------------------------------------------------------------------------------------
- * The float32 kernels on AVX-512: 16 elements a step, inputs read PREFETCH_AHEAD bytes ahead
- * (so memory and arithmetic overlap), large outputs written with streaming stores. The math
- * per element is the double math above, on two halves of 8 double lanes (the same bits, up to
+ * The float32 kernels on AVX-512: 16 elements a step, inputs read FPK_PREFETCH_AHEAD bytes
+ * ahead (so memory and arithmetic overlap), large outputs written with streaming stores
+ * (fpk_stream.h). The math per element is the double math above, on two halves of 8 double lanes (the same bits, up to
  * fused multiply-adds); bce's logarithms are log_pd_v.
  * ---------------------------------------------------------------------------------------- */
 #ifdef __AVX512F__
 #define VECTOR_F32 1
-#define PREFETCH_AHEAD 4096
 
 static inline __m512d splat_d(double c) { return _mm512_set1_pd(c); }
 static inline __mmask8 is_d(__m512d a, int op, double b) { return _mm512_cmp_pd_mask(a, splat_d(b), op); }
-static inline __mmask16 is_f(__m512 a, int op, float b) { return _mm512_cmp_ps_mask(a, _mm512_set1_ps(b), op); }
 
 /* Lanes 0-7 and 8-15 of 16 floats as doubles, and back (rounded once). */
 static inline __m512d low_half(__m512 x) { return _mm512_cvtps_pd(_mm512_castps512_ps256(x)); }
@@ -258,7 +256,7 @@ static inline __m512d hinge_grad_v(__m512d p, __m512d y, double delta)
     __m512d g = _mm512_maskz_mov_pd(is_d(m, _CMP_UNORD_Q, 0.0), m);
     return _mm512_mask_mov_pd(g, is_d(m, _CMP_GT_OQ, 0.0), _mm512_sub_pd(_mm512_setzero_pd(), y));
 }
-static inline __mmask16 hinge_label_bad_v(__m512 y) { return ~(is_f(y, _CMP_EQ_OQ, 1.0f) | is_f(y, _CMP_EQ_OQ, -1.0f)); }
+static inline __mmask16 hinge_label_bad_v(__m512 y) { return ~(is_v(y, _CMP_EQ_OQ, 1.0f) | is_v(y, _CMP_EQ_OQ, -1.0f)); }
 
 static inline __m512d huber_loss_v(__m512d p, __m512d y, double delta)
 {
@@ -302,31 +300,22 @@ static inline __m512d bce_grad_v(__m512d p, __m512d y, double delta)
     __m512d q = clamp_prob_v(p);
     return _mm512_div_pd(_mm512_sub_pd(q, y), _mm512_mul_pd(q, _mm512_sub_pd(splat_d(1.0), q)));
 }
-static inline __mmask16 bce_label_bad_v(__m512 y) { return ~(is_f(y, _CMP_GE_OQ, 0.0f) & is_f(y, _CMP_LE_OQ, 1.0f)); }
+static inline __mmask16 bce_label_bad_v(__m512 y) { return ~(is_v(y, _CMP_GE_OQ, 0.0f) & is_v(y, _CMP_LE_OQ, 1.0f)); }
 
 static inline __mmask16 mae_label_bad_v(__m512 y) { (void)y; return 0; }
 static inline __mmask16 mse_label_bad_v(__m512 y) { (void)y; return 0; }
 static inline __mmask16 huber_label_bad_v(__m512 y) { (void)y; return 0; }
 
-/* Lanes [0, count) on, count <= 16. */
-static inline __mmask16 first_lanes(size_t count) { return (__mmask16)((1u << count) - 1); }
-
-static inline void read_ahead(const float *p, const float *y)
-{
-    _mm_prefetch((const char *)p + PREFETCH_AHEAD, _MM_HINT_T0);
-    _mm_prefetch((const char *)y + PREFETCH_AHEAD, _MM_HINT_T0);
-}
-
 /* BLOCK_SUM on 16 lanes (8 double lanes for each half of the 16 floats). */
 #define BLOCK_SUM_V(NAME)                                                                   \
-    static double NAME##_block_sum_v(const float *pred, const float *target, size_t start, \
-                                     size_t end, int *bad, double delta)                   \
+    static double NAME##_block_sum_v(const float *pred, const float *target, size_t start,  \
+                                     size_t end, int *bad, double delta)                    \
     {                                                                                       \
         __m512d low = _mm512_setzero_pd(), high = _mm512_setzero_pd();                      \
         __mmask16 bad_lanes = 0;                                                            \
         for (size_t i = start; i < end; i += 16) {                                          \
-            __mmask16 m = end - i >= 16 ? 0xFFFF : first_lanes(end - i);                   \
-            read_ahead(pred + i, target + i);                                               \
+            __mmask16 m = fpk_first_lanes(end - i);                                         \
+            fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                           \
             __m512 p = _mm512_maskz_loadu_ps(m, pred + i), y = _mm512_maskz_loadu_ps(m, target + i); \
             bad_lanes |= NAME##_label_bad_v(y) & m;                                         \
             low = _mm512_mask_add_pd(low, (__mmask8)m, low,                                 \
@@ -339,26 +328,21 @@ static inline void read_ahead(const float *p, const float *y)
     }
 
 /* for i in [lo, hi): out[i] = (float)(scale * FN(pred[i], target[i])), FN = NAME_loss_v or
-   NAME_grad_v; bad_lanes collects the label failures. When streaming, the first step ends
-   at out's 64-byte boundary and the full steps after it use streaming stores. */
-#define MAP_RANGE_V(NAME, FN, out, lo, hi, streaming, scale, delta, bad_lanes)               \
+   NAME_grad_v; bad_lanes collects the label failures. When streaming, the steps follow
+   fpk_step, so that the full ones can use streaming stores. */
+#define MAP_RANGE_V(NAME, FN, out, lo, hi, streaming, scale, delta, bad_lanes)              \
     do {                                                                                    \
         __m512d scale_ = splat_d(scale);                                                    \
         for (size_t i = (lo), step; i < (hi); i += step) {                                  \
-            size_t head = (streaming) ? (64 - (uintptr_t)((out) + i) % 64) % 64 / 4 : 0;    \
-            step = head ? head : 16;                                                        \
-            step = (hi) - i < step ? (hi) - i : step;                                       \
-            __mmask16 m = first_lanes(step);                                                \
-            read_ahead(pred + i, target + i);                                               \
+            step = fpk_step((out) + i, (hi) - i, streaming);                                \
+            __mmask16 m = fpk_first_lanes(step);                                            \
+            fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                           \
             __m512 p = _mm512_maskz_loadu_ps(m, pred + i), y = _mm512_maskz_loadu_ps(m, target + i); \
             bad_lanes |= NAME##_label_bad_v(y) & m;                                         \
             __m512 v = join_halves(                                                         \
                 _mm512_mul_pd(scale_, NAME##_##FN##_v(low_half(p), low_half(y), delta)),    \
                 _mm512_mul_pd(scale_, NAME##_##FN##_v(high_half(p), high_half(y), delta))); \
-            if ((streaming) && step == 16)                                                  \
-                _mm512_stream_ps((out) + i, v);                                             \
-            else                                                                            \
-                _mm512_mask_storeu_ps((out) + i, m, v);                                     \
+            fpk_store_step((out) + i, v, step, streaming);                                  \
         }                                                                                   \
         if (streaming) fpk_stream_fence();                                                  \
     } while (0)
@@ -499,8 +483,8 @@ LOG_SUM_EXP(f64, double)
     } while (0)
 
 #define ROW_LOSS_VALUE(NAME, SUFFIX, T, ROW)                                                \
-    int fpk_##NAME##_value_##SUFFIX(const T *pred, const int64_t *labels,                  \
-                                    const T *target_rows, size_t rows, size_t cols,        \
+    int fpk_##NAME##_value_##SUFFIX(const T *pred, const int64_t *labels,                   \
+                                    const T *target_rows, size_t rows, size_t cols,         \
                                     int reduction, T *per_row, double *total)               \
     {                                                                                       \
         if (reduction < FPK_REDUCTION_NONE || reduction > FPK_REDUCTION_SUM)                \
@@ -512,7 +496,7 @@ LOG_SUM_EXP(f64, double)
             if (total) *total = reduction == FPK_REDUCTION_MEAN ? NAN : 0.0;                \
             return FPK_OK;                                                                  \
         }                                                                                   \
-        if (!pred || (reduction == FPK_REDUCTION_NONE && !per_row)) return FPK_ERR_NULL;   \
+        if (!pred || (reduction == FPK_REDUCTION_NONE && !per_row)) return FPK_ERR_NULL;    \
         int bad = 0;                                                                        \
         if (reduction == FPK_REDUCTION_NONE) {                                              \
             FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                 \
@@ -553,7 +537,7 @@ LOG_SUM_EXP(f64, double)
         return FPK_OK;                                                                      \
     }
 
-#define CCE_ROW_S(T, p, labels, target_rows, r, cols, result, bad) \
+#define CCE_ROW_S(T, p, labels, target_rows, r, cols, result, bad)                          \
     CCE_ROW(T, p, labels, target_rows, r, cols, result, bad)
 #if VECTOR_F32
 /* softmax_cross_entropy of float rows with class labels, on 16 lanes. With m the row's
@@ -584,8 +568,8 @@ static inline float row_max_v(const float *z, size_t cols)
 {
     __m512 most = _mm512_set1_ps(-INFINITY);
     for (size_t j = 0; j < cols; j += 16) {
-        __mmask16 lanes = cols - j >= 16 ? 0xFFFF : first_lanes(cols - j);
-        _mm_prefetch((const char *)(z + j) + PREFETCH_AHEAD, _MM_HINT_T0);
+        __mmask16 lanes = fpk_first_lanes(cols - j);
+        fpk_read_ahead(z + j);
         most = _mm512_max_ps(_mm512_mask_loadu_ps(most, lanes, z + j), most);
     }
     return _mm512_reduce_max_ps(most);
@@ -603,7 +587,7 @@ static inline double row_exp_sum_v(const float *z, size_t cols, float m, size_t 
     for (size_t at = 0; at < cols; at += chunk) {
         __m512 part = _mm512_setzero_ps();
         for (size_t j = at; j < at + chunk && j < cols; j += 16) {
-            __mmask16 lanes = cols - j >= 16 ? 0xFFFF : first_lanes(cols - j);
+            __mmask16 lanes = fpk_first_lanes(cols - j);
             __m512 e = exp_shifted_v(_mm512_maskz_loadu_ps(lanes, z + j), shift);
             if (stage) _mm512_storeu_ps(stage + j, e);
             if (c - j < 16) {
@@ -645,16 +629,11 @@ static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double s
     __m512 factor_lo = _mm512_set1_ps((float)(factor - (float)factor));
     __m512 g_c = _mm512_set1_ps((float)(-scale * others / all));
     for (size_t j = 0, step; j < cols; j += step) {
-        size_t head = streaming ? (64 - (uintptr_t)(g + j) % 64) % 64 / 4 : 0;
-        step = head ? head : 16;
-        step = cols - j < step ? cols - j : step;
+        step = fpk_step(g + j, cols - j, streaming);
         __m512 e = _mm512_loadu_ps(stage + j);
         __m512 v = _mm512_fmadd_ps(e, factor_hi, _mm512_mul_ps(e, factor_lo));
         if (c - j < step) v = _mm512_mask_mov_ps(v, (__mmask16)(1u << (c - j)), g_c);
-        if (streaming && step == 16)
-            _mm512_stream_ps(g + j, v);
-        else
-            _mm512_mask_storeu_ps(g + j, first_lanes(step), v);
+        fpk_store_step(g + j, v, step, streaming);
     }
     return 1;
 }
@@ -675,11 +654,11 @@ static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double s
         SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b);                                       \
     } while (0)
 #else
-#define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad) \
+#define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad)                        \
     SCE_ROW(T, f32, z, labels, target_rows, r, cols, result, bad)
 #define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b)
 #endif
-#define SCE_ROW_F64(T, z, labels, target_rows, r, cols, result, bad) \
+#define SCE_ROW_F64(T, z, labels, target_rows, r, cols, result, bad)                        \
     SCE_ROW(T, f64, z, labels, target_rows, r, cols, result, bad)
 
 ROW_LOSS_VALUE(cce, f32, float, CCE_ROW_S)
@@ -712,8 +691,8 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
             int64_t c = labels[r];                                                          \
             if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; break; }                 \
             for (size_t j = 0; j < cols; j++)                                               \
-                g[j] = (T)(scale * exp_d((double)z[j] - lse));                             \
-            g[c] = (T)(scale * (exp_d((double)z[c] - lse) - 1.0));                       \
+                g[j] = (T)(scale * exp_d((double)z[j] - lse));                              \
+            g[c] = (T)(scale * (exp_d((double)z[c] - lse) - 1.0));                          \
         } else {                                                                            \
             const T *y = target_rows + r * cols;                                            \
             double weight = 0;                                                              \
@@ -722,14 +701,14 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
                 weight += y[j];                                                             \
             }                                                                               \
             for (size_t j = 0; j < cols; j++)                                               \
-                g[j] = (T)(scale * (exp_d((double)z[j] - lse) * weight - (double)y[j]));      \
+                g[j] = (T)(scale * (exp_d((double)z[j] - lse) * weight - (double)y[j]));    \
         }                                                                                   \
     } while (0)
 
 #define ROW_LOSS_GRADIENT(NAME, SUFFIX, T, ROW)                                             \
-    int fpk_##NAME##_gradient_##SUFFIX(const T *pred, const int64_t *labels,               \
-                                       const T *target_rows, T *grad, size_t rows,         \
-                                       size_t cols, int reduction)                         \
+    int fpk_##NAME##_gradient_##SUFFIX(const T *pred, const int64_t *labels,                \
+                                       const T *target_rows, T *grad, size_t rows,          \
+                                       size_t cols, int reduction)                          \
     {                                                                                       \
         if (reduction < FPK_REDUCTION_NONE || reduction > FPK_REDUCTION_SUM)                \
             return FPK_ERR_VALUE;                                                           \
