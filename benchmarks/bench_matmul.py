@@ -1,5 +1,5 @@
 """float32 matrix multiplication, n x n by n x n: fpkernels against NumPy (OpenBLAS as it is
-loaded, and with OPENBLAS_CORETYPE=SkylakeX forced) and torch.matmul(out=)."""
+loaded, and with OPENBLAS_CORETYPE forced to the CPU's best core type) and torch.matmul(out=)."""
 import numpy as np
 
 import fpkernels as fk

@@ -11,8 +11,9 @@ A benchmark file `bench_<family>.py` defines `cases(quick=False)`, returning a l
      "flops": int or None}             # floating-point operations of one call (for FMA peak)
 
 Optional key: "numpy_forced": {"setup": code, "stmt": code}, Python source that the harness
-runs in a fresh interpreter with OPENBLAS_CORETYPE=SkylakeX (see benchmarks/README.md), to
-time NumPy with OpenBLAS's fastest kernel for this CPU whatever the environment says.
+runs in a fresh interpreter with OPENBLAS_CORETYPE=best_coretype() (SkylakeX on an AVX-512
+CPU, else Haswell; see benchmarks/README.md), to time NumPy with OpenBLAS's fastest kernel for
+this CPU whatever the environment says.
 
 `main()` (used by benchmarks/bench.py and `fpkernels bench`) measures the machine's copy
 bandwidth and peak FMA rate for each thread count, runs the cases, and prints one table:
@@ -36,7 +37,7 @@ import numpy as np
 from . import runtime
 from ._core import check, ffi, lib
 
-__all__ = ["best_time", "thread_limit", "machine_limits", "machine_facts", "discover",
+__all__ = ["best_coretype", "best_time", "thread_limit", "machine_limits", "machine_facts", "discover",
            "load_cases", "run_cases", "format_table", "main"]
 
 CASE_KEYS = ("name", "threads", "fpk", "numpy", "torch", "bytes", "flops")
@@ -152,7 +153,17 @@ def machine_facts():
     return facts
 
 
-# ---- NumPy with OpenBLAS's SkylakeX kernels, in a fresh interpreter -------------------------
+# ---- NumPy with OpenBLAS's fastest kernels for this CPU, in a fresh interpreter -------------
+
+def best_coretype():
+    """The OpenBLAS core type with the widest vectors this CPU runs: SkylakeX (AVX-512) or
+    Haswell (AVX2). Forcing SkylakeX on a CPU without AVX-512 dies of an illegal instruction."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # NumPy < 2
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    return "SkylakeX" if features.get("AVX512F") and features.get("AVX512DQ") else "Haswell"
+
 
 _FORCED_CHILD = """
 import json
@@ -168,10 +179,11 @@ print(json.dumps({{"seconds": seconds, "cores": cores}}))
 """
 
 
-def time_numpy_forced(forced, threads, min_time=0.2, coretype="SkylakeX"):
+def time_numpy_forced(forced, threads, min_time=0.2, coretype=None):
     """Seconds per call of forced["stmt"] in a new interpreter with OPENBLAS_CORETYPE=coretype
     and OPENBLAS_NUM_THREADS=threads (OPENBLAS_L2_SIZE unset), and the OpenBLAS core types
-    threadpoolctl saw there (None if it is not installed)."""
+    threadpoolctl saw there (None if it is not installed); coretype defaults to best_coretype()."""
+    coretype = coretype or best_coretype()
     env = dict(os.environ)
     env.pop("OPENBLAS_L2_SIZE", None)
     env.update(OPENBLAS_CORETYPE=coretype, OPENBLAS_NUM_THREADS=str(threads),
@@ -279,7 +291,7 @@ COLUMNS = [  # header, width, how to show a row
     ("fpk time", 9, lambda r: _duration(r["fpk"])),
     ("fpk rate", 15, _rate),
     ("x NumPy", 7, lambda r: f"{r['x_numpy']:.2f}" if "x_numpy" in r else "-"),
-    ("x NumPy SkylakeX", 16, lambda r: f"{r['x_numpy_forced']:.2f}" if "x_numpy_forced" in r else "-"),
+    ("x NumPy forced", 14, lambda r: f"{r['x_numpy_forced']:.2f}" if "x_numpy_forced" in r else "-"),
     ("x torch", 7, lambda r: f"{r['x_torch']:.2f}" if "x_torch" in r else "-"),
     ("of copy BW", 10, lambda r: f"{r['copy_fraction']:.0%}" if "copy_fraction" in r else "-"),
     ("of FMA peak", 11, lambda r: f"{r['peak_fraction']:.0%}" if "peak_fraction" in r else "-"),
@@ -308,7 +320,7 @@ def _empty_columns(cases, forced):
     if not any(case["torch"] for case in cases):
         skip.append("x torch")
     if not (forced and any(case.get("numpy_forced") for case in cases)):
-        skip.append("x NumPy SkylakeX")
+        skip.append("x NumPy forced")
     if not any(case["numpy"] for case in cases):
         skip.append("x NumPy")
     return skip
@@ -340,7 +352,7 @@ def main(argv=None, folder=None):
     parser.add_argument("--min-time", type=float, default=None,
                         help="seconds spent timing each library per case (default 0.2, quick 0.05)")
     parser.add_argument("--no-forced", action="store_true",
-                        help="skip the NumPy runs with OPENBLAS_CORETYPE=SkylakeX")
+                        help="skip the NumPy runs with OPENBLAS_CORETYPE forced to the best core type")
     parser.add_argument("--folder", default=None, help="where the bench_*.py files are")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--copy-mib", type=int, default=256,
@@ -371,7 +383,7 @@ def main(argv=None, folder=None):
                      log=lambda text: print(text, flush=True))
     cores = sorted({c for r in rows for c in (r["numpy_forced_cores"] or [])})
     if any(r["numpy_forced"] is not None for r in rows):
-        print(f"\nx NumPy SkylakeX: NumPy in a new interpreter with OPENBLAS_CORETYPE=SkylakeX; "
+        print(f"\nx NumPy forced: NumPy in a new interpreter with OPENBLAS_CORETYPE={best_coretype()}; "
               f"OpenBLAS core there: {', '.join(map(str, cores)) or 'unknown (no threadpoolctl)'}")
     print("x columns: their time / fpkernels time (above 1: fpkernels is faster). "
           "Shared machines are noisy: compare runs, not single numbers.")

@@ -107,6 +107,11 @@ def test_main_with_nothing_to_run(bench_folder, capsys):
     assert benchmark.main(["--only", "nothing-matches"], folder=bench_folder) == 1
 
 
+def test_best_coretype_matches_the_cpu():
+    from numpy._core._multiarray_umath import __cpu_features__ as features
+    assert benchmark.best_coretype() == ("SkylakeX" if features["AVX512F"] else "Haswell")
+
+
 def test_numpy_forced_runs_in_a_child():
     seconds, cores = benchmark.time_numpy_forced(
         {"setup": "import numpy as np\na = np.ones((16, 16), np.float32)",
