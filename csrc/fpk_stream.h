@@ -107,11 +107,12 @@ static inline void fpk_stream_fence(void)
         if (streaming) fpk_stream_fence();                                                  \
     } while (0)
 
-#ifdef __AVX512F__
-/* 16-lane loops (the AVX-512 kernels of activations.c and losses.c).
+#include "fpk_simd.h"
+#if FPK_SIMD
+/* Vector loops (the float32 kernels of activations.c and losses.c), FPK_LANES at a step.
    Hardware prefetchers alone leave these loops waiting on memory about half the time (both
    cores computing and reading; measured: sigmoid forward at 16M on 2 threads 4.2 ms -> 2.4 ms
-   with it): asking for the inputs 4 KB ahead lets the arithmetic overlap the reads. */
+   with it on AVX-512): asking for the inputs 4 KB ahead lets the arithmetic overlap the reads. */
 #define FPK_PREFETCH_AHEAD 4096
 
 static inline void fpk_read_ahead(const float *p)
@@ -119,28 +120,24 @@ static inline void fpk_read_ahead(const float *p)
     _mm_prefetch((const char *)p + FPK_PREFETCH_AHEAD, _MM_HINT_T0);
 }
 
-/* The lanes of the first min(count, 16) elements. */
-static inline __mmask16 fpk_first_lanes(size_t count)
-{
-    return (__mmask16)(count >= 16 ? 0xFFFF : (1u << count) - 1);
-}
-
-/* How many of the `left` elements from out on the next step takes: 16, or when streaming
-   first those before out's next 64-byte boundary, so that the full steps after can stream. */
+/* How many of the `left` elements from out on the next step takes: FPK_LANES, or when
+   streaming first those before out's next vector boundary, so that the full steps after can
+   stream. */
 static inline size_t fpk_step(const float *out, size_t left, int streaming)
 {
-    size_t head = streaming ? (64 - (uintptr_t)out % 64) % 64 / sizeof(float) : 0;
-    size_t step = head ? head : 16;
+    size_t bytes = sizeof(vfloat);
+    size_t head = streaming ? (bytes - (uintptr_t)out % bytes) % bytes / sizeof(float) : 0;
+    size_t step = head ? head : FPK_LANES;
     return left < step ? left : step;
 }
 
 /* out[0, step) = the first `step` lanes of v, with a streaming store for a full aligned step. */
-static inline void fpk_store_step(float *out, __m512 v, size_t step, int streaming)
+static inline void fpk_store_step(float *out, vfloat v, size_t step, int streaming)
 {
-    if (streaming && step == 16 && (uintptr_t)out % 64 == 0)
-        _mm512_stream_ps(out, v);
+    if (streaming && step == FPK_LANES && (uintptr_t)out % sizeof(vfloat) == 0)
+        stream_v(out, v);
     else
-        _mm512_mask_storeu_ps(out, fpk_first_lanes(step), v);
+        store_first_v(out, v, step);
 }
 #endif
 

@@ -121,62 +121,57 @@ static inline double log_d(double x)
 }
 
 /* ------------------------------------------------------------------------------------------
- * The same on 16 float lanes at once, with AVX-512 intrinsics. The compiler vectorises the
- * functions above, but C cannot ask for vscalefps, which multiplies by 2^k in one rounding,
- * subnormal results included (the scalar code builds 2^k in two halves for that); without
- * it a vectorised exponential costs about half as much again.
+ * The same on FPK_LANES float lanes at once (fpk_simd.h: 16 with AVX-512, 8 with AVX2). The
+ * compiler vectorises the functions above, but C cannot ask for vscalefps, which multiplies by
+ * 2^k in one rounding, subnormal results included (the scalar code builds 2^k in two halves
+ * for that); without it a vectorised exponential costs about half as much again.
  * ---------------------------------------------------------------------------------------- */
-#ifdef __AVX512F__
-#include <immintrin.h>
+#include "fpk_simd.h"
+#if FPK_SIMD
 
-static inline __m512 splat(float c) { return _mm512_set1_ps(c); }
-
-/* The lanes where `x predicate c` holds (predicate: _CMP_*). */
-static inline __mmask16 is_v(__m512 x, int predicate, float c)
-{
-    return _mm512_cmp_ps_mask(x, splat(c), predicate);
-}
-
-/* -|x|, x with its sign bit set. */
-static inline __m512 neg_abs_v(__m512 x)
-{
-    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN)));
-}
-
-/* |m| with the sign of x (m >= 0). */
-static inline __m512 with_sign_of_v(__m512 m, __m512 x)
-{
-    __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN));
-    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(m), sign));
-}
-
-/* Clamp x into [lo, hi]; NaN stays NaN (min and max return their second operand when one
-   operand is NaN). */
-static inline __m512 clamp_v(__m512 x, float lo, float hi)
-{
-    return _mm512_max_ps(splat(lo), _mm512_min_ps(splat(hi), x));
-}
-
-/* 2^scale e^x on 16 lanes for x <= 0 (every caller's case: e^-|x|, e^(x - max)):
+/* 2^scale e^x for x <= 0 (every caller's case: e^-|x|, e^(x - max)):
    exp_scaled_f lane by lane (the same reduction and polynomial), for any scale lanes in
    [0, 64]; NaN stays NaN. */
-static inline __m512 exp_scaled_v(__m512 x, __m512 scale)
+static inline vfloat exp_scaled_v(vfloat x, vfloat scale)
 {
-    x = _mm512_max_ps(splat(-150.0f), x);                  /* NaN stays NaN (see clamp_v) */
-    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, splat(1.44269504f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(k, splat(0.693359375f), x);        /* ln2 in two parts */
-    r = _mm512_fnmadd_ps(k, splat(-2.12194440e-4f), r);
-    __m512 p = splat(1.9900444e-4f);
-    p = _mm512_fmadd_ps(p, r, splat(1.3934545e-3f));
-    p = _mm512_fmadd_ps(p, r, splat(8.3332974e-3f));
-    p = _mm512_fmadd_ps(p, r, splat(4.1666456e-2f));
-    p = _mm512_fmadd_ps(p, r, splat(1.6666667e-1f));
-    p = _mm512_fmadd_ps(p, r, splat(0.5f));
-    __m512 e_r = _mm512_add_ps(splat(1.0f), _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r));
-    return _mm512_scalef_ps(e_r, _mm512_add_ps(k, scale));
+    x = max_v(splat(-150.0f), x);                          /* NaN stays NaN (see clamp_v) */
+    vfloat k = round_v(mul_v(x, splat(1.44269504f)));
+    vfloat r = fnma_v(k, splat(0.693359375f), x);                  /* ln2 in two parts */
+    r = fnma_v(k, splat(-2.12194440e-4f), r);
+    vfloat p = splat(1.9900444e-4f);
+    p = fma_v(p, r, splat(1.3934545e-3f));
+    p = fma_v(p, r, splat(8.3332974e-3f));
+    p = fma_v(p, r, splat(4.1666456e-2f));
+    p = fma_v(p, r, splat(1.6666667e-1f));
+    p = fma_v(p, r, splat(0.5f));
+    vfloat e_r = add_v(splat(1.0f), fma_v(mul_v(r, r), p, r));
+    return scalef_v(e_r, add_v(k, scale));
 }
 
+/* ---- exponentials of split arguments (gelu, gelu_tanh) ----------------------------------- */
+
+/* e^(hi + lo) = 2^k (1 + s), for an argument known as a float sum hi + lo with |lo|
+   a few ULP of hi at most (x^2 split exactly by an fma, say): lo joins the reduced argument, so
+   the result keeps its precision where e^hi alone would be off by |hi| 2^-24 relative. Returns
+   s = e^r - 1 (|s| < 0.42) and stores k: a caller multiplying e^(hi + lo) by c takes c + c s in
+   one fma and scales by 2^k (scalef_v) last, one rounding fewer than through e^(hi + lo)
+   itself, and a single rounding even where the product is subnormal. Not clamped: callers
+   keep -20000 < hi < 88 (k ln2's high part stays exact; 2^k then underflows to 0 cleanly). */
+static inline vfloat expm1_split_v(vfloat hi, vfloat lo, vfloat *k)
+{
+    *k = round_v(mul_v(hi, splat(1.44269504f)));
+    vfloat r = fnma_v(*k, splat(0.693359375f), hi);      /* exact */
+    r = add_v(fnma_v(*k, splat(-2.12194440e-4f), r), lo);
+    vfloat p = splat(1.38144637e-3f);                    /* fitted: 1 + s within 4.4e-9 */
+    p = fma_v(p, r, splat(8.36878084e-3f));
+    p = fma_v(p, r, splat(4.16683927e-2f));
+    p = fma_v(p, r, splat(1.66665196e-1f));
+    p = fma_v(p, r, splat(4.99999940e-1f));
+    return fma_v(mul_v(r, r), p, r);
+}
+#endif /* FPK_SIMD */
+
+#ifdef __AVX512F__
 /* ------------------------------------------------------------------------------------------
  * Natural logarithm on 8 double lanes, without log_d's division (vdivpd would cost more than
  * the rest of a loss). x = 2^k m, m in [0.703, 1.406) (like log_d, so that x just below 1 is
@@ -234,28 +229,6 @@ static inline __m512d log_pd_v(__m512d x)
     return _mm512_add_pd(high, low);
 }
 
-/* ---- exponentials of split arguments (gelu, gelu_tanh) ----------------------------------- */
-
-/* e^(hi + lo) = 2^k (1 + s) on 16 lanes, for an argument known as a float sum hi + lo with |lo|
-   a few ULP of hi at most (x^2 split exactly by an fma, say): lo joins the reduced argument, so
-   the result keeps its precision where e^hi alone would be off by |hi| 2^-24 relative. Returns
-   s = e^r - 1 (|s| < 0.42) and stores k: a caller multiplying e^(hi + lo) by c takes c + c s in
-   one fma and scales by 2^k (vscalefps) last, one rounding fewer than through e^(hi + lo)
-   itself, and a single rounding even where the product is subnormal. Not clamped: callers
-   keep -20000 < hi < 88 (k ln2's high part stays exact; 2^k then underflows to 0 cleanly). */
-static inline __m512 expm1_split_v(__m512 hi, __m512 lo, __m512 *k)
-{
-    *k = _mm512_roundscale_ps(_mm512_mul_ps(hi, splat(1.44269504f)),
-                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(*k, splat(0.693359375f), hi);      /* exact */
-    r = _mm512_add_ps(_mm512_fnmadd_ps(*k, splat(-2.12194440e-4f), r), lo);
-    __m512 p = splat(1.38144637e-3f);                    /* fitted: 1 + s within 4.4e-9 */
-    p = _mm512_fmadd_ps(p, r, splat(8.36878084e-3f));
-    p = _mm512_fmadd_ps(p, r, splat(4.16683927e-2f));
-    p = _mm512_fmadd_ps(p, r, splat(1.66665196e-1f));
-    p = _mm512_fmadd_ps(p, r, splat(4.99999940e-1f));
-    return _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r);
-}
 #endif /* __AVX512F__ */
 
 #endif /* FPK_VMATH_H */

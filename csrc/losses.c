@@ -206,15 +206,10 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
 #ifdef __AVX512F__
 #define VECTOR_F32 1
 
-static inline __m512d splat_d(double c) { return _mm512_set1_pd(c); }
 static inline __mmask8 is_d(__m512d a, int op, double b) { return _mm512_cmp_pd_mask(a, splat_d(b), op); }
 
-/* Lanes 0-7 and 8-15 of 16 floats as doubles, and back (rounded once). */
-static inline __m512d low_half(__m512 x) { return _mm512_cvtps_pd(_mm512_castps512_ps256(x)); }
-static inline __m512d high_half(__m512 x)
-{
-    return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
-}
+/* 16 floats from two halves of 8 doubles (low_half and high_half of fpk_simd.h, reversed),
+   rounded once. */
 static inline __m512 join_halves(__m512d low, __m512d high)
 {
     __m512d both = _mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(low)));
@@ -314,7 +309,7 @@ static inline __mmask16 huber_label_bad_v(__m512 y) { (void)y; return 0; }
         __m512d low = _mm512_setzero_pd(), high = _mm512_setzero_pd();                      \
         __mmask16 bad_lanes = 0;                                                            \
         for (size_t i = start; i < end; i += 16) {                                          \
-            __mmask16 m = fpk_first_lanes(end - i);                                         \
+            __mmask16 m = first_lanes(end - i);                                         \
             fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                           \
             __m512 p = _mm512_maskz_loadu_ps(m, pred + i), y = _mm512_maskz_loadu_ps(m, target + i); \
             bad_lanes |= NAME##_label_bad_v(y) & m;                                         \
@@ -335,7 +330,7 @@ static inline __mmask16 huber_label_bad_v(__m512 y) { (void)y; return 0; }
         __m512d scale_ = splat_d(scale);                                                    \
         for (size_t i = (lo), step; i < (hi); i += step) {                                  \
             step = fpk_step((out) + i, (hi) - i, streaming);                                \
-            __mmask16 m = fpk_first_lanes(step);                                            \
+            __mmask16 m = first_lanes(step);                                            \
             fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                           \
             __m512 p = _mm512_maskz_loadu_ps(m, pred + i), y = _mm512_maskz_loadu_ps(m, target + i); \
             bad_lanes |= NAME##_label_bad_v(y) & m;                                         \
@@ -568,7 +563,7 @@ static inline float row_max_v(const float *z, size_t cols)
 {
     __m512 most = _mm512_set1_ps(-INFINITY);
     for (size_t j = 0; j < cols; j += 16) {
-        __mmask16 lanes = fpk_first_lanes(cols - j);
+        __mmask16 lanes = first_lanes(cols - j);
         fpk_read_ahead(z + j);
         most = _mm512_max_ps(_mm512_mask_loadu_ps(most, lanes, z + j), most);
     }
@@ -587,7 +582,7 @@ static inline double row_exp_sum_v(const float *z, size_t cols, float m, size_t 
     for (size_t at = 0; at < cols; at += chunk) {
         __m512 part = _mm512_setzero_ps();
         for (size_t j = at; j < at + chunk && j < cols; j += 16) {
-            __mmask16 lanes = fpk_first_lanes(cols - j);
+            __mmask16 lanes = first_lanes(cols - j);
             __m512 e = exp_shifted_v(_mm512_maskz_loadu_ps(lanes, z + j), shift);
             if (stage) _mm512_storeu_ps(stage + j, e);
             if (c - j < 16) {

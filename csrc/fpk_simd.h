@@ -1,0 +1,255 @@
+/* fpk_simd.h - private to fpkernels' C files: one vocabulary for the vector kernels, two
+ * instruction sets under it.
+ *
+ * The float32 kernels of activations.c (and the vector helpers of fpk_vmath.h, fpk_stream.h)
+ * are written once, with the operations below, and compile to
+ *   AVX-512:     16 float lanes, masks in mask registers, vscalefps, vpermps over 16 entries;
+ *   AVX2 + FMA:   8 float lanes, masks as all-ones / all-zero lanes, and the few AVX-512
+ *                 instructions AVX2 lacks built from two or three of its own.
+ * FPK_SIMD is 1 when one of them is available (else the kernels keep their plain-C loops).
+ *
+ * Types: vfloat (FPK_LANES floats), vdouble (half as many doubles: the low or high half of a
+ * vfloat, widened), vint (FPK_LANES int32), vmask / vmask_d (lanes of a vfloat / vdouble).
+ * Names: OP_v works on vfloat, OP_d on vdouble; fma_v(a, b, c) = a b + c, fms_v = a b - c,
+ * fnma_v = c - a b, each with one rounding; blend_v(m, a, b) = b on the lanes of m, else a
+ * (the order of AVX-512's mask_blend).
+ */
+#ifndef FPK_SIMD_H
+#define FPK_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__AVX512F__)
+#define FPK_SIMD 1
+#define FPK_LANES 16
+#elif defined(__AVX2__) && defined(__FMA__)
+#define FPK_SIMD 1
+#define FPK_LANES 8
+#else
+#define FPK_SIMD 0
+#endif
+
+#if FPK_SIMD
+#include <immintrin.h>
+#endif
+
+#if defined(__AVX512F__)
+/* ---- AVX-512: each operation is one instruction -------------------------------------------- */
+
+typedef __m512 vfloat;
+typedef __m512d vdouble;
+typedef __m512i vint;
+typedef __mmask16 vmask;
+typedef __mmask8 vmask_d;
+
+static inline vfloat splat(float c) { return _mm512_set1_ps(c); }
+static inline vfloat zero_v(void) { return _mm512_setzero_ps(); }
+static inline vfloat add_v(vfloat a, vfloat b) { return _mm512_add_ps(a, b); }
+static inline vfloat sub_v(vfloat a, vfloat b) { return _mm512_sub_ps(a, b); }
+static inline vfloat mul_v(vfloat a, vfloat b) { return _mm512_mul_ps(a, b); }
+static inline vfloat div_v(vfloat a, vfloat b) { return _mm512_div_ps(a, b); }
+static inline vfloat fma_v(vfloat a, vfloat b, vfloat c) { return _mm512_fmadd_ps(a, b, c); }
+static inline vfloat fms_v(vfloat a, vfloat b, vfloat c) { return _mm512_fmsub_ps(a, b, c); }
+static inline vfloat fnma_v(vfloat a, vfloat b, vfloat c) { return _mm512_fnmadd_ps(a, b, c); }
+/* min/max return b when either is NaN (so max_v(splat(c), x) keeps a NaN x). */
+static inline vfloat min_v(vfloat a, vfloat b) { return _mm512_min_ps(a, b); }
+static inline vfloat max_v(vfloat a, vfloat b) { return _mm512_max_ps(a, b); }
+static inline vfloat abs_v(vfloat x) { return _mm512_abs_ps(x); }
+static inline vfloat round_v(vfloat x)            /* to the nearest integer, ties to even */
+{
+    return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+/* x 2^k for integral k, rounded once (subnormal results included). */
+static inline vfloat scalef_v(vfloat x, vfloat k) { return _mm512_scalef_ps(x, k); }
+static inline vint bits_v(vfloat x) { return _mm512_castps_si512(x); }
+static inline vfloat from_bits_v(vint i) { return _mm512_castsi512_ps(i); }
+static inline vint or_i(vint a, vint b) { return _mm512_or_si512(a, b); }
+static inline vint and_i(vint a, vint b) { return _mm512_and_si512(a, b); }
+static inline vint splat_i(int32_t c) { return _mm512_set1_epi32(c); }
+static inline vint shift_right_i(vint a, int bits) { return _mm512_srli_epi32(a, bits); }
+
+/* Masks: the lanes where `x predicate c` holds (predicate: _CMP_*). */
+static inline vmask cmp_v(vfloat a, vfloat b, int predicate) { return _mm512_cmp_ps_mask(a, b, predicate); }
+static inline vmask is_v(vfloat x, int predicate, float c) { return cmp_v(x, splat(c), predicate); }
+static inline vmask or_m(vmask a, vmask b) { return a | b; }
+static inline vmask and_m(vmask a, vmask b) { return a & b; }
+static inline vmask andnot_m(vmask a, vmask b) { return (vmask)(~a & b); }   /* b and not a */
+static inline int any_m(vmask m) { return m != 0; }
+static inline vfloat blend_v(vmask m, vfloat a, vfloat b) { return _mm512_mask_blend_ps(m, a, b); }
+static inline vfloat keep_v(vmask m, vfloat x) { return _mm512_maskz_mov_ps(m, x); }   /* else 0 */
+/* op on the lanes of m, src elsewhere */
+static inline vfloat mask_sub_v(vfloat src, vmask m, vfloat a, vfloat b) { return _mm512_mask_sub_ps(src, m, a, b); }
+static inline vfloat mask_mul_v(vfloat src, vmask m, vfloat a, vfloat b) { return _mm512_mask_mul_ps(src, m, a, b); }
+static inline vfloat mask_max_v(vfloat src, vmask m, vfloat a, vfloat b) { return _mm512_mask_max_ps(src, m, a, b); }
+static inline vfloat mask_fma_v(vfloat a, vmask m, vfloat b, vfloat c) { return _mm512_mask_fmadd_ps(a, m, b, c); }
+static inline vfloat mask_scalef_v(vfloat src, vmask m, vfloat x, vfloat k) { return _mm512_mask_scalef_ps(src, m, x, k); }
+static inline vmask mask_cmp_v(vmask m, vfloat a, vfloat b, int predicate) { return _mm512_mask_cmp_ps_mask(m, a, b, predicate); }
+
+/* table[index & 15] lane by lane (table 64-byte aligned). */
+static inline vfloat lookup16_v(const float *table, vint index)
+{
+    return _mm512_permutexvar_ps(index, _mm512_load_ps(table));
+}
+
+static inline float reduce_max_v(vfloat x) { return _mm512_reduce_max_ps(x); }
+
+/* Memory: whole vectors, and the first `count` lanes (count may exceed FPK_LANES). */
+static inline vmask first_lanes(size_t count)
+{
+    return (vmask)(count >= 16 ? 0xFFFF : (1u << count) - 1);
+}
+static inline vfloat load_v(const float *p) { return _mm512_loadu_ps(p); }
+static inline void store_v(float *p, vfloat x) { _mm512_storeu_ps(p, x); }
+static inline vfloat load_first_v(const float *p, size_t count) { return _mm512_maskz_loadu_ps(first_lanes(count), p); }
+/* ... with `fill` in the other lanes */
+static inline vfloat load_first_or_v(vfloat fill, const float *p, size_t count)
+{
+    return _mm512_mask_loadu_ps(fill, first_lanes(count), p);
+}
+static inline void store_first_v(float *p, vfloat x, size_t count) { _mm512_mask_storeu_ps(p, first_lanes(count), x); }
+static inline void stream_v(float *p, vfloat x) { _mm512_stream_ps(p, x); }   /* p 64-byte aligned */
+
+/* Doubles: the two halves of a vfloat. */
+static inline vdouble splat_d(double c) { return _mm512_set1_pd(c); }
+static inline vdouble zero_d(void) { return _mm512_setzero_pd(); }
+static inline vdouble add_d(vdouble a, vdouble b) { return _mm512_add_pd(a, b); }
+static inline vdouble low_half(vfloat x) { return _mm512_cvtps_pd(_mm512_castps512_ps256(x)); }
+static inline vdouble high_half(vfloat x)
+{
+    return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+}
+static inline double reduce_add_d(vdouble x) { return _mm512_reduce_add_pd(x); }
+
+#elif FPK_SIMD
+/* ---- AVX2 + FMA ------------------------------------------------------------------------------ */
+
+typedef __m256 vfloat;
+typedef __m256d vdouble;
+typedef __m256i vint;
+typedef __m256 vmask;              /* all-ones lanes where true */
+typedef __m256d vmask_d;
+
+static inline vfloat splat(float c) { return _mm256_set1_ps(c); }
+static inline vfloat zero_v(void) { return _mm256_setzero_ps(); }
+static inline vfloat add_v(vfloat a, vfloat b) { return _mm256_add_ps(a, b); }
+static inline vfloat sub_v(vfloat a, vfloat b) { return _mm256_sub_ps(a, b); }
+static inline vfloat mul_v(vfloat a, vfloat b) { return _mm256_mul_ps(a, b); }
+static inline vfloat div_v(vfloat a, vfloat b) { return _mm256_div_ps(a, b); }
+static inline vfloat fma_v(vfloat a, vfloat b, vfloat c) { return _mm256_fmadd_ps(a, b, c); }
+static inline vfloat fms_v(vfloat a, vfloat b, vfloat c) { return _mm256_fmsub_ps(a, b, c); }
+static inline vfloat fnma_v(vfloat a, vfloat b, vfloat c) { return _mm256_fnmadd_ps(a, b, c); }
+static inline vfloat min_v(vfloat a, vfloat b) { return _mm256_min_ps(a, b); }
+static inline vfloat max_v(vfloat a, vfloat b) { return _mm256_max_ps(a, b); }
+static inline vfloat abs_v(vfloat x) { return _mm256_andnot_ps(splat(-0.0f), x); }
+static inline vfloat round_v(vfloat x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+static inline vint bits_v(vfloat x) { return _mm256_castps_si256(x); }
+static inline vfloat from_bits_v(vint i) { return _mm256_castsi256_ps(i); }
+static inline vint or_i(vint a, vint b) { return _mm256_or_si256(a, b); }
+static inline vint and_i(vint a, vint b) { return _mm256_and_si256(a, b); }
+static inline vint splat_i(int32_t c) { return _mm256_set1_epi32(c); }
+static inline vint shift_right_i(vint a, int bits) { return _mm256_srli_epi32(a, bits); }
+
+/* 2^n for integer lanes -126 <= n <= 127. */
+static inline vfloat pow2_v(vint n)
+{
+    return from_bits_v(_mm256_slli_epi32(_mm256_add_epi32(n, splat_i(127)), 23));
+}
+
+/* x 2^k for integral k, rounded once, as vscalefps, for |x| < 2^127: k is clamped to
+   [-252, 127] (enough for any such x to reach 0 or overflow) and applied in two halves, so
+   that neither power of two is subnormal; the first product is exact unless the result is
+   0 anyway. */
+static inline vfloat scalef_v(vfloat x, vfloat k)
+{
+    __m256i n = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(k, splat(-252.0f)), splat(127.0f)));
+    __m256i half = _mm256_srai_epi32(n, 1);
+    return _mm256_mul_ps(_mm256_mul_ps(x, pow2_v(half)), pow2_v(_mm256_sub_epi32(n, half)));
+}
+
+static inline vmask cmp_v(vfloat a, vfloat b, int predicate)
+{
+    /* _mm256_cmp_ps wants its predicate as a constant: every caller's is, once inlined */
+    return _mm256_cmp_ps(a, b, predicate);
+}
+static inline vmask is_v(vfloat x, int predicate, float c) { return cmp_v(x, splat(c), predicate); }
+static inline vmask or_m(vmask a, vmask b) { return _mm256_or_ps(a, b); }
+static inline vmask and_m(vmask a, vmask b) { return _mm256_and_ps(a, b); }
+static inline vmask andnot_m(vmask a, vmask b) { return _mm256_andnot_ps(a, b); }
+static inline int any_m(vmask m) { return _mm256_movemask_ps(m) != 0; }
+static inline vfloat blend_v(vmask m, vfloat a, vfloat b) { return _mm256_blendv_ps(a, b, m); }
+static inline vfloat keep_v(vmask m, vfloat x) { return _mm256_and_ps(m, x); }
+static inline vfloat mask_sub_v(vfloat src, vmask m, vfloat a, vfloat b) { return blend_v(m, src, sub_v(a, b)); }
+static inline vfloat mask_mul_v(vfloat src, vmask m, vfloat a, vfloat b) { return blend_v(m, src, mul_v(a, b)); }
+static inline vfloat mask_max_v(vfloat src, vmask m, vfloat a, vfloat b) { return blend_v(m, src, max_v(a, b)); }
+static inline vfloat mask_fma_v(vfloat a, vmask m, vfloat b, vfloat c) { return blend_v(m, a, fma_v(a, b, c)); }
+static inline vfloat mask_scalef_v(vfloat src, vmask m, vfloat x, vfloat k) { return blend_v(m, src, scalef_v(x, k)); }
+static inline vmask mask_cmp_v(vmask m, vfloat a, vfloat b, int predicate) { return and_m(m, cmp_v(a, b, predicate)); }
+
+/* table[index & 15]: two 8-entry permutes, the one for bit 3 chosen by blendv (which reads
+   each lane's sign bit: bit 3 shifted there). */
+static inline vfloat lookup16_v(const float *table, vint index)
+{
+    vfloat low = _mm256_permutevar8x32_ps(_mm256_load_ps(table), index);
+    vfloat high = _mm256_permutevar8x32_ps(_mm256_load_ps(table + 8), index);
+    return _mm256_blendv_ps(low, high, _mm256_castsi256_ps(_mm256_slli_epi32(index, 28)));
+}
+
+static inline float reduce_max_v(vfloat x)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/* The first min(count, 8) lanes, as the integer mask maskload/maskstore read. */
+static inline __m256i first_lanes_i(size_t count)
+{
+    int32_t n = count >= 8 ? 8 : (int32_t)count;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline vmask first_lanes(size_t count) { return _mm256_castsi256_ps(first_lanes_i(count)); }
+static inline vfloat load_v(const float *p) { return _mm256_loadu_ps(p); }
+static inline void store_v(float *p, vfloat x) { _mm256_storeu_ps(p, x); }
+/* Whole vectors load plainly; a partial one with vmaskmovps, which does not touch the lanes
+   it leaves out (they may lie past the end of the array). */
+static inline vfloat load_first_v(const float *p, size_t count)
+{
+    return count >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, first_lanes_i(count));
+}
+static inline vfloat load_first_or_v(vfloat fill, const float *p, size_t count)
+{
+    return count >= 8 ? _mm256_loadu_ps(p) : blend_v(first_lanes(count), fill, load_first_v(p, count));
+}
+static inline void store_first_v(float *p, vfloat x, size_t count)
+{
+    if (count >= 8) _mm256_storeu_ps(p, x);
+    else _mm256_maskstore_ps(p, first_lanes_i(count), x);
+}
+static inline void stream_v(float *p, vfloat x) { _mm256_stream_ps(p, x); }   /* p 32-byte aligned */
+
+static inline vdouble splat_d(double c) { return _mm256_set1_pd(c); }
+static inline vdouble zero_d(void) { return _mm256_setzero_pd(); }
+static inline vdouble add_d(vdouble a, vdouble b) { return _mm256_add_pd(a, b); }
+static inline vdouble low_half(vfloat x) { return _mm256_cvtps_pd(_mm256_castps256_ps128(x)); }
+static inline vdouble high_half(vfloat x) { return _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)); }
+static inline double reduce_add_d(vdouble x)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(x), _mm256_extractf128_pd(x, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+#endif
+
+#if FPK_SIMD
+/* Shared by both: -|x|, and |m| with the sign of x (m >= 0). */
+static inline vfloat neg_abs_v(vfloat x) { return from_bits_v(or_i(bits_v(x), splat_i(INT32_MIN))); }
+static inline vfloat with_sign_of_v(vfloat m, vfloat x)
+{
+    return from_bits_v(or_i(bits_v(m), and_i(bits_v(x), splat_i(INT32_MIN))));
+}
+/* Clamp x into [lo, hi]; NaN stays NaN. */
+static inline vfloat clamp_v(vfloat x, float lo, float hi) { return max_v(splat(lo), min_v(splat(hi), x)); }
+#endif
+
+#endif /* FPK_SIMD_H */
