@@ -145,7 +145,7 @@ static inline vfloat exp_scaled_v(vfloat x, vfloat scale)
     p = fma_v(p, r, splat(1.6666667e-1f));
     p = fma_v(p, r, splat(0.5f));
     vfloat e_r = add_v(splat(1.0f), fma_v(mul_v(r, r), p, r));
-    return scalef_v(e_r, add_v(k, scale));
+    return scalef_reduced_v(e_r, add_v(k, scale));
 }
 
 /* ---- exponentials of split arguments (gelu, gelu_tanh) ----------------------------------- */
