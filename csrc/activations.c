@@ -554,16 +554,27 @@ static inline vfloat big_scale_v(vfloat x)
     return keep_v(is_v(x, _CMP_LT_OQ, -(float)TINY_ARGUMENT), splat((float)BIG_SCALE));
 }
 
-static inline vfloat silu_v(vfloat x)
+/* silu_f's steps; `far` (a constant after inlining) keeps those only lanes below -60 need:
+   e^-|x| at 2^64 times its size, and the signed zero where x s underflows. */
+static inline vfloat silu_steps_v(vfloat x, int far)
 {
-    vfloat scale = big_scale_v(x), unscale = sub_v(zero_v(), scale);
+    vfloat scale = far ? big_scale_v(x) : zero_v(), unscale = sub_v(zero_v(), scale);
     vfloat big_e = exp_scaled_v(neg_abs_v(x), scale);
-    vfloat e = scalef_v(big_e, unscale);
-    vfloat numerator = blend_v(is_v(x, _CMP_GE_OQ, 0.0f), big_e, scalef_v(splat(1.0f), scale));
+    vfloat e = far ? scalef_v(big_e, unscale) : big_e;
+    vfloat one = far ? scalef_v(splat(1.0f), scale) : splat(1.0f);
+    vfloat numerator = blend_v(is_v(x, _CMP_GE_OQ, 0.0f), big_e, one);
     vfloat big_s = div_v(numerator, add_v(splat(1.0f), e));
+    if (!far) return mul_v(x, big_s);               /* big_s >= sigmoid(-60) > 0 */
     vfloat y = scalef_v(mul_v(x, big_s), unscale);
     vfloat signed_zero = with_sign_of_v(zero_v(), x);
     return blend_v(is_v(big_s, _CMP_EQ_OQ, 0.0f), y, signed_zero);
+}
+
+/* The same bits either way (see silu_slope_v). */
+static inline vfloat silu_v(vfloat x)
+{
+    vmask far = is_v(x, _CMP_LT_OQ, -(float)TINY_ARGUMENT);
+    return any_m(far) ? silu_steps_v(x, 1) : silu_steps_v(x, 0);
 }
 
 static inline vfloat silu_root_v(vfloat d)
@@ -707,7 +718,7 @@ static inline vfloat gauss_expm1_v(vfloat a, vfloat *k)
    2^k scales the result below normal, vscalefps rounds it instead). */
 static inline vfloat times_exp_v(vfloat hi, vfloat lo, vfloat s, vfloat k)
 {
-    return scalef_v(add_v(hi, fma_v(hi, s, fma_v(lo, s, lo))), k);
+    return scalef_small_v(add_v(hi, fma_v(hi, s, fma_v(lo, s, lo))), k);
 }
 
 static inline vfloat gelu_v(vfloat x)
@@ -716,7 +727,7 @@ static inline vfloat gelu_v(vfloat x)
     vfloat k, s = gauss_expm1_v(a, &k);
     vfloat c0, r = gelu_piece_v(gelu_tail_table, a, 0, &c0);             /* R */
     vfloat ar = mul_v(a, r);
-    vfloat a_tail = scalef_v(fma_v(ar, s, ar), k);      /* a e R = |x| Phi(-|x|) */
+    vfloat a_tail = scalef_small_v(fma_v(ar, s, ar), k);      /* a e R = |x| Phi(-|x|) */
     /* x > 0: x - that; else that with x's sign (so gelu(-0) = -0) */
     return mask_sub_v(with_sign_of_v(a_tail, x), is_v(x, _CMP_GT_OQ, 0.0f), x, a_tail);
 }
@@ -777,7 +788,7 @@ static inline vfloat gelu_tanh_minus_arg_v(vfloat a, vfloat *lo)
 static inline vfloat scale_down_v(vfloat y, vmask m, vfloat k)
 {
     vmask vanishing = mask_cmp_v(m, k, splat(-160.0f), _CMP_LT_OQ);
-    y = mask_scalef_v(y, andnot_m(vanishing, m), y, k);
+    y = mask_scalef_small_v(y, andnot_m(vanishing, m), y, k);
     return mask_mul_v(y, vanishing, y, zero_v());
 }
 
@@ -788,7 +799,7 @@ static inline vfloat gelu_tanh_v(vfloat x)
     vfloat k, s = expm1_split_v(minus_z, minus_z_lo, &k);                   /* E = e^-z */
     /* 1 + E = (1 + 2^k) + 2^k s; E is 1 + E's last bits no more below k = -60, and keeping it
        normal there spares the microcode assists subnormal operands cost (about 100 cycles) */
-    vfloat pow2_k = scalef_v(splat(1.0f), max_v(k, splat(-60.0f)));
+    vfloat pow2_k = scalef_small_v(splat(1.0f), max_v(k, splat(-60.0f)));
     vfloat one_plus_e = fma_v(pow2_k, s, add_v(splat(1.0f), pow2_k));
     vmask negative = is_v(x, _CMP_LT_OQ, 0.0f);
     vfloat xc = max_v(splat(-GELU_TANH_V_FAR), x);
@@ -834,7 +845,7 @@ static inline vfloat gelu_tanh_slope_v(vfloat x)
     vfloat minus_z_lo, minus_z = gelu_tanh_minus_arg_v(a, &minus_z_lo);
     vfloat k, s = expm1_split_v(minus_z, minus_z_lo, &k);                   /* E = e^-z */
     /* E, kept normal (see gelu_tanh_v): below k = -60 only 1 + E and 1 + E + a z' E use it */
-    vfloat e = scalef_v(add_v(splat(1.0f), s), max_v(k, splat(-60.0f)));
+    vfloat e = scalef_small_v(add_v(splat(1.0f), s), max_v(k, splat(-60.0f)));
     /* x >= 0 */
     vfloat slope_z = fma_v(splat(GELU_TANH_C3_TRIPLE), mul_v(a, a), splat(GELU_TANH_C1_HI));
     vfloat above = fma_v(mul_v(a, slope_z), e, add_v(splat(1.0f), e));

@@ -62,8 +62,8 @@ static inline vfloat round_v(vfloat x)            /* to the nearest integer, tie
 }
 /* x 2^k for integral k, rounded once (subnormal results included). */
 static inline vfloat scalef_v(vfloat x, vfloat k) { return _mm512_scalef_ps(x, k); }
-/* The same for 0.5 <= |x| < 2 (a reduced exponential) and k <= 62: cheaper on AVX2. */
-static inline vfloat scalef_reduced_v(vfloat x, vfloat k) { return _mm512_scalef_ps(x, k); }
+/* The same for |x| < 2^8 and k <= 54 (exponentials and their products): cheaper on AVX2. */
+static inline vfloat scalef_small_v(vfloat x, vfloat k) { return _mm512_scalef_ps(x, k); }
 static inline vint bits_v(vfloat x) { return _mm512_castps_si512(x); }
 static inline vfloat from_bits_v(vint i) { return _mm512_castsi512_ps(i); }
 static inline vint or_i(vint a, vint b) { return _mm512_or_si512(a, b); }
@@ -85,7 +85,7 @@ static inline vfloat mask_sub_v(vfloat src, vmask m, vfloat a, vfloat b) { retur
 static inline vfloat mask_mul_v(vfloat src, vmask m, vfloat a, vfloat b) { return _mm512_mask_mul_ps(src, m, a, b); }
 static inline vfloat mask_max_v(vfloat src, vmask m, vfloat a, vfloat b) { return _mm512_mask_max_ps(src, m, a, b); }
 static inline vfloat mask_fma_v(vfloat a, vmask m, vfloat b, vfloat c) { return _mm512_mask_fmadd_ps(a, m, b, c); }
-static inline vfloat mask_scalef_v(vfloat src, vmask m, vfloat x, vfloat k) { return _mm512_mask_scalef_ps(src, m, x, k); }
+static inline vfloat mask_scalef_small_v(vfloat src, vmask m, vfloat x, vfloat k) { return _mm512_mask_scalef_ps(src, m, x, k); }
 static inline vmask mask_cmp_v(vmask m, vfloat a, vfloat b, int predicate) { return _mm512_mask_cmp_ps_mask(m, a, b, predicate); }
 
 /* table[index & 15] lane by lane (table 64-byte aligned). */
@@ -169,11 +169,11 @@ static inline vfloat scalef_v(vfloat x, vfloat k)
     return _mm256_mul_ps(_mm256_mul_ps(x, pow2_v(half)), pow2_v(_mm256_sub_epi32(n, half)));
 }
 
-/* The same for 0.5 <= |x| < 2 (a reduced exponential) and k <= 62, in 5 operations: 2^(k + 64)
-   is normal down to k = -190 (below, the result is 0 either way), so x 2^(k + 64) is exact
-   and the product with 2^-64 rounds once. 2^j for integral j in [0, 255] is built by adding
-   j to 2^23 (its bits end in j) and shifting those bits into the exponent. */
-static inline vfloat scalef_reduced_v(vfloat x, vfloat k)
+/* The same for |x| < 2^8 and k <= 54, in 5 operations: x 2^(k + 64) is exact down to
+   k = -190 (below, and clamped there, the result is 0 either way), and the product with 2^-64
+   rounds once. 2^j for integral j in [0, 255] is built by adding j to 2^23 (its bits end in
+   j) and shifting those bits into the exponent. */
+static inline vfloat scalef_small_v(vfloat x, vfloat k)
 {
     vfloat j = _mm256_add_ps(_mm256_max_ps(k, splat(-190.0f)), splat(8388608.0f + 127.0f + 64.0f));
     vfloat pow2_k_plus_64 = from_bits_v(_mm256_slli_epi32(bits_v(j), 23));
@@ -196,8 +196,8 @@ static inline vfloat mask_sub_v(vfloat src, vmask m, vfloat a, vfloat b) { retur
 static inline vfloat mask_mul_v(vfloat src, vmask m, vfloat a, vfloat b) { return blend_v(m, src, mul_v(a, b)); }
 static inline vfloat mask_max_v(vfloat src, vmask m, vfloat a, vfloat b) { return blend_v(m, src, max_v(a, b)); }
 static inline vfloat mask_fma_v(vfloat a, vmask m, vfloat b, vfloat c) { return blend_v(m, a, fma_v(a, b, c)); }
-static inline vfloat mask_scalef_v(vfloat src, vmask m, vfloat x, vfloat k) { return blend_v(m, src, scalef_v(x, k)); }
 static inline vmask mask_cmp_v(vmask m, vfloat a, vfloat b, int predicate) { return and_m(m, cmp_v(a, b, predicate)); }
+static inline vfloat mask_scalef_small_v(vfloat src, vmask m, vfloat x, vfloat k) { return blend_v(m, src, scalef_small_v(x, k)); }
 
 /* table[index & 15]: two 8-entry permutes, the one for bit 3 chosen by blendv (which reads
    each lane's sign bit: bit 3 shifted there). */

@@ -145,7 +145,7 @@ static inline vfloat exp_scaled_v(vfloat x, vfloat scale)
     p = fma_v(p, r, splat(1.6666667e-1f));
     p = fma_v(p, r, splat(0.5f));
     vfloat e_r = add_v(splat(1.0f), fma_v(mul_v(r, r), p, r));
-    return scalef_reduced_v(e_r, add_v(k, scale));
+    return scalef_small_v(e_r, add_v(k, scale));
 }
 
 /* ---- exponentials of split arguments (gelu, gelu_tanh) ----------------------------------- */
@@ -154,7 +154,7 @@ static inline vfloat exp_scaled_v(vfloat x, vfloat scale)
    a few ULP of hi at most (x^2 split exactly by an fma, say): lo joins the reduced argument, so
    the result keeps its precision where e^hi alone would be off by |hi| 2^-24 relative. Returns
    s = e^r - 1 (|s| < 0.42) and stores k: a caller multiplying e^(hi + lo) by c takes c + c s in
-   one fma and scales by 2^k (scalef_v) last, one rounding fewer than through e^(hi + lo)
+   one fma and scales by 2^k (scalef_small_v) last, one rounding fewer than through e^(hi + lo)
    itself, and a single rounding even where the product is subnormal. Not clamped: callers
    keep -20000 < hi < 88 (k ln2's high part stays exact; 2^k then underflows to 0 cleanly). */
 static inline vfloat expm1_split_v(vfloat hi, vfloat lo, vfloat *k)
