@@ -40,3 +40,15 @@ def test_c_program_links_static_library_and_passes(library, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "checks passed" in result.stdout
     assert "FAIL" not in result.stdout
+
+
+def test_vector_vocabulary_means_the_same_on_this_cpu(tmp_path):
+    """csrc/fpk_simd.h, the operations the float32 kernels are written in, lane by lane against
+    plain C (tests/c/test_simd.c), for the back end this CPU compiles (AVX-512 or AVX2)."""
+    executable = tmp_path / "test_simd"
+    subprocess.run(["cc", "-std=c99", "-O2", "-march=native", f"-I{CSRC}",
+                    str(ROOT / "tests" / "c" / "test_simd.c"), "-lm", "-o", str(executable)],
+                   check=True, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([str(executable)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "checks passed" in result.stdout and "FAIL" not in result.stdout

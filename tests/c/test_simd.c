@@ -1,0 +1,148 @@
+/* test_simd.c - the vector vocabulary of csrc/fpk_simd.h against plain C, lane by lane.
+ *
+ * The float32 kernels are written once in that vocabulary and compiled for AVX-512 or AVX2,
+ * so each back end's operations must mean the same thing. Built with -march=native by
+ * tests/test_c_library.py: it checks whichever back end this machine compiles (or says that
+ * there is none). Prints "N checks passed" or the failures.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fpk_simd.h"
+
+static int checks, failures;
+
+static void check(int ok, const char *what, double got, double want)
+{
+    checks++;
+    if (!ok) {
+        failures++;
+        if (failures <= 20) printf("FAIL %s: got %.9g, want %.9g\n", what, got, want);
+    }
+}
+
+/* Same value, NaN equal to NaN, and the same sign for zeros. */
+static int same(float a, float b)
+{
+    if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
+    return a == b && signbit(a) == signbit(b);
+}
+
+#if FPK_SIMD
+static vfloat from_array(const float *p) { return load_v(p); }
+
+static void to_array(float *p, vfloat x) { store_v(p, x); }
+
+static void check_scalef(void)
+{
+    /* x 2^k with one rounding, subnormal results and underflow to zero included */
+    const float xs[] = {1.0f, -1.0f, 1.5f, 0.7071f, 1.9999999f, 0.5f, -3.25f, 200.0f, 1e-30f, 0.0f};
+    for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++)
+        for (int k = -260; k <= 60; k++) {
+            float x[FPK_LANES], kk[FPK_LANES], got[FPK_LANES];
+            for (int j = 0; j < FPK_LANES; j++) x[j] = xs[i], kk[j] = (float)(k + (j % 3) - 1);
+            to_array(got, scalef_v(from_array(x), from_array(kk)));
+            for (int j = 0; j < FPK_LANES; j++)
+                check(same(got[j], ldexpf(x[j], (int)kk[j])), "scalef_v", got[j], ldexpf(x[j], (int)kk[j]));
+            if (fabsf(xs[i]) < 256.0f && k <= 54) {
+                to_array(got, scalef_small_v(from_array(x), from_array(kk)));
+                for (int j = 0; j < FPK_LANES; j++)
+                    check(same(got[j], ldexpf(x[j], (int)kk[j])), "scalef_small_v", got[j], ldexpf(x[j], (int)kk[j]));
+            }
+        }
+}
+
+static void check_lookup_and_blend(void)
+{
+    static const float table[16] __attribute__((aligned(64))) = {
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    int32_t index[FPK_LANES];
+    float got[FPK_LANES], a[FPK_LANES], b[FPK_LANES];
+    for (int shift = 0; shift < 16; shift++) {
+        for (int j = 0; j < FPK_LANES; j++) index[j] = (j + shift) % 16 + 16 * j;   /* high bits ignored */
+        vint i;
+        memcpy(&i, index, sizeof i);
+        to_array(got, lookup16_v(table, i));
+        for (int j = 0; j < FPK_LANES; j++)
+            check(got[j] == table[index[j] & 15], "lookup16_v", got[j], table[index[j] & 15]);
+    }
+    for (int j = 0; j < FPK_LANES; j++) a[j] = (float)j, b[j] = (float)(100 + j);
+    vmask odd = is_v(from_array(a), _CMP_GT_OQ, 2.5f);     /* lanes 3.. */
+    to_array(got, blend_v(odd, from_array(a), from_array(b)));
+    for (int j = 0; j < FPK_LANES; j++) check(got[j] == (j > 2 ? b[j] : a[j]), "blend_v", got[j], j > 2 ? b[j] : a[j]);
+    to_array(got, keep_v(odd, from_array(b)));
+    for (int j = 0; j < FPK_LANES; j++) check(got[j] == (j > 2 ? b[j] : 0), "keep_v", got[j], j > 2 ? b[j] : 0);
+    to_array(got, mask_sub_v(from_array(a), odd, from_array(b), from_array(a)));
+    for (int j = 0; j < FPK_LANES; j++) check(got[j] == (j > 2 ? 100 : a[j]), "mask_sub_v", got[j], j > 2 ? 100 : a[j]);
+    check(any_m(odd) && !any_m(is_v(from_array(a), _CMP_LT_OQ, -1.0f)), "any_m", 0, 1);
+    vmask none = andnot_m(odd, is_v(from_array(a), _CMP_GT_OQ, 5.5f));
+    check(!any_m(none), "andnot_m", 0, 0);
+}
+
+static void check_memory(void)
+{
+    float src[2 * FPK_LANES], dst[2 * FPK_LANES], got[FPK_LANES];
+    for (int j = 0; j < 2 * FPK_LANES; j++) src[j] = (float)(j + 1);
+    for (size_t count = 0; count <= FPK_LANES + 1; count++) {
+        to_array(got, load_first_v(src, count));
+        for (size_t j = 0; j < FPK_LANES; j++)
+            check(got[j] == (j < count ? src[j] : 0), "load_first_v", got[j], j < count ? src[j] : 0);
+        to_array(got, load_first_or_v(splat(-7.0f), src, count));
+        for (size_t j = 0; j < FPK_LANES; j++)
+            check(got[j] == (j < count ? src[j] : -7), "load_first_or_v", got[j], j < count ? src[j] : -7);
+        for (int j = 0; j < 2 * FPK_LANES; j++) dst[j] = -1;
+        store_first_v(dst, from_array(src), count);
+        for (size_t j = 0; j < 2 * FPK_LANES; j++) {
+            float want = j < count && j < FPK_LANES ? src[j] : -1;
+            check(dst[j] == want, "store_first_v", dst[j], want);
+        }
+    }
+    float v[FPK_LANES];
+    for (int j = 0; j < FPK_LANES; j++) v[j] = (float)((j * 7) % FPK_LANES) - 3.0f;
+    check(reduce_max_v(from_array(v)) == FPK_LANES - 4, "reduce_max_v", reduce_max_v(from_array(v)), FPK_LANES - 4);
+    double sum = reduce_add_d(add_d(low_half(from_array(v)), high_half(from_array(v)))), want = 0;
+    for (int j = 0; j < FPK_LANES; j++) want += v[j];
+    check(sum == want, "low_half + high_half", sum, want);
+}
+
+static void check_arithmetic(void)
+{
+    const float a[] = {1.5f, -2.25f, 0.0f, -0.0f, INFINITY, -INFINITY, NAN, 3e38f,
+                       1e-40f, -7.0f, 0.1f, 100.5f, -0.5f, 2.5f, -1e-3f, 65504.0f};
+    float x[FPK_LANES], got[FPK_LANES];
+    for (int j = 0; j < FPK_LANES; j++) x[j] = a[j % 16];
+    vfloat v = from_array(x);
+    to_array(got, abs_v(v));
+    for (int j = 0; j < FPK_LANES; j++) check(same(got[j], fabsf(x[j])), "abs_v", got[j], fabsf(x[j]));
+    to_array(got, neg_abs_v(v));
+    for (int j = 0; j < FPK_LANES; j++) check(same(got[j], -fabsf(x[j])), "neg_abs_v", got[j], -fabsf(x[j]));
+    to_array(got, round_v(v));
+    for (int j = 0; j < FPK_LANES; j++) check(same(got[j], nearbyintf(x[j])), "round_v", got[j], nearbyintf(x[j]));
+    to_array(got, clamp_v(v, -1.0f, 2.0f));
+    for (int j = 0; j < FPK_LANES; j++) {
+        float want = isnan(x[j]) ? x[j] : fmaxf(-1.0f, fminf(2.0f, x[j]));
+        check(same(got[j], want) || (x[j] == 0 && got[j] == 0), "clamp_v", got[j], want);
+    }
+    to_array(got, with_sign_of_v(splat(3.0f), v));
+    for (int j = 0; j < FPK_LANES; j++) check(same(got[j], copysignf(3.0f, x[j])), "with_sign_of_v", got[j], copysignf(3.0f, x[j]));
+    to_array(got, fnma_v(v, splat(3.0f), splat(1.0f)));
+    for (int j = 0; j < FPK_LANES; j++) check(same(got[j], fmaf(-x[j], 3.0f, 1.0f)), "fnma_v", got[j], fmaf(-x[j], 3.0f, 1.0f));
+    to_array(got, fms_v(v, v, splat(1.0f)));
+    for (int j = 0; j < FPK_LANES; j++) check(same(got[j], fmaf(x[j], x[j], -1.0f)), "fms_v", got[j], fmaf(x[j], x[j], -1.0f));
+}
+#endif
+
+int main(void)
+{
+#if FPK_SIMD
+    check_scalef();
+    check_lookup_and_blend();
+    check_memory();
+    check_arithmetic();
+    printf("%d lanes: %d checks passed, %d failed\n", FPK_LANES, checks - failures, failures);
+#else
+    printf("no vector instruction set in this build: 0 checks passed\n");
+#endif
+    return failures != 0;
+}
