@@ -96,6 +96,43 @@ static double block_sum_f32(const float *x, size_t n, double shift)
     return pairwise(acc, F32_LANES);
 }
 
+/* One core reads memory about 1.5x faster from four places far apart than from one (Zen 3,
+   a 64 MB float32 sum: 3.8 -> 2.6 ms; PyTorch's sum reads four rows at once too): the hardware
+   prefetchers follow each stream. So the drivers split each thread's blocks into GROUP
+   stretches and reduce one block of each at once, taking a cache line or two from each in
+   turn. Every block's value has the same bits as when it is reduced alone. */
+#define GROUP 4
+
+/* partial[g * pstride] = block_sum_f64(x + g * stride, BLOCK, 0) for g < GROUP. */
+static void group_sum_f64(const double *x, size_t stride, double *partial, size_t pstride)
+{
+    double acc[GROUP][LANES] = {{0}};
+    for (size_t i = 0; i < BLOCK; i += LANES)
+        for (int g = 0; g < GROUP; g++)
+            for (int j = 0; j < LANES; j++)
+                acc[g][j] += x[g * stride + i + j];
+    for (int g = 0; g < GROUP; g++)
+        partial[g * pstride] = pairwise(acc[g], LANES);
+}
+
+/* partial[g * pstride] = block_sum_f32(x + g * stride, BLOCK, 0) for g < GROUP. */
+static void group_sum_f32(const float *x, size_t stride, double *partial, size_t pstride)
+{
+    double acc[GROUP][F32_LANES] = {{0}};
+    for (size_t i = 0; i < BLOCK; i += SUB) {
+        float part[GROUP][F32_LANES] = {{0}};
+        for (size_t k = i; k < i + SUB; k += F32_LANES)
+            for (int g = 0; g < GROUP; g++)
+                for (int j = 0; j < F32_LANES; j++)
+                    part[g][j] += x[g * stride + k + j];
+        for (int g = 0; g < GROUP; g++)
+            for (int j = 0; j < F32_LANES; j++)
+                acc[g][j] += part[g][j];
+    }
+    for (int g = 0; g < GROUP; g++)
+        partial[g * pstride] = pairwise(acc[g], F32_LANES);
+}
+
 #define BLOCK_DOT(T, sfx)                                                   \
     /* sum of a[i] * b[i] in LANES double accumulators. */                      \
     static double block_dot_##sfx(const T *a, const T *b, size_t n)             \
@@ -172,8 +209,8 @@ static void block_spread_f32(const float *x, size_t n, double shift, double *sum
 
 /* Smallest (LESS = <) or largest (LESS = >) of x[0..n), n >= 1; NaN if any element is NaN.
    The compiler cannot vectorise a NaN-aware compare-and-select without -ffast-math, so with
-   AVX-512 it is written with intrinsics: min/max of 2 vectors of lanes, plus a mask that
-   remembers any unordered (NaN) pair. */
+   AVX-512 or AVX2 it is written with intrinsics: min/max of 2 vectors of lanes, plus a mask
+   that remembers any unordered (NaN) pair. */
 #define BLOCK_EXTREME_C(name, LESS, T, sfx)                                     \
     static T block_##name##_##sfx(const T *x, size_t n)                         \
     {                                                                           \
@@ -216,11 +253,78 @@ BLOCK_EXTREME(min, <, float, f32, __m512, 16, ps, __mmask16)
 BLOCK_EXTREME(min, <, double, f64, __m512d, 8, pd, __mmask8)
 BLOCK_EXTREME(max, >, float, f32, __m512, 16, ps, __mmask16)
 BLOCK_EXTREME(max, >, double, f64, __m512d, 8, pd, __mmask8)
+#elif defined(__AVX2__)
+#include <immintrin.h>
+/* The same with 256-bit vectors, for `count` blocks of n elements at x + g * stride read side
+   by side (see GROUP): per block a pair of min/max vectors and a vector marking unordered
+   pairs; the result of block g goes to out[g * ostride]. */
+#define BLOCK_EXTREME_256(name, LESS, T, sfx, VEC, W, SUFFIX)                   \
+    static inline void extremes_##name##_##sfx(const T *x, size_t n, size_t stride, int count, \
+                                               double *out, size_t ostride)     \
+    {                                                                           \
+        VEC m[GROUP][2], nan[GROUP];                                            \
+        for (int g = 0; g < count; g++) {                                       \
+            m[g][0] = m[g][1] = _mm256_set1_##SUFFIX(x[g * stride]);            \
+            nan[g] = _mm256_setzero_##SUFFIX();                                 \
+        }                                                                       \
+        size_t i = 0;                                                           \
+        for (; i + 2 * W <= n; i += 2 * W)                                      \
+            for (int g = 0; g < count; g++) {                                   \
+                const T *p = x + g * stride + i;                                \
+                VEC a = _mm256_loadu_##SUFFIX(p), b = _mm256_loadu_##SUFFIX(p + W); \
+                m[g][0] = _mm256_##name##_##SUFFIX(m[g][0], a);                 \
+                m[g][1] = _mm256_##name##_##SUFFIX(m[g][1], b);                 \
+                nan[g] = _mm256_or_##SUFFIX(nan[g], _mm256_cmp_##SUFFIX(a, b, _CMP_UNORD_Q)); \
+            }                                                                   \
+        for (int g = 0; g < count; g++) {                                       \
+            const T *p = x + g * stride;                                        \
+            T lanes[W], m1 = (T)NAN;                                            \
+            _mm256_storeu_##SUFFIX(lanes, _mm256_##name##_##SUFFIX(m[g][0], m[g][1])); \
+            if (!_mm256_movemask_##SUFFIX(nan[g])) {                            \
+                m1 = lanes[0];                                                  \
+                for (int j = 1; j < W; j++)                                     \
+                    m1 = lanes[j] LESS m1 ? lanes[j] : m1;                      \
+                for (size_t k = i; k < n && m1 == m1; k++) /* a NaN ends it */  \
+                    m1 = p[k] LESS m1 || p[k] != p[k] ? p[k] : m1;              \
+            }                                                                   \
+            out[g * ostride] = m1;                                              \
+        }                                                                       \
+    }                                                                           \
+                                                                                \
+    static T block_##name##_##sfx(const T *x, size_t n)                         \
+    {                                                                           \
+        double m;                                                               \
+        extremes_##name##_##sfx(x, n, 0, 1, &m, 0);                             \
+        return (T)m;                                                            \
+    }                                                                           \
+                                                                                \
+    static void group_##name##_##sfx(const T *x, size_t stride, double *partial, size_t pstride) \
+    {                                                                           \
+        extremes_##name##_##sfx(x, BLOCK, stride, GROUP, partial, pstride);     \
+    }
+BLOCK_EXTREME_256(min, <, float, f32, __m256, 8, ps)
+BLOCK_EXTREME_256(min, <, double, f64, __m256d, 4, pd)
+BLOCK_EXTREME_256(max, >, float, f32, __m256, 8, ps)
+BLOCK_EXTREME_256(max, >, double, f64, __m256d, 4, pd)
 #else
 BLOCK_EXTREME_C(min, <, float, f32)
 BLOCK_EXTREME_C(min, <, double, f64)
 BLOCK_EXTREME_C(max, >, float, f32)
 BLOCK_EXTREME_C(max, >, double, f64)
+#endif
+
+#if defined(__AVX512F__) || !defined(__AVX2__)
+/* Without a side-by-side kernel, a group's blocks are reduced one after another. */
+#define GROUP_EXTREME(name, T, sfx)                                             \
+    static void group_##name##_##sfx(const T *x, size_t stride, double *partial, size_t pstride) \
+    {                                                                           \
+        for (int g = 0; g < GROUP; g++)                                         \
+            partial[g * pstride] = block_##name##_##sfx(x + g * stride, BLOCK); \
+    }
+GROUP_EXTREME(min, float, f32)
+GROUP_EXTREME(min, double, f64)
+GROUP_EXTREME(max, float, f32)
+GROUP_EXTREME(max, double, f64)
 #endif
 
 /* ------------------------------------------------------------------------------------------ */
@@ -777,16 +881,26 @@ static int median_window_f32(const float *x, size_t n, int threads, float *resul
 /* Drivers: a whole contiguous array, and a tile of columns of an (n, inner) slab.             */
 
 #define DRIVERS(T, sfx)                                                         \
-    /* partial[b] = the reduction of block b, for the nb blocks of x[0..n). */  \
+    /* partial[b] = the reduction of block b, for the nb blocks of x[0..n). Each thread takes \
+       a range of blocks and reads its full blocks as GROUP stretches side by side (blocks \
+       lo + k + g q, g < GROUP, at step k), then the few left over one by one. */   \
     static void blocks_##sfx(enum reduction r, const T *x, size_t n, size_t nb, int threads, \
                              double *partial)                                   \
     {                                                                           \
-        FPK_PARALLEL_FOR(nb, threads, b, {                                          \
-            const T *xb = x + b * BLOCK;                                        \
-            size_t len = MIN_SIZE(BLOCK, n - b * BLOCK);                        \
-            partial[b] = r == MIN ? block_min_##sfx(xb, len)                    \
-                       : r == MAX ? block_max_##sfx(xb, len)                    \
-                       : block_sum_##sfx(xb, len, 0.0);                         \
+        void (*group)(const T *, size_t, double *, size_t) =                    \
+            r == MIN ? group_min_##sfx : r == MAX ? group_max_##sfx : group_sum_##sfx; \
+        FPK_PARALLEL_FOR((size_t)threads, threads, part, {                      \
+            size_t lo = nb * part / (size_t)threads, hi = nb * (part + 1) / (size_t)threads; \
+            size_t full = MIN_SIZE(hi, n / BLOCK), q = full > lo ? (full - lo) / GROUP : 0; \
+            for (size_t k = 0; k < q; k++)                                      \
+                group(x + (lo + k) * BLOCK, q * BLOCK, partial + lo + k, q);    \
+            for (size_t b = lo + GROUP * q; b < hi; b++) {                      \
+                const T *xb = x + b * BLOCK;                                    \
+                size_t len = MIN_SIZE(BLOCK, n - b * BLOCK);                    \
+                partial[b] = r == MIN ? block_min_##sfx(xb, len)                \
+                           : r == MAX ? block_max_##sfx(xb, len)                \
+                           : block_sum_##sfx(xb, len, 0.0);                     \
+            }                                                                   \
         });                                                                     \
     }                                                                           \
                                                                                 \
