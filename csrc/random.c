@@ -87,7 +87,7 @@ static inline float log_f32(float x)
     float m = float_of((b & 0x007fffffu) | 0x3f000000u);        /* x = m * 2^e, m in [0.5, 1) */
     int small = m < 0.70710678f;                                  /* keep m near 1: [sqrt(.5), sqrt(2)) */
     float e = (float)((int)((b >> 23) & 0xff) - 126 - small);
-    m = float_of(bits_of(m) + ((uint32_t)small << 23)) - 1.0f;    /* 2m - 1 or m - 1 (2m: exponent + 1) */
+    m = float_of(bits_of(m) + ((uint32_t)small << 23)) - 1.0f;    /* 2m - 1 (2m: exponent + 1) or m - 1 */
     float z = m * m;
     float y = 7.0376836292e-2f;
     y = y * m - 1.1514610310e-1f;
@@ -140,11 +140,11 @@ static inline double double_of(uint64_t b) { double x; memcpy(&x, &b, 8); return
 /* Natural log of a positive normal double: log m = 2 atanh s, s = (m - 1)/(m + 1), |s| < 0.172. */
 static inline double log_f64(double x)
 {
-    uint64_t b = bits_of64(x);
+    uint64_t b = bits_of64(x);                                   /* x = m * 2^e, m in [0.5, 1) */
     double m = double_of((b & 0x000fffffffffffffull) | 0x3fe0000000000000ull);
-    int small = m < 0.70710678118654752;                         /* x = m * 2^e, m in [0.5, 1) */
+    int small = m < 0.70710678118654752;
     double e = (double)((int)((b >> 52) & 0x7ff) - 1022 - small);
-    m = double_of(bits_of64(m) + ((uint64_t)small << 52));      /* 2m if small: [sqrt(.5), sqrt(2)) */
+    m = double_of(bits_of64(m) + ((uint64_t)small << 52));      /* 2m if small: near 1 */
     double s = (m - 1.0) / (m + 1.0), z = s * s;
     double series = 1.0 / 21;                                    /* 1 + z/3 + z^2/5 + ... */
     series = series * z + 1.0 / 19;

@@ -314,17 +314,11 @@ BLOCK_EXTREME_C(max, >, double, f64)
 #endif
 
 #if defined(__AVX512F__) || !defined(__AVX2__)
-/* Without a side-by-side kernel, a group's blocks are reduced one after another. */
-#define GROUP_EXTREME(name, T, sfx)                                             \
-    static void group_##name##_##sfx(const T *x, size_t stride, double *partial, size_t pstride) \
-    {                                                                           \
-        for (int g = 0; g < GROUP; g++)                                         \
-            partial[g * pstride] = block_##name##_##sfx(x + g * stride, BLOCK); \
-    }
-GROUP_EXTREME(min, float, f32)
-GROUP_EXTREME(min, double, f64)
-GROUP_EXTREME(max, float, f32)
-GROUP_EXTREME(max, double, f64)
+/* No side-by-side kernel: blocks_ reduces min/max blocks one by one, in order, as before. */
+#define group_min_f32 NULL
+#define group_min_f64 NULL
+#define group_max_f32 NULL
+#define group_max_f64 NULL
 #endif
 
 /* ------------------------------------------------------------------------------------------ */
@@ -882,8 +876,8 @@ static int median_window_f32(const float *x, size_t n, int threads, float *resul
 
 #define DRIVERS(T, sfx)                                                         \
     /* partial[b] = the reduction of block b, for the nb blocks of x[0..n). Each thread takes \
-       a range of blocks and reads its full blocks as GROUP stretches side by side (blocks \
-       lo + k + g q, g < GROUP, at step k), then the few left over one by one. */   \
+       a range of blocks and, given a group kernel, reads its full blocks as GROUP stretches \
+       side by side (blocks lo + k + g q, g < GROUP, at step k); the rest one by one. */ \
     static void blocks_##sfx(enum reduction r, const T *x, size_t n, size_t nb, int threads, \
                              double *partial)                                   \
     {                                                                           \
@@ -891,7 +885,8 @@ static int median_window_f32(const float *x, size_t n, int threads, float *resul
             r == MIN ? group_min_##sfx : r == MAX ? group_max_##sfx : group_sum_##sfx; \
         FPK_PARALLEL_FOR((size_t)threads, threads, part, {                      \
             size_t lo = nb * part / (size_t)threads, hi = nb * (part + 1) / (size_t)threads; \
-            size_t full = MIN_SIZE(hi, n / BLOCK), q = full > lo ? (full - lo) / GROUP : 0; \
+            size_t full = MIN_SIZE(hi, n / BLOCK); /* full blocks end here */     \
+            size_t q = group && full > lo ? (full - lo) / GROUP : 0;            \
             for (size_t k = 0; k < q; k++)                                      \
                 group(x + (lo + k) * BLOCK, q * BLOCK, partial + lo + k, q);    \
             for (size_t b = lo + GROUP * q; b < hi; b++) {                      \
