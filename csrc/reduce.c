@@ -705,6 +705,23 @@ struct window {
     int nan, overflow;
 };
 
+#if defined(__AVX2__) && !defined(__AVX512F__)
+/* AVX2 has no compress instruction: byte j of FRONT[mask] is the lane (of 4) that goes to
+   position j when the lanes whose bit is set in mask are moved to the front. */
+static const uint32_t FRONT[16] = {
+    0x00000000, 0x00000000, 0x00000001, 0x00000100, 0x00000002, 0x00000200, 0x00000201, 0x00020100,
+    0x00000003, 0x00000300, 0x00000301, 0x00030100, 0x00000302, 0x00030200, 0x00030201, 0x03020100};
+
+/* Store the lanes of v whose bit is set in mask (4 bits) at out, in order (4 floats are
+   written); returns how many. */
+static inline size_t store_selected(float *out, __m128 v, int mask)
+{
+    __m128i order = _mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)FRONT[mask]));
+    _mm_storeu_ps(out, _mm_permutevar_ps(v, order));
+    return (size_t)__builtin_popcount((unsigned)mask);
+}
+#endif
+
 /* Add x[0..n) to the counts of *w and copy the values strictly between lo and hi to
    inside[0..), which has room for n + 16 (a vector store may write past the last one). Returns
    how many were copied. */
@@ -739,6 +756,34 @@ static size_t window_pass(const float *x, size_t n, float lo, float hi, struct w
     below_hi = (uint32_t)_mm512_reduce_add_epi32(lanes[2]);
     upto_hi = (uint32_t)_mm512_reduce_add_epi32(lanes[3]);
     nan = unordered != 0;
+#elif defined(__AVX2__)
+    __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi), unordered = _mm256_setzero_ps();
+    __m256i lanes[4]; /* per-lane counts: < lo, <= lo, < hi, <= hi (a true compare is -1) */
+    for (int c = 0; c < 4; c++)
+        lanes[c] = _mm256_setzero_si256();
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 lt_lo = _mm256_cmp_ps(v, vlo, _CMP_LT_OQ), le_lo = _mm256_cmp_ps(v, vlo, _CMP_LE_OQ);
+        __m256 lt_hi = _mm256_cmp_ps(v, vhi, _CMP_LT_OQ), le_hi = _mm256_cmp_ps(v, vhi, _CMP_LE_OQ);
+        lanes[0] = _mm256_sub_epi32(lanes[0], _mm256_castps_si256(lt_lo));
+        lanes[1] = _mm256_sub_epi32(lanes[1], _mm256_castps_si256(le_lo));
+        lanes[2] = _mm256_sub_epi32(lanes[2], _mm256_castps_si256(lt_hi));
+        lanes[3] = _mm256_sub_epi32(lanes[3], _mm256_castps_si256(le_hi));
+        unordered = _mm256_or_ps(unordered, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        int in = _mm256_movemask_ps(_mm256_andnot_ps(le_lo, lt_hi)); /* lo < v < hi */
+        m += store_selected(inside + m, _mm256_castps256_ps128(v), in & 15);
+        m += store_selected(inside + m, _mm256_extractf128_ps(v, 1), in >> 4);
+    }
+    uint32_t count[4][8];
+    for (int c = 0; c < 4; c++)
+        _mm256_storeu_si256((__m256i *)count[c], lanes[c]);
+    for (int j = 0; j < 8; j++) {
+        below_lo += count[0][j];
+        upto_lo += count[1][j];
+        below_hi += count[2][j];
+        upto_hi += count[3][j];
+    }
+    nan = _mm256_movemask_ps(unordered) != 0;
 #endif
     for (size_t j = i; j < n; j++) { /* counting alone: the compiler vectorises it */
         float v = x[j];
