@@ -32,42 +32,50 @@
 /* Outputs of FPK_STREAM_BYTES or more are written with streaming (non-temporal) stores: the
    output lines go straight to memory instead of first being read into the cache. */
 
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__AVX__)
 #include <immintrin.h>
-/* out[i] = a[i] OP b[i] for i in [lo, hi) with streaming stores: a scalar head up to the
-   first 64-byte boundary of out, full vectors, a scalar tail. */
-#define STREAM_RANGE(name, OP, T, sfx, SUFFIX, W)                               \
+/* out[i] = a[i] OP b[i] for i in [lo, hi) with streaming stores of W-lane vectors (V is the
+   intrinsics' prefix, _mm512 or _mm256): a scalar head up to the first 64-byte boundary of out,
+   full vectors, a scalar tail. */
+#define STREAM_RANGE(V, name, OP, T, sfx, SUFFIX, W)                            \
     static void stream_##name##_##sfx(const T *a, const T *b, T *out, size_t lo, size_t hi) \
     {                                                                           \
         size_t i = lo;                                                          \
         for (; i < hi && ((uintptr_t)(out + i) & 63); i++)                      \
             out[i] = a[i] OP b[i];                                              \
         for (; i + W <= hi; i += W)                                             \
-            _mm512_stream_##SUFFIX(out + i, _mm512_##name##_##SUFFIX(           \
-                _mm512_loadu_##SUFFIX(a + i), _mm512_loadu_##SUFFIX(b + i)));   \
+            V##_stream_##SUFFIX(out + i, V##_##name##_##SUFFIX(                 \
+                V##_loadu_##SUFFIX(a + i), V##_loadu_##SUFFIX(b + i)));         \
         for (; i < hi; i++)                                                     \
             out[i] = a[i] OP b[i];                                              \
         _mm_sfence();                                                           \
     }
 /* The same with a scalar s for b. */
-#define STREAM_SCALAR_RANGE(name, OP, T, sfx, SUFFIX, W)                        \
+#define STREAM_SCALAR_RANGE(V, name, OP, T, sfx, SUFFIX, W)                     \
     static void stream_##name##_scalar_##sfx(const T *x, T s, T *out, size_t lo, size_t hi) \
     {                                                                           \
         size_t i = lo;                                                          \
         for (; i < hi && ((uintptr_t)(out + i) & 63); i++)                      \
             out[i] = x[i] OP s;                                                 \
         for (; i + W <= hi; i += W)                                             \
-            _mm512_stream_##SUFFIX(out + i, _mm512_##name##_##SUFFIX(           \
-                _mm512_loadu_##SUFFIX(x + i), _mm512_set1_##SUFFIX(s)));        \
+            V##_stream_##SUFFIX(out + i, V##_##name##_##SUFFIX(                 \
+                V##_loadu_##SUFFIX(x + i), V##_set1_##SUFFIX(s)));              \
         for (; i < hi; i++)                                                     \
             out[i] = x[i] OP s;                                                 \
         _mm_sfence();                                                           \
     }
 #define STREAM_CALL(name, sfx, a, b, out, lo, hi) stream_##name##_##sfx(a, b, out, lo, hi)
-#define STREAMS(name, OP) STREAM_RANGE(name, OP, float, f32, ps, 16)               \
-    STREAM_RANGE(name, OP, double, f64, pd, 8)                                  \
-    STREAM_SCALAR_RANGE(name, OP, float, f32, ps, 16)                           \
-    STREAM_SCALAR_RANGE(name, OP, double, f64, pd, 8)
+/* The kernels for vectors of BITS bits with prefix V. */
+#define STREAMS_OF(V, BITS, name, OP)                                           \
+    STREAM_RANGE(V, name, OP, float, f32, ps, BITS / 32)                        \
+    STREAM_RANGE(V, name, OP, double, f64, pd, BITS / 64)                       \
+    STREAM_SCALAR_RANGE(V, name, OP, float, f32, ps, BITS / 32)                 \
+    STREAM_SCALAR_RANGE(V, name, OP, double, f64, pd, BITS / 64)
+#ifdef __AVX512F__
+#define STREAMS(name, OP) STREAMS_OF(_mm512, 512, name, OP)
+#else
+#define STREAMS(name, OP) STREAMS_OF(_mm256, 256, name, OP)
+#endif
 STREAMS(add, +)
 STREAMS(sub, -)
 STREAMS(mul, *)

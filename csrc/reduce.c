@@ -96,6 +96,43 @@ static double block_sum_f32(const float *x, size_t n, double shift)
     return pairwise(acc, F32_LANES);
 }
 
+/* One core reads memory about 1.5x faster from four places far apart than from one (Zen 3,
+   a 64 MB float32 sum: 3.8 -> 2.6 ms; PyTorch's sum reads four rows at once too): the hardware
+   prefetchers follow each stream. So the drivers split each thread's blocks into GROUP
+   stretches and reduce one block of each at once, taking a cache line or two from each in
+   turn. Every block's value has the same bits as when it is reduced alone. */
+#define GROUP 4
+
+/* partial[g * pstride] = block_sum_f64(x + g * stride, BLOCK, 0) for g < GROUP. */
+static void group_sum_f64(const double *x, size_t stride, double *partial, size_t pstride)
+{
+    double acc[GROUP][LANES] = {{0}};
+    for (size_t i = 0; i < BLOCK; i += LANES)
+        for (int g = 0; g < GROUP; g++)
+            for (int j = 0; j < LANES; j++)
+                acc[g][j] += x[g * stride + i + j];
+    for (int g = 0; g < GROUP; g++)
+        partial[g * pstride] = pairwise(acc[g], LANES);
+}
+
+/* partial[g * pstride] = block_sum_f32(x + g * stride, BLOCK, 0) for g < GROUP. */
+static void group_sum_f32(const float *x, size_t stride, double *partial, size_t pstride)
+{
+    double acc[GROUP][F32_LANES] = {{0}};
+    for (size_t i = 0; i < BLOCK; i += SUB) {
+        float part[GROUP][F32_LANES] = {{0}};
+        for (size_t k = i; k < i + SUB; k += F32_LANES)
+            for (int g = 0; g < GROUP; g++)
+                for (int j = 0; j < F32_LANES; j++)
+                    part[g][j] += x[g * stride + k + j];
+        for (int g = 0; g < GROUP; g++)
+            for (int j = 0; j < F32_LANES; j++)
+                acc[g][j] += part[g][j];
+    }
+    for (int g = 0; g < GROUP; g++)
+        partial[g * pstride] = pairwise(acc[g], F32_LANES);
+}
+
 #define BLOCK_DOT(T, sfx)                                                   \
     /* sum of a[i] * b[i] in LANES double accumulators. */                      \
     static double block_dot_##sfx(const T *a, const T *b, size_t n)             \
@@ -172,8 +209,8 @@ static void block_spread_f32(const float *x, size_t n, double shift, double *sum
 
 /* Smallest (LESS = <) or largest (LESS = >) of x[0..n), n >= 1; NaN if any element is NaN.
    The compiler cannot vectorise a NaN-aware compare-and-select without -ffast-math, so with
-   AVX-512 it is written with intrinsics: min/max of 2 vectors of lanes, plus a mask that
-   remembers any unordered (NaN) pair. */
+   AVX-512 or AVX2 it is written with intrinsics: min/max of 2 vectors of lanes, plus a mask
+   that remembers any unordered (NaN) pair. */
 #define BLOCK_EXTREME_C(name, LESS, T, sfx)                                     \
     static T block_##name##_##sfx(const T *x, size_t n)                         \
     {                                                                           \
@@ -216,11 +253,72 @@ BLOCK_EXTREME(min, <, float, f32, __m512, 16, ps, __mmask16)
 BLOCK_EXTREME(min, <, double, f64, __m512d, 8, pd, __mmask8)
 BLOCK_EXTREME(max, >, float, f32, __m512, 16, ps, __mmask16)
 BLOCK_EXTREME(max, >, double, f64, __m512d, 8, pd, __mmask8)
+#elif defined(__AVX2__)
+#include <immintrin.h>
+/* The same with 256-bit vectors, for `count` blocks of n elements at x + g * stride read side
+   by side (see GROUP): per block a pair of min/max vectors and a vector marking unordered
+   pairs; the result of block g goes to out[g * ostride]. */
+#define BLOCK_EXTREME_256(name, LESS, T, sfx, VEC, W, SUFFIX)                   \
+    static inline void extremes_##name##_##sfx(const T *x, size_t n, size_t stride, int count, \
+                                               double *out, size_t ostride)     \
+    {                                                                           \
+        VEC m[GROUP][2], nan[GROUP];                                            \
+        for (int g = 0; g < count; g++) {                                       \
+            m[g][0] = m[g][1] = _mm256_set1_##SUFFIX(x[g * stride]);            \
+            nan[g] = _mm256_setzero_##SUFFIX();                                 \
+        }                                                                       \
+        size_t i = 0;                                                           \
+        for (; i + 2 * W <= n; i += 2 * W)                                      \
+            for (int g = 0; g < count; g++) {                                   \
+                const T *p = x + g * stride + i;                                \
+                VEC a = _mm256_loadu_##SUFFIX(p), b = _mm256_loadu_##SUFFIX(p + W); \
+                m[g][0] = _mm256_##name##_##SUFFIX(m[g][0], a);                 \
+                m[g][1] = _mm256_##name##_##SUFFIX(m[g][1], b);                 \
+                nan[g] = _mm256_or_##SUFFIX(nan[g], _mm256_cmp_##SUFFIX(a, b, _CMP_UNORD_Q)); \
+            }                                                                   \
+        for (int g = 0; g < count; g++) {                                       \
+            const T *p = x + g * stride;                                        \
+            T lanes[W], m1 = (T)NAN;                                            \
+            _mm256_storeu_##SUFFIX(lanes, _mm256_##name##_##SUFFIX(m[g][0], m[g][1])); \
+            if (!_mm256_movemask_##SUFFIX(nan[g])) {                            \
+                m1 = lanes[0];                                                  \
+                for (int j = 1; j < W; j++)                                     \
+                    m1 = lanes[j] LESS m1 ? lanes[j] : m1;                      \
+                for (size_t k = i; k < n && m1 == m1; k++) /* a NaN ends it */  \
+                    m1 = p[k] LESS m1 || p[k] != p[k] ? p[k] : m1;              \
+            }                                                                   \
+            out[g * ostride] = m1;                                              \
+        }                                                                       \
+    }                                                                           \
+                                                                                \
+    static T block_##name##_##sfx(const T *x, size_t n)                         \
+    {                                                                           \
+        double m;                                                               \
+        extremes_##name##_##sfx(x, n, 0, 1, &m, 0);                             \
+        return (T)m;                                                            \
+    }                                                                           \
+                                                                                \
+    static void group_##name##_##sfx(const T *x, size_t stride, double *partial, size_t pstride) \
+    {                                                                           \
+        extremes_##name##_##sfx(x, BLOCK, stride, GROUP, partial, pstride);     \
+    }
+BLOCK_EXTREME_256(min, <, float, f32, __m256, 8, ps)
+BLOCK_EXTREME_256(min, <, double, f64, __m256d, 4, pd)
+BLOCK_EXTREME_256(max, >, float, f32, __m256, 8, ps)
+BLOCK_EXTREME_256(max, >, double, f64, __m256d, 4, pd)
 #else
 BLOCK_EXTREME_C(min, <, float, f32)
 BLOCK_EXTREME_C(min, <, double, f64)
 BLOCK_EXTREME_C(max, >, float, f32)
 BLOCK_EXTREME_C(max, >, double, f64)
+#endif
+
+#if defined(__AVX512F__) || !defined(__AVX2__)
+/* No side-by-side kernel: blocks_ reduces min/max blocks one by one, in order, as before. */
+#define group_min_f32 NULL
+#define group_min_f64 NULL
+#define group_max_f32 NULL
+#define group_max_f64 NULL
 #endif
 
 /* ------------------------------------------------------------------------------------------ */
@@ -607,6 +705,23 @@ struct window {
     int nan, overflow;
 };
 
+#if defined(__AVX2__) && !defined(__AVX512F__)
+/* AVX2 has no compress instruction: byte j of FRONT[mask] is the lane (of 4) that goes to
+   position j when the lanes whose bit is set in mask are moved to the front. */
+static const uint32_t FRONT[16] = {
+    0x00000000, 0x00000000, 0x00000001, 0x00000100, 0x00000002, 0x00000200, 0x00000201, 0x00020100,
+    0x00000003, 0x00000300, 0x00000301, 0x00030100, 0x00000302, 0x00030200, 0x00030201, 0x03020100};
+
+/* Store the lanes of v whose bit is set in mask (4 bits) at out, in order (4 floats are
+   written); returns how many. */
+static inline size_t store_selected(float *out, __m128 v, int mask)
+{
+    __m128i order = _mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)FRONT[mask]));
+    _mm_storeu_ps(out, _mm_permutevar_ps(v, order));
+    return (size_t)__builtin_popcount((unsigned)mask);
+}
+#endif
+
 /* Add x[0..n) to the counts of *w and copy the values strictly between lo and hi to
    inside[0..), which has room for n + 16 (a vector store may write past the last one). Returns
    how many were copied. */
@@ -641,6 +756,34 @@ static size_t window_pass(const float *x, size_t n, float lo, float hi, struct w
     below_hi = (uint32_t)_mm512_reduce_add_epi32(lanes[2]);
     upto_hi = (uint32_t)_mm512_reduce_add_epi32(lanes[3]);
     nan = unordered != 0;
+#elif defined(__AVX2__)
+    __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi), unordered = _mm256_setzero_ps();
+    __m256i lanes[4]; /* per-lane counts: < lo, <= lo, < hi, <= hi (a true compare is -1) */
+    for (int c = 0; c < 4; c++)
+        lanes[c] = _mm256_setzero_si256();
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 lt_lo = _mm256_cmp_ps(v, vlo, _CMP_LT_OQ), le_lo = _mm256_cmp_ps(v, vlo, _CMP_LE_OQ);
+        __m256 lt_hi = _mm256_cmp_ps(v, vhi, _CMP_LT_OQ), le_hi = _mm256_cmp_ps(v, vhi, _CMP_LE_OQ);
+        lanes[0] = _mm256_sub_epi32(lanes[0], _mm256_castps_si256(lt_lo));
+        lanes[1] = _mm256_sub_epi32(lanes[1], _mm256_castps_si256(le_lo));
+        lanes[2] = _mm256_sub_epi32(lanes[2], _mm256_castps_si256(lt_hi));
+        lanes[3] = _mm256_sub_epi32(lanes[3], _mm256_castps_si256(le_hi));
+        unordered = _mm256_or_ps(unordered, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        int in = _mm256_movemask_ps(_mm256_andnot_ps(le_lo, lt_hi)); /* lo < v < hi */
+        m += store_selected(inside + m, _mm256_castps256_ps128(v), in & 15);
+        m += store_selected(inside + m, _mm256_extractf128_ps(v, 1), in >> 4);
+    }
+    uint32_t count[4][8];
+    for (int c = 0; c < 4; c++)
+        _mm256_storeu_si256((__m256i *)count[c], lanes[c]);
+    for (int j = 0; j < 8; j++) {
+        below_lo += count[0][j];
+        upto_lo += count[1][j];
+        below_hi += count[2][j];
+        upto_hi += count[3][j];
+    }
+    nan = _mm256_movemask_ps(unordered) != 0;
 #endif
     for (size_t j = i; j < n; j++) { /* counting alone: the compiler vectorises it */
         float v = x[j];
@@ -777,16 +920,27 @@ static int median_window_f32(const float *x, size_t n, int threads, float *resul
 /* Drivers: a whole contiguous array, and a tile of columns of an (n, inner) slab.             */
 
 #define DRIVERS(T, sfx)                                                         \
-    /* partial[b] = the reduction of block b, for the nb blocks of x[0..n). */  \
+    /* partial[b] = the reduction of block b, for the nb blocks of x[0..n). Each thread takes \
+       a range of blocks and, given a group kernel, reads its full blocks as GROUP stretches \
+       side by side (blocks lo + k + g q, g < GROUP, at step k); the rest one by one. */ \
     static void blocks_##sfx(enum reduction r, const T *x, size_t n, size_t nb, int threads, \
                              double *partial)                                   \
     {                                                                           \
-        FPK_PARALLEL_FOR(nb, threads, b, {                                          \
-            const T *xb = x + b * BLOCK;                                        \
-            size_t len = MIN_SIZE(BLOCK, n - b * BLOCK);                        \
-            partial[b] = r == MIN ? block_min_##sfx(xb, len)                    \
-                       : r == MAX ? block_max_##sfx(xb, len)                    \
-                       : block_sum_##sfx(xb, len, 0.0);                         \
+        void (*group)(const T *, size_t, double *, size_t) =                    \
+            r == MIN ? group_min_##sfx : r == MAX ? group_max_##sfx : group_sum_##sfx; \
+        FPK_PARALLEL_FOR((size_t)threads, threads, part, {                      \
+            size_t lo = nb * part / (size_t)threads, hi = nb * (part + 1) / (size_t)threads; \
+            size_t full = MIN_SIZE(hi, n / BLOCK); /* full blocks end here */     \
+            size_t q = group && full > lo ? (full - lo) / GROUP : 0;            \
+            for (size_t k = 0; k < q; k++)                                      \
+                group(x + (lo + k) * BLOCK, q * BLOCK, partial + lo + k, q);    \
+            for (size_t b = lo + GROUP * q; b < hi; b++) {                      \
+                const T *xb = x + b * BLOCK;                                    \
+                size_t len = MIN_SIZE(BLOCK, n - b * BLOCK);                    \
+                partial[b] = r == MIN ? block_min_##sfx(xb, len)                \
+                           : r == MAX ? block_max_##sfx(xb, len)                \
+                           : block_sum_##sfx(xb, len, 0.0);                     \
+            }                                                                   \
         });                                                                     \
     }                                                                           \
                                                                                 \
