@@ -123,6 +123,63 @@ static inline vdouble high_half(vfloat x)
 }
 static inline double reduce_add_d(vdouble x) { return _mm512_reduce_add_pd(x); }
 
+/* ---- Doubles, and the rest of what losses.c needs ------------------------------------------ */
+
+typedef __m512i vlong;             /* int64 lanes, as many as a vdouble's */
+
+/* Masked operations cost what plain ones do (AVX2 emulates them: see WITH_COUNT, losses.c). */
+#define FPK_FREE_MASKS 1
+
+static inline vdouble sub_d(vdouble a, vdouble b) { return _mm512_sub_pd(a, b); }
+static inline vdouble mul_d(vdouble a, vdouble b) { return _mm512_mul_pd(a, b); }
+static inline vdouble div_d(vdouble a, vdouble b) { return _mm512_div_pd(a, b); }
+static inline vdouble fma_d(vdouble a, vdouble b, vdouble c) { return _mm512_fmadd_pd(a, b, c); }
+static inline vdouble fms_d(vdouble a, vdouble b, vdouble c) { return _mm512_fmsub_pd(a, b, c); }
+static inline vdouble fnma_d(vdouble a, vdouble b, vdouble c) { return _mm512_fnmadd_pd(a, b, c); }
+static inline vdouble min_d(vdouble a, vdouble b) { return _mm512_min_pd(a, b); }   /* b if NaN */
+static inline vdouble max_d(vdouble a, vdouble b) { return _mm512_max_pd(a, b); }
+static inline vdouble abs_d(vdouble x) { return _mm512_abs_pd(x); }
+static inline vmask_d cmp_d(vdouble a, vdouble b, int predicate) { return _mm512_cmp_pd_mask(a, b, predicate); }
+static inline vmask_d is_d(vdouble x, int predicate, double c) { return cmp_d(x, splat_d(c), predicate); }
+static inline vmask_d or_md(vmask_d a, vmask_d b) { return a | b; }
+static inline int all_md(vmask_d m) { return m == 0xFF; }
+static inline vdouble blend_d(vmask_d m, vdouble a, vdouble b) { return _mm512_mask_blend_pd(m, a, b); }
+static inline vdouble keep_d(vmask_d m, vdouble x) { return _mm512_maskz_mov_pd(m, x); }   /* else 0 */
+/* a + b on the lanes of m, a elsewhere (AVX2: a + 0, so a -0 lane becomes +0; sums start at +0) */
+static inline vdouble add_lanes_d(vdouble a, vmask_d m, vdouble b) { return _mm512_mask_add_pd(a, m, a, b); }
+
+/* The lanes of a vfloat mask that low_half / high_half widen, as a vdouble mask. */
+static inline vmask_d low_half_m(vmask m) { return (vmask_d)m; }
+static inline vmask_d high_half_m(vmask m) { return (vmask_d)(m >> 8); }
+/* A vfloat from two halves (low_half and high_half reversed), each lane rounded once. */
+static inline vfloat join_halves(vdouble low, vdouble high)
+{
+    __m512d both = _mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(low)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(both, _mm256_castps_pd(_mm512_cvtpd_ps(high)), 1));
+}
+
+/* int64 lanes: the bits of a vdouble (bits_d, from_bits_d are fpk_vmath.h's scalar ones). */
+static inline vlong bits_vd(vdouble x) { return _mm512_castpd_si512(x); }
+static inline vdouble from_bits_vd(vlong i) { return _mm512_castsi512_pd(i); }
+static inline vlong splat_l(int64_t c) { return _mm512_set1_epi64(c); }
+static inline vlong add_l(vlong a, vlong b) { return _mm512_add_epi64(a, b); }
+static inline vlong sub_l(vlong a, vlong b) { return _mm512_sub_epi64(a, b); }
+static inline vlong shift_left_l(vlong a, int bits) { return _mm512_slli_epi64(a, bits); }
+static inline vlong shift_right_l(vlong a, int bits) { return _mm512_srli_epi64(a, bits); }   /* logical */
+
+/* table[index & 15] lane by lane. */
+static inline vdouble lookup16_d(const double *table, vlong index)
+{
+    return _mm512_permutex2var_pd(_mm512_loadu_pd(table), index, _mm512_loadu_pd(table + 8));
+}
+
+/* Floats: no lane; lane k alone (k < FPK_LANES); the lane of x that `one` (from one_lane)
+   selects; add_lanes_d's float twin. */
+static inline vmask no_lanes(void) { return 0; }
+static inline vmask one_lane(unsigned k) { return (vmask)(1u << k); }
+static inline float lane_v(vfloat x, vmask one) { return _mm512_cvtss_f32(_mm512_maskz_compress_ps(one, x)); }
+static inline vfloat add_lanes_v(vfloat a, vmask m, vfloat b) { return _mm512_mask_add_ps(a, m, a, b); }
+
 #elif FPK_SIMD
 /* ---- AVX2 + FMA ------------------------------------------------------------------------------ */
 
@@ -252,6 +309,71 @@ static inline double reduce_add_d(vdouble x)
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(x), _mm256_extractf128_pd(x, 1));
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
+
+/* ---- Doubles, and the rest of what losses.c needs ------------------------------------------ */
+
+typedef __m256i vlong;             /* int64 lanes, as many as a vdouble's */
+
+#define FPK_FREE_MASKS 0           /* masks are vectors, masked operations blends */
+
+static inline vdouble sub_d(vdouble a, vdouble b) { return _mm256_sub_pd(a, b); }
+static inline vdouble mul_d(vdouble a, vdouble b) { return _mm256_mul_pd(a, b); }
+static inline vdouble div_d(vdouble a, vdouble b) { return _mm256_div_pd(a, b); }
+static inline vdouble fma_d(vdouble a, vdouble b, vdouble c) { return _mm256_fmadd_pd(a, b, c); }
+static inline vdouble fms_d(vdouble a, vdouble b, vdouble c) { return _mm256_fmsub_pd(a, b, c); }
+static inline vdouble fnma_d(vdouble a, vdouble b, vdouble c) { return _mm256_fnmadd_pd(a, b, c); }
+static inline vdouble min_d(vdouble a, vdouble b) { return _mm256_min_pd(a, b); }
+static inline vdouble max_d(vdouble a, vdouble b) { return _mm256_max_pd(a, b); }
+static inline vdouble abs_d(vdouble x) { return _mm256_andnot_pd(splat_d(-0.0), x); }
+static inline vmask_d cmp_d(vdouble a, vdouble b, int predicate) { return _mm256_cmp_pd(a, b, predicate); }
+static inline vmask_d is_d(vdouble x, int predicate, double c) { return cmp_d(x, splat_d(c), predicate); }
+static inline vmask_d or_md(vmask_d a, vmask_d b) { return _mm256_or_pd(a, b); }
+static inline int all_md(vmask_d m) { return _mm256_movemask_pd(m) == 0xF; }
+static inline vdouble blend_d(vmask_d m, vdouble a, vdouble b) { return _mm256_blendv_pd(a, b, m); }
+static inline vdouble keep_d(vmask_d m, vdouble x) { return _mm256_and_pd(m, x); }
+/* and + add: no blend in the chain of a running sum */
+static inline vdouble add_lanes_d(vdouble a, vmask_d m, vdouble b) { return add_d(a, keep_d(m, b)); }
+
+/* Each 32-bit lane widened to the 64-bit lane low_half / high_half widens it to. */
+static inline vmask_d low_half_m(vmask m)
+{
+    return _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(_mm256_castps_si256(m))));
+}
+static inline vmask_d high_half_m(vmask m)
+{
+    return _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(_mm256_castps_si256(m), 1)));
+}
+static inline vfloat join_halves(vdouble low, vdouble high)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(low)), _mm256_cvtpd_ps(high), 1);
+}
+
+static inline vlong bits_vd(vdouble x) { return _mm256_castpd_si256(x); }
+static inline vdouble from_bits_vd(vlong i) { return _mm256_castsi256_pd(i); }
+static inline vlong splat_l(int64_t c) { return _mm256_set1_epi64x(c); }
+static inline vlong add_l(vlong a, vlong b) { return _mm256_add_epi64(a, b); }
+static inline vlong sub_l(vlong a, vlong b) { return _mm256_sub_epi64(a, b); }
+static inline vlong shift_left_l(vlong a, int bits) { return _mm256_slli_epi64(a, bits); }
+static inline vlong shift_right_l(vlong a, int bits) { return _mm256_srli_epi64(a, bits); }
+
+/* A gather: on Zen 3 it costs about what four vpermps and three blends do (the alternative),
+   in fewer instructions. */
+static inline vdouble lookup16_d(const double *table, vlong index)
+{
+    return _mm256_i64gather_pd(table, _mm256_and_si256(index, splat_l(15)), 8);
+}
+
+static inline vmask no_lanes(void) { return _mm256_setzero_ps(); }
+static inline vmask one_lane(unsigned k)
+{
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_set1_epi32((int32_t)k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+}
+static inline float lane_v(vfloat x, vmask one)
+{
+    int k = __builtin_ctz((unsigned)_mm256_movemask_ps(one));
+    return _mm256_cvtss_f32(_mm256_permutevar8x32_ps(x, _mm256_set1_epi32(k)));
+}
+static inline vfloat add_lanes_v(vfloat a, vmask m, vfloat b) { return add_v(a, keep_v(m, b)); }
 #endif
 
 #if FPK_SIMD

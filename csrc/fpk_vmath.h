@@ -171,9 +171,9 @@ static inline vfloat expm1_split_v(vfloat hi, vfloat lo, vfloat *k)
 }
 #endif /* FPK_SIMD */
 
-#ifdef __AVX512F__
+#if FPK_SIMD
 /* ------------------------------------------------------------------------------------------
- * Natural logarithm on 8 double lanes, without log_d's division (vdivpd would cost more than
+ * Natural logarithm on vdouble lanes, without log_d's division (vdivpd would cost more than
  * the rest of a loss). x = 2^k m, m in [0.703, 1.406) (like log_d, so that x just below 1 is
  * not 2^-1 times a mantissa near 2: no cancellation there), and m within 1/32 of one of 16
  * points 1/c_i (steps of 1/16 above 1, of 1/32 below; c_0 = 1), so log x = k ln2 - log c_i
@@ -183,7 +183,7 @@ static inline vfloat expm1_split_v(vfloat hi, vfloat lo, vfloat *k)
 
 /* c_i and -log c_i: i = 0..6 for the points 1 + i/16, i = 7..15 for (1 + i/16)/2; c_i rounded
    to 20 bits, so m c_i is exact for float m. */
-static inline __m512d log_table_v(__m512i i, int minus_log)
+static inline vdouble log_table_v(vlong i, int minus_log)
 {
     static const double c[16] = {
         1.0, 0.9411764144897461, 0.8888893127441406, 0.8421049118041992,
@@ -195,40 +195,39 @@ static inline __m512d log_table_v(__m512i i, int minus_log)
         0.22314331289565909, 0.2719337750882883, 0.3184533734907299, -0.33024144845196934,
         -0.2876825492888254, -0.24686061437318488, -0.207640080033726, -0.16989844074877208,
         -0.13353091578725074, -0.09844060925491162, -0.06453935560224987, -0.03174959238385225};
-    const double *table = minus_log ? minus_log_c : c;
-    return _mm512_permutex2var_pd(_mm512_loadu_pd(table), i, _mm512_loadu_pd(table + 8));
+    return lookup16_d(minus_log ? minus_log_c : c, i);
 }
 
-/* log x for x > 0, normal and finite, within about 2 ULP (log_d: 1); 8 lanes. Zero,
-   subnormals, inf and NaN are the caller's to handle. */
-static inline __m512d log_pd_v(__m512d x)
+/* log x for x > 0, normal and finite, within about 2 ULP (log_d: 1). Zero, subnormals, inf
+   and NaN are the caller's to handle. */
+static inline vdouble log_pd_v(vdouble x)
 {
-    __m512i bits = _mm512_castpd_si512(x);
+    vlong bits = bits_vd(x);
     /* i: the top 4 fraction bits after adding half a step (the nearest point). Points 7..15
        belong to the binade below: adding 9 more steps carries them into k. */
-    __m512i i = _mm512_srli_epi64(_mm512_add_epi64(bits, _mm512_set1_epi64(1LL << 47)), 48);
-    __m512i up = _mm512_add_epi64(bits, _mm512_set1_epi64((1LL << 47) + (9LL << 48)));
-    __m512i k = _mm512_sub_epi64(_mm512_srli_epi64(up, 52), _mm512_set1_epi64(1023));
-    __m512d m = _mm512_castsi512_pd(_mm512_sub_epi64(bits, _mm512_slli_epi64(k, 52)));
-    __m512d r = _mm512_fmsub_pd(m, log_table_v(i, 0), _mm512_set1_pd(1.0)); /* permutes read i's low 4 bits */
-    __m512d p = _mm512_set1_pd(-1.0 / 10);
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 9));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(-1.0 / 8));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 7));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(-1.0 / 6));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 5));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(-1.0 / 4));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 3));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(-1.0 / 2));
-    __m512d log1p_r = _mm512_fmadd_pd(_mm512_mul_pd(r, r), p, r);
+    vlong i = shift_right_l(add_l(bits, splat_l(1LL << 47)), 48);
+    vlong up = add_l(bits, splat_l((1LL << 47) + (9LL << 48)));
+    vlong k = sub_l(shift_right_l(up, 52), splat_l(1023));
+    vdouble m = from_bits_vd(sub_l(bits, shift_left_l(k, 52)));
+    vdouble r = fms_d(m, log_table_v(i, 0), splat_d(1.0));      /* lookups read i's low 4 bits */
+    vdouble p = splat_d(-1.0 / 10);
+    p = fma_d(p, r, splat_d(1.0 / 9));
+    p = fma_d(p, r, splat_d(-1.0 / 8));
+    p = fma_d(p, r, splat_d(1.0 / 7));
+    p = fma_d(p, r, splat_d(-1.0 / 6));
+    p = fma_d(p, r, splat_d(1.0 / 5));
+    p = fma_d(p, r, splat_d(-1.0 / 4));
+    p = fma_d(p, r, splat_d(1.0 / 3));
+    p = fma_d(p, r, splat_d(-1.0 / 2));
+    vdouble log1p_r = fma_d(mul_d(r, r), p, r);
     /* k as a double: k + 1.5 * 2^52 in the bits of 1.5 * 2^52, minus 1.5 * 2^52 */
-    __m512d magic = _mm512_set1_pd(6755399441055744.0);
-    __m512d kd = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_add_epi64(k, _mm512_castpd_si512(magic))), magic);
-    __m512d high = _mm512_fmadd_pd(kd, _mm512_set1_pd(6.93147180369123816490e-01), log_table_v(i, 1));
-    __m512d low = _mm512_fmadd_pd(kd, _mm512_set1_pd(1.90821492927058770002e-10), log1p_r);
-    return _mm512_add_pd(high, low);
+    vdouble magic = splat_d(6755399441055744.0);
+    vdouble kd = sub_d(from_bits_vd(add_l(k, bits_vd(magic))), magic);
+    vdouble high = fma_d(kd, splat_d(6.93147180369123816490e-01), log_table_v(i, 1));
+    vdouble low = fma_d(kd, splat_d(1.90821492927058770002e-10), log1p_r);
+    return add_d(high, low);
 }
 
-#endif /* __AVX512F__ */
+#endif /* FPK_SIMD */
 
 #endif /* FPK_VMATH_H */

@@ -198,128 +198,134 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
     }
 
 /* ------------------------------------------------------------------------------------------
- * The float32 kernels on AVX-512: 16 elements a step, inputs read FPK_PREFETCH_AHEAD bytes
- * ahead (so memory and arithmetic overlap), large outputs written with streaming stores
- * (fpk_stream.h). The math per element is the double math above, on two halves of 8 double lanes (the same bits, up to
- * fused multiply-adds); bce's logarithms are log_pd_v.
+ * The float32 kernels on vectors (fpk_simd.h): FPK_LANES elements a step, inputs read
+ * FPK_PREFETCH_AHEAD bytes ahead (so memory and arithmetic overlap), large outputs written with
+ * streaming stores (fpk_stream.h). The math per element is the double math above, on the two
+ * double halves of each float vector (the same bits, up to fused multiply-adds); bce's
+ * logarithms are log_pd_v.
  * ---------------------------------------------------------------------------------------- */
-#ifdef __AVX512F__
+#if FPK_SIMD
 #define VECTOR_F32 1
 
-static inline __mmask8 is_d(__m512d a, int op, double b) { return _mm512_cmp_pd_mask(a, splat_d(b), op); }
-
-/* 16 floats from two halves of 8 doubles (low_half and high_half of fpk_simd.h, reversed),
-   rounded once. */
-static inline __m512 join_halves(__m512d low, __m512d high)
+/* sign_of on double lanes: 1, -1, or e * 0 (a signed zero, or NaN). */
+static inline vdouble sign_v(vdouble e)
 {
-    __m512d both = _mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(low)));
-    return _mm512_castpd_ps(_mm512_insertf64x4(both, _mm256_castps_pd(_mm512_cvtpd_ps(high)), 1));
+    vdouble s = mul_d(e, zero_d());
+    s = blend_d(is_d(e, _CMP_GT_OQ, 0.0), s, splat_d(1.0));
+    return blend_d(is_d(e, _CMP_LT_OQ, 0.0), s, splat_d(-1.0));
 }
 
-/* sign_of on 8 lanes: 1, -1, or e * 0 (a signed zero, or NaN). */
-static inline __m512d sign_v(__m512d e)
-{
-    __m512d s = _mm512_mul_pd(e, _mm512_setzero_pd());
-    s = _mm512_mask_blend_pd(is_d(e, _CMP_GT_OQ, 0.0), s, splat_d(1.0));
-    return _mm512_mask_blend_pd(is_d(e, _CMP_LT_OQ, 0.0), s, splat_d(-1.0));
-}
+/* The per-element functions above on double lanes: NAME_loss_v, NAME_grad_v, and on the
+   float targets NAME_label_ok_v (the lanes passing the label check). */
+static inline vdouble mae_loss_v(vdouble p, vdouble y, double delta) { (void)delta; return abs_d(sub_d(y, p)); }
+static inline vdouble mae_grad_v(vdouble p, vdouble y, double delta) { (void)delta; return sign_v(sub_d(p, y)); }
 
-/* The per-element functions above on 8 double lanes: NAME_loss_v, NAME_grad_v, and on the 16
-   float targets NAME_label_bad_v (the lanes failing the label check). */
-static inline __m512d mae_loss_v(__m512d p, __m512d y, double delta) { (void)delta; return _mm512_abs_pd(_mm512_sub_pd(y, p)); }
-static inline __m512d mae_grad_v(__m512d p, __m512d y, double delta) { (void)delta; return sign_v(_mm512_sub_pd(p, y)); }
-
-static inline __m512d mse_loss_v(__m512d p, __m512d y, double delta)
+static inline vdouble mse_loss_v(vdouble p, vdouble y, double delta)
 {
     (void)delta;
-    __m512d e = _mm512_sub_pd(y, p);
-    return _mm512_mul_pd(e, e);
+    vdouble e = sub_d(y, p);
+    return mul_d(e, e);
 }
-static inline __m512d mse_grad_v(__m512d p, __m512d y, double delta) { (void)delta; return _mm512_mul_pd(splat_d(2.0), _mm512_sub_pd(p, y)); }
+static inline vdouble mse_grad_v(vdouble p, vdouble y, double delta) { (void)delta; return mul_d(splat_d(2.0), sub_d(p, y)); }
 
 /* m = 1 - y p: m where m > 0 or m is NaN, else 0 */
-static inline __m512d hinge_loss_v(__m512d p, __m512d y, double delta)
+static inline vdouble hinge_loss_v(vdouble p, vdouble y, double delta)
 {
     (void)delta;
-    __m512d m = _mm512_fnmadd_pd(y, p, splat_d(1.0));
-    return _mm512_maskz_mov_pd(is_d(m, _CMP_NLE_UQ, 0.0), m);
+    vdouble m = fnma_d(y, p, splat_d(1.0));
+    return keep_d(is_d(m, _CMP_NLE_UQ, 0.0), m);
 }
-static inline __m512d hinge_grad_v(__m512d p, __m512d y, double delta)
+static inline vdouble hinge_grad_v(vdouble p, vdouble y, double delta)
 {
     (void)delta;
-    __m512d m = _mm512_fnmadd_pd(y, p, splat_d(1.0));
-    __m512d g = _mm512_maskz_mov_pd(is_d(m, _CMP_UNORD_Q, 0.0), m);
-    return _mm512_mask_mov_pd(g, is_d(m, _CMP_GT_OQ, 0.0), _mm512_sub_pd(_mm512_setzero_pd(), y));
+    vdouble m = fnma_d(y, p, splat_d(1.0));
+    vdouble g = keep_d(is_d(m, _CMP_UNORD_Q, 0.0), m);
+    return blend_d(is_d(m, _CMP_GT_OQ, 0.0), g, sub_d(zero_d(), y));
 }
-static inline __mmask16 hinge_label_bad_v(__m512 y) { return ~(is_v(y, _CMP_EQ_OQ, 1.0f) | is_v(y, _CMP_EQ_OQ, -1.0f)); }
+static inline vmask hinge_label_ok_v(vfloat y) { return or_m(is_v(y, _CMP_EQ_OQ, 1.0f), is_v(y, _CMP_EQ_OQ, -1.0f)); }
 
-static inline __m512d huber_loss_v(__m512d p, __m512d y, double delta)
+static inline vdouble huber_loss_v(vdouble p, vdouble y, double delta)
 {
-    __m512d e = _mm512_sub_pd(p, y), a = _mm512_abs_pd(e);
-    __m512d quadratic = _mm512_mul_pd(_mm512_mul_pd(splat_d(0.5), e), e);
-    __m512d linear = _mm512_mul_pd(splat_d(delta), _mm512_sub_pd(a, splat_d(0.5 * delta)));
-    return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(a, splat_d(delta), _CMP_LE_OQ), linear, quadratic);
+    vdouble e = sub_d(p, y), a = abs_d(e);
+    vdouble quadratic = mul_d(mul_d(splat_d(0.5), e), e);
+    vdouble linear = mul_d(splat_d(delta), sub_d(a, splat_d(0.5 * delta)));
+    return blend_d(cmp_d(a, splat_d(delta), _CMP_LE_OQ), linear, quadratic);
 }
-static inline __m512d huber_grad_v(__m512d p, __m512d y, double delta)
+static inline vdouble huber_grad_v(vdouble p, vdouble y, double delta)
 {
-    __m512d e = _mm512_sub_pd(p, y);
-    __m512d outside = _mm512_mul_pd(splat_d(delta), sign_v(e));
-    return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(_mm512_abs_pd(e), splat_d(delta), _CMP_LE_OQ), outside, e);
+    vdouble e = sub_d(p, y);
+    vdouble outside = mul_d(splat_d(delta), sign_v(e));
+    return blend_d(cmp_d(abs_d(e), splat_d(delta), _CMP_LE_OQ), outside, e);
 }
 
-/* clamp_prob on 8 lanes (NaN stays NaN). */
-static inline __m512d clamp_prob_v(__m512d p)
+/* clamp_prob on double lanes (NaN stays NaN). */
+static inline vdouble clamp_prob_v(vdouble p)
 {
-    return _mm512_max_pd(splat_d(PROB_EPS), _mm512_min_pd(splat_d(1.0 - PROB_EPS), p));
+    return max_d(splat_d(PROB_EPS), min_d(splat_d(1.0 - PROB_EPS), p));
 }
 /* bce_loss_f. Where every target is 0 or 1 one logarithm is enough: -log(y ? q : 1 - q), the
    same number as the formula. */
-static inline __m512d bce_loss_v(__m512d p, __m512d y, double delta)
+static inline vdouble bce_loss_v(vdouble p, vdouble y, double delta)
 {
     (void)delta;
-    __m512d q = clamp_prob_v(p), not_q = _mm512_sub_pd(splat_d(1.0), q);
-    __mmask8 one = is_d(y, _CMP_EQ_OQ, 1.0);
-    __m512d loss;
-    if ((__mmask8)(one | is_d(y, _CMP_EQ_OQ, 0.0)) == 0xFF) {
-        loss = log_pd_v(_mm512_mask_blend_pd(one, not_q, q));
+    vdouble q = clamp_prob_v(p), not_q = sub_d(splat_d(1.0), q);
+    vmask_d one = is_d(y, _CMP_EQ_OQ, 1.0);
+    vdouble loss;
+    if (all_md(or_md(one, is_d(y, _CMP_EQ_OQ, 0.0)))) {
+        loss = log_pd_v(blend_d(one, not_q, q));
     } else {
-        __m512d not_y = _mm512_sub_pd(splat_d(1.0), y);
-        loss = _mm512_fmadd_pd(y, log_pd_v(q), _mm512_mul_pd(not_y, log_pd_v(not_q)));
+        vdouble not_y = sub_d(splat_d(1.0), y);
+        loss = fma_d(y, log_pd_v(q), mul_d(not_y, log_pd_v(not_q)));
     }
-    loss = _mm512_sub_pd(_mm512_setzero_pd(), loss);
-    return _mm512_mask_blend_pd(is_d(q, _CMP_UNORD_Q, 0.0), loss, q);
+    loss = sub_d(zero_d(), loss);
+    return blend_d(is_d(q, _CMP_UNORD_Q, 0.0), loss, q);
 }
-static inline __m512d bce_grad_v(__m512d p, __m512d y, double delta)
+static inline vdouble bce_grad_v(vdouble p, vdouble y, double delta)
 {
     (void)delta;
-    __m512d q = clamp_prob_v(p);
-    return _mm512_div_pd(_mm512_sub_pd(q, y), _mm512_mul_pd(q, _mm512_sub_pd(splat_d(1.0), q)));
+    vdouble q = clamp_prob_v(p);
+    return div_d(sub_d(q, y), mul_d(q, sub_d(splat_d(1.0), q)));
 }
-static inline __mmask16 bce_label_bad_v(__m512 y) { return ~(is_v(y, _CMP_GE_OQ, 0.0f) & is_v(y, _CMP_LE_OQ, 1.0f)); }
+static inline vmask bce_label_ok_v(vfloat y) { return and_m(is_v(y, _CMP_GE_OQ, 0.0f), is_v(y, _CMP_LE_OQ, 1.0f)); }
 
-static inline __mmask16 mae_label_bad_v(__m512 y) { (void)y; return 0; }
-static inline __mmask16 mse_label_bad_v(__m512 y) { (void)y; return 0; }
-static inline __mmask16 huber_label_bad_v(__m512 y) { (void)y; return 0; }
+static inline vmask mae_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK_LANES); }
+static inline vmask mse_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK_LANES); }
+static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK_LANES); }
 
-/* BLOCK_SUM on 16 lanes (8 double lanes for each half of the 16 floats). */
+/* The statements (the arguments after count) with `count` = n, the lanes a step takes (n >=
+   FPK_LANES: all). Where masks are emulated (AVX2: FPK_FREE_MASKS 0), whole vectors get a copy
+   of their own, in which count is the constant FPK_LANES and the masks and partial loads fold
+   away. */
+#define WITH_COUNT(n, count, ...)                                                           \
+    do {                                                                                    \
+        if (!FPK_FREE_MASKS && (n) >= FPK_LANES) {                                          \
+            const size_t count = FPK_LANES;                                                 \
+            __VA_ARGS__;                                                                    \
+        } else {                                                                            \
+            const size_t count = (n);                                                       \
+            __VA_ARGS__;                                                                    \
+        }                                                                                   \
+    } while (0)
+
+/* BLOCK_SUM on vectors (double lanes for each half of the floats). */
 #define BLOCK_SUM_V(NAME)                                                                   \
     static double NAME##_block_sum_v(const float *pred, const float *target, size_t start,  \
                                      size_t end, int *bad, double delta)                    \
     {                                                                                       \
-        __m512d low = _mm512_setzero_pd(), high = _mm512_setzero_pd();                      \
-        __mmask16 bad_lanes = 0;                                                            \
-        for (size_t i = start; i < end; i += 16) {                                          \
-            __mmask16 m = first_lanes(end - i);                                         \
-            fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                           \
-            __m512 p = _mm512_maskz_loadu_ps(m, pred + i), y = _mm512_maskz_loadu_ps(m, target + i); \
-            bad_lanes |= NAME##_label_bad_v(y) & m;                                         \
-            low = _mm512_mask_add_pd(low, (__mmask8)m, low,                                 \
-                                     NAME##_loss_v(low_half(p), low_half(y), delta));       \
-            high = _mm512_mask_add_pd(high, (__mmask8)(m >> 8), high,                       \
-                                      NAME##_loss_v(high_half(p), high_half(y), delta));    \
-        }                                                                                   \
-        *bad = bad_lanes != 0;                                                              \
-        return _mm512_reduce_add_pd(_mm512_add_pd(low, high));                              \
+        vdouble low = zero_d(), high = zero_d();                                            \
+        vmask bad_lanes = no_lanes();                                                       \
+        for (size_t i = start; i < end; i += FPK_LANES)                                     \
+            WITH_COUNT(end - i, count,                                                      \
+                vmask m = first_lanes(count);                                               \
+                fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                       \
+                vfloat p = load_first_v(pred + i, count), y = load_first_v(target + i, count); \
+                bad_lanes = or_m(bad_lanes, andnot_m(NAME##_label_ok_v(y), m));             \
+                low = add_lanes_d(low, low_half_m(m),                                       \
+                                  NAME##_loss_v(low_half(p), low_half(y), delta));          \
+                high = add_lanes_d(high, high_half_m(m),                                    \
+                                   NAME##_loss_v(high_half(p), high_half(y), delta)));      \
+        *bad = any_m(bad_lanes);                                                            \
+        return reduce_add_d(add_d(low, high));                                              \
     }
 
 /* for i in [lo, hi): out[i] = (float)(scale * FN(pred[i], target[i])), FN = NAME_loss_v or
@@ -327,22 +333,23 @@ static inline __mmask16 huber_label_bad_v(__m512 y) { (void)y; return 0; }
    fpk_step, so that the full ones can use streaming stores. */
 #define MAP_RANGE_V(NAME, FN, out, lo, hi, streaming, scale, delta, bad_lanes)              \
     do {                                                                                    \
-        __m512d scale_ = splat_d(scale);                                                    \
+        vdouble scale_ = splat_d(scale);                                                    \
         for (size_t i = (lo), step; i < (hi); i += step) {                                  \
             step = fpk_step((out) + i, (hi) - i, streaming);                                \
-            __mmask16 m = first_lanes(step);                                            \
-            fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                           \
-            __m512 p = _mm512_maskz_loadu_ps(m, pred + i), y = _mm512_maskz_loadu_ps(m, target + i); \
-            bad_lanes |= NAME##_label_bad_v(y) & m;                                         \
-            __m512 v = join_halves(                                                         \
-                _mm512_mul_pd(scale_, NAME##_##FN##_v(low_half(p), low_half(y), delta)),    \
-                _mm512_mul_pd(scale_, NAME##_##FN##_v(high_half(p), high_half(y), delta))); \
-            fpk_store_step((out) + i, v, step, streaming);                                  \
+            WITH_COUNT(step, count,                                                         \
+                vmask m = first_lanes(count);                                               \
+                fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                       \
+                vfloat p = load_first_v(pred + i, count), y = load_first_v(target + i, count); \
+                bad_lanes = or_m(bad_lanes, andnot_m(NAME##_label_ok_v(y), m));             \
+                vfloat v = join_halves(                                                     \
+                    mul_d(scale_, NAME##_##FN##_v(low_half(p), low_half(y), delta)),        \
+                    mul_d(scale_, NAME##_##FN##_v(high_half(p), high_half(y), delta)));     \
+                fpk_store_step((out) + i, v, count, streaming));                            \
         }                                                                                   \
         if (streaming) fpk_stream_fence();                                                  \
     } while (0)
 
-/* ELEMENTWISE_LOSS for float on 16 lanes. */
+/* ELEMENTWISE_LOSS for float on vectors. */
 #define ELEMENTWISE_LOSS_V(NAME, HYPER, ...)                                                \
     BLOCK_SUM_V(NAME)                                                                       \
     int fpk_##NAME##_value_f32(const float *pred, const float *target, size_t n,            \
@@ -355,9 +362,9 @@ static inline __mmask16 huber_label_bad_v(__m512 y) { (void)y; return 0; }
             if (!pred || !target || !per_element) return FPK_ERR_NULL;                      \
             int bad = 0, streaming = fpk_streams(per_element, n, sizeof(float));            \
             FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                              \
-                __mmask16 bad_lanes = 0;                                                    \
+                vmask bad_lanes = no_lanes();                                               \
                 MAP_RANGE_V(NAME, loss, per_element, lo, hi, streaming, 1.0, HYPER, bad_lanes); \
-                if (bad_lanes) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););               \
+                if (any_m(bad_lanes)) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););        \
             return bad ? FPK_ERR_VALUE : FPK_OK;                                            \
         }                                                                                   \
         if (!total) return FPK_ERR_NULL;                                                    \
@@ -378,9 +385,9 @@ static inline __mmask16 huber_label_bad_v(__m512 y) { (void)y; return 0; }
         double scale = reduction == FPK_REDUCTION_MEAN ? 1.0 / (double)n : 1.0;             \
         int bad = 0, streaming = fpk_streams(grad, n, sizeof(float));                       \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            __mmask16 bad_lanes = 0;                                                        \
+            vmask bad_lanes = no_lanes();                                                   \
             MAP_RANGE_V(NAME, grad, grad, lo, hi, streaming, scale, HYPER, bad_lanes);      \
-            if (bad_lanes) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                   \
+            if (any_m(bad_lanes)) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););            \
         return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
     }
 #define ELEMENTWISE_LOSS_F32(NAME, LOSS, GRAD, LABEL_OK, HYPER, ...)                        \
@@ -389,7 +396,7 @@ static inline __mmask16 huber_label_bad_v(__m512 y) { (void)y; return 0; }
 #define VECTOR_F32 0
 #define ELEMENTWISE_LOSS_F32(NAME, LOSS, GRAD, LABEL_OK, HYPER, ...)                        \
     ELEMENTWISE_LOSS(NAME, f32, float, LOSS, GRAD, LABEL_OK, HYPER, __VA_ARGS__)
-#endif /* __AVX512F__ */
+#endif /* FPK_SIMD */
 
 /* HYPER: the hyper-parameter handed to the block sum (0.0 when the loss has none); the
    variadic part declares it as a kernel argument (", double delta"). */
@@ -535,7 +542,7 @@ LOG_SUM_EXP(f64, double)
 #define CCE_ROW_S(T, p, labels, target_rows, r, cols, result, bad)                          \
     CCE_ROW(T, p, labels, target_rows, r, cols, result, bad)
 #if VECTOR_F32
-/* softmax_cross_entropy of float rows with class labels, on 16 lanes. With m the row's
+/* softmax_cross_entropy of float rows with class labels, on vectors. With m the row's
    maximum, e_j = e^(z_j - m) in float and S = sum over j != c of e_j in double:
      loss_row = log(S + e_c) - (z_c - m) = log1p(S / e_c)      (accurate as p_c -> 1)
      d loss_row / d z_j = e_j / (S + e_c) for j != c,   d loss_row / d z_c = -S / (S + e_c)
@@ -544,58 +551,57 @@ LOG_SUM_EXP(f64, double)
 
 #define SCE_STAGE 4096      /* the longest row whose e_j are kept for the gradient */
 
-/* e^(z - m) on 16 lanes for z <= m, within about 1 ULP: z - m is rounded (by up to
+/* e^(z - m) for z <= m, within about 1 ULP: z - m is rounded (by up to
    |z - m| 2^-24, which would grow the error with |z - m|, as in a float softmax), so its
    rounding error err (two-sum) is put back through e^(t + err) = e^t (1 + err). z = -inf is
    taken as -FLT_MAX (e^t is 0 either way; the two-sum of -inf would be NaN). */
-static inline __m512 exp_shifted_v(__m512 z, __m512 m)
+static inline vfloat exp_shifted_v(vfloat z, vfloat m)
 {
-    z = _mm512_max_ps(_mm512_set1_ps(-FLT_MAX), z);
-    __m512 t = _mm512_sub_ps(z, m);
-    __m512 back = _mm512_sub_ps(t, z);
-    __m512 err = _mm512_sub_ps(_mm512_sub_ps(z, _mm512_sub_ps(t, back)), _mm512_add_ps(m, back));
-    __m512 e = exp_scaled_v(t, _mm512_setzero_ps());
-    return _mm512_fmadd_ps(e, err, e);
+    z = max_v(splat(-FLT_MAX), z);
+    vfloat t = sub_v(z, m);
+    vfloat back = sub_v(t, z);
+    vfloat err = sub_v(sub_v(z, sub_v(t, back)), add_v(m, back));
+    vfloat e = exp_scaled_v(t, zero_v());
+    return fma_v(e, err, e);
 }
 
 /* The largest entry of the row (NaN skipped, as log_sum_exp); the next rows are read ahead. */
 static inline float row_max_v(const float *z, size_t cols)
 {
-    __m512 most = _mm512_set1_ps(-INFINITY);
-    for (size_t j = 0; j < cols; j += 16) {
-        __mmask16 lanes = first_lanes(cols - j);
-        fpk_read_ahead(z + j);
-        most = _mm512_max_ps(_mm512_mask_loadu_ps(most, lanes, z + j), most);
-    }
-    return _mm512_reduce_max_ps(most);
+    vfloat most = splat(-INFINITY);
+    for (size_t j = 0; j < cols; j += FPK_LANES)
+        WITH_COUNT(cols - j, count,
+            fpk_read_ahead(z + j);
+            most = max_v(load_first_or_v(most, z + j, count), most));
+    return reduce_max_v(most);
 }
 
 /* S = sum over j != c of e_j, and *e_c; with `stage` (the gradient), the e_j are kept there
-   (room for cols rounded up to 16). S is summed in double, for the value in float over 64
-   entries (4 per lane) first. */
+   (room for cols rounded up to FPK_LANES). S is summed in double, for the value in float over
+   4 entries per lane first. */
 static inline double row_exp_sum_v(const float *z, size_t cols, float m, size_t c, float *e_c,
                                    float *stage)
 {
-    __m512 shift = _mm512_set1_ps(m);
-    __m512d low = _mm512_setzero_pd(), high = _mm512_setzero_pd();
-    size_t chunk = stage ? 16 : 64;
+    vfloat shift = splat(m);
+    vdouble low = zero_d(), high = zero_d();
+    size_t chunk = stage ? FPK_LANES : 4 * FPK_LANES;
     for (size_t at = 0; at < cols; at += chunk) {
-        __m512 part = _mm512_setzero_ps();
-        for (size_t j = at; j < at + chunk && j < cols; j += 16) {
-            __mmask16 lanes = first_lanes(cols - j);
-            __m512 e = exp_shifted_v(_mm512_maskz_loadu_ps(lanes, z + j), shift);
-            if (stage) _mm512_storeu_ps(stage + j, e);
-            if (c - j < 16) {
-                __mmask16 label = (__mmask16)(1u << (c - j));
-                *e_c = _mm512_cvtss_f32(_mm512_maskz_compress_ps(label, e));
-                lanes &= (__mmask16)~label;
-            }
-            part = _mm512_mask_add_ps(part, lanes, part, e);
-        }
-        low = _mm512_add_pd(low, low_half(part));
-        high = _mm512_add_pd(high, high_half(part));
+        vfloat part = zero_v();
+        for (size_t j = at; j < at + chunk && j < cols; j += FPK_LANES)
+            WITH_COUNT(cols - j, count,
+                vmask lanes = first_lanes(count);
+                vfloat e = exp_shifted_v(load_first_v(z + j, count), shift);
+                if (stage) store_v(stage + j, e);
+                if (c - j < FPK_LANES) {
+                    vmask label = one_lane(c - j);
+                    *e_c = lane_v(e, label);
+                    lanes = andnot_m(label, lanes);
+                }
+                part = add_lanes_v(part, lanes, e));
+        low = add_d(low, low_half(part));
+        high = add_d(high, high_half(part));
     }
-    return _mm512_reduce_add_pd(_mm512_add_pd(low, high));
+    return reduce_add_d(add_d(low, high));
 }
 
 /* *loss of one row with label c (c < cols); 0 when the row must take the scalar path. */
@@ -620,14 +626,14 @@ static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double s
     if (isinf(m) || isnan(others) || isnan(z[c])) return 0;
     double all = others + e_c, factor = scale / all;
     /* the factor in two floats, so that e_j * factor is rounded once */
-    __m512 factor_hi = _mm512_set1_ps((float)factor);
-    __m512 factor_lo = _mm512_set1_ps((float)(factor - (float)factor));
-    __m512 g_c = _mm512_set1_ps((float)(-scale * others / all));
+    vfloat factor_hi = splat((float)factor);
+    vfloat factor_lo = splat((float)(factor - (float)factor));
+    vfloat g_c = splat((float)(-scale * others / all));
     for (size_t j = 0, step; j < cols; j += step) {
         step = fpk_step(g + j, cols - j, streaming);
-        __m512 e = _mm512_loadu_ps(stage + j);
-        __m512 v = _mm512_fmadd_ps(e, factor_hi, _mm512_mul_ps(e, factor_lo));
-        if (c - j < step) v = _mm512_mask_mov_ps(v, (__mmask16)(1u << (c - j)), g_c);
+        vfloat e = load_v(stage + j);
+        vfloat v = fma_v(e, factor_hi, mul_v(e, factor_lo));
+        if (c - j < step) v = blend_v(one_lane(c - j), v, g_c);
         fpk_store_step(g + j, v, step, streaming);
     }
     return 1;

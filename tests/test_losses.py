@@ -359,11 +359,41 @@ def test_elementwise_float32_exact_in_double(name, n, threads):
     assert ulps(make(name, reduction="sum").gradient(pred, target), slopes).max() <= 0.5001
 
 
+@pytest.mark.parametrize("name", ["hinge", "bce"])
+def test_float32_bad_label_at_any_lane(name):
+    """The float32 vector kernels find a bad label in any lane of a whole or a partial vector,
+    and ignore the lanes past the end (n = 4096 + 23: a last block of whole vectors and a tail)."""
+    n = 4096 + 23
+    pred, target = sample(name, n, np.float32, seed=3)
+    for at in list(range(0, 17)) + list(range(4096, n)):
+        bad = target.copy()
+        bad[at] = 0.5 if name == "hinge" else 1.5
+        for reduction in ("sum", "none"):
+            with pytest.raises(ValueError):
+                make(name, reduction=reduction).value(pred, bad)
+        with pytest.raises(ValueError):
+            make(name).gradient(pred, bad)
+        with pytest.raises(ValueError):                   # a tail of `at + 1` elements
+            make(name).value(pred[: at + 1], bad[: at + 1])
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_float32_nan_at_any_lane(name):
+    """A NaN prediction in any lane of a float32 vector, whole or partial, reaches the sum."""
+    pred, target = sample(name, 40, np.float32, seed=4)
+    for n in (1, 7, 8, 9, 16, 17, 40):
+        for at in range(n):
+            nan_pred = pred[:n].copy()
+            nan_pred[at] = np.nan
+            assert np.isnan(make(name, reduction="sum").value(nan_pred, target[:n]))
+            assert np.isnan(make(name, reduction="none").value(nan_pred, target[:n])[at])
+
+
 def test_softmax_cross_entropy_float32_accuracy(threads):
     """float32 rows: values within 2e-7 relative and slopes within 3 ULP of float64, also when
     the label is nearly certain (loss and its slope far below 1; the portable path computes
     lse - z_label, accurate to 1e-15 absolute only)."""
-    fast = "avx512" in fk.runtime.info()["simd"]
+    fast = fk.runtime.info()["simd"] in ("avx512", "avx2")      # the vector path of losses.c
     rng = np.random.default_rng(8)
     for scale, cols in ((1.0, 1000), (6.0, 37), (30.0, 5)):
         logits = (rng.standard_normal((500, cols)) * scale).astype(np.float32)
