@@ -930,7 +930,7 @@ static int median_window_f32(const float *x, size_t n, int threads, float *resul
             r == MIN ? group_min_##sfx : r == MAX ? group_max_##sfx : group_sum_##sfx; \
         FPK_PARALLEL_FOR((size_t)threads, threads, part, {                      \
             size_t lo = nb * part / (size_t)threads, hi = nb * (part + 1) / (size_t)threads; \
-            size_t full = MIN_SIZE(hi, n / BLOCK); /* full blocks end here */     \
+            size_t full = MIN_SIZE(hi, n / BLOCK); /* full blocks end here */   \
             size_t q = group && full > lo ? (full - lo) / GROUP : 0;            \
             for (size_t k = 0; k < q; k++)                                      \
                 group(x + (lo + k) * BLOCK, q * BLOCK, partial + lo + k, q);    \

@@ -463,20 +463,32 @@ def test_formulaic_matmul():
 
 
 @pytest.mark.parametrize("name", BINARY)
-def test_binary_streaming_stores_for_large_arrays(name, threads):
+def test_binary_streaming_stores_for_large_arrays(name, dtype, threads):
     """Outputs of 32 MiB and more are written with streaming stores (head, vectors, tail)."""
-    n = (32 << 20) // 8 + 13
+    n = (32 << 20) // dtype.itemsize + 13
     rng = np.random.default_rng(15)
-    a = rng.standard_normal(n)
-    b = rng.uniform(0.5, 2, n)
+    a = rng.standard_normal(n).astype(dtype)
+    b = rng.uniform(0.5, 2, n).astype(dtype)
     want = BINARY[name](a, b)
     assert_same(getattr(fk, name)(a, b), want)
-    storage = np.empty(n + 1)
-    out = storage[1:]  # 8 bytes past a 64-byte boundary
+    storage = np.empty(n + 1, dtype)
+    out = storage[1:]  # one element past a 64-byte boundary
     assert getattr(fk, name)(a, b, out=out) is out
     assert_same(out, want)
     assert getattr(fk, name)(a, b, out=a) is a
     assert_same(a, want)
+
+
+@pytest.mark.parametrize("name", SCALAR)
+def test_scalar_ops_streaming_stores_for_large_arrays(name, dtype, threads):
+    """x op s with an output of 32 MiB or more: streaming stores too."""
+    n = (32 << 20) // dtype.itemsize + 7
+    x = np.random.default_rng(16).standard_normal(n).astype(dtype)
+    want = SCALAR[name](x, dtype.type(1.7))
+    assert_same(getattr(fk, name)(x, 1.7), want)
+    out = np.empty(n + 3, dtype)[3:]  # three elements past a 64-byte boundary
+    assert getattr(fk, name)(x, 1.7, out=out) is out
+    assert_same(out, want)
 
 
 def unaligned(values, dtype=np.float64):

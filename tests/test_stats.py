@@ -189,6 +189,25 @@ def test_nan_anywhere_propagates(threads):
         assert np.isnan(down[457]) and not np.isnan(down[456]), name
 
 
+def test_min_max_find_the_extreme_in_every_block(dtype, threads):
+    """Whole-array reductions read each thread's blocks from 4 stretches side by side, then the
+    blocks left over one by one: an extreme or a NaN counts in whichever block it lies."""
+    n = 4096 * 37 + 5  # 38 blocks of 4096: groups of 4, blocks left over, a short last block
+    x = np.random.default_rng(9).standard_normal(n).astype(dtype)
+    for block in range(38):
+        at = min(block * 4096 + block * 997 % 4096, n - 1)
+        for value in (-10.0, 10.0, np.nan):
+            y = x.copy()
+            y[at] = value
+            for name in ("min", "max"):
+                got, want = getattr(fk, name)(y), reference(name, y)
+                assert np.isnan(got) == np.isnan(want) and (np.isnan(got) or got == want), \
+                    (block, value, name)
+        y = x.copy()
+        y[at] = 1e6
+        check_close(fk.sum(y), reference("sum", y), "sum", dtype, scale=1e6)
+
+
 @pytest.mark.parametrize("pattern", ["sorted", "reversed", "equal", "few", "organ", "sawtooth",
                                      "random"])
 @pytest.mark.parametrize("n", [1, 2, 3, 16, 17, 100, 1001, 100_000, 300_000, 300_001])
