@@ -131,6 +131,42 @@ static void check_arithmetic(void)
     to_array(got, fms_v(v, v, splat(1.0f)));
     for (int j = 0; j < FPK_LANES; j++) check(same(got[j], fmaf(x[j], x[j], -1.0f)), "fms_v", got[j], fmaf(x[j], x[j], -1.0f));
 }
+
+static void check_doubles(void)
+{
+    /* the halves of a vfloat as doubles and back; masks split into halves; double lookups */
+    float x[FPK_LANES], got[FPK_LANES];
+    for (int j = 0; j < FPK_LANES; j++) x[j] = (float)j * 1.25f - 3.0f;
+    to_array(got, join_halves(low_half(from_array(x)), high_half(from_array(x))));
+    for (int j = 0; j < FPK_LANES; j++) check(got[j] == x[j], "join_halves", got[j], x[j]);
+    static const double table[16] __attribute__((aligned(64))) = {
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    enum { HALF = FPK_LANES / 2 };
+    for (int shift = 0; shift < 16; shift++) {
+        int64_t index[HALF];
+        double out[HALF];
+        for (int j = 0; j < HALF; j++) index[j] = (j * 5 + shift) % 16;
+        vlong i;
+        memcpy(&i, index, sizeof i);
+        vdouble v = lookup16_d(table, i);
+        memcpy(out, &v, sizeof out);
+        for (int j = 0; j < HALF; j++) check(out[j] == table[index[j]], "lookup16_d", out[j], table[index[j]]);
+    }
+    /* lanes 3.. of the floats: the low half's mask and the high half's, used to add */
+    vmask m = is_v(from_array(x), _CMP_GT_OQ, 0.5f);       /* x_j > 0.5 from j = 3 on */
+    vdouble nan = splat_d(NAN), low = add_lanes_d(zero_d(), low_half_m(m), nan);
+    vdouble high = add_lanes_d(zero_d(), high_half_m(m), splat_d(1.0));
+    double lo[HALF], hi[HALF];
+    memcpy(lo, &low, sizeof lo);
+    memcpy(hi, &high, sizeof hi);
+    for (int j = 0; j < HALF; j++) {
+        check(j < 3 ? lo[j] == 0 : isnan(lo[j]), "add_lanes_d low half", lo[j], j < 3 ? 0 : NAN);
+        check(hi[j] == (HALF + j >= 3 ? 1.0 : 0.0), "add_lanes_d high half", hi[j], HALF + j >= 3);
+    }
+    for (unsigned k = 0; k < FPK_LANES; k++)
+        check(lane_v(from_array(x), one_lane(k)) == x[k], "lane_v", lane_v(from_array(x), one_lane(k)), x[k]);
+    check(!any_m(no_lanes()), "no_lanes", 1, 0);
+}
 #endif
 
 int main(void)
@@ -140,6 +176,7 @@ int main(void)
     check_lookup_and_blend();
     check_memory();
     check_arithmetic();
+    check_doubles();
     printf("%d lanes: %d checks passed, %d failed\n", FPK_LANES, checks - failures, failures);
 #else
     printf("no vector instruction set in this build: 0 checks passed\n");
