@@ -328,23 +328,34 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
         return reduce_add_d(add_d(low, high));                                              \
     }
 
-/* for i in [lo, hi): out[i] = (float)(scale * FN(pred[i], target[i])), FN = NAME_loss_v or
-   NAME_grad_v; bad_lanes collects the label failures. When streaming, the steps follow
-   fpk_step, so that the full ones can use streaming stores. */
+/* out[i, i + count) = (float)(scale_ * FN(pred[i], target[i])) for the next `count` elements,
+   FN = NAME_loss_v or NAME_grad_v; bad_lanes collects the label failures. */
+#define MAP_STEP_V(NAME, FN, out, i, count, streaming, delta, bad_lanes)                    \
+    do {                                                                                    \
+        vmask m = first_lanes(count);                                                       \
+        fpk_read_ahead(pred + (i)), fpk_read_ahead(target + (i));                           \
+        vfloat p = load_first_v(pred + (i), count), y = load_first_v(target + (i), count);  \
+        bad_lanes = or_m(bad_lanes, andnot_m(NAME##_label_ok_v(y), m));                     \
+        vfloat v = join_halves(mul_d(scale_, NAME##_##FN##_v(low_half(p), low_half(y), delta)), \
+                               mul_d(scale_, NAME##_##FN##_v(high_half(p), high_half(y), delta))); \
+        fpk_store_step((out) + (i), v, count, streaming);                                   \
+    } while (0)
+
+/* MAP_STEP_V over [lo, hi). When streaming, the steps follow fpk_step, so that the full ones
+   can use streaming stores. Where masks are emulated (AVX2: FPK_FREE_MASKS 0), a run of whole
+   vectors (aligned when streaming, once fpk_step gives a whole one) takes a loop of its own, in
+   which the masks fold away. */
 #define MAP_RANGE_V(NAME, FN, out, lo, hi, streaming, scale, delta, bad_lanes)              \
     do {                                                                                    \
         vdouble scale_ = splat_d(scale);                                                    \
         for (size_t i = (lo), step; i < (hi); i += step) {                                  \
             step = fpk_step((out) + i, (hi) - i, streaming);                                \
-            WITH_COUNT(step, count,                                                         \
-                vmask m = first_lanes(count);                                               \
-                fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                       \
-                vfloat p = load_first_v(pred + i, count), y = load_first_v(target + i, count); \
-                bad_lanes = or_m(bad_lanes, andnot_m(NAME##_label_ok_v(y), m));             \
-                vfloat v = join_halves(                                                     \
-                    mul_d(scale_, NAME##_##FN##_v(low_half(p), low_half(y), delta)),        \
-                    mul_d(scale_, NAME##_##FN##_v(high_half(p), high_half(y), delta)));     \
-                fpk_store_step((out) + i, v, count, streaming));                            \
+            if (!FPK_FREE_MASKS && step == FPK_LANES) {                                     \
+                for (step = 0; (hi) - i - step >= FPK_LANES; step += FPK_LANES)             \
+                    MAP_STEP_V(NAME, FN, out, i + step, FPK_LANES, streaming, delta, bad_lanes); \
+            } else {                                                                        \
+                MAP_STEP_V(NAME, FN, out, i, step, streaming, delta, bad_lanes);            \
+            }                                                                               \
         }                                                                                   \
         if (streaming) fpk_stream_fence();                                                  \
     } while (0)
