@@ -51,10 +51,12 @@ static inline double huber_loss(double p, double y, double delta)
     double e = p - y, a = fabs(e);
     return a <= delta ? 0.5 * e * e : (a == a ? delta * (a - 0.5 * delta) : a);
 }
+/* e within delta, delta sign(e) beyond: e clamped to [-delta, delta] (delta > 0), written as
+   vector max and min compute it (NaN stays NaN). */
 static inline double huber_grad(double p, double y, double delta)
 {
-    double e = p - y;
-    return fabs(e) <= delta ? e : delta * sign_of(e);
+    double e = p - y, above = -delta > e ? -delta : e;
+    return delta < above ? delta : above;
 }
 
 /* p clamped to [eps, 1 - eps]; NaN stays NaN. */
@@ -253,9 +255,7 @@ static inline vdouble huber_loss_v(vdouble p, vdouble y, double delta)
 }
 static inline vdouble huber_grad_v(vdouble p, vdouble y, double delta)
 {
-    vdouble e = sub_d(p, y);
-    vdouble outside = mul_d(splat_d(delta), sign_v(e));
-    return blend_d(cmp_d(abs_d(e), splat_d(delta), _CMP_LE_OQ), outside, e);
+    return min_d(splat_d(delta), max_d(splat_d(-delta), sub_d(p, y)));
 }
 
 /* clamp_prob on double lanes (NaN stays NaN). */
