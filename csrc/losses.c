@@ -51,10 +51,12 @@ static inline double huber_loss(double p, double y, double delta)
     double e = p - y, a = fabs(e);
     return a <= delta ? 0.5 * e * e : (a == a ? delta * (a - 0.5 * delta) : a);
 }
+/* e within delta, delta sign(e) beyond: e clamped to [-delta, delta] (delta > 0), written as
+   vector max and min compute it (NaN stays NaN). */
 static inline double huber_grad(double p, double y, double delta)
 {
-    double e = p - y;
-    return fabs(e) <= delta ? e : delta * sign_of(e);
+    double e = p - y, above = -delta > e ? -delta : e;
+    return delta < above ? delta : above;
 }
 
 /* p clamped to [eps, 1 - eps]; NaN stays NaN. */
@@ -253,9 +255,7 @@ static inline vdouble huber_loss_v(vdouble p, vdouble y, double delta)
 }
 static inline vdouble huber_grad_v(vdouble p, vdouble y, double delta)
 {
-    vdouble e = sub_d(p, y);
-    vdouble outside = mul_d(splat_d(delta), sign_v(e));
-    return blend_d(cmp_d(abs_d(e), splat_d(delta), _CMP_LE_OQ), outside, e);
+    return min_d(splat_d(delta), max_d(splat_d(-delta), sub_d(p, y)));
 }
 
 /* clamp_prob on double lanes (NaN stays NaN). */
@@ -307,6 +307,25 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
         }                                                                                   \
     } while (0)
 
+/* For each step of [lo, hi) that fpk_step gives (when streaming, the whole ones are aligned):
+   the statements with i the step's first element and count its length. Where masks are
+   emulated, a run of whole steps takes a loop of its own, in which count is the constant
+   FPK_LANES (the masks fold away, and there is no fpk_step per step). */
+#define FOR_STEPS(out, lo, hi, streaming, i, count, ...)                                    \
+    for (size_t i = (lo), step_; i < (hi); i += step_) {                                    \
+        step_ = fpk_step((out) + i, (hi) - i, streaming);                                   \
+        if (!FPK_FREE_MASKS && step_ == FPK_LANES) {                                        \
+            const size_t count = FPK_LANES;                                                 \
+            for (; (hi) - i >= FPK_LANES; i += FPK_LANES) {                                 \
+                __VA_ARGS__;                                                                \
+            }                                                                               \
+            step_ = 0;                                                                      \
+        } else {                                                                            \
+            const size_t count = step_;                                                     \
+            __VA_ARGS__;                                                                    \
+        }                                                                                   \
+    }
+
 /* BLOCK_SUM on vectors (double lanes for each half of the floats). */
 #define BLOCK_SUM_V(NAME)                                                                   \
     static double NAME##_block_sum_v(const float *pred, const float *target, size_t start,  \
@@ -329,23 +348,20 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
     }
 
 /* for i in [lo, hi): out[i] = (float)(scale * FN(pred[i], target[i])), FN = NAME_loss_v or
-   NAME_grad_v; bad_lanes collects the label failures. When streaming, the steps follow
-   fpk_step, so that the full ones can use streaming stores. */
+   NAME_grad_v; bad_lanes collects the label failures. The steps follow fpk_step, so that when
+   streaming the full ones can use streaming stores. */
 #define MAP_RANGE_V(NAME, FN, out, lo, hi, streaming, scale, delta, bad_lanes)              \
     do {                                                                                    \
         vdouble scale_ = splat_d(scale);                                                    \
-        for (size_t i = (lo), step; i < (hi); i += step) {                                  \
-            step = fpk_step((out) + i, (hi) - i, streaming);                                \
-            WITH_COUNT(step, count,                                                         \
-                vmask m = first_lanes(count);                                               \
-                fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                       \
-                vfloat p = load_first_v(pred + i, count), y = load_first_v(target + i, count); \
-                bad_lanes = or_m(bad_lanes, andnot_m(NAME##_label_ok_v(y), m));             \
-                vfloat v = join_halves(                                                     \
-                    mul_d(scale_, NAME##_##FN##_v(low_half(p), low_half(y), delta)),        \
-                    mul_d(scale_, NAME##_##FN##_v(high_half(p), high_half(y), delta)));     \
-                fpk_store_step((out) + i, v, count, streaming));                            \
-        }                                                                                   \
+        FOR_STEPS(out, lo, hi, streaming, i, count,                                         \
+            vmask m = first_lanes(count);                                                   \
+            fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                           \
+            vfloat p = load_first_v(pred + i, count), y = load_first_v(target + i, count);  \
+            bad_lanes = or_m(bad_lanes, andnot_m(NAME##_label_ok_v(y), m));                 \
+            vfloat v = join_halves(                                                         \
+                mul_d(scale_, NAME##_##FN##_v(low_half(p), low_half(y), delta)),            \
+                mul_d(scale_, NAME##_##FN##_v(high_half(p), high_half(y), delta)));         \
+            fpk_store_step((out) + i, v, count, streaming));                                \
         if (streaming) fpk_stream_fence();                                                  \
     } while (0)
 
@@ -629,13 +645,11 @@ static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double s
     vfloat factor_hi = splat((float)factor);
     vfloat factor_lo = splat((float)(factor - (float)factor));
     vfloat g_c = splat((float)(-scale * others / all));
-    for (size_t j = 0, step; j < cols; j += step) {
-        step = fpk_step(g + j, cols - j, streaming);
+    FOR_STEPS(g, 0, cols, streaming, j, count,
         vfloat e = load_v(stage + j);
         vfloat v = fma_v(e, factor_hi, mul_v(e, factor_lo));
-        if (c - j < step) v = blend_v(one_lane(c - j), v, g_c);
-        fpk_store_step(g + j, v, step, streaming);
-    }
+        if (c - j < count) v = blend_v(one_lane(c - j), v, g_c);
+        fpk_store_step(g + j, v, count, streaming));
     return 1;
 }
 
