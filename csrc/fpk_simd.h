@@ -1,8 +1,8 @@
 /* fpk_simd.h - private to fpkernels' C files: one vocabulary for the vector kernels, two
  * instruction sets under it.
  *
- * The float32 kernels of activations.c (and the vector helpers of fpk_vmath.h, fpk_stream.h)
- * are written once, with the operations below, and compile to
+ * The float32 kernels of activations.c and losses.c (and the vector helpers of fpk_vmath.h and
+ * fpk_stream.h) are written once, with the operations below, and compile to
  *   AVX-512:     16 float lanes, masks in mask registers, vscalefps, vpermps over 16 entries;
  *   AVX2 + FMA:   8 float lanes, masks as all-ones / all-zero lanes, and the few AVX-512
  *                 instructions AVX2 lacks built from two or three of its own.
@@ -290,7 +290,7 @@ static inline vfloat load_first_v(const float *p, size_t count)
 }
 static inline vfloat load_first_or_v(vfloat fill, const float *p, size_t count)
 {
-    return count >= 8 ? _mm256_loadu_ps(p) : blend_v(first_lanes(count), fill, load_first_v(p, count));
+    return count >= 8 ? _mm256_loadu_ps(p) : blend_v(first_lanes(count), fill, _mm256_maskload_ps(p, first_lanes_i(count)));
 }
 static inline void store_first_v(float *p, vfloat x, size_t count)
 {
