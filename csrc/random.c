@@ -58,16 +58,10 @@ void fpk_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_
 /* u in [0, 1) from the top 24 bits of a word: every float32 multiple of 2^-24. */
 static inline float unit_f32(uint32_t w) { return (float)(w >> 8) * 0x1p-24f; }
 
-/* u in [0, 1) from the top 53 bits of two words: every float64 multiple of 2^-53. */
+/* u in [0, 1) from the top 53 bits of two words: every float64 multiple of 2^-53. Taken as a
+   sum of two exact parts (so exact however it is compiled), which vectorises on AVX2: there is
+   no 64-bit integer to double conversion there. */
 static inline double unit_f64(uint32_t hi, uint32_t lo)
-{
-    return (double)(((uint64_t)hi << 21) | (lo >> 11)) * 0x1p-53;
-}
-
-/* The same u as a sum of two exact parts, which vectorises on AVX2 (no 64-bit integer to
-   double conversion there). The uniform fill keeps unit_f64: under FMA contraction its
-   rounding depends on the form, and its values must not change. */
-static inline double unit_f64_split(uint32_t hi, uint32_t lo)
 {
     return (double)hi * 0x1p-32 + (double)(lo >> 11) * 0x1p-53;
 }
@@ -193,10 +187,10 @@ static inline void cos_sin_turn_f64(double t, double *c, double *s)
 /* Two standard normals from a block's words: one Box-Muller pair of 53-bit uniforms. */
 static inline void normal2_f64(const uint32_t w[4], double z[2])
 {
-    double u1 = unit_f64_split(w[0], w[1]) + 0x1p-53;  /* in (0, 1]: log(u1) is finite */
+    double u1 = unit_f64(w[0], w[1]) + 0x1p-53;  /* in (0, 1]: log(u1) is finite */
     double r = sqrt(-2.0 * log_f64(u1));
     double c, s;
-    cos_sin_turn_f64(unit_f64_split(w[2], w[3]), &c, &s);
+    cos_sin_turn_f64(unit_f64(w[2], w[3]), &c, &s);
     z[0] = r * c;
     z[1] = r * s;
 }
@@ -301,16 +295,19 @@ WIDE_VECTORS static void philox_words(uint64_t first, size_t count, uint32_t k0,
 
 /* ---- fills ---- */
 
-/* low + (high - low) * u, kept inside [low, high] whatever the rounding. */
+/* low + (high - low) u as (1 - u) low + u high (1 - u is exact; no overflow even for huge
+   ranges), kept inside [low, high] whatever the rounding. The fma is written out: left to the
+   compiler, it may fuse one product in the vector body and the other in the scalar head, and a
+   fill at an odd offset would then differ from the same stretch of a longer fill. */
 static inline float scale_f32(float u, float low, float high)
 {
-    float x = (1.0f - u) * low + u * high;              /* 1 - u is exact; no overflow */
+    float x = fmaf(u, high, (1.0f - u) * low);
     return x < low ? low : x > high ? high : x;
 }
 
 static inline double scale_f64(double u, double low, double high)
 {
-    double x = (1.0 - u) * low + u * high;              /* no overflow even for huge ranges */
+    double x = fma(u, high, (1.0 - u) * low);
     return x < low ? low : x > high ? high : x;
 }
 
@@ -354,11 +351,12 @@ WIDE_VECTORS static void uniform_range_f64(double *out, size_t lo, size_t hi, ui
     size_t blocks = (hi - i) / 2;
     uint64_t first = (offset + i) >> 1;
     double *o = out + i;
-    for (size_t b = 0; b < blocks; b++) {               /* body: whole blocks */
-        uint32_t v[4];
-        philox_block(first + b, k0, k1, v);
-        o[2 * b] = scale_f64(unit_f64(v[0], v[1]), low, high);
-        o[2 * b + 1] = scale_f64(unit_f64(v[2], v[3]), low, high);
+    for (size_t b = 0; b < blocks; b += RUN) {          /* body: whole blocks, 2 doubles each */
+        uint32_t v[4 * RUN];
+        size_t count = blocks - b < RUN ? blocks - b : RUN;
+        philox_words(first + b, count, k0, k1, v);
+        for (size_t j = 0; j < 2 * count; j++)
+            o[2 * b + j] = scale_f64(unit_f64(v[2 * j], v[2 * j + 1]), low, high);
     }
     i += 2 * blocks;
     if (i < hi) {                                       /* tail: the first half of a block */

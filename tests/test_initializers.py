@@ -39,19 +39,22 @@ def test_uniform_f32_is_the_documented_word():
     assert [float(x) for x in out[4:]] == [(w >> 8) / 2**24 for w in words]
 
 
+@pytest.mark.parametrize("bounds", [(0.0, 1.0), (-1.7, 3.1)])
 @pytest.mark.parametrize("kind", ["uniform", "normal"])
-def test_offset_gives_a_piece_of_the_long_fill(kind, dtype):
+def test_offset_gives_a_piece_of_the_long_fill(kind, bounds, dtype):
     """fill(n, seed, offset) == elements [offset, offset + n) of one long fill, whatever the
-    alignment: this is what makes the result independent of how threads split the work."""
+    alignment: this is what makes the result independent of how threads split the work.
+    Bounds other than (0, 1) catch a compiler fusing a different product into an fma in the
+    vector body than in the scalar head and tail."""
     suffix = "f32" if dtype == np.float32 else "f64"
     c_type = "float[]" if dtype == np.float32 else "double[]"
     fill = getattr(lib, f"fpk_random_{kind}_{suffix}")
     whole = np.empty(101, dtype)
-    fill(whole.size, ffi.from_buffer(c_type, whole), 99, 0, 0.0, 1.0)
+    fill(whole.size, ffi.from_buffer(c_type, whole), 99, 0, *bounds)
     for offset in (0, 1, 2, 3, 5, 17):
         for n in (1, 2, 3, 7, 40):
             piece = np.empty(n, dtype)
-            fill(n, ffi.from_buffer(c_type, piece), 99, offset, 0.0, 1.0)
+            fill(n, ffi.from_buffer(c_type, piece), 99, offset, *bounds)
             assert piece.tobytes() == whole[offset:offset + n].tobytes(), (offset, n)
 
 
