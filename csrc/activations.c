@@ -631,10 +631,9 @@ static inline vfloat silu_slope_v(vfloat x)
  *   gelu(x)  = -a e R         (x <= 0),  x - a e R     (x > 0)
  *   gelu'(x) = e G            (x < 0),   1 - e G       (x >= 0)
  * a0 = 0.7518 is where gelu' crosses zero (x = -a0): taking G as (a0 - a) H, a0 in two parts,
- * keeps its relative precision there. R and H are degree-6 polynomials in d = a - lo on 16
- * intervals [lo, hi) of a (widths 1/4, 1/2, 1 and 2, four of each: the interval number is the
- * exponent and two leading mantissa bits of 2 + 2a), their coefficients picked lane by lane
- * with vpermps; d is exact, so no rounding is magnified (relative error of the fits < 1.2e-8).
+ * keeps its relative precision there. R and H are piecewise polynomials in a (fpk_gelu_tables.h:
+ * 16 intervals of degree 6 with AVX-512, 8 of degree 8 with AVX2), their coefficients picked
+ * lane by lane with one vpermps each (relative error of their float evaluation < 3e-8).
  * x^2 = hi + lo exactly (fma); e = 2^k (1 + s) and the products e R, x e R, e G are formed
  * as (c + c s) 2^k with c's rounding error carried along, so each is rounded about once, and
  * once also where it ends subnormal. Beyond |x| = 14.9, Phi is 0 or 1 in float and gelu' 0 or 1.
@@ -644,66 +643,24 @@ static inline vfloat silu_slope_v(vfloat x)
 #define GELU_A0_HI 0.75179154f          /* the root of gelu' is -a0, a0 in two parts */
 #define GELU_A0_LO -1.21144495e-08f
 
-/* R(a): on each interval the coefficients of d^6 ... d^1, the constant in two parts (high,
-   low; gelu_v rounds R once and leaves the low part unused), and the interval's left end lo.
-   All three tables were fitted in float64 (weighted least squares toward minimax relative
-   error, coefficients rounded to float highest first, the rest refitted after each). */
-static const float gelu_tail_table[9][16] __attribute__((aligned(64))) = {
-    {0.00761468429f, 0.00414108345f, 0.00231552147f, 0.00132930593f, 0.00060875417f, 0.000230892474f, 9.500749e-05f, 4.20236247e-05f,
-     1.40673174e-05f, 3.85921658e-06f, 1.25492511e-06f, 4.67287492e-07f, 1.3160431e-07f, 3.12457757e-08f, 9.36292288e-09f, 3.32677108e-09f},
-    {-0.025685152f, -0.0145281851f, -0.00845049601f, -0.00504676066f, -0.00291258213f, -0.00117978896f, -0.000518250221f, -0.00024448699f,
-     -0.000111140558f, -3.3601591e-05f, -1.19894621e-05f, -4.87457964e-06f, -1.9473523e-06f, -5.20472099e-07f, -1.73754174e-07f, -6.81437626e-08f},
-    {0.0623483546f, 0.0371744037f, 0.0227881074f, 0.0143373087f, 0.00917267986f, 0.00408204086f, 0.00196548016f, 0.00101334427f,
-     0.00054523116f, 0.000190222156f, 7.75116496e-05f, 3.56139171e-05f, 1.75900695e-05f, 5.59743057e-06f, 2.1792489e-06f, 9.79575248e-07f},
-    {-0.132967621f, -0.0842974037f, -0.0549113192f, -0.0366823636f, -0.0250714365f, -0.0124921352f, -0.00670246454f, -0.00383039773f,
-     -0.00230678031f, -0.000957858865f, -0.000456238864f, -0.000241105794f, -0.000137795345f, -5.40867914e-05f, -2.51591318e-05f, -1.31849165e-05f},
-    {0.249999449f, 0.170086488f, 0.118776053f, 0.084953174f, 0.0621059798f, 0.0351864733f, 0.0213125721f, 0.0136481654f,
-     0.00915571395f, 0.00460574916f, 0.00259522418f, 0.001590461f, 0.00103897555f, 0.000510061975f, 0.000285719696f, 0.000175407971f},
-    {-0.398942262f, -0.295434237f, -0.224132866f, -0.173767939f, -0.137363955f, -0.0902712643f, -0.0627382696f, -0.0456139483f,
-     -0.0344003998f, -0.0212997068f, -0.014345753f, -0.0102663934f, -0.00768789044f, -0.00475317799f, -0.00321849389f, -0.0023198917f},
-    {0.5f, 0.414032102f, 0.349618822f, 0.30023247f, 0.261578292f, 0.20578067f, 0.168101996f, 0.14133133f,
-     0.121513948f, 0.094410643f, 0.0769193023f, 0.0647793114f, 0.0558934808f, 0.0437987894f, 0.03597489f, 0.0305094142f},
-    {-1.19701515e-09f, -5.87719651e-10f, 1.3004998e-08f, -6.78092738e-09f, 9.50377999e-10f, -4.09642542e-09f, 4.12182111e-09f, 9.30221122e-10f,
-     1.15918097e-09f, -1.48713952e-09f, 2.58881805e-09f, 2.74669754e-09f, 1.30023259e-09f, -7.07748082e-10f, -4.54163818e-10f, 2.59589655e-10f},
-    {0.0f, 0.25f, 0.5f, 0.75f, 1.0f, 1.5f, 2.0f, 2.5f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 9.0f, 11.0f, 13.0f},
-};
+#include "fpk_gelu_tables.h"
 
-/* H(a), laid out as gelu_tail_table. */
-static const float gelu_slope_table[9][16] __attribute__((aligned(64))) = {
-    {0.00224049762f, 0.00125634519f, 0.000723703532f, 0.000427607243f, 0.000204452546f, 8.16260217e-05f, 3.52165553e-05f, 1.62698379e-05f,
-     5.78864865e-06f, 1.69600742e-06f, 5.82654422e-07f, 2.27183534e-07f, 6.78762575e-08f, 1.70417724e-08f, 5.32655342e-09f, 1.95554417e-09f},
-    {-0.00789992977f, -0.00461400719f, -0.00276834401f, -0.00170350738f, -0.00101828284f, -0.000434996648f, -0.000200614537f, -9.89303444e-05f,
-     -4.73068103e-05f, -1.52897828e-05f, -5.7639636e-06f, -2.45255978e-06f, -1.02833292e-06f, -2.90525605e-07f, -1.0107339e-07f, -4.09133563e-08f},
-    {0.0204268731f, 0.0125938421f, 0.00797248259f, 0.00517293392f, 0.00341280736f, 0.00160374376f, 0.000811059959f, 0.00043699966f,
-     0.000245250325f, 9.1384798e-05f, 3.92635447e-05f, 1.88329104e-05f, 9.66417792e-06f, 3.24138455e-06f, 1.31113325e-06f, 6.06578283e-07f},
-    {-0.0471084267f, -0.0309201907f, -0.0208181888f, -0.0143501358f, -0.0101044755f, -0.0053156144f, -0.00299231405f, -0.0017839768f,
-     -0.0011154837f, -0.000492575578f, -0.000246204698f, -0.000135191047f, -7.97218891e-05f, -3.27726229e-05f, -1.5753636e-05f, -8.45967406e-06f},
-    {0.0975622088f, 0.0687876642f, 0.0496727712f, 0.0366585962f, 0.0275943503f, 0.016475223f, 0.0104400283f, 0.0069503272f,
-     0.00482120924f, 0.00255976967f, 0.00150282728f, 0.000950873713f, 0.000637126679f, 0.000324707304f, 0.000186701276f, 0.000116835938f},
-    {-0.176653445f, -0.135569662f, -0.106269009f, -0.0848875791f, -0.0689563826f, -0.0475138687f, -0.0343441144f, -0.0257988833f,
-     -0.0199958906f, -0.0129207335f, -0.00897965673f, -0.0065808869f, -0.00502027525f, -0.00318841613f, -0.00219910499f, -0.00160645053f},
-    {0.665077984f, 0.626348853f, 0.59631753f, 0.572558165f, 0.553421855f, 0.524763823f, 0.504549205f, 0.489658058f,
-     0.478297681f, 0.462211251f, 0.451435506f, 0.443746537f, 0.437997937f, 0.429994196f, 0.424697667f, 0.420938313f},
-    {1.04886189e-08f, -2.62579736e-08f, -2.14821263e-08f, -2.89602902e-08f, -2.47400056e-08f, 1.91926084e-08f, -2.82690156e-08f, 1.85196525e-09f,
-     -3.29392358e-09f, -7.38881223e-09f, -1.12320304e-08f, 6.06008621e-09f, 9.01972808e-09f, -4.17192059e-09f, -3.73034403e-09f, 1.46538259e-09f},
-    {0.0f, 0.25f, 0.5f, 0.75f, 1.0f, 1.5f, 2.0f, 2.5f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 9.0f, 11.0f, 13.0f},
-};
-
-/* The polynomial of TABLE on a's interval at d = a - lo (0 <= a < 15). With c0_lo, returned
-   unrounded as *c0 + rest: *c0 the constant's high part, rest = d P(d) + the constant's low
-   part; without, returned whole (rounded once more). */
-static inline vfloat gelu_piece_v(const float table[9][16], vfloat a, int c0_lo, vfloat *c0)
+/* The polynomial of TABLE (fpk_gelu_tables.h) on a's interval, at d = a - the interval's
+   centre or left end, for 0 <= a < 15. With c0_lo, returned unrounded as *c0 + rest: *c0 the
+   constant's high part, rest = d P(d) + the constant's low part; without, returned whole
+   (rounded once more). */
+static inline vfloat gelu_piece_v(const float table[][GELU_PIECES], vfloat a, int c0_lo, vfloat *c0)
 {
-    /* 2 + 2a in [2, 32): biased exponent 128 to 131, so bits 21 to 24 are the interval */
-    vint two_plus_2a = bits_v(fma_v(a, splat(2.0f), splat(2.0f)));
-    vint interval = shift_right_i(two_plus_2a, 21);       /* vpermps reads its low 4 bits */
-    vfloat d = sub_v(a, lookup16_v(table[8], interval));
-    vfloat p = lookup16_v(table[0], interval);
-    for (int j = 1; j < 6; j++)
-        p = fma_v(p, d, lookup16_v(table[j], interval));
-    *c0 = lookup16_v(table[6], interval);
+    /* 2 + 2a in [2, 32): biased exponent 128 to 131, which with the leading mantissa bits
+       numbers the intervals; vpermps reads only the low bits of `piece` */
+    vint piece = shift_right_i(bits_v(fma_v(a, splat(2.0f), splat(2.0f))), GELU_PIECE_SHIFT);
+    vfloat d = sub_v(a, lookup_piece_v(table[GELU_DEGREE + 2], piece));
+    vfloat p = lookup_piece_v(table[0], piece);
+    for (int j = 1; j < GELU_DEGREE; j++)
+        p = fma_v(p, d, lookup_piece_v(table[j], piece));
+    *c0 = lookup_piece_v(table[GELU_DEGREE], piece);
     if (!c0_lo) return fma_v(p, d, *c0);                 /* the whole, rounded */
-    return fma_v(p, d, lookup16_v(table[7], interval));
+    return fma_v(p, d, lookup_piece_v(table[GELU_DEGREE + 1], piece));
 }
 
 /* e^(-a^2/2) = 2^k (1 + s): returns s, stores k; a^2 is split exactly into hi + lo. */
@@ -812,32 +769,11 @@ static inline vfloat gelu_tanh_v(vfloat x)
      x >= 0:  (1 + E + a z' E) / (1 + E)^2                (positive terms only)
      x < 0:   E B / (1 + E)^2,   B(a) = 1 + E - a z' = (a0 - a) K(a)
    B crosses zero at a0 = 0.7525 (gelu_tanh' does at x = -a0) and cancels around it, so it is
-   not formed from E: K is fitted as gelu's H is (table below, relative error < 1e-8), and
+   not formed from E: K is fitted as gelu's H is (fpk_gelu_tables.h), and
    E B = 2^k (1 + s) B is scaled last. */
 #define GELU_TANH_A0_HI 0.75246143f
 #define GELU_TANH_A0_LO -1.13396283e-08f
 #define GELU_TANH_C3_TRIPLE 0.214064449f        /* 3 c3 */
-
-/* K(a), laid out as gelu_tail_table. */
-static const float gelu_tanh_slope_table[9][16] __attribute__((aligned(64))) = {
-    {0.0162979811f, 0.00880992319f, 0.00491835782f, 0.00284629525f, 0.00137262954f, 0.000588356808f, 0.000230278805f, 4.04956081e-05f,
-     -1.58407659e-06f, 1.79966628e-05f, 5.46350111e-06f, 1.44108901e-06f, 2.94575614e-07f, 5.23418393e-08f, 1.31412285e-08f, 4.15040269e-09f},
-    {-0.0550338812f, -0.0311962366f, -0.0182880685f, -0.0110696144f, -0.0065343692f, -0.0026077244f, -0.000897621154f, -0.000246302661f,
-     -0.000169595762f, -0.000146891936f, -4.23127894e-05f, -1.25302658e-05f, -3.85045951e-06f, -7.90551269e-07f, -2.25060234e-07f, -7.94580757e-08f},
-    {0.133879095f, 0.0799194947f, 0.0489515699f, 0.0305790175f, 0.019207241f, 0.00782402232f, 0.00342491898f, 0.0019997214f,
-     0.00153606676f, 0.000681189762f, 0.000206276221f, 7.24628844e-05f, 2.94185611e-05f, 7.48291905e-06f, 2.54979841e-06f, 1.05051606e-06f},
-    {-0.283045977f, -0.178480864f, -0.115311474f, -0.0762558579f, -0.0516824983f, -0.026186768f, -0.0155913979f, -0.0104128979f,
-     -0.00693510566f, -0.0025099325f, -0.000895051868f, -0.000384729239f, -0.000190843552f, -6.29901042e-05f, -2.64529899e-05f, -1.29695027e-05f},
-    {0.749681532f, 0.579955995f, 0.471706092f, 0.40100953f, 0.353719592f, 0.298122644f, 0.267869174f, 0.248712659f,
-     0.235823661f, 0.222515985f, 0.217873797f, 0.216084853f, 0.215261474f, 0.214584827f, 0.21433574f, 0.21422337f},
-    {-0.709132254f, -0.379974544f, -0.119024441f, 0.0979388058f, 0.28585732f, 0.608633995f, 0.890323937f, 1.14797473f,
-     1.38980818f, 1.84593701f, 2.28553748f, 2.71924615f, 3.15049767f, 4.00994301f, 4.86771297f, 5.7248044f},
-    {2.65794349f, 2.52356625f, 2.46231484f, 2.46041322f, 2.50887895f, 2.73479486f, 3.11078596f, 3.62115574f,
-     4.25613785f, 5.87619925f, 7.94269466f, 10.4453802f, 13.3803883f, 20.5412693f, 29.4190884f, 40.0116806f},
-    {8.55983018e-08f, -3.51955194e-08f, 8.63646719e-08f, 4.97596382e-08f, -4.57108413e-08f, -9.63075308e-09f, -9.5241667e-08f, 7.30598515e-08f,
-     -2.24124861e-07f, -2.52910048e-08f, -8.58877982e-08f, 3.90374524e-08f, -3.89791921e-07f, -5.08675271e-07f, -1.63823842e-07f, -6.09697622e-07f},
-    {0.0f, 0.25f, 0.5f, 0.75f, 1.0f, 1.5f, 2.0f, 2.5f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 9.0f, 11.0f, 13.0f},
-};
 
 static inline vfloat gelu_tanh_slope_v(vfloat x)
 {

@@ -94,6 +94,13 @@ static inline vfloat lookup16_v(const float *table, vint index)
     return _mm512_permutexvar_ps(index, _mm512_load_ps(table));
 }
 
+/* table[index & 7] lane by lane (table 32-byte aligned). */
+static inline vfloat lookup8_v(const float *table, vint index)
+{
+    __m512 entries = _mm512_castps256_ps512(_mm256_load_ps(table));     /* upper half unused */
+    return _mm512_permutexvar_ps(_mm512_and_si512(index, _mm512_set1_epi32(7)), entries);
+}
+
 static inline float reduce_max_v(vfloat x) { return _mm512_reduce_max_ps(x); }
 
 /* Memory: whole vectors, and the first `count` lanes (count may exceed FPK_LANES). */
@@ -263,6 +270,12 @@ static inline vfloat lookup16_v(const float *table, vint index)
     vfloat low = _mm256_permutevar8x32_ps(_mm256_load_ps(table), index);
     vfloat high = _mm256_permutevar8x32_ps(_mm256_load_ps(table + 8), index);
     return _mm256_blendv_ps(low, high, _mm256_castsi256_ps(_mm256_slli_epi32(index, 28)));
+}
+
+/* table[index & 7]: one permute, a third of lookup16_v's cost. */
+static inline vfloat lookup8_v(const float *table, vint index)
+{
+    return _mm256_permutevar8x32_ps(_mm256_load_ps(table), index);
 }
 
 static inline float reduce_max_v(vfloat x)

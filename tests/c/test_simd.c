@@ -66,6 +66,9 @@ static void check_lookup_and_blend(void)
         to_array(got, lookup16_v(table, i));
         for (int j = 0; j < FPK_LANES; j++)
             check(got[j] == table[index[j] & 15], "lookup16_v", got[j], table[index[j] & 15]);
+        to_array(got, lookup8_v(table, i));
+        for (int j = 0; j < FPK_LANES; j++)
+            check(got[j] == table[index[j] & 7], "lookup8_v", got[j], table[index[j] & 7]);
     }
     for (int j = 0; j < FPK_LANES; j++) a[j] = (float)j, b[j] = (float)(100 + j);
     vmask odd = is_v(from_array(a), _CMP_GT_OQ, 2.5f);     /* lanes 3.. */
