@@ -236,10 +236,14 @@ def load_cases(modules, quick=False, only=None, threads=None):
     return cases
 
 
-def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None):
+def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None, rounds=3):
     """Time every case; returns one row (dict) per case with times, ratios and fractions.
 
-    `limits` maps a thread count to machine_limits(); missing counts are measured here."""
+    `limits` maps a thread count to machine_limits(); missing counts are measured here. The
+    libraries of a case take turns, `rounds` times (min_time / rounds each), and each keeps its
+    best: on a shared machine whose speed drifts for seconds at a time, a slow stretch then
+    costs every library a turn rather than falling on one of them (measured here: the same
+    sigmoid forward took 10.9 and 19.6 ms a minute apart)."""
     limits = {} if limits is None else limits
     name_width = max((len(case["name"]) for case in cases), default=0)
     skip = _empty_columns(cases, forced)
@@ -251,11 +255,13 @@ def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None):
         row = {"name": case["name"], "threads": threads, "bytes": case["bytes"],
                "flops": case["flops"], "fpk": None, "numpy": None, "torch": None,
                "numpy_forced": None, "numpy_forced_cores": None}
+        libraries = [library for library in ("fpk", "numpy", "torch") if case[library] is not None]
         with thread_limit(threads):
-            for library in ("fpk", "numpy", "torch"):
-                if case[library] is not None:
+            for _ in range(rounds):
+                for library in libraries:
                     _settle()
-                    row[library] = best_time(case[library], min_time=min_time)
+                    seconds = best_time(case[library], min_time=min_time / rounds)
+                    row[library] = min(row[library] or math.inf, seconds)
         if forced and case.get("numpy_forced"):
             row["numpy_forced"], row["numpy_forced_cores"] = time_numpy_forced(
                 case["numpy_forced"], threads, min_time=min_time)
@@ -356,6 +362,9 @@ def main(argv=None, folder=None):
     parser.add_argument("--threads", metavar="LIST", help="only these thread counts, e.g. 1,2")
     parser.add_argument("--min-time", type=float, default=None,
                         help="seconds spent timing each library per case (default 0.2, quick 0.05)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="turns the libraries of a case take, each keeping its best "
+                        "(default 3, quick 1)")
     parser.add_argument("--no-forced", action="store_true",
                         help="skip the NumPy runs with OPENBLAS_CORETYPE forced to the best core type")
     parser.add_argument("--folder", default=None, help="where the bench_*.py files are")
@@ -384,8 +393,9 @@ def main(argv=None, folder=None):
     print("limits measured now:")
     print(format_limits(limits))
     print()
+    rounds = args.rounds or (1 if args.quick else 3)
     rows = run_cases(cases, min_time=min_time, limits=limits, forced=not args.no_forced,
-                     log=lambda text: print(text, flush=True))
+                     log=lambda text: print(text, flush=True), rounds=rounds)
     cores = sorted({c for r in rows for c in (r["numpy_forced_cores"] or [])})
     if any(r["numpy_forced"] is not None for r in rows):
         print(f"\nx NumPy forced: NumPy in a new interpreter with OPENBLAS_CORETYPE={best_coretype()}; "

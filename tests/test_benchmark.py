@@ -84,6 +84,27 @@ def test_discover_filter_run_and_format(bench_folder):
     assert "x torch" not in benchmark.format_table(rows, skip=["x torch"])
 
 
+def test_libraries_take_turns_and_keep_their_best(monkeypatch):
+    """With rounds=3 the libraries of a case alternate (fpk, numpy, fpk, numpy, ...), and
+    each row keeps the best of its library's turns."""
+    turns = []
+    times = {"fpk": iter([3.0, 1.0, 2.0]), "numpy": iter([5.0, 6.0, 4.0])}
+
+    def fake_best_time(function, min_time):
+        library = function()
+        turns.append(library)
+        return next(times[library])
+
+    monkeypatch.setattr(benchmark, "best_time", fake_best_time)
+    monkeypatch.setattr(benchmark, "_settle", lambda: None)
+    case = {"name": "turns", "threads": 1, "fpk": lambda: "fpk", "numpy": lambda: "numpy",
+            "torch": None, "bytes": None, "flops": None}
+    limits = {1: {"copy_bandwidth": 1e10, "fma_peak": 1e11}}
+    [row] = benchmark.run_cases([case], limits=limits, forced=False, rounds=3)
+    assert turns == ["fpk", "numpy"] * 3
+    assert (row["fpk"], row["numpy"], row["x_numpy"]) == (1.0, 4.0, 4.0)
+
+
 def test_case_without_a_key_is_reported(tmp_path):
     (tmp_path / "bench_bad.py").write_text(
         "def cases(quick=False):\n    return [{'name': 'x', 'threads': 1}]\n")
