@@ -1038,7 +1038,7 @@ FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
 /* float32 rows on FPK_LANES lanes. The same steps, with two passes fewer per row: the maximum of
    the next row is taken during this row's exponentials (the next row then comes from memory
    while this one is computed, not in a pass of its own), and backward takes the sums of e and
-   of g e in the same pass as e. Sums in double. */
+   of g e in the same pass as e. Sums in double, of runs of FLOAT_RUN vectors summed in float. */
 
 /* lanes = max(lanes, the first `count` of p[0..FPK_LANES)), NaN skipped. */
 static inline vfloat max_step(vfloat lanes, const float *p, size_t count)
@@ -1069,14 +1069,19 @@ static inline double wide_total(wide_sum sum)
     return reduce_add_d(add_d(sum.low, sum.high));
 }
 
+/* Vectors of a row summed in float lanes before their sum joins the double one: widening
+   every vector cost backward a quarter of its time, and a sum of 4 values rounds 3 times. */
+#define FLOAT_RUN 4
+
 /* e = e^(row - top) into e[], with *sum = sum(e) and, when g is given, *g_dot_e = sum(g e);
    returns the maximum lanes of `next` (a row of cols, or NULL). */
 static inline vfloat exp_row_f32(const float *row, float *e, size_t cols, float top,
                                  const float *g, double *sum, double *g_dot_e, const float *next)
 {
     wide_sum e_sum = {zero_d(), zero_d()}, ge_sum = e_sum;
+    vfloat e_run = zero_v(), ge_run = zero_v();
     vfloat next_lanes = splat(-INFINITY);
-    for (size_t j = 0; j < cols; j += FPK_LANES) {
+    for (size_t j = 0, k = 1; j < cols; j += FPK_LANES, k++) {
         size_t count = cols - j;
         if (next) {
             fpk_read_ahead(next + j);
@@ -1085,10 +1090,15 @@ static inline vfloat exp_row_f32(const float *row, float *e, size_t cols, float 
         vfloat v = load_first_v(row + j, count);
         vfloat ev = keep_v(first_lanes(count), exp_scaled_v(sub_v(v, splat(top)), splat(0.0f)));
         store_v(e + j, ev);                        /* e has room for whole vectors */
-        e_sum = wide_add(e_sum, ev);
+        e_run = add_v(e_run, ev);
         if (g) {
             fpk_read_ahead(g + j);
-            ge_sum = wide_add(ge_sum, mul_v(load_first_v(g + j, count), ev));
+            ge_run = fma_v(load_first_v(g + j, count), ev, ge_run);
+        }
+        if (k % FLOAT_RUN == 0 || count <= FPK_LANES) {
+            e_sum = wide_add(e_sum, e_run);
+            ge_sum = wide_add(ge_sum, ge_run);
+            e_run = ge_run = zero_v();
         }
     }
     *sum = wide_total(e_sum);
