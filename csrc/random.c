@@ -295,19 +295,32 @@ WIDE_VECTORS static void philox_words(uint64_t first, size_t count, uint32_t k0,
 
 /* ---- fills ---- */
 
+/* u high + (1 - u) low, with the fma written out where the CPU has one: left to the compiler,
+   it may fuse one product in the vector body and the other in the scalar head, and a fill at
+   an odd offset would then differ from the same stretch of a longer fill. (Without one, fmaf
+   would be a libm call per element: 2.6x slower; nothing is fused there anyway.) */
+#ifdef FP_FAST_FMAF
+#define MIX_F32(u, low, high) fmaf(u, high, (1.0f - (u)) * (low))
+#else
+#define MIX_F32(u, low, high) ((u) * (high) + (1.0f - (u)) * (low))
+#endif
+#ifdef FP_FAST_FMA
+#define MIX_F64(u, low, high) fma(u, high, (1.0 - (u)) * (low))
+#else
+#define MIX_F64(u, low, high) ((u) * (high) + (1.0 - (u)) * (low))
+#endif
+
 /* low + (high - low) u as (1 - u) low + u high (1 - u is exact; no overflow even for huge
-   ranges), kept inside [low, high] whatever the rounding. The fma is written out: left to the
-   compiler, it may fuse one product in the vector body and the other in the scalar head, and a
-   fill at an odd offset would then differ from the same stretch of a longer fill. */
+   ranges), kept inside [low, high] whatever the rounding. */
 static inline float scale_f32(float u, float low, float high)
 {
-    float x = fmaf(u, high, (1.0f - u) * low);
+    float x = MIX_F32(u, low, high);
     return x < low ? low : x > high ? high : x;
 }
 
 static inline double scale_f64(double u, double low, double high)
 {
-    double x = fma(u, high, (1.0 - u) * low);
+    double x = MIX_F64(u, low, high);
     return x < low ? low : x > high ? high : x;
 }
 
