@@ -633,7 +633,7 @@ static inline vfloat silu_slope_v(vfloat x)
  * a0 = 0.7518 is where gelu' crosses zero (x = -a0): taking G as (a0 - a) H, a0 in two parts,
  * keeps its relative precision there. R and H are piecewise polynomials in a (fpk_gelu_tables.h:
  * 16 intervals of degree 6 with AVX-512, 8 of degree 8 with AVX2), their coefficients picked
- * lane by lane with one vpermps each (relative error of their float evaluation < 3e-8).
+ * lane by lane with one vpermps each (relative error of their float evaluation < 6e-8).
  * x^2 = hi + lo exactly (fma); e = 2^k (1 + s) and the products e R, x e R, e G are formed
  * as (c + c s) 2^k with c's rounding error carried along, so each is rounded about once, and
  * once also where it ends subnormal. Beyond |x| = 14.9, Phi is 0 or 1 in float and gelu' 0 or 1.
@@ -1070,7 +1070,9 @@ static inline double wide_total(wide_sum sum)
 }
 
 /* Vectors of a row summed in float lanes before their sum joins the double one: widening
-   every vector cost backward a quarter of its time, and a sum of 4 values rounds 3 times. */
+   every vector cost backward a quarter of its time, and a sum of 4 values rounds 3 times.
+   (e <= 1 cannot overflow there; g e can, for |g| near FLT_MAX: the caller then takes
+   sum(g e) again, in double from the first product.) */
 #define FLOAT_RUN 4
 
 /* e = e^(row - top) into e[], with *sum = sum(e) and, when g is given, *g_dot_e = sum(g e);
@@ -1095,9 +1097,9 @@ static inline vfloat exp_row_f32(const float *row, float *e, size_t cols, float 
             fpk_read_ahead(g + j);
             ge_run = fma_v(load_first_v(g + j, count), ev, ge_run);
         }
-        if (k % FLOAT_RUN == 0 || count <= FPK_LANES) {
+        if (k % FLOAT_RUN == 0 || count <= FPK_LANES) {      /* every 4th, and the last */
             e_sum = wide_add(e_sum, e_run);
-            ge_sum = wide_add(ge_sum, ge_run);
+            if (g) ge_sum = wide_add(ge_sum, ge_run);
             e_run = ge_run = zero_v();
         }
     }
@@ -1165,6 +1167,7 @@ static void softmax_rows_f32(const float *x, const float *grad_out, float *out, 
             if (next) lanes = row_max_lanes(next, cols);
         } else {
             lanes = exp_row_f32(row, e, cols, top, g, &sum, &dot, next);
+            if (g && !isfinite(dot)) dot = row_dot_f32(g, e, cols);   /* a float run overflowed? */
         }
         float scale = (float)(1.0 / sum);
         if (!g) {

@@ -59,6 +59,8 @@ def float_horner(coefficients, d, c0_hi, c0_lo):
 
 
 def fit_piece(function, lo, hi, centre, lawson_steps):
+    # (the kernel's fma(a, 2, 2) rounds the last few floats below an edge up into the next
+    # interval, whose polynomial then serves them: a few ULP of a outside its fit, harmless)
     nodes = np.cos(np.pi * (np.arange(800) + 0.5) / 800)
     a = np.unique(np.concatenate([np.float32(lo + (hi - lo) * (nodes + 1) / 2),
                                   np.float32([lo, np.nextafter(np.float32(hi), np.float32(0))])]))

@@ -5,19 +5,20 @@
  * H(a) = (R(a) - a/sqrt(2 pi)) / (a0 - a)          gelu'       (a0 = 0.7518, its root)
  * K(a) = (1 + E - a z') / (a0' - a)                gelu_tanh'  (a0' = 0.7525, its root;
  *                                                  z = a (c1 + c3 a^2), E = e^-z)
- * Each is a polynomial of degree GELU_DEGREE in d = a - centre on each of GELU_PIECES
- * intervals of 0 <= a < 15, the interval read from the exponent and leading mantissa bits of
- * 2 + 2a, so that one vpermps finds each coefficient for every lane:
+ * Each is a polynomial of degree GELU_DEGREE in d = a - (a point of the interval) on each of
+ * GELU_PIECES intervals of 0 <= a < 15, the interval read from the exponent and leading
+ * mantissa bits of 2 + 2a, so that one vpermps finds each coefficient for every lane:
  *   AVX-512 (16 entries per vpermps): 16 intervals, widths 1/4, 1/2, 1 and 2 (four of each),
  *            degree 6, d from the interval's left end;
  *   AVX2 (8 entries per vpermps):      8 intervals, widths 1/2, 1, 2 and 4 (two of each),
  *            degree 8, d from the interval's centre (a 16-entry lookup costs AVX2 three
  *            instructions, which made the tables a third of gelu's time).
  * Layout: row j < GELU_DEGREE holds the coefficients of d^(GELU_DEGREE - j), then the constant
- * in two parts (high, low), then the centre; column i is interval i. Fitted in float64
- * (weighted least squares toward minimax relative error, coefficients rounded to float highest
- * first and the rest refitted after each); the AVX2 tables by csrc/fit_gelu_tables.py, which
- * prints them with the relative error of their float evaluation.
+ * in two parts (high, low), then the point d is taken from (AVX-512: the left end, AVX2: the
+ * centre); column i is interval i. Fitted in float64 (weighted least squares toward minimax
+ * relative error, coefficients rounded to float highest first and the rest refitted after
+ * each); the AVX2 tables by csrc/fit_gelu_tables.py, which prints them with the relative error
+ * of their float evaluation.
  */
 #ifndef FPK_GELU_TABLES_H
 #define FPK_GELU_TABLES_H

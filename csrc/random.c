@@ -299,12 +299,12 @@ WIDE_VECTORS static void philox_words(uint64_t first, size_t count, uint32_t k0,
    it may fuse one product in the vector body and the other in the scalar head, and a fill at
    an odd offset would then differ from the same stretch of a longer fill. (Without one, fmaf
    would be a libm call per element: 2.6x slower; nothing is fused there anyway.) */
-#ifdef FP_FAST_FMAF
+#if defined(FP_FAST_FMAF) || defined(__FP_FAST_FMAF)
 #define MIX_F32(u, low, high) fmaf(u, high, (1.0f - (u)) * (low))
 #else
 #define MIX_F32(u, low, high) ((u) * (high) + (1.0f - (u)) * (low))
 #endif
-#ifdef FP_FAST_FMA
+#if defined(FP_FAST_FMA) || defined(__FP_FAST_FMA)
 #define MIX_F64(u, low, high) fma(u, high, (1.0 - (u)) * (low))
 #else
 #define MIX_F64(u, low, high) ((u) * (high) + (1.0 - (u)) * (low))

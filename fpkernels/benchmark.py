@@ -243,7 +243,10 @@ def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None, rounds=3)
     libraries of a case take turns, `rounds` times (min_time / rounds each), and each keeps its
     best: on a shared machine whose speed drifts for seconds at a time, a slow stretch then
     costs every library a turn rather than falling on one of them (measured here: the same
-    sigmoid forward took 10.9 and 19.6 ms a minute apart)."""
+    sigmoid forward took 10.9 and 19.6 ms a minute apart). NumPy forced to another OpenBLAS
+    core runs once, in its own interpreter."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, not {rounds}")
     limits = {} if limits is None else limits
     name_width = max((len(case["name"]) for case in cases), default=0)
     skip = _empty_columns(cases, forced)
@@ -261,7 +264,8 @@ def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None, rounds=3)
                 for library in libraries:
                     _settle()
                     seconds = best_time(case[library], min_time=min_time / rounds)
-                    row[library] = min(row[library] or math.inf, seconds)
+                    if row[library] is None or seconds < row[library]:
+                        row[library] = seconds
         if forced and case.get("numpy_forced"):
             row["numpy_forced"], row["numpy_forced_cores"] = time_numpy_forced(
                 case["numpy_forced"], threads, min_time=min_time)
@@ -393,7 +397,7 @@ def main(argv=None, folder=None):
     print("limits measured now:")
     print(format_limits(limits))
     print()
-    rounds = args.rounds or (1 if args.quick else 3)
+    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
     rows = run_cases(cases, min_time=min_time, limits=limits, forced=not args.no_forced,
                      log=lambda text: print(text, flush=True), rounds=rounds)
     cores = sorted({c for r in rows for c in (r["numpy_forced_cores"] or [])})

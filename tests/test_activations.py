@@ -387,6 +387,25 @@ def test_softmax_backward_matches_jacobian_and_formulaic(dtype):
                                    rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-6)
 
 
+def test_softmax_backward_near_the_largest_gradients(dtype):
+    """sum(g s) stays finite wherever every g s is: partial sums of a few g s in float32
+    lanes can overflow for |g| near the largest float, and must not turn the row into NaN."""
+    big = np.finfo(dtype).max / 2
+    rng = np.random.default_rng(10)
+    for cols in (8, 32, 100, 4097):
+        x = rng.standard_normal((3, cols)).astype(dtype)
+        x[0] = 0                                    # every e = 1: four of them make 2 max
+        g = np.full((3, cols), big, dtype)
+        g[1] = rng.uniform(-1, 1, cols) * big
+        g[2, ::2] = -big
+        got = make("softmax").backward(x, g)
+        s = softmax_reference(x)
+        g64 = g.astype(np.float64)
+        want = s * (g64 - (g64 * s).sum(-1, keepdims=True))
+        assert np.isfinite(got).all(), cols
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=big * 1e-6)
+
+
 def test_softmax_backward_by_finite_differences():
     rng = np.random.default_rng(10)
     x = rng.standard_normal((3, 5))

@@ -103,6 +103,9 @@ def test_libraries_take_turns_and_keep_their_best(monkeypatch):
     [row] = benchmark.run_cases([case], limits=limits, forced=False, rounds=3)
     assert turns == ["fpk", "numpy"] * 3
     assert (row["fpk"], row["numpy"], row["x_numpy"]) == (1.0, 4.0, 4.0)
+    assert row["torch"] is None and "x_torch" not in row
+    with pytest.raises(ValueError, match="rounds"):
+        benchmark.run_cases([case], limits=limits, forced=False, rounds=0)
 
 
 def test_case_without_a_key_is_reported(tmp_path):
