@@ -100,13 +100,17 @@ def _mask(text, preprocessor=True):
 
 
 def _leading_comment_start(text, start):
-    """Move `start` (a line start) up over the comment lines directly above it."""
-    lines = text[:start].split("\n")[:-1]
-    k = len(lines)
-    while k and lines[k - 1].strip().startswith(("/*", "*", "//")) or (
-            k and lines[k - 1].strip().endswith("*/")):
-        k -= 1
-    return sum(len(line) + 1 for line in lines[:k])
+    """Move `start` (a line start) up over the comments directly above it, a block comment
+    from the line that opens it (its inner lines need not start with '*')."""
+    while start:
+        line_start = text.rfind("\n", 0, start - 1) + 1
+        line = text[line_start:start - 1].strip()
+        if line.endswith("*/"):
+            line_start = text.rfind("\n", 0, text.rfind("/*", 0, start)) + 1
+        elif not line.startswith("//"):
+            return start
+        start = line_start
+    return start
 
 
 def c_definitions(text):

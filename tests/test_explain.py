@@ -529,6 +529,11 @@ C_SAMPLE = '''/* sample.c */
 /* one number */
 static inline double cube_d(double x) { return x * x * x; }
 
+/* a comment over three lines
+   whose inner lines do not
+   start with a star */
+static inline double fourth_d(double x) { return x * x * x * x; }
+
 #define UNARY(NAME, F)                                        \\
     int fpk_##NAME##_f32(const float *x, float *out, size_t n) \\
     {                                                          \\
@@ -556,6 +561,7 @@ def test_make_docs_reads_c_functions_and_macros():
     assert definitions["fpk_square_f32"].startswith("/* the square of each x, written out */\nint\n")
     assert definitions["fpk_square_f32"].endswith("return FPK_OK;\n}")
     assert definitions["cube_d"].startswith("/* one number */")
+    assert definitions["fourth_d"].startswith("/* a comment over three lines\n   whose")
     assert definitions["UNARY"].startswith("#define UNARY(NAME, F)")
     entry = Registry("activations").register("cube", FakeGelu, origin=BUILTIN_ORIGIN)
     found = make_docs.c_kernels(entry, {"sample.c": (C_SAMPLE, definitions)})["sample.c"]
