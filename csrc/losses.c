@@ -246,12 +246,14 @@ static inline vdouble hinge_grad_v(vdouble p, vdouble y, double delta)
 }
 static inline vmask hinge_label_ok_v(vfloat y) { return or_m(is_v(y, _CMP_EQ_OQ, 1.0f), is_v(y, _CMP_EQ_OQ, -1.0f)); }
 
+/* With a = |e| and c = min(a, delta): c (a - c/2), which is e^2/2 within delta and
+   delta (a - delta/2) beyond, rounded as huber_loss rounds them (a - a/2 and delta/2 are exact),
+   in 5 operations instead of 8. A NaN a gives c = delta (vminpd), then NaN. */
 static inline vdouble huber_loss_v(vdouble p, vdouble y, double delta)
 {
-    vdouble e = sub_d(p, y), a = abs_d(e);
-    vdouble quadratic = mul_d(mul_d(splat_d(0.5), e), e);
-    vdouble linear = mul_d(splat_d(delta), sub_d(a, splat_d(0.5 * delta)));
-    return blend_d(cmp_d(a, splat_d(delta), _CMP_LE_OQ), linear, quadratic);
+    vdouble a = abs_d(sub_d(p, y));
+    vdouble c = min_d(a, splat_d(delta));
+    return mul_d(c, fnma_d(splat_d(0.5), c, a));
 }
 static inline vdouble huber_grad_v(vdouble p, vdouble y, double delta)
 {
