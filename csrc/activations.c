@@ -1083,7 +1083,7 @@ static inline vfloat exp_row_f32(const float *row, float *e, size_t cols, float 
     wide_sum e_sum = {zero_d(), zero_d()}, ge_sum = e_sum;
     vfloat e_run = zero_v(), ge_run = zero_v();
     vfloat next_lanes = splat(-INFINITY);
-    for (size_t j = 0, k = 1; j < cols; j += FPK_LANES, k++) {
+    for (size_t j = 0; j < cols; j += FPK_LANES) {
         size_t count = cols - j;
         if (next) {
             fpk_read_ahead(next + j);
@@ -1097,7 +1097,7 @@ static inline vfloat exp_row_f32(const float *row, float *e, size_t cols, float 
             fpk_read_ahead(g + j);
             ge_run = fma_v(load_first_v(g + j, count), ev, ge_run);
         }
-        if (k % FLOAT_RUN == 0 || count <= FPK_LANES) {      /* every 4th, and the last */
+        if (j / FPK_LANES % FLOAT_RUN == FLOAT_RUN - 1 || count <= FPK_LANES) {  /* every 4th, the last */
             e_sum = wide_add(e_sum, e_run);
             if (g) ge_sum = wide_add(ge_sum, ge_run);
             e_run = ge_run = zero_v();

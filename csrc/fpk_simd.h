@@ -71,9 +71,8 @@ static inline vint and_i(vint a, vint b) { return _mm512_and_si512(a, b); }
 static inline vint splat_i(int32_t c) { return _mm512_set1_epi32(c); }
 static inline vint shift_right_i(vint a, int bits) { return _mm512_srli_epi32(a, bits); }
 
-/* Masks: the lanes where `x predicate c` holds (predicate: _CMP_*). */
+/* Masks: the lanes where `a predicate b` holds (predicate: _CMP_*). */
 static inline vmask cmp_v(vfloat a, vfloat b, int predicate) { return _mm512_cmp_ps_mask(a, b, predicate); }
-static inline vmask is_v(vfloat x, int predicate, float c) { return cmp_v(x, splat(c), predicate); }
 static inline vmask or_m(vmask a, vmask b) { return a | b; }
 static inline vmask and_m(vmask a, vmask b) { return a & b; }
 static inline vmask andnot_m(vmask a, vmask b) { return (vmask)(~a & b); }   /* b and not a */
@@ -147,7 +146,6 @@ static inline vdouble min_d(vdouble a, vdouble b) { return _mm512_min_pd(a, b); 
 static inline vdouble max_d(vdouble a, vdouble b) { return _mm512_max_pd(a, b); }
 static inline vdouble abs_d(vdouble x) { return _mm512_abs_pd(x); }
 static inline vmask_d cmp_d(vdouble a, vdouble b, int predicate) { return _mm512_cmp_pd_mask(a, b, predicate); }
-static inline vmask_d is_d(vdouble x, int predicate, double c) { return cmp_d(x, splat_d(c), predicate); }
 static inline vmask_d or_md(vmask_d a, vmask_d b) { return a | b; }
 static inline int all_md(vmask_d m) { return m == 0xFF; }
 static inline vdouble blend_d(vmask_d m, vdouble a, vdouble b) { return _mm512_mask_blend_pd(m, a, b); }
@@ -249,7 +247,6 @@ static inline vmask cmp_v(vfloat a, vfloat b, int predicate)
     /* _mm256_cmp_ps wants its predicate as a constant: every caller's is, once inlined */
     return _mm256_cmp_ps(a, b, predicate);
 }
-static inline vmask is_v(vfloat x, int predicate, float c) { return cmp_v(x, splat(c), predicate); }
 static inline vmask or_m(vmask a, vmask b) { return _mm256_or_ps(a, b); }
 static inline vmask and_m(vmask a, vmask b) { return _mm256_and_ps(a, b); }
 static inline vmask andnot_m(vmask a, vmask b) { return _mm256_andnot_ps(a, b); }
@@ -339,7 +336,6 @@ static inline vdouble min_d(vdouble a, vdouble b) { return _mm256_min_pd(a, b); 
 static inline vdouble max_d(vdouble a, vdouble b) { return _mm256_max_pd(a, b); }
 static inline vdouble abs_d(vdouble x) { return _mm256_andnot_pd(splat_d(-0.0), x); }
 static inline vmask_d cmp_d(vdouble a, vdouble b, int predicate) { return _mm256_cmp_pd(a, b, predicate); }
-static inline vmask_d is_d(vdouble x, int predicate, double c) { return cmp_d(x, splat_d(c), predicate); }
 static inline vmask_d or_md(vmask_d a, vmask_d b) { return _mm256_or_pd(a, b); }
 static inline int all_md(vmask_d m) { return _mm256_movemask_pd(m) == 0xF; }
 static inline vdouble blend_d(vmask_d m, vdouble a, vdouble b) { return _mm256_blendv_pd(a, b, m); }
@@ -390,7 +386,10 @@ static inline vfloat add_lanes_v(vfloat a, vmask m, vfloat b) { return add_v(a, 
 #endif
 
 #if FPK_SIMD
-/* Shared by both: -|x|, and |m| with the sign of x (m >= 0). */
+/* Shared by both: the lanes where `x predicate c` holds for a number c; -|x|, and |m| with the
+   sign of x (m >= 0). */
+static inline vmask is_v(vfloat x, int predicate, float c) { return cmp_v(x, splat(c), predicate); }
+static inline vmask_d is_d(vdouble x, int predicate, double c) { return cmp_d(x, splat_d(c), predicate); }
 static inline vfloat neg_abs_v(vfloat x) { return from_bits_v(or_i(bits_v(x), splat_i(INT32_MIN))); }
 static inline vfloat with_sign_of_v(vfloat m, vfloat x)
 {

@@ -208,6 +208,16 @@ static inline void normal2_f64(const uint32_t w[4], double z[2])
 /* Blocks made at once by the fills: their words fill 1 KB, which stays in L1. */
 #define RUN 64
 
+/* The statements for each run of the `blocks` blocks from `first`: b the run's first block
+   (counted from first), count its length, v[4 j + k] word k of its block j. */
+#define FOR_RUNS(first, blocks, k0, k1, b, count, v, ...)                                   \
+    for (size_t b = 0; b < (blocks); b += RUN) {                                            \
+        uint32_t v[4 * RUN];                                                                \
+        size_t count = (blocks) - b < RUN ? (blocks) - b : RUN;                             \
+        philox_words((first) + b, count, k0, k1, v);                                        \
+        __VA_ARGS__;                                                                        \
+    }
+
 #if defined(__AVX2__) && !defined(__AVX512F__)
 #include <immintrin.h>
 /* GCC vectorises Philox's 32 x 32 -> 64-bit products badly for AVX2 (shuffles around every
@@ -337,13 +347,9 @@ WIDE_VECTORS static void uniform_range_f32(float *out, size_t lo, size_t hi, uin
     size_t blocks = (hi - i) / 4;
     uint64_t first = (offset + i) >> 2;
     float *o = out + i;
-    for (size_t b = 0; b < blocks; b += RUN) {          /* body: whole blocks, 4 floats each */
-        uint32_t v[4 * RUN];
-        size_t count = blocks - b < RUN ? blocks - b : RUN;
-        philox_words(first + b, count, k0, k1, v);
+    FOR_RUNS(first, blocks, k0, k1, b, count, v,        /* body: whole blocks, 4 floats each */
         for (size_t j = 0; j < 4 * count; j++)
-            o[4 * b + j] = scale_f32(unit_f32(v[j]), low, high);
-    }
+            o[4 * b + j] = scale_f32(unit_f32(v[j]), low, high))
     for (i += 4 * blocks; i < hi; i++) {                /* tail */
         philox_block((offset + i) >> 2, k0, k1, w);
         out[i] = scale_f32(unit_f32(w[(offset + i) & 3]), low, high);
@@ -364,13 +370,9 @@ WIDE_VECTORS static void uniform_range_f64(double *out, size_t lo, size_t hi, ui
     size_t blocks = (hi - i) / 2;
     uint64_t first = (offset + i) >> 1;
     double *o = out + i;
-    for (size_t b = 0; b < blocks; b += RUN) {          /* body: whole blocks, 2 doubles each */
-        uint32_t v[4 * RUN];
-        size_t count = blocks - b < RUN ? blocks - b : RUN;
-        philox_words(first + b, count, k0, k1, v);
+    FOR_RUNS(first, blocks, k0, k1, b, count, v,        /* body: whole blocks, 2 doubles each */
         for (size_t j = 0; j < 2 * count; j++)
-            o[2 * b + j] = scale_f64(unit_f64(v[2 * j], v[2 * j + 1]), low, high);
-    }
+            o[2 * b + j] = scale_f64(unit_f64(v[2 * j], v[2 * j + 1]), low, high))
     i += 2 * blocks;
     if (i < hi) {                                       /* tail: the first half of a block */
         philox_block((offset + i) >> 1, k0, k1, w);
@@ -393,17 +395,13 @@ WIDE_VECTORS static void normal_range_f32(float *out, size_t lo, size_t hi, uint
     size_t blocks = (hi - i) / 4;
     uint64_t first = (offset + i) >> 2;
     float *o = out + i;
-    for (size_t b = 0; b < blocks; b += RUN) {
-        uint32_t v[4 * RUN];
-        size_t count = blocks - b < RUN ? blocks - b : RUN;
-        philox_words(first + b, count, k0, k1, v);
+    FOR_RUNS(first, blocks, k0, k1, b, count, v,
         for (size_t j = 0; j < count; j++) {
             float y[4];
             normal4_f32(v + 4 * j, y);
             for (int k = 0; k < 4; k++)
                 o[4 * (b + j) + k] = mean + std * y[k];
-        }
-    }
+        })
     for (i += 4 * blocks; i < hi; i++) {
         philox_block((offset + i) >> 2, k0, k1, w);
         normal4_f32(w, z);
@@ -427,17 +425,13 @@ WIDE_VECTORS static void normal_range_f64(double *out, size_t lo, size_t hi, uin
     size_t blocks = (hi - i) / 2;
     uint64_t first = (offset + i) >> 1;
     double *o = out + i;
-    for (size_t b = 0; b < blocks; b += RUN) {
-        uint32_t v[4 * RUN];
-        size_t count = blocks - b < RUN ? blocks - b : RUN;
-        philox_words(first + b, count, k0, k1, v);
+    FOR_RUNS(first, blocks, k0, k1, b, count, v,
         for (size_t j = 0; j < count; j++) {
             double y[2];
             normal2_f64(v + 4 * j, y);
             o[2 * (b + j)] = mean + std * y[0];
             o[2 * (b + j) + 1] = mean + std * y[1];
-        }
-    }
+        })
     i += 2 * blocks;
     if (i < hi) {
         philox_block((offset + i) >> 1, k0, k1, w);
