@@ -129,13 +129,9 @@ static inline double log_d(double x)
 #include "fpk_simd.h"
 #if FPK_SIMD
 
-/* 2^scale e^x for x <= 0 (every caller's case: e^-|x|, e^(x - max)):
-   exp_scaled_f lane by lane (the same reduction and polynomial), for any scale lanes in
-   [0, 64]; NaN stays NaN. */
-static inline vfloat exp_scaled_v(vfloat x, vfloat scale)
+/* e^x = 2^k e^r for integral k near x/ln2: e^r from exp_reduced_f's polynomial. */
+static inline vfloat exp_reduced_v(vfloat x, vfloat k)
 {
-    x = max_v(splat(-150.0f), x);                          /* NaN stays NaN (see clamp_v) */
-    vfloat k = round_v(mul_v(x, splat(1.44269504f)));
     vfloat r = fnma_v(k, splat(0.693359375f), x);                  /* ln2 in two parts */
     r = fnma_v(k, splat(-2.12194440e-4f), r);
     vfloat p = splat(1.9900444e-4f);
@@ -144,8 +140,29 @@ static inline vfloat exp_scaled_v(vfloat x, vfloat scale)
     p = fma_v(p, r, splat(4.1666456e-2f));
     p = fma_v(p, r, splat(1.6666667e-1f));
     p = fma_v(p, r, splat(0.5f));
-    vfloat e_r = add_v(splat(1.0f), fma_v(mul_v(r, r), p, r));
-    return scalef_small_v(e_r, add_v(k, scale));
+    return add_v(splat(1.0f), fma_v(mul_v(r, r), p, r));
+}
+
+/* 2^scale e^x for x <= 0 (every caller's case: e^-|x|, e^(x - max)):
+   exp_scaled_f lane by lane (the same reduction and polynomial), for any scale lanes in
+   [0, 64]; NaN stays NaN. */
+static inline vfloat exp_scaled_v(vfloat x, vfloat scale)
+{
+#if FPK_LANES == 8
+    /* AVX2 has no vscalefps. Where every lane's result is normal (x >= -86, not NaN: nearly
+       always), adding k + scale to e^r's exponent bits is the exact scaling, in 2 operations
+       instead of 6: `shifted` ends in the bits of k (exp_scaled_f's trick), and shifting them
+       left by 23 leaves (k + scale) 2^23, the rest of the rounder shifted out. */
+    if (!any_m(is_v(x, _CMP_NGE_UQ, -86.0f))) {
+        vfloat shifted = fma_v(x, splat(1.44269504f), splat(ROUNDER_F));
+        vfloat e_r = exp_reduced_v(x, sub_v(shifted, splat(ROUNDER_F)));
+        vint exponent_step = _mm256_slli_epi32(bits_v(add_v(shifted, scale)), 23);
+        return from_bits_v(_mm256_add_epi32(bits_v(e_r), exponent_step));
+    }
+#endif
+    x = max_v(splat(-150.0f), x);                          /* NaN stays NaN (see clamp_v) */
+    vfloat k = round_v(mul_v(x, splat(1.44269504f)));
+    return scalef_small_v(exp_reduced_v(x, k), add_v(k, scale));
 }
 
 /* ---- exponentials of split arguments (gelu, gelu_tanh) ----------------------------------- */

@@ -3,13 +3,15 @@
  * The float32 kernels are written once in that vocabulary and compiled for AVX-512 or AVX2,
  * so each back end's operations must mean the same thing. Built with -march=native by
  * tests/test_c_library.py: it checks whichever back end this machine compiles (or says that
- * there is none). Prints "N checks passed" or the failures.
+ * there is none). Also the vector exponential of fpk_vmath.h built on it. Prints "N checks
+ * passed" or the failures.
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fpk_simd.h"
+#include "fpk_vmath.h"
 
 static int checks, failures;
 
@@ -170,12 +172,49 @@ static void check_doubles(void)
         check(lane_v(from_array(x), one_lane(k)) == x[k], "lane_v", lane_v(from_array(x), one_lane(k)), x[k]);
     check(!any_m(no_lanes()), "no_lanes", 1, 0);
 }
+
+/* Distance from want in units in the last place of float (subnormal spacing below normal). */
+static double ulps(float got, double want)
+{
+    double spacing = fabs(want) < 0x1p-126 ? 0x1p-149 : ldexp(1.0, ilogb(want) - 23);
+    return fabs(got - want) / spacing;
+}
+
+static void check_exp(void)
+{
+    /* 2^scale e^x within 1 ULP for x from 0 down to -104 (0 below), scale 0, or 64 where
+       x < -60 (the callers' cases), on both of AVX2's paths: vectors whose lanes all give
+       normal results, and the same lanes next to one that does not (-100), which sends the
+       vector through the general scaling */
+    for (int32_t bits = (int32_t)0x80000000; bits <= (int32_t)0xC2D00000; bits += 1 << 13) {
+        float x[FPK_LANES], scale[FPK_LANES], got[FPK_LANES];
+        for (int mixed = 0; mixed <= 1; mixed++)
+            for (int big = 0; big <= 1; big++) {
+                for (int j = 0; j < FPK_LANES; j++) {
+                    int32_t b = bits + j * 97;
+                    memcpy(&x[j], &b, 4);
+                }
+                if (mixed) x[FPK_LANES - 1] = -100.0f;
+                for (int j = 0; j < FPK_LANES; j++) scale[j] = big && x[j] < -60.0f ? 64.0f : 0.0f;
+                to_array(got, exp_scaled_v(from_array(x), from_array(scale)));
+                for (int j = 0; j < FPK_LANES; j++) {
+                    double want = ldexp(exp((double)x[j]), (int)scale[j]);
+                    check(ulps(got[j], want) <= 1.0, "exp_scaled_v", got[j], want);
+                }
+            }
+    }
+    float nan[FPK_LANES], got[FPK_LANES];
+    for (int j = 0; j < FPK_LANES; j++) nan[j] = j == 1 ? NAN : -1.0f;
+    to_array(got, exp_scaled_v(from_array(nan), splat(0.0f)));
+    check(isnan(got[1]), "exp_scaled_v(NaN)", got[1], NAN);
+}
 #endif
 
 int main(void)
 {
 #if FPK_SIMD
     check_scalef();
+    check_exp();
     check_lookup_and_blend();
     check_memory();
     check_arithmetic();
