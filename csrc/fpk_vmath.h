@@ -144,8 +144,8 @@ static inline vfloat exp_reduced_v(vfloat x, vfloat k)
 }
 
 /* 2^scale e^x for x <= 0 (every caller's case: e^-|x|, e^(x - max)):
-   exp_scaled_f lane by lane (the same reduction and polynomial), for any scale lanes in
-   [0, 64]; NaN stays NaN. */
+   exp_scaled_f lane by lane (the same reduction and polynomial), for scale lanes in [0, 64]
+   with 2^scale e^x < 2^54 (callers scale by 64 only below x = -60); NaN stays NaN. */
 static inline vfloat exp_scaled_v(vfloat x, vfloat scale)
 {
 #if FPK_LANES == 8
