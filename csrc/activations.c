@@ -756,7 +756,7 @@ static inline vfloat gelu_tanh_v(vfloat x)
     vfloat k, s = expm1_split_v(minus_z, minus_z_lo, &k);                   /* E = e^-z */
     /* 1 + E = (1 + 2^k) + 2^k s; E is 1 + E's last bits no more below k = -60, and keeping it
        normal there spares the microcode assists subnormal operands cost (about 100 cycles) */
-    vfloat pow2_k = scalef_small_v(splat(1.0f), max_v(k, splat(-60.0f)));
+    vfloat pow2_k = scalef_normal_v(splat(1.0f), max_v(k, splat(-60.0f)));
     vfloat one_plus_e = fma_v(pow2_k, s, add_v(splat(1.0f), pow2_k));
     vmask negative = is_v(x, _CMP_LT_OQ, 0.0f);
     vfloat xc = max_v(splat(-GELU_TANH_V_FAR), x);
@@ -781,7 +781,7 @@ static inline vfloat gelu_tanh_slope_v(vfloat x)
     vfloat minus_z_lo, minus_z = gelu_tanh_minus_arg_v(a, &minus_z_lo);
     vfloat k, s = expm1_split_v(minus_z, minus_z_lo, &k);                   /* E = e^-z */
     /* E, kept normal (see gelu_tanh_v): below k = -60 only 1 + E and 1 + E + a z' E use it */
-    vfloat e = scalef_small_v(add_v(splat(1.0f), s), max_v(k, splat(-60.0f)));
+    vfloat e = scalef_normal_v(add_v(splat(1.0f), s), max_v(k, splat(-60.0f)));
     /* x >= 0 */
     vfloat slope_z = fma_v(splat(GELU_TANH_C3_TRIPLE), mul_v(a, a), splat(GELU_TANH_C1_HI));
     vfloat above = fma_v(mul_v(a, slope_z), e, add_v(splat(1.0f), e));

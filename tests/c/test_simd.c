@@ -52,6 +52,11 @@ static void check_scalef(void)
                 for (int j = 0; j < FPK_LANES; j++)
                     check(same(got[j], ldexpf(x[j], (int)kk[j])), "scalef_small_v", got[j], ldexpf(x[j], (int)kk[j]));
             }
+            if (xs[i] != 0.0f && fabs(ldexp(xs[i], k - 1)) >= 0x1p-126 && fabs(ldexp(xs[i], k + 1)) < 0x1p127) {
+                to_array(got, scalef_normal_v(from_array(x), from_array(kk)));
+                for (int j = 0; j < FPK_LANES; j++)
+                    check(same(got[j], ldexpf(x[j], (int)kk[j])), "scalef_normal_v", got[j], ldexpf(x[j], (int)kk[j]));
+            }
         }
 }
 
