@@ -479,35 +479,35 @@ static inline float gelu_slope_f(float x)
 #if FPK_SIMD
 #define VECTOR_F32 1
 
-static inline vfloat relu_v(vfloat x)                  /* keeps x where x > 0 or NaN */
+FPK_VECTOR vfloat relu_v(vfloat x)                  /* keeps x where x > 0 or NaN */
 {
     return keep_v(is_v(x, _CMP_NLE_UQ, 0.0f), x);
 }
 
-static inline vfloat relu_slope_v(vfloat x)
+FPK_VECTOR vfloat relu_slope_v(vfloat x)
 {
     return blend_v(is_v(x, _CMP_GT_OQ, 0.0f), keep_v(is_v(x, _CMP_UNORD_Q, 0.0f), x), splat(1.0f));
 }
 
-static inline vfloat leaky_relu_v(vfloat x, float alpha)
+FPK_VECTOR vfloat leaky_relu_v(vfloat x, float alpha)
 {
     return blend_v(is_v(x, _CMP_GT_OQ, 0.0f), mul_v(splat(alpha), x), x);
 }
 
-static inline vfloat leaky_relu_slope_v(vfloat x, float alpha)
+FPK_VECTOR vfloat leaky_relu_slope_v(vfloat x, float alpha)
 {
     vfloat below = blend_v(is_v(x, _CMP_UNORD_Q, 0.0f), splat(alpha), x);
     return blend_v(is_v(x, _CMP_GT_OQ, 0.0f), below, splat(1.0f));
 }
 
-static inline vfloat sigmoid_v(vfloat x)
+FPK_VECTOR vfloat sigmoid_v(vfloat x)
 {
     vfloat e = exp_scaled_v(neg_abs_v(x), splat(0.0f));
     vfloat numerator = blend_v(is_v(x, _CMP_GE_OQ, 0.0f), e, splat(1.0f));
     return div_v(numerator, add_v(splat(1.0f), e));
 }
 
-static inline vfloat over_one_plus_sq_v(vfloat num, vfloat e)
+FPK_VECTOR vfloat over_one_plus_sq_v(vfloat num, vfloat e)
 {
     vfloat u = add_v(splat(1.0f), e);
     vfloat u_lo = add_v(sub_v(splat(1.0f), u), e);
@@ -519,13 +519,13 @@ static inline vfloat over_one_plus_sq_v(vfloat num, vfloat e)
     return fma_v(fnma_v(q, p_lo, rem), inv, q);
 }
 
-static inline vfloat sigmoid_slope_v(vfloat x)
+FPK_VECTOR vfloat sigmoid_slope_v(vfloat x)
 {
     vfloat e = exp_scaled_v(neg_abs_v(x), splat(0.0f));
     return over_one_plus_sq_v(e, e);
 }
 
-static inline vfloat tanh_v(vfloat x)
+FPK_VECTOR vfloat tanh_v(vfloat x)
 {
     vfloat x2 = mul_v(x, x);
     vfloat p = splat(2.4976127e-3f);
@@ -542,21 +542,21 @@ static inline vfloat tanh_v(vfloat x)
     return with_sign_of_v(blend_v(near, far, near_zero), x);   /* tanh(-0) = -0 */
 }
 
-static inline vfloat tanh_slope_v(vfloat x)
+FPK_VECTOR vfloat tanh_slope_v(vfloat x)
 {
     vfloat four_e = exp_scaled_v(mul_v(splat(2.0f), neg_abs_v(x)), splat(2.0f));
     return over_one_plus_sq_v(four_e, mul_v(splat(0.25f), four_e));
 }
 
 /* 2^scale for lanes below x = -60, else 1, as the float exponent: 64 or 0. */
-static inline vfloat big_scale_v(vfloat x)
+FPK_VECTOR vfloat big_scale_v(vfloat x)
 {
     return keep_v(is_v(x, _CMP_LT_OQ, -(float)TINY_ARGUMENT), splat((float)BIG_SCALE));
 }
 
 /* silu_f's steps; `far` (a constant after inlining) keeps those only lanes below -60 need:
    e^-|x| at 2^64 times its size, and the signed zero where x s underflows. */
-static inline vfloat silu_steps_v(vfloat x, int far)
+FPK_VECTOR vfloat silu_steps_v(vfloat x, int far)
 {
     vfloat scale = far ? big_scale_v(x) : zero_v(), unscale = sub_v(zero_v(), scale);
     vfloat big_e = exp_scaled_v(neg_abs_v(x), scale);
@@ -571,13 +571,13 @@ static inline vfloat silu_steps_v(vfloat x, int far)
 }
 
 /* The same bits either way (see silu_slope_v). */
-static inline vfloat silu_v(vfloat x)
+FPK_VECTOR vfloat silu_v(vfloat x)
 {
     vmask far = is_v(x, _CMP_LT_OQ, -(float)TINY_ARGUMENT);
     return any_m(far) ? silu_steps_v(x, 1) : silu_steps_v(x, 0);
 }
 
-static inline vfloat silu_root_v(vfloat d)
+FPK_VECTOR vfloat silu_root_v(vfloat d)
 {
     vfloat p = splat(-2.984518698e-6f);
     p = fma_v(p, d, splat(-2.551807464e-5f));
@@ -595,7 +595,7 @@ static inline vfloat silu_root_v(vfloat d)
 
 /* silu_slope_f's steps; `far` (a constant after inlining) keeps those only lanes beyond
    [-60, 200] need: the clamp, and e^-|x| at 2^64 times its size. */
-static inline vfloat silu_slope_steps_v(vfloat x, int far)
+FPK_VECTOR vfloat silu_slope_steps_v(vfloat x, int far)
 {
     vfloat xc = far ? clamp_v(x, -200.0f, 200.0f) : x;
     vfloat scale = far ? big_scale_v(xc) : zero_v();
@@ -617,7 +617,7 @@ static inline vfloat silu_slope_steps_v(vfloat x, int far)
 
 /* The same bits either way; the short way, without the far lanes' steps, is 6 operations of
    about 60 fewer, and data rarely has a lane below -60 or above 200. */
-static inline vfloat silu_slope_v(vfloat x)
+FPK_VECTOR vfloat silu_slope_v(vfloat x)
 {
     vmask far = or_m(is_v(x, _CMP_LT_OQ, -(float)TINY_ARGUMENT), is_v(x, _CMP_GT_OQ, 200.0f));
     return any_m(far) ? silu_slope_steps_v(x, 1) : silu_slope_steps_v(x, 0);
@@ -649,7 +649,7 @@ static inline vfloat silu_slope_v(vfloat x)
    centre or left end, for 0 <= a < 15. With c0_lo, returned unrounded as *c0 + rest: *c0 the
    constant's high part, rest = d P(d) + the constant's low part; without, returned whole
    (rounded once more). */
-static inline vfloat gelu_piece_v(const float table[][GELU_PIECES], vfloat a, int c0_lo, vfloat *c0)
+FPK_VECTOR vfloat gelu_piece_v(const float table[][GELU_PIECES], vfloat a, int c0_lo, vfloat *c0)
 {
     /* 2 + 2a in [2, 32): biased exponent 128 to 131, which with the leading mantissa bits
        numbers the intervals; vpermps reads only the low bits of `piece` */
@@ -664,7 +664,7 @@ static inline vfloat gelu_piece_v(const float table[][GELU_PIECES], vfloat a, in
 }
 
 /* e^(-a^2/2) = 2^k (1 + s): returns s, stores k; a^2 is split exactly into hi + lo. */
-static inline vfloat gauss_expm1_v(vfloat a, vfloat *k)
+FPK_VECTOR vfloat gauss_expm1_v(vfloat a, vfloat *k)
 {
     vfloat minus_half_a = mul_v(splat(-0.5f), a);
     vfloat hi = mul_v(minus_half_a, a);                  /* -a^2/2 = hi + lo */
@@ -673,12 +673,12 @@ static inline vfloat gauss_expm1_v(vfloat a, vfloat *k)
 
 /* 2^k (1 + s) (hi + lo) for |lo| < |hi|/4, with about one rounding (the last addition; where
    2^k scales the result below normal, vscalefps rounds it instead). */
-static inline vfloat times_exp_v(vfloat hi, vfloat lo, vfloat s, vfloat k)
+FPK_VECTOR vfloat times_exp_v(vfloat hi, vfloat lo, vfloat s, vfloat k)
 {
     return scalef_small_v(add_v(hi, fma_v(hi, s, fma_v(lo, s, lo))), k);
 }
 
-static inline vfloat gelu_v(vfloat x)
+FPK_VECTOR vfloat gelu_v(vfloat x)
 {
     vfloat a = min_v(splat(GELU_V_FAR), abs_v(x));       /* NaN stays NaN */
     vfloat k, s = gauss_expm1_v(a, &k);
@@ -689,7 +689,7 @@ static inline vfloat gelu_v(vfloat x)
     return mask_sub_v(with_sign_of_v(a_tail, x), is_v(x, _CMP_GT_OQ, 0.0f), x, a_tail);
 }
 
-static inline vfloat gelu_slope_v(vfloat x)
+FPK_VECTOR vfloat gelu_slope_v(vfloat x)
 {
     vfloat a = min_v(splat(GELU_V_FAR), abs_v(x));
     vfloat k, s = gauss_expm1_v(a, &k);
@@ -723,7 +723,7 @@ static inline vfloat gelu_slope_v(vfloat x)
 #define GELU_TANH_C3_LO 2.39883247e-09f
 
 /* -z = -a (c1 + c3 a^2) as hi + *lo, for 0 <= a <= 20 (relative error about 2^-44). */
-static inline vfloat gelu_tanh_minus_arg_v(vfloat a, vfloat *lo)
+FPK_VECTOR vfloat gelu_tanh_minus_arg_v(vfloat a, vfloat *lo)
 {
     vfloat c1 = splat(-GELU_TANH_C1_HI), c3 = splat(-GELU_TANH_C3_HI);
     vfloat sq = mul_v(a, a);                                   /* a^2 = sq + sq_lo */
@@ -742,14 +742,14 @@ static inline vfloat gelu_tanh_minus_arg_v(vfloat a, vfloat *lo)
 
 /* 2^k y on the lanes of m (y elsewhere) for |y| < 2^8. Lanes below k = -160, whose result is
    a signed zero, get it as y * 0: vscalefps would underflow through a microcode assist. */
-static inline vfloat scale_down_v(vfloat y, vmask m, vfloat k)
+FPK_VECTOR vfloat scale_down_v(vfloat y, vmask m, vfloat k)
 {
     vmask vanishing = mask_cmp_v(m, k, splat(-160.0f), _CMP_LT_OQ);
     y = mask_scalef_small_v(y, andnot_m(vanishing, m), y, k);
     return mask_mul_v(y, vanishing, y, zero_v());
 }
 
-static inline vfloat gelu_tanh_v(vfloat x)
+FPK_VECTOR vfloat gelu_tanh_v(vfloat x)
 {
     vfloat a = min_v(splat(GELU_TANH_V_FAR), abs_v(x));   /* NaN stays NaN */
     vfloat minus_z_lo, minus_z = gelu_tanh_minus_arg_v(a, &minus_z_lo);
@@ -775,7 +775,7 @@ static inline vfloat gelu_tanh_v(vfloat x)
 #define GELU_TANH_A0_LO -1.13396283e-08f
 #define GELU_TANH_C3_TRIPLE 0.214064449f        /* 3 c3 */
 
-static inline vfloat gelu_tanh_slope_v(vfloat x)
+FPK_VECTOR vfloat gelu_tanh_slope_v(vfloat x)
 {
     vfloat a = min_v(splat(GELU_V_FAR), abs_v(x));       /* NaN stays NaN */
     vfloat minus_z_lo, minus_z = gelu_tanh_minus_arg_v(a, &minus_z_lo);
@@ -830,16 +830,30 @@ static inline vfloat gelu_tanh_slope_v(vfloat x)
 
 #if VECTOR_F32
 /* for i in [lo, hi), FPK_LANES at a time: out[i..] = VALUE, an expression of i, of the step's
-   length `step` (lanes past hi are off) and of v = x[i..]; x and y are read ahead. When
-   streaming, the steps follow fpk_step, so that the full ones can use streaming stores. */
+   length `step` (lanes past hi are off) and of v = x[i..]; x and y are read ahead. The steps
+   follow fpk_step: when streaming, short ones up to out's first vector boundary; then a run of
+   whole steps in a loop of its own, where step is the constant FPK_LANES (the masks fold away,
+   there is no fpk_step per step, and the stores can stream). */
 #define VECTOR_RANGE(out, x, y, lo, hi, streaming, i, step, v, VALUE)                       \
     do {                                                                                    \
-        for (size_t i = (lo), step; i < (hi); i += step) {                                  \
-            step = fpk_step((out) + i, (hi) - i, streaming);                                \
-            fpk_read_ahead((x) + i);                                                        \
-            fpk_read_ahead((y) + i);                                                        \
-            vfloat v = load_first_v((x) + i, step);                                         \
-            fpk_store_step((out) + i, (VALUE), step, streaming);                            \
+        for (size_t i = (lo), step_; i < (hi); i += step_) {                                \
+            step_ = fpk_step((out) + i, (hi) - i, streaming);                               \
+            if (step_ == FPK_LANES) {                                                       \
+                const size_t step = FPK_LANES;                                              \
+                (void)step;                                                                 \
+                for (; (hi) - i >= FPK_LANES; i += FPK_LANES) {                             \
+                    fpk_read_ahead((x) + i);                                                \
+                    fpk_read_ahead((y) + i);                                                \
+                    vfloat v = load_v((x) + i);                                             \
+                    fpk_store_whole((out) + i, (VALUE), streaming);                         \
+                }                                                                           \
+                step_ = 0;                                                                  \
+            } else {                                                                        \
+                const size_t step = step_;                                                  \
+                (void)step;                                                                 \
+                vfloat v = load_first_v((x) + i, step);                                     \
+                store_first_v((out) + i, (VALUE), step);                                    \
+            }                                                                               \
         }                                                                                   \
         if (streaming) fpk_stream_fence();                                                  \
     } while (0)
@@ -1141,7 +1155,7 @@ static double row_dot_f32(const float *g, const float *s, size_t cols)
 
 /* o = (e scale) (g - dot), dot = hi + lo: g - hi is exact where g is close to it, which is
    where the difference would lose its digits. */
-static inline vfloat jacobian_times_v(vfloat e, vfloat g, float scale, float dot_hi, float dot_lo)
+FPK_VECTOR vfloat jacobian_times_v(vfloat e, vfloat g, float scale, float dot_hi, float dot_lo)
 {
     vfloat difference = sub_v(sub_v(g, splat(dot_hi)), splat(dot_lo));
     return mul_v(mul_v(e, splat(scale)), difference);

@@ -34,6 +34,15 @@
 #include <immintrin.h>
 #endif
 
+/* A vector formula (sigmoid_v, exp_scaled_v, ...): inlined into its kernel's loop whatever its
+   size. GCC stops inlining long ones into a function that holds them twice (a loop of whole
+   vectors and one for the short steps), and a call per vector spills every register. */
+#if defined(__GNUC__)
+#define FPK_VECTOR static inline __attribute__((always_inline))
+#else
+#define FPK_VECTOR static inline
+#endif
+
 #if defined(__AVX512F__)
 /* ---- AVX-512: each operation is one instruction -------------------------------------------- */
 

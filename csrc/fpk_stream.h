@@ -131,6 +131,15 @@ static inline size_t fpk_step(const float *out, size_t left, int streaming)
     return left < step ? left : step;
 }
 
+/* out[0, FPK_LANES) = v, with a streaming store when streaming (out is then aligned). */
+static inline void fpk_store_whole(float *out, vfloat v, int streaming)
+{
+    if (streaming)
+        stream_v(out, v);
+    else
+        store_v(out, v);
+}
+
 /* out[0, step) = the first `step` lanes of v, with a streaming store for a full aligned step. */
 static inline void fpk_store_step(float *out, vfloat v, size_t step, int streaming)
 {

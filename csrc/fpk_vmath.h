@@ -130,7 +130,7 @@ static inline double log_d(double x)
 #if FPK_SIMD
 
 /* e^x = 2^k e^r for integral k near x/ln2: e^r from exp_reduced_f's polynomial. */
-static inline vfloat exp_reduced_v(vfloat x, vfloat k)
+FPK_VECTOR vfloat exp_reduced_v(vfloat x, vfloat k)
 {
     vfloat r = fnma_v(k, splat(0.693359375f), x);                  /* ln2 in two parts */
     r = fnma_v(k, splat(-2.12194440e-4f), r);
@@ -146,7 +146,7 @@ static inline vfloat exp_reduced_v(vfloat x, vfloat k)
 /* 2^scale e^x for x <= 0 (every caller's case: e^-|x|, e^(x - max)):
    exp_scaled_f lane by lane (the same reduction and polynomial), for scale lanes in [0, 64]
    with 2^scale e^x < 2^54 (callers scale by 64 only below x = -60); NaN stays NaN. */
-static inline vfloat exp_scaled_v(vfloat x, vfloat scale)
+FPK_VECTOR vfloat exp_scaled_v(vfloat x, vfloat scale)
 {
 #if FPK_LANES == 8
     /* AVX2 has no vscalefps. Where every lane's result is normal (x >= -86, not NaN: nearly
@@ -174,7 +174,7 @@ static inline vfloat exp_scaled_v(vfloat x, vfloat scale)
    one fma and scales by 2^k (scalef_small_v) last, one rounding fewer than through e^(hi + lo)
    itself, and a single rounding even where the product is subnormal. Not clamped: callers
    keep -20000 < hi < 88 (k ln2's high part stays exact; 2^k then underflows to 0 cleanly). */
-static inline vfloat expm1_split_v(vfloat hi, vfloat lo, vfloat *k)
+FPK_VECTOR vfloat expm1_split_v(vfloat hi, vfloat lo, vfloat *k)
 {
     *k = round_v(mul_v(hi, splat(1.44269504f)));
     vfloat r = fnma_v(*k, splat(0.693359375f), hi);      /* exact */
