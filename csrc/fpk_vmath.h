@@ -148,11 +148,12 @@ FPK_VECTOR vfloat exp_reduced_v(vfloat x, vfloat k)
    with 2^scale e^x < 2^54 (callers scale by 64 only below x = -60); NaN stays NaN. */
 FPK_VECTOR vfloat exp_scaled_v(vfloat x, vfloat scale)
 {
+    /* k = x/ln2 rounded as exp_scaled_f rounds it: `shifted` ends in k's bits */
 #if FPK_LANES == 8
     /* AVX2 has no vscalefps. Where every lane's result is normal (x >= -86, not NaN: nearly
        always), adding k + scale to e^r's exponent bits is the exact scaling, in 2 operations
-       instead of 6: `shifted` ends in the bits of k (exp_scaled_f's trick), and shifting them
-       left by 23 leaves (k + scale) 2^23, the rest of the rounder shifted out. */
+       instead of 6 (the same bits): shifting `shifted` left by 23 leaves (k + scale) 2^23,
+       the rest of the rounder shifted out. */
     if (!any_m(is_v(x, _CMP_NGE_UQ, -86.0f))) {
         vfloat shifted = fma_v(x, splat(1.44269504f), splat(ROUNDER_F));
         vfloat e_r = exp_reduced_v(x, sub_v(shifted, splat(ROUNDER_F)));
@@ -161,7 +162,7 @@ FPK_VECTOR vfloat exp_scaled_v(vfloat x, vfloat scale)
     }
 #endif
     x = max_v(splat(-150.0f), x);                          /* NaN stays NaN (see clamp_v) */
-    vfloat k = round_v(mul_v(x, splat(1.44269504f)));
+    vfloat k = sub_v(fma_v(x, splat(1.44269504f), splat(ROUNDER_F)), splat(ROUNDER_F));
     return scalef_small_v(exp_reduced_v(x, k), add_v(k, scale));
 }
 

@@ -192,7 +192,7 @@ static void check_exp(void)
        normal results, and the same lanes next to one that does not (-100), which sends the
        vector through the general scaling */
     for (int32_t bits = (int32_t)0x80000000; bits <= (int32_t)0xC2D00000; bits += 1 << 13) {
-        float x[FPK_LANES], scale[FPK_LANES], got[FPK_LANES];
+        float x[FPK_LANES], scale[FPK_LANES], got[FPK_LANES], alone[2][FPK_LANES];
         for (int mixed = 0; mixed <= 1; mixed++)
             for (int big = 0; big <= 1; big++) {
                 for (int j = 0; j < FPK_LANES; j++) {
@@ -205,6 +205,10 @@ static void check_exp(void)
                 for (int j = 0; j < FPK_LANES; j++) {
                     double want = ldexp(exp((double)x[j]), (int)scale[j]);
                     check(ulps(got[j], want) <= 1.0, "exp_scaled_v", got[j], want);
+                    /* and the same bits whichever path the neighbours choose */
+                    if (!mixed) alone[big][j] = got[j];
+                    else if (j < FPK_LANES - 1)
+                        check(same(got[j], alone[big][j]), "exp_scaled_v beside -100", got[j], alone[big][j]);
                 }
             }
     }
