@@ -555,6 +555,20 @@ fpk_square_f32(const float *x, float *out, size_t n)
 '''
 
 
+def test_committed_pages_are_what_make_docs_writes():
+    """docs/*.md are generated from the built-in entries and csrc/*.c: after editing either, run
+    `python docs/make_docs.py --no-figures`. This names the page that was left stale."""
+    make_docs = _make_docs()
+    fk, explain = make_docs.load_fpkernels()
+    figures = make_docs.existing_figures(explain, explain.KINDS)
+    pages = {f"{kind}.md": make_docs.family_page(fk, explain, kind, figures)
+             for kind in explain.KINDS}
+    pages["from-loop-to-kernel.md"] = make_docs.loop_to_kernel_page(fk, explain,
+                                                                    make_docs.read_c_sources())
+    stale = [name for name, text in pages.items() if (make_docs.DOCS / name).read_text() != text]
+    assert not stale, f"regenerate with python docs/make_docs.py --no-figures: {stale}"
+
+
 def test_make_docs_reads_c_functions_and_macros():
     make_docs = _make_docs()
     definitions = make_docs.c_definitions(C_SAMPLE)
