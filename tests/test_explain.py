@@ -555,10 +555,13 @@ fpk_square_f32(const float *x, float *out, size_t n)
 '''
 
 
-def test_committed_pages_are_what_make_docs_writes():
+def test_committed_pages_are_what_make_docs_writes(monkeypatch):
     """docs/*.md are generated from the built-in entries and csrc/*.c: after editing either, run
     `python docs/make_docs.py --no-figures`. This names the page that was left stale."""
     make_docs = _make_docs()
+    # load_fpkernels puts the source tree first on sys.path: undo that after the test, or
+    # processes spawned by later tests would import the tree (unbuilt in CI) over the install
+    monkeypatch.setattr(sys, "path", list(sys.path))
     fk, explain = make_docs.load_fpkernels()
     figures = make_docs.existing_figures(explain, explain.KINDS)
     pages = {f"{kind}.md": make_docs.family_page(fk, explain, kind, figures)
