@@ -831,30 +831,14 @@ FPK_VECTOR vfloat gelu_tanh_slope_v(vfloat x)
 #if VECTOR_F32
 /* for i in [lo, hi), FPK_LANES at a time: out[i..] = VALUE, an expression of i, of the step's
    length `step` (lanes past hi are off) and of v = x[i..]; x and y are read ahead. The steps
-   follow fpk_step: when streaming, short ones up to out's first vector boundary; then a run of
-   whole steps in a loop of its own, where step is the constant FPK_LANES (the masks fold away,
-   there is no fpk_step per step, and the stores can stream). */
+   are FOR_STEPS' (fpk_stream.h): when streaming, the whole ones aligned so that they stream. */
 #define VECTOR_RANGE(out, x, y, lo, hi, streaming, i, step, v, VALUE)                       \
     do {                                                                                    \
-        for (size_t i = (lo), step_; i < (hi); i += step_) {                                \
-            step_ = fpk_step((out) + i, (hi) - i, streaming);                               \
-            if (step_ == FPK_LANES) {                                                       \
-                const size_t step = FPK_LANES;                                              \
-                (void)step;                                                                 \
-                for (; (hi) - i >= FPK_LANES; i += FPK_LANES) {                             \
-                    fpk_read_ahead((x) + i);                                                \
-                    fpk_read_ahead((y) + i);                                                \
-                    vfloat v = load_v((x) + i);                                             \
-                    fpk_store_whole((out) + i, (VALUE), streaming);                         \
-                }                                                                           \
-                step_ = 0;                                                                  \
-            } else {                                                                        \
-                const size_t step = step_;                                                  \
-                (void)step;                                                                 \
-                vfloat v = load_first_v((x) + i, step);                                     \
-                store_first_v((out) + i, (VALUE), step);                                    \
-            }                                                                               \
-        }                                                                                   \
+        FOR_STEPS(out, lo, hi, streaming, i, step,                                          \
+            fpk_read_ahead((x) + i);                                                        \
+            fpk_read_ahead((y) + i);                                                        \
+            vfloat v = load_first_v((x) + i, step);                                         \
+            fpk_store_step((out) + i, (VALUE), step, streaming));                           \
         if (streaming) fpk_stream_fence();                                                  \
     } while (0)
 

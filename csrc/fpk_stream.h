@@ -131,15 +131,6 @@ static inline size_t fpk_step(const float *out, size_t left, int streaming)
     return left < step ? left : step;
 }
 
-/* out[0, FPK_LANES) = v, with a streaming store when streaming (out is then aligned). */
-static inline void fpk_store_whole(float *out, vfloat v, int streaming)
-{
-    if (streaming)
-        stream_v(out, v);
-    else
-        store_v(out, v);
-}
-
 /* out[0, step) = the first `step` lanes of v, with a streaming store for a full aligned step. */
 static inline void fpk_store_step(float *out, vfloat v, size_t step, int streaming)
 {
@@ -148,6 +139,25 @@ static inline void fpk_store_step(float *out, vfloat v, size_t step, int streami
     else
         store_first_v(out, v, step);
 }
+
+/* For each step of [lo, hi) that fpk_step gives (when streaming, the whole ones are aligned):
+   the statements with i the step's first element and count its length. Where masks are
+   emulated, a run of whole steps takes a loop of its own, in which count is the constant
+   FPK_LANES (the masks fold away, and there is no fpk_step per step). */
+#define FOR_STEPS(out, lo, hi, streaming, i, count, ...)                                    \
+    for (size_t i = (lo), step_; i < (hi); i += step_) {                                    \
+        step_ = fpk_step((out) + i, (hi) - i, streaming);                                   \
+        if (!FPK_FREE_MASKS && step_ == FPK_LANES) {                                        \
+            const size_t count = FPK_LANES;                                                 \
+            for (; (hi) - i >= FPK_LANES; i += FPK_LANES) {                                 \
+                __VA_ARGS__;                                                                \
+            }                                                                               \
+            step_ = 0;                                                                      \
+        } else {                                                                            \
+            const size_t count = step_;                                                     \
+            __VA_ARGS__;                                                                    \
+        }                                                                                   \
+    }
 #endif
 
 #endif /* FPK_STREAM_H */

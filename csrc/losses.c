@@ -309,25 +309,6 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
         }                                                                                   \
     } while (0)
 
-/* For each step of [lo, hi) that fpk_step gives (when streaming, the whole ones are aligned):
-   the statements with i the step's first element and count its length. Where masks are
-   emulated, a run of whole steps takes a loop of its own, in which count is the constant
-   FPK_LANES (the masks fold away, and there is no fpk_step per step). */
-#define FOR_STEPS(out, lo, hi, streaming, i, count, ...)                                    \
-    for (size_t i = (lo), step_; i < (hi); i += step_) {                                    \
-        step_ = fpk_step((out) + i, (hi) - i, streaming);                                   \
-        if (!FPK_FREE_MASKS && step_ == FPK_LANES) {                                        \
-            const size_t count = FPK_LANES;                                                 \
-            for (; (hi) - i >= FPK_LANES; i += FPK_LANES) {                                 \
-                __VA_ARGS__;                                                                \
-            }                                                                               \
-            step_ = 0;                                                                      \
-        } else {                                                                            \
-            const size_t count = step_;                                                     \
-            __VA_ARGS__;                                                                    \
-        }                                                                                   \
-    }
-
 /* BLOCK_SUM on vectors (double lanes for each half of the floats). */
 #define BLOCK_SUM_V(NAME)                                                                   \
     static double NAME##_block_sum_v(const float *pred, const float *target, size_t start,  \
