@@ -2,7 +2,9 @@
 
 Every case does one call on preallocated inputs and outputs. fpkernels runs against PyTorch's
 own out= kernels and against NumPy's natural expression (with out= where it has one).
-Bytes moved: 8n forward (read x, write out), 12n backward (read x and grad, write out),
+Bytes moved: 8n forward (read x, write out), 12n backward (read x and grad, write out; or the
+saved output y and grad for backward_from_output, what torch's sigmoid, tanh and softmax
+backward kernels read),
 8n for a loss value (read pred and target), 12n for a loss gradient.
 
     flock /tmp/fpk-bench.lock python benchmarks/bench_activations.py [--quick]
@@ -79,6 +81,15 @@ def _numpy_backward(name, x, g, out, tmp):
     return None
 
 
+def _numpy_from_output(name, y, g, out, tmp):
+    """NumPy's natural expression of grad * f'(x) written in the output y = f(x)."""
+    if name == "sigmoid":
+        return lambda: (np.subtract(1, y, out=tmp), np.multiply(tmp, y, out=tmp),
+                        np.multiply(g, tmp, out=out))
+    return lambda: (np.multiply(y, y, out=tmp), np.subtract(1, tmp, out=tmp),
+                    np.multiply(g, tmp, out=out))
+
+
 def cases(quick=False):
     """The benchmark cases of this family (see benchmarks/bench.py)."""
     try:
@@ -137,6 +148,13 @@ def cases(quick=False):
                 "name": f"{name} backward f32 n={n}", "threads": threads,
                 "fpk": _with_threads(threads, lambda a=act: a.backward(x, g, out=out)),
                 "numpy": numpy_backward, "torch": torch_backward, "bytes": 12 * n, "flops": None})
+            if name in ("sigmoid", "tanh"):     # the same work as torch's: from the output
+                y = act.forward(x)
+                result.append({
+                    "name": f"{name} backward_from_output f32 n={n}", "threads": threads,
+                    "fpk": _with_threads(threads, lambda a=act: a.backward_from_output(y, g, out=out)),
+                    "numpy": _numpy_from_output(name, y, g, out, tmp), "torch": torch_backward,
+                    "bytes": 12 * n, "flops": None})
 
         # softmax over rows
         shape = (SOFTMAX_SHAPE[0] // (16 if quick else 1), SOFTMAX_SHAPE[1])
@@ -164,6 +182,18 @@ def cases(quick=False):
         result.append({"name": f"softmax backward f32 {shape}", "threads": threads,
                        "fpk": _with_threads(threads, lambda: softmax.backward(z, zg, out=zout)),
                        "numpy": None, "torch": torch_smb, "bytes": 12 * m, "flops": None})
+        zs = softmax.forward(z)
+
+        def numpy_from_output():
+            np.multiply(zg, zs, out=zout)
+            dot = zout.sum(axis=1, keepdims=True)
+            np.subtract(zg, dot, out=zout)
+            np.multiply(zout, zs, out=zout)
+        result.append({"name": f"softmax backward_from_output f32 {shape}", "threads": threads,
+                       "fpk": _with_threads(threads, lambda: softmax.backward_from_output(
+                           zs, zg, out=zout)),
+                       "numpy": numpy_from_output, "torch": torch_smb, "bytes": 12 * m,
+                       "flops": None})
 
         # losses: value and gradient
         p = rng.uniform(0.01, 0.99, n).astype(np.float32)

@@ -928,6 +928,27 @@ int fpk_swish_backward_f32(const float *x, const float *grad_out, float *out, si
 BACKWARD_KERNEL(fpk_swish_backward_f64, double, f64, swish_slope_d(v, beta), , double beta)
 ACTIVATION_V(gelu, gelu_f(v), gelu_slope_f(v), gelu_v(v), gelu_slope_v(v), gelu_d(v), gelu_slope_d(v), )
 ACTIVATION_V(gelu_tanh, gelu_tanh_f(v), gelu_tanh_slope_d(v), gelu_tanh_v(v), gelu_tanh_slope_v(v), gelu_tanh_d(v), gelu_tanh_slope_d(v), )
+
+/* Backward from the saved output y = f(x) (v is y in these kernels), as PyTorch's
+   sigmoid_backward and tanh_backward: no exponential, so memory speed. Good to a rounding or
+   two for the y given; but y is itself rounded, so near y's limits fewer digits are right than
+   backward(x, grad_out) gives. sigmoid'(x) = s (1 - s) with s = y: */
+#define SIGMOID_SLOPE_FROM_OUTPUT(T, y) ((y) * ((T)1 - (y)))
+
+/* tanh'(x) = 1 - t^2 with t = y, as (1 - t)(1 + t), which does not cancel near t = +-1. */
+#define TANH_SLOPE_FROM_OUTPUT(T, y) (((T)1 - (y)) * ((T)1 + (y)))
+
+#if VECTOR_F32
+BACKWARD_KERNEL_V(fpk_sigmoid_backward_from_output_f32, mul_v(v, sub_v(splat(1.0f), v)), )
+BACKWARD_KERNEL_V(fpk_tanh_backward_from_output_f32,
+                  mul_v(sub_v(splat(1.0f), v), add_v(splat(1.0f), v)), )
+#else
+BACKWARD_KERNEL(fpk_sigmoid_backward_from_output_f32, float, f32, SIGMOID_SLOPE_FROM_OUTPUT(float, v), )
+BACKWARD_KERNEL(fpk_tanh_backward_from_output_f32, float, f32, TANH_SLOPE_FROM_OUTPUT(float, v), )
+#endif
+BACKWARD_KERNEL(fpk_sigmoid_backward_from_output_f64, double, f64, SIGMOID_SLOPE_FROM_OUTPUT(double, v), )
+BACKWARD_KERNEL(fpk_tanh_backward_from_output_f64, double, f64, TANH_SLOPE_FROM_OUTPUT(double, v), )
+
 FORWARD_KERNEL(fpk_erf_f32, float, f32, erf_fd(v), )
 FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
 
@@ -1027,6 +1048,21 @@ FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
             const T *row = x + r * cols, *g = grad_out + r * cols;                          \
             T *o = out + r * cols;                                                          \
             SOFTMAX_ROW(SUFFIX, T, row, s, s, cols, 0);                                     \
+            double dot = row_dot_##SUFFIX(g, s, cols);                                      \
+            FPK_STORE_RANGE(T, SUFFIX, o, s, g, 0, cols, streaming, j, v, v * (g[j] - dot)); \
+        }                                                                                   \
+    }                                                                                       \
+    SOFTMAX_FROM_OUTPUT_ROWS(SUFFIX, T)
+
+/* Rows [lo, hi) of the Jacobian-vector product from the saved output y = softmax(x):
+   out = y (g - sum(g y)). */
+#define SOFTMAX_FROM_OUTPUT_ROWS(SUFFIX, T)                                                 \
+    static void from_output_rows_##SUFFIX(const T *y, const T *grad_out, T *out, size_t lo, \
+                                          size_t hi, size_t cols, int streaming)            \
+    {                                                                                       \
+        for (size_t r = lo; r < hi; r++) {                                                  \
+            const T *s = y + r * cols, *g = grad_out + r * cols;                            \
+            T *o = out + r * cols;                                                          \
             double dot = row_dot_##SUFFIX(g, s, cols);                                      \
             FPK_STORE_RANGE(T, SUFFIX, o, s, g, 0, cols, streaming, j, v, v * (g[j] - dot)); \
         }                                                                                   \
@@ -1189,6 +1225,17 @@ static void backward_rows_f32(const float *x, const float *grad_out, float *out,
 {
     softmax_rows_f32(x, grad_out, out, lo, hi, cols, s, streaming);
 }
+static void from_output_rows_f32(const float *y, const float *grad_out, float *out, size_t lo,
+                                size_t hi, size_t cols, int streaming)
+{
+    for (size_t r = lo; r < hi; r++) {
+        const float *s = y + r * cols, *g = grad_out + r * cols;
+        double dot = row_dot_f32(g, s, cols);
+        float dot_hi = (float)dot, dot_lo = (float)(dot - dot_hi);
+        VECTOR_RANGE(out + r * cols, s, g, 0, cols, streaming, j, step, v,
+                     jacobian_times_v(v, load_first_v(g + j, step), 1.0f, dot_hi, dot_lo));
+    }
+}
 #define SOFTMAX_BUFFER(cols) (((cols) + FPK_LANES - 1) / FPK_LANES * FPK_LANES)  /* whole vectors */
 #else
 #define EXP_F32(x) exp_scaled_f(x, 0)
@@ -1222,6 +1269,18 @@ SOFTMAX_ROWS(f64, double)
     {                                                                                       \
         if (!grad_out && rows && cols) return FPK_ERR_NULL;                                 \
         return softmax_##SUFFIX(x, grad_out, out, rows, cols);                              \
+    }                                                                                       \
+    /* out = y * (g - sum(g * y)) per row from the saved output y = softmax(x), as PyTorch's \
+       _softmax_backward_data: no exponentials. out may be y or grad_out. */                \
+    int fpk_softmax_backward_from_output_##SUFFIX(const T *y, const T *grad_out, T *out,    \
+                                                  size_t rows, size_t cols)                 \
+    {                                                                                       \
+        if (rows == 0 || cols == 0) return FPK_OK;                                          \
+        if (!y || !grad_out || !out) return FPK_ERR_NULL;                                   \
+        int streaming = fpk_streams(out, rows * cols, sizeof(T));                           \
+        FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                     \
+            from_output_rows_##SUFFIX(y, grad_out, out, lo, hi, cols, streaming));          \
+        return FPK_OK;                                                                      \
     }
 
 /* Forward (grad_out NULL) or backward over all rows, each thread with its own row buffer

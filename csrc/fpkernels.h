@@ -276,6 +276,15 @@ int fpk_gelu_tanh_derivative_f64(const double *x, double *out, size_t n);
 int fpk_gelu_tanh_backward_f32(const float *x, const float *grad_out, float *out, size_t n);
 int fpk_gelu_tanh_backward_f64(const double *x, const double *grad_out, double *out, size_t n);
 
+/* Backward from the saved output y = f(x) instead of x, as PyTorch's sigmoid_backward and
+   tanh_backward: out = grad_out * y (1 - y) and grad_out * (1 - y^2). No exponential, so they
+   run at memory speed; but where y saturates (near 1, or -1 for tanh) its rounding leaves fewer
+   right digits than fpk_NAME_backward_T from x. out may be y or grad_out. */
+int fpk_sigmoid_backward_from_output_f32(const float *y, const float *grad_out, float *out, size_t n);
+int fpk_sigmoid_backward_from_output_f64(const double *y, const double *grad_out, double *out, size_t n);
+int fpk_tanh_backward_from_output_f32(const float *y, const float *grad_out, float *out, size_t n);
+int fpk_tanh_backward_from_output_f64(const double *y, const double *grad_out, double *out, size_t n);
+
 /* Softmax of each row of a rows x cols matrix (the last axis). A row with one +inf gives 1
    there and 0 elsewhere; two or more +inf, all -inf, or any NaN give a NaN row.
    forward: out = s (out may be x); derivative: out = s (1 - s), the Jacobian's diagonal;
@@ -287,6 +296,10 @@ int fpk_softmax_derivative_f32(const float *x, float *out, size_t rows, size_t c
 int fpk_softmax_derivative_f64(const double *x, double *out, size_t rows, size_t cols);
 int fpk_softmax_backward_f32(const float *x, const float *grad_out, float *out, size_t rows, size_t cols);
 int fpk_softmax_backward_f64(const double *x, const double *grad_out, double *out, size_t rows, size_t cols);
+/* The same Jacobian-vector product from the saved output y = softmax(x): out = y * (g - sum(g * y))
+   per row, as PyTorch's _softmax_backward_data (no exponentials). out may be y or grad_out. */
+int fpk_softmax_backward_from_output_f32(const float *y, const float *grad_out, float *out, size_t rows, size_t cols);
+int fpk_softmax_backward_from_output_f64(const double *y, const double *grad_out, double *out, size_t rows, size_t cols);
 
 /* The error function, element-wise: out = erf(x) (out may be x). */
 int fpk_erf_f32(const float *x, float *out, size_t n);

@@ -39,13 +39,13 @@ def _unary(name, x, out, *hyper):
     return out
 
 
-def _binary(name, x, grad_out, out, *hyper):
+def _binary(name, x, grad_out, out, *hyper, x_name="x"):
     """out = fpk_<name>(x, grad_out) element-wise; the two shapes must be equal."""
-    x = as_array(x, "x")
+    x = as_array(x, x_name)
     grad_out = as_array(grad_out, "grad_out")
     if x.shape != grad_out.shape:
-        raise ValueError(f"x has shape {x.shape} but grad_out has shape {grad_out.shape}; "
-                         "they must be equal")
+        raise ValueError(f"{x_name} has shape {x.shape} but grad_out has shape "
+                         f"{grad_out.shape}; they must be equal")
     dtype = float_dtype(x, grad_out)
     x = contiguous(x, dtype)
     grad_out = contiguous(grad_out, dtype)
@@ -133,8 +133,21 @@ class LeakyReLU(_ElementWise):
         return (self.alpha,)
 
 
+class _BackwardFromOutput:
+    """backward_from_output(y, grad_out): the gradient from the saved output y = forward(x)."""
+
+    def backward_from_output(self, y, grad_out, out=None):
+        """grad_out * f'(x) from y = forward(x) instead of x, as PyTorch's autograd does.
+
+        No exponential, so it runs at memory speed. It is exact to a rounding or two for the
+        y given, but y is itself rounded: near its limits (1 for the sigmoid, ±1 for tanh;
+        |x| beyond about 2 in float32) fewer digits are right than backward(x, grad_out) gives.
+        """
+        return _binary(self.kernel + "_backward_from_output", y, grad_out, out, x_name="y")
+
+
 @register("sigmoid")
-class Sigmoid(_ElementWise):
+class Sigmoid(_BackwardFromOutput, _ElementWise):
     description = """Logistic sigmoid: squashes any real number into (0, 1).
 
     Reads as a probability, so it is the output activation of binary classifiers. Computed
@@ -151,7 +164,7 @@ class Sigmoid(_ElementWise):
 
 
 @register("tanh")
-class Tanh(_ElementWise):
+class Tanh(_BackwardFromOutput, _ElementWise):
     description = """Hyperbolic tangent: squashes any real number to between −1 and 1, centred on 0.
 
     A zero-centred sigmoid (tanh(x) = 2σ(2x) − 1), which often makes hidden layers train
@@ -266,13 +279,13 @@ class Softmax(Activation):
             return x, x.shape[-1]
         return np.moveaxis(x, self.axis, -1), x.shape[self.axis]
 
-    def _run(self, name, x, grad_out, out):
-        x = as_array(x, "x")
+    def _run(self, name, x, grad_out, out, x_name="x"):
+        x = as_array(x, x_name)
         arrays = [x]
         if grad_out is not None:
             grad_out = as_array(grad_out, "grad_out")
             if grad_out.shape != x.shape:
-                raise ValueError(f"x has shape {x.shape} but grad_out has shape "
+                raise ValueError(f"{x_name} has shape {x.shape} but grad_out has shape "
                                  f"{grad_out.shape}; they must be equal")
             arrays.append(grad_out)
         dtype = float_dtype(*arrays)
@@ -303,6 +316,11 @@ class Softmax(Activation):
     def backward(self, x, grad_out, out=None):
         """The Jacobian-vector product s·(g − Σ g·s) along `axis`, with s = softmax(x)."""
         return self._run("backward", x, grad_out, out)
+
+    def backward_from_output(self, y, grad_out, out=None):
+        """The same product y·(g − Σ g·y) from the saved output y = forward(x), as PyTorch's
+        autograd does: no exponentials, so it runs at memory speed."""
+        return self._run("backward_from_output", y, grad_out, out, x_name="y")
 
     def __call__(self, x, out=None):
         return self.forward(x, out=out)

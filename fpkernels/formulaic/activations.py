@@ -20,6 +20,7 @@ __all__ = [
     "gelu", "gelu_derivative",
     "gelu_tanh", "gelu_tanh_derivative",
     "softmax", "softmax_derivative", "softmax_backward",
+    "sigmoid_backward_from_output", "tanh_backward_from_output", "softmax_backward_from_output",
 ]
 
 
@@ -310,8 +311,39 @@ def softmax_backward(rows, grad_rows):
     Every output of a row depends on every input of that row, so the incoming gradient g is
     first summed against s, then each gᵢ is compared with that average.
     """
+    return softmax_backward_from_output(softmax(rows), grad_rows)
+
+
+# ---- backward from the saved output -------------------------------------------------------
+# Training keeps each layer's output for the backward pass anyway, and the derivatives of
+# sigmoid, tanh and softmax are written in their outputs, so no exponential is needed again.
+
+def sigmoid_backward_from_output(outputs, grad_rows):
+    """The gradient through the sigmoid from its output s = σ(x): g·s·(1 − s)."""
     result = []
-    for s_row, g_row in zip(softmax(rows), grad_rows):
+    for s_row, g_row in zip(outputs, grad_rows):
+        new_row = []
+        for s, g in zip(s_row, g_row):
+            new_row.append(g * s * (1 - s))
+        result.append(new_row)
+    return result
+
+
+def tanh_backward_from_output(outputs, grad_rows):
+    """The gradient through tanh from its output t = tanh(x): g·(1 − t²)."""
+    result = []
+    for t_row, g_row in zip(outputs, grad_rows):
+        new_row = []
+        for t, g in zip(t_row, g_row):
+            new_row.append(g * (1 - t * t))
+        result.append(new_row)
+    return result
+
+
+def softmax_backward_from_output(outputs, grad_rows):
+    """The gradient through softmax from its output s: sᵢ·(gᵢ − Σⱼ gⱼ·sⱼ) for each row."""
+    result = []
+    for s_row, g_row in zip(outputs, grad_rows):
         average_g = 0.0
         for s, g in zip(s_row, g_row):
             average_g = average_g + g * s
