@@ -81,6 +81,10 @@ static inline vint or_i(vint a, vint b) { return _mm512_or_si512(a, b); }
 static inline vint and_i(vint a, vint b) { return _mm512_and_si512(a, b); }
 static inline vint splat_i(int32_t c) { return _mm512_set1_epi32(c); }
 static inline vint shift_right_i(vint a, int bits) { return _mm512_srli_epi32(a, bits); }
+static inline vint shift_right_signed_i(vint a, int bits) { return _mm512_srai_epi32(a, bits); }
+static inline vint shift_left_i(vint a, int bits) { return _mm512_slli_epi32(a, bits); }
+static inline vint sub_i(vint a, vint b) { return _mm512_sub_epi32(a, b); }
+static inline vfloat float_of_i(vint a) { return _mm512_cvtepi32_ps(a); }
 
 /* Masks: the lanes where `a predicate b` holds (predicate: _CMP_*). */
 static inline vmask cmp_v(vfloat a, vfloat b, int predicate) { return _mm512_cmp_ps_mask(a, b, predicate); }
@@ -142,8 +146,6 @@ static inline double reduce_add_d(vdouble x) { return _mm512_reduce_add_pd(x); }
 
 /* ---- Doubles, and the rest of what losses.c needs ------------------------------------------ */
 
-typedef __m512i vlong;             /* int64 lanes, as many as a vdouble's */
-
 /* Masked operations cost what plain ones do (AVX2 emulates them: see WITH_COUNT, losses.c). */
 #define FPK_FREE_MASKS 1
 
@@ -174,20 +176,6 @@ static inline vfloat join_halves(vdouble low, vdouble high)
     return _mm512_castpd_ps(_mm512_insertf64x4(both, _mm256_castps_pd(_mm512_cvtpd_ps(high)), 1));
 }
 
-/* int64 lanes: the bits of a vdouble (bits_d, from_bits_d are fpk_vmath.h's scalar ones). */
-static inline vlong bits_vd(vdouble x) { return _mm512_castpd_si512(x); }
-static inline vdouble from_bits_vd(vlong i) { return _mm512_castsi512_pd(i); }
-static inline vlong splat_l(int64_t c) { return _mm512_set1_epi64(c); }
-static inline vlong add_l(vlong a, vlong b) { return _mm512_add_epi64(a, b); }
-static inline vlong sub_l(vlong a, vlong b) { return _mm512_sub_epi64(a, b); }
-static inline vlong shift_left_l(vlong a, int bits) { return _mm512_slli_epi64(a, bits); }
-static inline vlong shift_right_l(vlong a, int bits) { return _mm512_srli_epi64(a, bits); }   /* logical */
-
-/* table[index & 15] lane by lane. */
-static inline vdouble lookup16_d(const double *table, vlong index)
-{
-    return _mm512_permutex2var_pd(_mm512_loadu_pd(table), index, _mm512_loadu_pd(table + 8));
-}
 
 /* Floats: no lane; lane k alone (k < FPK_LANES); the lane of x that `one` (from one_lane)
    selects; add_lanes_d's float twin. */
@@ -224,6 +212,10 @@ static inline vint or_i(vint a, vint b) { return _mm256_or_si256(a, b); }
 static inline vint and_i(vint a, vint b) { return _mm256_and_si256(a, b); }
 static inline vint splat_i(int32_t c) { return _mm256_set1_epi32(c); }
 static inline vint shift_right_i(vint a, int bits) { return _mm256_srli_epi32(a, bits); }
+static inline vint shift_right_signed_i(vint a, int bits) { return _mm256_srai_epi32(a, bits); }
+static inline vint shift_left_i(vint a, int bits) { return _mm256_slli_epi32(a, bits); }
+static inline vint sub_i(vint a, vint b) { return _mm256_sub_epi32(a, b); }
+static inline vfloat float_of_i(vint a) { return _mm256_cvtepi32_ps(a); }
 
 /* 2^n for integer lanes -126 <= n <= 127. */
 static inline vfloat pow2_v(vint n)
@@ -339,8 +331,6 @@ static inline double reduce_add_d(vdouble x)
 
 /* ---- Doubles, and the rest of what losses.c needs ------------------------------------------ */
 
-typedef __m256i vlong;             /* int64 lanes, as many as a vdouble's */
-
 #define FPK_FREE_MASKS 0           /* masks are vectors, masked operations blends */
 
 static inline vdouble sub_d(vdouble a, vdouble b) { return _mm256_sub_pd(a, b); }
@@ -374,20 +364,6 @@ static inline vfloat join_halves(vdouble low, vdouble high)
     return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(low)), _mm256_cvtpd_ps(high), 1);
 }
 
-static inline vlong bits_vd(vdouble x) { return _mm256_castpd_si256(x); }
-static inline vdouble from_bits_vd(vlong i) { return _mm256_castsi256_pd(i); }
-static inline vlong splat_l(int64_t c) { return _mm256_set1_epi64x(c); }
-static inline vlong add_l(vlong a, vlong b) { return _mm256_add_epi64(a, b); }
-static inline vlong sub_l(vlong a, vlong b) { return _mm256_sub_epi64(a, b); }
-static inline vlong shift_left_l(vlong a, int bits) { return _mm256_slli_epi64(a, bits); }
-static inline vlong shift_right_l(vlong a, int bits) { return _mm256_srli_epi64(a, bits); }
-
-/* A gather: on Zen 3 it costs about what four vpermps and three blends do (the alternative),
-   in fewer instructions. */
-static inline vdouble lookup16_d(const double *table, vlong index)
-{
-    return _mm256_i64gather_pd(table, _mm256_and_si256(index, splat_l(15)), 8);
-}
 
 static inline vmask no_lanes(void) { return _mm256_setzero_ps(); }
 static inline vmask one_lane(unsigned k)

@@ -190,62 +190,29 @@ FPK_VECTOR vfloat expm1_split_v(vfloat hi, vfloat lo, vfloat *k)
 #endif /* FPK_SIMD */
 
 #if FPK_SIMD
-/* ------------------------------------------------------------------------------------------
- * Natural logarithm on vdouble lanes, without log_d's division (vdivpd would cost more than
- * the rest of a loss). x = 2^k m, m in [0.703, 1.406) (like log_d, so that x just below 1 is
- * not 2^-1 times a mantissa near 2: no cancellation there), and m within 1/32 of one of 16
- * points 1/c_i (steps of 1/16 above 1, of 1/32 below; c_0 = 1), so log x = k ln2 - log c_i
- * + log1p(r) with r = m c_i - 1, |r| < 1/32, and log1p(r) from its Taylor series to r^10
- * (error < 1e-16 r). Near x = 1 it is log1p(r) alone, with r exact.
- * ---------------------------------------------------------------------------------------- */
+/* ---- the natural logarithm (bce) ---------------------------------------------------------- */
 
-/* c_i and -log c_i: i = 0..6 for the points 1 + i/16, i = 7..15 for (1 + i/16)/2; c_i rounded
-   to 20 bits, so m c_i is exact for float m. */
-static inline vdouble log_table_v(vlong i, int minus_log)
+/* log x for x > 0 normal and finite (zero, subnormals, inf and NaN are the caller's), within
+   0.85 ULP (every float from 1e-7 up, against log in double): x = 2^k m with m in
+   [sqrt(1/2), sqrt(2)), so that f = m - 1 is exact and x near 1 gives log1p(f) with nothing
+   cancelled; log1p(f) = f - f^2/2 + f^3 P(f), P of degree 8 (Cephes' logf); ln 2 in two parts. */
+FPK_VECTOR vfloat log_v(vfloat x)
 {
-    static const double c[16] = {
-        1.0, 0.9411764144897461, 0.8888893127441406, 0.8421049118041992,
-        0.8000001907348633, 0.7619047164916992, 0.7272729873657227, 1.3913040161132812,
-        1.333333969116211, 1.2800006866455078, 1.2307701110839844, 1.1851844787597656,
-        1.1428565979003906, 1.1034488677978516, 1.0666675567626953, 1.0322589874267578};
-    static const double minus_log_c[16] = {
-        0.0, 0.06062468142108139, 0.11778255881933894, 0.1718506741592597,
-        0.22314331289565909, 0.2719337750882883, 0.3184533734907299, -0.33024144845196934,
-        -0.2876825492888254, -0.24686061437318488, -0.207640080033726, -0.16989844074877208,
-        -0.13353091578725074, -0.09844060925491162, -0.06453935560224987, -0.03174959238385225};
-    return lookup16_d(minus_log ? minus_log_c : c, i);
+    vint k = shift_right_signed_i(sub_i(bits_v(x), splat_i(0x3F3504F3)), 23);  /* sqrt(1/2) */
+    vfloat f = sub_v(from_bits_v(sub_i(bits_v(x), shift_left_i(k, 23))), splat(1.0f));
+    /* P by Estrin's scheme: 4 multiply-adds deep instead of Horner's 9, so that several
+       vectors' logarithms are in flight at once (Horner's chain made bce latency-bound) */
+    vfloat f2 = mul_v(f, f), f4 = mul_v(f2, f2);
+    vfloat p0 = fma_v(fma_v(splat(-1.6668057665E-1f), f, splat(2.0000714765E-1f)), f2,
+                      fma_v(splat(-2.4999993993E-1f), f, splat(3.3333331174E-1f)));
+    vfloat p4 = fma_v(fma_v(splat(-1.1514610310E-1f), f, splat(1.1676998740E-1f)), f2,
+                      fma_v(splat(-1.2420140846E-1f), f, splat(1.4249322787E-1f)));
+    vfloat p = fma_v(fma_v(splat(7.0376836292E-2f), f4, p4), f4, p0);
+    vfloat kf = float_of_i(k);
+    vfloat tail = fma_v(kf, splat(-2.12194440e-4f), mul_v(mul_v(f2, f), p));
+    tail = fma_v(splat(-0.5f), f2, tail);
+    return fma_v(kf, splat(0.693359375f), add_v(f, tail));
 }
-
-/* log x for x > 0, normal and finite, within about 2 ULP (log_d: 1). Zero, subnormals, inf
-   and NaN are the caller's to handle. */
-static inline vdouble log_pd_v(vdouble x)
-{
-    vlong bits = bits_vd(x);
-    /* i: the top 4 fraction bits after adding half a step (the nearest point). Points 7..15
-       belong to the binade below: adding 9 more steps carries them into k. */
-    vlong i = shift_right_l(add_l(bits, splat_l(1LL << 47)), 48);
-    vlong up = add_l(bits, splat_l((1LL << 47) + (9LL << 48)));
-    vlong k = sub_l(shift_right_l(up, 52), splat_l(1023));
-    vdouble m = from_bits_vd(sub_l(bits, shift_left_l(k, 52)));
-    vdouble r = fms_d(m, log_table_v(i, 0), splat_d(1.0));      /* lookups read i's low 4 bits */
-    vdouble p = splat_d(-1.0 / 10);
-    p = fma_d(p, r, splat_d(1.0 / 9));
-    p = fma_d(p, r, splat_d(-1.0 / 8));
-    p = fma_d(p, r, splat_d(1.0 / 7));
-    p = fma_d(p, r, splat_d(-1.0 / 6));
-    p = fma_d(p, r, splat_d(1.0 / 5));
-    p = fma_d(p, r, splat_d(-1.0 / 4));
-    p = fma_d(p, r, splat_d(1.0 / 3));
-    p = fma_d(p, r, splat_d(-1.0 / 2));
-    vdouble log1p_r = fma_d(mul_d(r, r), p, r);
-    /* k as a double: k + 1.5 * 2^52 in the bits of 1.5 * 2^52, minus 1.5 * 2^52 */
-    vdouble magic = splat_d(6755399441055744.0);
-    vdouble kd = sub_d(from_bits_vd(add_l(k, bits_vd(magic))), magic);
-    vdouble high = fma_d(kd, splat_d(6.93147180369123816490e-01), log_table_v(i, 1));
-    vdouble low = fma_d(kd, splat_d(1.90821492927058770002e-10), log1p_r);
-    return add_d(high, low);
-}
-
 #endif /* FPK_SIMD */
 
 #endif /* FPK_VMATH_H */

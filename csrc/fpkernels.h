@@ -321,7 +321,9 @@ int fpk_erf_f64(const double *x, double *out, size_t n);
      fpk_NAME_gradient_T(pred, target, grad, n, reduction)
          grad = d value / d pred for that reduction (MEAN divides by n).
    NAME: mae, mse, hinge (target must be -1 or +1), huber (delta), bce (target in [0, 1]; pred
-   clamped to [1e-7, 1 - 1e-7]). A bad target returns FPK_ERR_VALUE. */
+   clamped to [1e-7, 1 - 1e-7]). A bad target returns FPK_ERR_VALUE. The f32 kernels compute in
+   double, except bce's value on vector lanes (AVX2, AVX-512): float logarithms, each loss
+   within 3 ULP of the double formula. */
 int fpk_mae_value_f32(const float *pred, const float *target, size_t n, int reduction, float *per_element, double *total);
 int fpk_mae_value_f64(const double *pred, const double *target, size_t n, int reduction, double *per_element, double *total);
 int fpk_mae_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction);

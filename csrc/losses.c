@@ -203,8 +203,8 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
  * The float32 kernels on vectors (fpk_simd.h): FPK_LANES elements a step, inputs read
  * FPK_PREFETCH_AHEAD bytes ahead (so memory and arithmetic overlap), large outputs written with
  * streaming stores (fpk_stream.h). The math per element is the double math above, on the two
- * double halves of each float vector (the same bits, up to fused multiply-adds); bce's
- * logarithms are log_pd_v.
+ * double halves of each float vector (the same bits, up to fused multiply-adds), except bce's
+ * value, computed in float (log_v).
  * ---------------------------------------------------------------------------------------- */
 #if FPK_SIMD
 #define VECTOR_F32 1
@@ -265,23 +265,35 @@ static inline vdouble clamp_prob_v(vdouble p)
 {
     return max_d(splat_d(PROB_EPS), min_d(splat_d(1.0 - PROB_EPS), p));
 }
-/* bce_loss_f. Where every target is 0 or 1 one logarithm is enough: -log(y ? q : 1 - q), the
-   same number as the formula. */
-static inline vdouble bce_loss_v(vdouble p, vdouble y, double delta)
+/* bce on float lanes (its value: the logarithms in double lanes took 4 times as long), within
+   3 ULP of the double formula: -(y log q + (1 - y) log(1 - q)), q = clamp_prob(p), as
+   q_hi + q_lo (q_lo only where q = 1 - eps, which is no float). 1 - q = not_q + e exactly, and
+   log(hi + lo) = log hi + lo/hi while |lo/hi| is tiny. Where every target is 0 or 1, one
+   logarithm is enough: -log(y ? q : 1 - q), the same number as the formula. */
+#define EPS_HI 1.00000001e-7f                 /* PROB_EPS = EPS_HI + EPS_LO */
+#define EPS_LO -1.16860975e-15f
+#define ONE_MINUS_EPS_HI 0.999999881f         /* 1 - PROB_EPS = ONE_MINUS_EPS_HI + ONE_MINUS_EPS_LO */
+#define ONE_MINUS_EPS_LO 1.92092902e-08f
+static inline vfloat bce_loss_fv(vfloat p, vfloat y)
 {
-    (void)delta;
-    vdouble q = clamp_prob_v(p), not_q = sub_d(splat_d(1.0), q);
-    vmask_d one = is_d(y, _CMP_EQ_OQ, 1.0);
-    vdouble loss;
-    if (all_md(or_md(one, is_d(y, _CMP_EQ_OQ, 0.0)))) {
-        loss = log_pd_v(blend_d(one, not_q, q));
+    vmask top = is_v(p, _CMP_GT_OQ, ONE_MINUS_EPS_HI);            /* q = 1 - eps */
+    vfloat q = clamp_v(p, EPS_HI, ONE_MINUS_EPS_HI), q_lo = keep_v(top, splat(ONE_MINUS_EPS_LO));
+    vfloat not_q = sub_v(splat(1.0f), q);
+    vfloat e = sub_v(sub_v(splat(1.0f), not_q), q);               /* (1 - q) - not_q, exact */
+    not_q = blend_v(top, not_q, splat(EPS_HI));                   /* 1 - q = eps there */
+    e = blend_v(top, e, splat(EPS_LO));
+    vmask one = is_v(y, _CMP_EQ_OQ, 1.0f);
+    vfloat log_q_lo = q_lo, log_not_q_lo = div_v(e, not_q);       /* q_lo / q, q = 1 there */
+    vfloat loss;
+    if (!any_m(and_m(is_v(y, _CMP_NEQ_UQ, 0.0f), is_v(y, _CMP_NEQ_UQ, 1.0f)))) {  /* 0 or 1 */
+        loss = add_v(log_v(blend_v(one, not_q, q)), blend_v(one, log_not_q_lo, log_q_lo));
     } else {
-        vdouble not_y = sub_d(splat_d(1.0), y);
-        loss = fma_d(y, log_pd_v(q), mul_d(not_y, log_pd_v(not_q)));
+        vfloat log_q = add_v(log_v(q), log_q_lo), log_not_q = add_v(log_v(not_q), log_not_q_lo);
+        loss = fma_v(y, log_q, mul_v(sub_v(splat(1.0f), y), log_not_q));
     }
-    loss = sub_d(zero_d(), loss);
-    return blend_d(is_d(q, _CMP_UNORD_Q, 0.0), loss, q);
+    return blend_v(is_v(p, _CMP_UNORD_Q, 0.0f), sub_v(zero_v(), loss), p);   /* NaN stays NaN */
 }
+
 static inline vdouble bce_grad_v(vdouble p, vdouble y, double delta)
 {
     (void)delta;
@@ -289,6 +301,26 @@ static inline vdouble bce_grad_v(vdouble p, vdouble y, double delta)
     return div_d(sub_d(q, y), mul_d(q, sub_d(splat_d(1.0), q)));
 }
 static inline vmask bce_label_ok_v(vfloat y) { return and_m(is_v(y, _CMP_GE_OQ, 0.0f), is_v(y, _CMP_LE_OQ, 1.0f)); }
+
+/* NAME_FN_halves: the two double halves of FN (loss or grad) at float lanes p and y. Each
+   loss's double function on each half, except bce's value, which is computed in float. */
+#define ON_HALVES(NAME, FN)                                                                 \
+    static inline void NAME##_##FN##_halves(vfloat p, vfloat y, double delta, vdouble *low, \
+                                            vdouble *high)                                  \
+    {                                                                                       \
+        *low = NAME##_##FN##_v(low_half(p), low_half(y), delta);                            \
+        *high = NAME##_##FN##_v(high_half(p), high_half(y), delta);                         \
+    }
+ON_HALVES(mae, loss) ON_HALVES(mae, grad) ON_HALVES(mse, loss) ON_HALVES(mse, grad)
+ON_HALVES(hinge, loss) ON_HALVES(hinge, grad) ON_HALVES(huber, loss) ON_HALVES(huber, grad)
+ON_HALVES(bce, grad)
+static inline void bce_loss_halves(vfloat p, vfloat y, double delta, vdouble *low, vdouble *high)
+{
+    (void)delta;
+    vfloat loss = bce_loss_fv(p, y);
+    *low = low_half(loss);
+    *high = high_half(loss);
+}
 
 static inline vmask mae_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK_LANES); }
 static inline vmask mse_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK_LANES); }
@@ -322,10 +354,10 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
                 fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                       \
                 vfloat p = load_first_v(pred + i, count), y = load_first_v(target + i, count); \
                 bad_lanes = or_m(bad_lanes, andnot_m(NAME##_label_ok_v(y), m));             \
-                low = add_lanes_d(low, low_half_m(m),                                       \
-                                  NAME##_loss_v(low_half(p), low_half(y), delta));          \
-                high = add_lanes_d(high, high_half_m(m),                                    \
-                                   NAME##_loss_v(high_half(p), high_half(y), delta)));      \
+                vdouble loss_low, loss_high;                                                \
+                NAME##_loss_halves(p, y, delta, &loss_low, &loss_high);                     \
+                low = add_lanes_d(low, low_half_m(m), loss_low);                            \
+                high = add_lanes_d(high, high_half_m(m), loss_high));                       \
         *bad = any_m(bad_lanes);                                                            \
         return reduce_add_d(add_d(low, high));                                              \
     }
@@ -341,9 +373,9 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
             fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                           \
             vfloat p = load_first_v(pred + i, count), y = load_first_v(target + i, count);  \
             bad_lanes = or_m(bad_lanes, andnot_m(NAME##_label_ok_v(y), m));                 \
-            vfloat v = join_halves(                                                         \
-                mul_d(scale_, NAME##_##FN##_v(low_half(p), low_half(y), delta)),            \
-                mul_d(scale_, NAME##_##FN##_v(high_half(p), high_half(y), delta)));         \
+            vdouble low_, high_;                                                            \
+            NAME##_##FN##_halves(p, y, delta, &low_, &high_);                               \
+            vfloat v = join_halves(mul_d(scale_, low_), mul_d(scale_, high_));              \
             fpk_store_step((out) + i, v, count, streaming));                                \
         if (streaming) fpk_stream_fence();                                                  \
     } while (0)
