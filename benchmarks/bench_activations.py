@@ -152,7 +152,8 @@ def cases(quick=False):
                 y = act.forward(x)
                 result.append({
                     "name": f"{name} backward_from_output f32 n={n}", "threads": threads,
-                    "fpk": _with_threads(threads, lambda a=act: a.backward_from_output(y, g, out=out)),
+                    "fpk": _with_threads(threads, lambda a=act, y=y: a.backward_from_output(
+                        y, g, out=out)),
                     "numpy": _numpy_from_output(name, y, g, out, tmp), "torch": torch_backward,
                     "bytes": 12 * n, "flops": None})
 

@@ -153,14 +153,11 @@ static inline vdouble sub_d(vdouble a, vdouble b) { return _mm512_sub_pd(a, b); 
 static inline vdouble mul_d(vdouble a, vdouble b) { return _mm512_mul_pd(a, b); }
 static inline vdouble div_d(vdouble a, vdouble b) { return _mm512_div_pd(a, b); }
 static inline vdouble fma_d(vdouble a, vdouble b, vdouble c) { return _mm512_fmadd_pd(a, b, c); }
-static inline vdouble fms_d(vdouble a, vdouble b, vdouble c) { return _mm512_fmsub_pd(a, b, c); }
 static inline vdouble fnma_d(vdouble a, vdouble b, vdouble c) { return _mm512_fnmadd_pd(a, b, c); }
 static inline vdouble min_d(vdouble a, vdouble b) { return _mm512_min_pd(a, b); }   /* b if NaN */
 static inline vdouble max_d(vdouble a, vdouble b) { return _mm512_max_pd(a, b); }
 static inline vdouble abs_d(vdouble x) { return _mm512_abs_pd(x); }
 static inline vmask_d cmp_d(vdouble a, vdouble b, int predicate) { return _mm512_cmp_pd_mask(a, b, predicate); }
-static inline vmask_d or_md(vmask_d a, vmask_d b) { return a | b; }
-static inline int all_md(vmask_d m) { return m == 0xFF; }
 static inline vdouble blend_d(vmask_d m, vdouble a, vdouble b) { return _mm512_mask_blend_pd(m, a, b); }
 static inline vdouble keep_d(vmask_d m, vdouble x) { return _mm512_maskz_mov_pd(m, x); }   /* else 0 */
 /* a + b on the lanes of m, a elsewhere (AVX2: a + 0, so a -0 lane becomes +0; sums start at +0) */
@@ -337,14 +334,11 @@ static inline vdouble sub_d(vdouble a, vdouble b) { return _mm256_sub_pd(a, b); 
 static inline vdouble mul_d(vdouble a, vdouble b) { return _mm256_mul_pd(a, b); }
 static inline vdouble div_d(vdouble a, vdouble b) { return _mm256_div_pd(a, b); }
 static inline vdouble fma_d(vdouble a, vdouble b, vdouble c) { return _mm256_fmadd_pd(a, b, c); }
-static inline vdouble fms_d(vdouble a, vdouble b, vdouble c) { return _mm256_fmsub_pd(a, b, c); }
 static inline vdouble fnma_d(vdouble a, vdouble b, vdouble c) { return _mm256_fnmadd_pd(a, b, c); }
 static inline vdouble min_d(vdouble a, vdouble b) { return _mm256_min_pd(a, b); }
 static inline vdouble max_d(vdouble a, vdouble b) { return _mm256_max_pd(a, b); }
 static inline vdouble abs_d(vdouble x) { return _mm256_andnot_pd(splat_d(-0.0), x); }
 static inline vmask_d cmp_d(vdouble a, vdouble b, int predicate) { return _mm256_cmp_pd(a, b, predicate); }
-static inline vmask_d or_md(vmask_d a, vmask_d b) { return _mm256_or_pd(a, b); }
-static inline int all_md(vmask_d m) { return _mm256_movemask_pd(m) == 0xF; }
 static inline vdouble blend_d(vmask_d m, vdouble a, vdouble b) { return _mm256_blendv_pd(a, b, m); }
 static inline vdouble keep_d(vmask_d m, vdouble x) { return _mm256_and_pd(m, x); }
 /* and + add: no blend in the chain of a running sum */

@@ -29,10 +29,10 @@ INTROS = {
                    "`backward(x, grad_out)` = grad_out · f'(x) that backpropagation uses. "
                    "sigmoid, tanh and softmax also have `backward_from_output(y, grad_out)`, the "
                    "same gradient from the saved output y = forward(x), as PyTorch's autograd "
-                   "takes it: no exponential, so it runs at memory speed, but near saturation "
-                   "(|x| beyond about 2 in float32) y's rounding leaves fewer right digits than "
-                   "backward(x, grad_out). The figures show f on the left and its derivative on "
-                   "the right.",
+                   "takes it: no exponential, so it runs at memory speed, but where y is near 1 "
+                   "(sigmoid, x beyond about 2 in float32) or ±1 (tanh, |x| beyond about 2), y's "
+                   "rounding leaves fewer right digits than backward(x, grad_out). The figures "
+                   "show f on the left and its derivative on the right.",
     "losses": "A loss measures how far predictions are from targets: `value(pred, target)` is "
               "a number (the mean over elements unless `reduction='sum'` or `'none'`), and "
               "`gradient(pred, target)` is its derivative with respect to `pred`, the signal "

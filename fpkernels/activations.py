@@ -140,8 +140,18 @@ class _BackwardFromOutput:
         """grad_out * f'(x) from y = forward(x) instead of x, as PyTorch's autograd does.
 
         No exponential, so it runs at memory speed. It is exact to a rounding or two for the
-        y given, but y is itself rounded: near its limits (1 for the sigmoid, ±1 for tanh;
-        |x| beyond about 2 in float32) fewer digits are right than backward(x, grad_out) gives.
+        y given, but y is itself rounded: where y is near 1 (sigmoid, x beyond about 2 in
+        float32) or near ±1 (tanh, |x| beyond about 2), fewer digits are right than
+        backward(x, grad_out) gives.
+
+        >>> import numpy as np, fpkernels as fk
+        >>> sigmoid = fk.activations.get("sigmoid")
+        >>> x, grad = np.array([-1.0, 0.0, 2.0]), np.ones(3)
+        >>> y = sigmoid.forward(x)                      # kept from the forward pass
+        >>> sigmoid.backward_from_output(y, grad).round(4)
+        array([0.1966, 0.25  , 0.105 ])
+        >>> np.allclose(sigmoid.backward_from_output(y, grad), sigmoid.backward(x, grad))
+        True
         """
         return _binary(self.kernel + "_backward_from_output", y, grad_out, out, x_name="y")
 
@@ -318,8 +328,8 @@ class Softmax(Activation):
         return self._run("backward", x, grad_out, out)
 
     def backward_from_output(self, y, grad_out, out=None):
-        """The same product y·(g − Σ g·y) from the saved output y = forward(x), as PyTorch's
-        autograd does: no exponentials, so it runs at memory speed."""
+        """The same product y·(g − Σ g·y) from the saved output y = forward(x) (entries in
+        [0, 1]), as PyTorch's autograd does: no exponentials, so it runs at memory speed."""
         return self._run("backward_from_output", y, grad_out, out, x_name="y")
 
     def __call__(self, x, out=None):

@@ -187,8 +187,9 @@ class BCE(_ElementWiseLoss):
     p is clamped to [1e-7, 1 − 1e-7] so log never sees 0. The gradient is the formula's
     derivative at the clamped p, (p − y)/(p(1 − p)), so even a saturated prediction gets a
     (large, finite) push back. Targets must lie in [0, 1] (soft labels are allowed). In
-    float32 the logarithms are float ones (each element's loss within 3 ULP of the float64
-    formula, the sum taken in double); float64 keeps double throughout."""
+    float32 on the vector kernels (AVX2, AVX-512) the logarithms are float ones (each
+    element's loss within 3 ULP of the float64 formula, the sum taken in double); the portable
+    build and float64 keep double throughout."""
     formula = "BCE = −(1/n)·Σ [yᵢ·log pᵢ + (1 − yᵢ)·log(1 − pᵢ)]"
     formulaic = staticmethod(_formulaic.bce)
     formulaic_gradient = staticmethod(_formulaic.bce_gradient)

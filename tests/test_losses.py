@@ -356,9 +356,9 @@ def ulps(got, want):
 
 @pytest.mark.parametrize("n", [1, 15, 16, 17, 4096 * 3 + 5])
 @pytest.mark.parametrize("name", ELEMENTWISE)
-def test_elementwise_float32_exact_in_double(name, n, threads):
+def test_elementwise_float32_against_double(name, n, threads):
     """float32 sums equal the double per-element formula to 1e-12 and outputs are rounded once
-    (bce's value: within 3 ULP each, see test_bce_float32_value_within_3_ulp)."""
+    (bce's value on vector lanes: within 3 ULP each, see test_bce_float32_value_within_3_ulp)."""
     pred, target = sample(name, n, np.float32, seed=n)
     if name == "bce":                        # saturated, exactly 0/1 and mixed targets
         pred[::7], pred[1::7] = 0.0, 1.0
