@@ -1029,9 +1029,24 @@ FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
         }                                                                                   \
     } while (0)
 
+/* Rows [lo, hi) of the Jacobian-vector product from the saved output y = softmax(x):
+   out = y (g - sum(g y)). */
+#define SOFTMAX_FROM_OUTPUT_ROWS(SUFFIX, T)                                                 \
+    static void from_output_rows_##SUFFIX(const T *y, const T *grad_out, T *out, size_t lo, \
+                                          size_t hi, size_t cols, int streaming)            \
+    {                                                                                       \
+        for (size_t r = lo; r < hi; r++) {                                                  \
+            const T *s = y + r * cols, *g = grad_out + r * cols;                            \
+            T *o = out + r * cols;                                                          \
+            double dot = row_dot_##SUFFIX(g, s, cols);                                      \
+            FPK_STORE_RANGE(T, SUFFIX, o, s, g, 0, cols, streaming, j, v, v * (g[j] - dot)); \
+        }                                                                                   \
+    }
+
 /* Rows [lo, hi) of rows x cols: forward rows into out, and backward rows, the Jacobian-vector
    product out = s (g - sum(g s)) with s = softmax(x) (in the buffer s). */
 #define SOFTMAX_ROWS(SUFFIX, T)                                                             \
+    SOFTMAX_FROM_OUTPUT_ROWS(SUFFIX, T)                                                     \
     static void forward_rows_##SUFFIX(const T *x, T *out, size_t lo, size_t hi, size_t cols, \
                                       T *buffer, int streaming)                             \
     {                                                                                       \
@@ -1045,26 +1060,9 @@ FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
                                        size_t hi, size_t cols, T *s, int streaming)         \
     {                                                                                       \
         for (size_t r = lo; r < hi; r++) {                                                  \
-            const T *row = x + r * cols, *g = grad_out + r * cols;                          \
-            T *o = out + r * cols;                                                          \
-            SOFTMAX_ROW(SUFFIX, T, row, s, s, cols, 0);                                     \
-            double dot = row_dot_##SUFFIX(g, s, cols);                                      \
-            FPK_STORE_RANGE(T, SUFFIX, o, s, g, 0, cols, streaming, j, v, v * (g[j] - dot)); \
-        }                                                                                   \
-    }                                                                                       \
-    SOFTMAX_FROM_OUTPUT_ROWS(SUFFIX, T)
-
-/* Rows [lo, hi) of the Jacobian-vector product from the saved output y = softmax(x):
-   out = y (g - sum(g y)). */
-#define SOFTMAX_FROM_OUTPUT_ROWS(SUFFIX, T)                                                 \
-    static void from_output_rows_##SUFFIX(const T *y, const T *grad_out, T *out, size_t lo, \
-                                          size_t hi, size_t cols, int streaming)            \
-    {                                                                                       \
-        for (size_t r = lo; r < hi; r++) {                                                  \
-            const T *s = y + r * cols, *g = grad_out + r * cols;                            \
-            T *o = out + r * cols;                                                          \
-            double dot = row_dot_##SUFFIX(g, s, cols);                                      \
-            FPK_STORE_RANGE(T, SUFFIX, o, s, g, 0, cols, streaming, j, v, v * (g[j] - dot)); \
+            SOFTMAX_ROW(SUFFIX, T, (x + r * cols), s, s, cols, 0);                          \
+            from_output_rows_##SUFFIX(s, grad_out + r * cols, out + r * cols, 0, 1, cols,   \
+                                      streaming);                                           \
         }                                                                                   \
     }
 
