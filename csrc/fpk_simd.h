@@ -173,7 +173,6 @@ static inline vfloat join_halves(vdouble low, vdouble high)
     return _mm512_castpd_ps(_mm512_insertf64x4(both, _mm256_castps_pd(_mm512_cvtpd_ps(high)), 1));
 }
 
-
 /* Floats: no lane; lane k alone (k < FPK_LANES); the lane of x that `one` (from one_lane)
    selects; add_lanes_d's float twin. */
 static inline vmask no_lanes(void) { return 0; }
@@ -357,7 +356,6 @@ static inline vfloat join_halves(vdouble low, vdouble high)
 {
     return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(low)), _mm256_cvtpd_ps(high), 1);
 }
-
 
 static inline vmask no_lanes(void) { return _mm256_setzero_ps(); }
 static inline vmask one_lane(unsigned k)

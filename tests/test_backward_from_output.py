@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import fpkernels as fk
 from fpkernels import formulaic
 
-from test_activations import ulp_distance, whole_range_float32
+from test_activations import _streaming_size, ulp_distance, whole_range_float32
 
 NAMES = ["sigmoid", "tanh", "softmax"]
 FORMULAIC = {"sigmoid": formulaic.sigmoid_backward_from_output,
@@ -164,10 +164,6 @@ def test_conventions_and_bad_input(name):
     read_only.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
         act.backward_from_output(y, g, out=read_only)
-
-
-def _streaming_size(dtype):
-    return (32 << 20) // np.dtype(dtype).itemsize + 37
 
 
 @pytest.mark.parametrize("name", NAMES)
