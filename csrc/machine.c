@@ -4,7 +4,9 @@
  * measured in the same run with the same thread count, to say how close it gets to the
  * machine's limits.
  */
-#define _POSIX_C_SOURCE 200112L
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200112L      /* clock_gettime */
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* emulate_avx512.h - run fpkernels' AVX-512 code paths on a machine without AVX-512.
  *
- * Force-included (gcc -include tests/c/emulate_avx512.h) into every C file by .ci/avx512: SIMDe
+ * Force-included (gcc -include tests/c/emulate_avx512.h) into every C file by .ci/portable: SIMDe
  * (Debian's libsimde-dev) supplies the _mm512_* intrinsics in portable C (AVX2 underneath), and
  * __AVX512F__ is defined afterwards, so each file takes its AVX-512 branch. The intrinsics
  * SIMDe 0.7.4 lacks are defined here lane by lane, as Intel's guide describes them.
@@ -18,40 +18,37 @@
 #include <math.h>
 #include <string.h>
 
-#define FPK_EMULATED static inline
-#define LANES_OF(type, v) type##_to_private(v)
-
-FPK_EMULATED simde__m512i fpk_emulated_srai_epi32(simde__m512i a, int bits)
+static inline simde__m512i fpk_emulated_srai_epi32(simde__m512i a, int bits)
 {
     simde__m512i_private r = simde__m512i_to_private(a);
     for (int i = 0; i < 16; i++) r.i32[i] = bits > 31 ? (r.i32[i] < 0 ? -1 : 0) : r.i32[i] >> bits;
     return simde__m512i_from_private(r);
 }
-FPK_EMULATED simde__m512 fpk_emulated_cvtepi32_ps(simde__m512i a)
+static inline simde__m512 fpk_emulated_cvtepi32_ps(simde__m512i a)
 {
     simde__m512i_private x = simde__m512i_to_private(a);
     simde__m512_private r;
     for (int i = 0; i < 16; i++) r.f32[i] = (float)x.i32[i];
     return simde__m512_from_private(r);
 }
-FPK_EMULATED simde__m512d fpk_emulated_cvtps_pd(simde__m256 a)
+static inline simde__m512d fpk_emulated_cvtps_pd(simde__m256 a)
 {
     simde__m256_private x = simde__m256_to_private(a);
     simde__m512d_private r;
     for (int i = 0; i < 8; i++) r.f64[i] = (double)x.f32[i];
     return simde__m512d_from_private(r);
 }
-FPK_EMULATED simde__m256 fpk_emulated_cvtpd_ps(simde__m512d a)
+static inline simde__m256 fpk_emulated_cvtpd_ps(simde__m512d a)
 {
     simde__m512d_private x = simde__m512d_to_private(a);
     simde__m256_private r;
     for (int i = 0; i < 8; i++) r.f32[i] = (float)x.f64[i];
     return simde__m256_from_private(r);
 }
-FPK_EMULATED float fpk_emulated_cvtss_f32(simde__m512 a) { return simde__m512_to_private(a).f32[0]; }
+static inline float fpk_emulated_cvtss_f32(simde__m512 a) { return simde__m512_to_private(a).f32[0]; }
 /* Comparisons with a predicate that is a constant only once inlined (SIMDe wants one at the
    call): bits 0-3 of the predicate pick the test, bit 4 (signalling or quiet) changes no result. */
-FPK_EMULATED int fpk_emulated_compare(double a, double b, int predicate)
+static inline int fpk_emulated_compare(double a, double b, int predicate)
 {
     int unordered = a != a || b != b;
     switch (predicate & 15) {
@@ -73,61 +70,61 @@ FPK_EMULATED int fpk_emulated_compare(double a, double b, int predicate)
     default: return 1;                          /* TRUE_UQ */
     }
 }
-FPK_EMULATED simde__mmask16 fpk_emulated_mask_cmp_ps_mask(simde__mmask16 m, simde__m512 a, simde__m512 b, int predicate)
+static inline simde__mmask16 fpk_emulated_mask_cmp_ps_mask(simde__mmask16 m, simde__m512 a, simde__m512 b, int predicate)
 {
     simde__m512_private x = simde__m512_to_private(a), y = simde__m512_to_private(b);
     unsigned r = 0;
     for (int i = 0; i < 16; i++) r |= (unsigned)fpk_emulated_compare(x.f32[i], y.f32[i], predicate) << i;
     return (simde__mmask16)(r & m);
 }
-FPK_EMULATED simde__mmask8 fpk_emulated_cmp_pd_mask(simde__m512d a, simde__m512d b, int predicate)
+static inline simde__mmask8 fpk_emulated_cmp_pd_mask(simde__m512d a, simde__m512d b, int predicate)
 {
     simde__m512d_private x = simde__m512d_to_private(a), y = simde__m512d_to_private(b);
     unsigned r = 0;
     for (int i = 0; i < 8; i++) r |= (unsigned)fpk_emulated_compare(x.f64[i], y.f64[i], predicate) << i;
     return (simde__mmask8)r;
 }
-FPK_EMULATED simde__m512 fpk_emulated_mask_loadu_ps(simde__m512 src, simde__mmask16 m, const void *p)
+static inline simde__m512 fpk_emulated_mask_loadu_ps(simde__m512 src, simde__mmask16 m, const void *p)
 {
     simde__m512_private r = simde__m512_to_private(src);
     for (int i = 0; i < 16; i++)
         if (m >> i & 1) memcpy(&r.f32[i], (const float *)p + i, sizeof(float));
     return simde__m512_from_private(r);
 }
-FPK_EMULATED simde__m512 fpk_emulated_maskz_loadu_ps(simde__mmask16 m, const void *p)
+static inline simde__m512 fpk_emulated_maskz_loadu_ps(simde__mmask16 m, const void *p)
 {
     return fpk_emulated_mask_loadu_ps(simde_mm512_setzero_ps(), m, p);
 }
-FPK_EMULATED void fpk_emulated_mask_storeu_ps(void *p, simde__mmask16 m, simde__m512 a)
+static inline void fpk_emulated_mask_storeu_ps(void *p, simde__mmask16 m, simde__m512 a)
 {
     simde__m512_private x = simde__m512_to_private(a);
     for (int i = 0; i < 16; i++)
         if (m >> i & 1) memcpy((float *)p + i, &x.f32[i], sizeof(float));
 }
-FPK_EMULATED simde__m512d fpk_emulated_maskz_loadu_pd(simde__mmask8 m, const void *p)
+static inline simde__m512d fpk_emulated_maskz_loadu_pd(simde__mmask8 m, const void *p)
 {
     simde__m512d_private r = simde__m512d_to_private(simde_mm512_setzero_pd());
     for (int i = 0; i < 8; i++)
         if (m >> i & 1) memcpy(&r.f64[i], (const double *)p + i, sizeof(double));
     return simde__m512d_from_private(r);
 }
-FPK_EMULATED void fpk_emulated_mask_storeu_pd(void *p, simde__mmask8 m, simde__m512d a)
+static inline void fpk_emulated_mask_storeu_pd(void *p, simde__mmask8 m, simde__m512d a)
 {
     simde__m512d_private x = simde__m512d_to_private(a);
     for (int i = 0; i < 8; i++)
         if (m >> i & 1) memcpy((double *)p + i, &x.f64[i], sizeof(double));
 }
-FPK_EMULATED void fpk_emulated_stream_ps(void *p, simde__m512 a) { simde_mm512_storeu_ps(p, a); }
-FPK_EMULATED void fpk_emulated_stream_pd(void *p, simde__m512d a) { simde_mm512_storeu_pd(p, a); }
+static inline void fpk_emulated_stream_ps(void *p, simde__m512 a) { simde_mm512_storeu_ps(p, a); }
+static inline void fpk_emulated_stream_pd(void *p, simde__m512d a) { simde_mm512_storeu_pd(p, a); }
 
 /* The sign bit cleared (SIMDe's a < 0 ? -a : a keeps -0). */
-FPK_EMULATED simde__m512 fpk_emulated_abs_ps(simde__m512 a)
+static inline simde__m512 fpk_emulated_abs_ps(simde__m512 a)
 {
     simde__m512_private x = simde__m512_to_private(a);
     for (int i = 0; i < 16; i++) x.f32[i] = fabsf(x.f32[i]);
     return simde__m512_from_private(x);
 }
-FPK_EMULATED simde__m512d fpk_emulated_abs_pd(simde__m512d a)
+static inline simde__m512d fpk_emulated_abs_pd(simde__m512d a)
 {
     simde__m512d_private x = simde__m512d_to_private(a);
     for (int i = 0; i < 8; i++) x.f64[i] = fabs(x.f64[i]);
@@ -135,14 +132,14 @@ FPK_EMULATED simde__m512d fpk_emulated_abs_pd(simde__m512d a)
 }
 
 /* a 2^floor(b), rounded once (SIMDe's a * 2^b flushes results below 2^-126 to zero). */
-FPK_EMULATED float fpk_emulated_scalef(float a, float b)
+static inline float fpk_emulated_scalef(float a, float b)
 {
     if (b != b) return a + b;
     if (isinf(b)) return b > 0 ? (a == 0 ? NAN : a * INFINITY) : (isinf(a) ? NAN : a * 0.0f);
     float k = floorf(b);
     return ldexpf(a, k > 400 ? 400 : k < -400 ? -400 : (int)k);
 }
-FPK_EMULATED simde__m512 fpk_emulated_mask_scalef_ps(simde__m512 src, simde__mmask16 m, simde__m512 a, simde__m512 b)
+static inline simde__m512 fpk_emulated_mask_scalef_ps(simde__m512 src, simde__mmask16 m, simde__m512 a, simde__m512 b)
 {
     simde__m512_private r = simde__m512_to_private(src), x = simde__m512_to_private(a), y = simde__m512_to_private(b);
     for (int i = 0; i < 16; i++)
@@ -152,7 +149,7 @@ FPK_EMULATED simde__m512 fpk_emulated_mask_scalef_ps(simde__m512 src, simde__mma
 
 /* Reductions in the order GCC's headers use (halves, then quarters, ...). */
 #define REDUCE(name, vec, type, lanes, field, op)                               \
-    FPK_EMULATED type fpk_emulated_reduce_##name(vec a)                         \
+    static inline type fpk_emulated_reduce_##name(vec a)                         \
     {                                                                           \
         vec##_private x = vec##_to_private(a);                                  \
         for (int width = lanes / 2; width >= 1; width /= 2)                     \
@@ -160,16 +157,20 @@ FPK_EMULATED simde__m512 fpk_emulated_mask_scalef_ps(simde__m512 src, simde__mma
                 x.field[i] = op(x.field[i], x.field[i + width]);               \
         return x.field[0];                                                      \
     }
-#define ADD(a, b) ((a) + (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-REDUCE(add_ps, simde__m512, float, 16, f32, ADD)
-REDUCE(add_pd, simde__m512d, double, 8, f64, ADD)
-REDUCE(max_ps, simde__m512, float, 16, f32, MAX)
-REDUCE(min_ps, simde__m512, float, 16, f32, MIN)
-REDUCE(max_pd, simde__m512d, double, 8, f64, MAX)
-REDUCE(min_pd, simde__m512d, double, 8, f64, MIN)
-FPK_EMULATED int32_t fpk_emulated_reduce_add_epi32(simde__m512i a)
+#define SUM_OF(a, b) ((a) + (b))
+#define MAX_OF(a, b) ((a) > (b) ? (a) : (b))
+#define MIN_OF(a, b) ((a) < (b) ? (a) : (b))
+REDUCE(add_ps, simde__m512, float, 16, f32, SUM_OF)
+REDUCE(add_pd, simde__m512d, double, 8, f64, SUM_OF)
+REDUCE(max_ps, simde__m512, float, 16, f32, MAX_OF)
+REDUCE(min_ps, simde__m512, float, 16, f32, MIN_OF)
+REDUCE(max_pd, simde__m512d, double, 8, f64, MAX_OF)
+REDUCE(min_pd, simde__m512d, double, 8, f64, MIN_OF)
+#undef REDUCE
+#undef SUM_OF
+#undef MAX_OF
+#undef MIN_OF
+static inline int32_t fpk_emulated_reduce_add_epi32(simde__m512i a)
 {
     simde__m512i_private x = simde__m512i_to_private(a);
     uint32_t sum = 0;                                   /* wraps, as the instruction does */
@@ -178,7 +179,7 @@ FPK_EMULATED int32_t fpk_emulated_reduce_add_epi32(simde__m512i a)
 }
 /* 128-bit blocks: the low two from a, the high two from b, each chosen by 2 bits of imm. */
 #define SHUFFLE_BLOCKS(name, vec, field, per_block)                             \
-    FPK_EMULATED vec fpk_emulated_shuffle_##name(vec a, vec b, int imm)         \
+    static inline vec fpk_emulated_shuffle_##name(vec a, vec b, int imm)         \
     {                                                                           \
         vec##_private x = vec##_to_private(a), y = vec##_to_private(b), r;      \
         for (int block = 0; block < 4; block++) {                               \
@@ -191,6 +192,7 @@ FPK_EMULATED int32_t fpk_emulated_reduce_add_epi32(simde__m512i a)
     }
 SHUFFLE_BLOCKS(f32x4, simde__m512, f32, 4)
 SHUFFLE_BLOCKS(f64x2, simde__m512d, f64, 2)
+#undef SHUFFLE_BLOCKS
 
 #define _mm512_srai_epi32(a, bits) fpk_emulated_srai_epi32(a, bits)
 #define _mm512_cvtepi32_ps(a) fpk_emulated_cvtepi32_ps(a)
