@@ -152,7 +152,6 @@ static inline double reduce_add_d(vdouble x) { return _mm512_reduce_add_pd(x); }
 static inline vdouble sub_d(vdouble a, vdouble b) { return _mm512_sub_pd(a, b); }
 static inline vdouble mul_d(vdouble a, vdouble b) { return _mm512_mul_pd(a, b); }
 static inline vdouble div_d(vdouble a, vdouble b) { return _mm512_div_pd(a, b); }
-static inline vdouble fma_d(vdouble a, vdouble b, vdouble c) { return _mm512_fmadd_pd(a, b, c); }
 static inline vdouble fnma_d(vdouble a, vdouble b, vdouble c) { return _mm512_fnmadd_pd(a, b, c); }
 static inline vdouble min_d(vdouble a, vdouble b) { return _mm512_min_pd(a, b); }   /* b if NaN */
 static inline vdouble max_d(vdouble a, vdouble b) { return _mm512_max_pd(a, b); }
@@ -332,7 +331,6 @@ static inline double reduce_add_d(vdouble x)
 static inline vdouble sub_d(vdouble a, vdouble b) { return _mm256_sub_pd(a, b); }
 static inline vdouble mul_d(vdouble a, vdouble b) { return _mm256_mul_pd(a, b); }
 static inline vdouble div_d(vdouble a, vdouble b) { return _mm256_div_pd(a, b); }
-static inline vdouble fma_d(vdouble a, vdouble b, vdouble c) { return _mm256_fmadd_pd(a, b, c); }
 static inline vdouble fnma_d(vdouble a, vdouble b, vdouble c) { return _mm256_fnmadd_pd(a, b, c); }
 static inline vdouble min_d(vdouble a, vdouble b) { return _mm256_min_pd(a, b); }
 static inline vdouble max_d(vdouble a, vdouble b) { return _mm256_max_pd(a, b); }
