@@ -103,9 +103,15 @@ static inline double leaky_relu_slope_d(double x, double alpha)
 
 static inline double tanh_d(double x) { return tanh(x); }
 
+/* swish's sigmoid argument beta x, 0 at x = +-inf when beta = 0 (where swish is x/2). */
+static inline double swish_arg(double x, double beta)
+{
+    return beta == 0.0 && isinf(x) ? 0.0 : beta * x;
+}
+
 static inline double swish_d(double x, double beta)
 {
-    return times_vanishing(x, sigmoid_d(beta * x));
+    return times_vanishing(x, sigmoid_d(swish_arg(x, beta)));
 }
 
 /* sigmoid(z) and sigmoid'(z) together: one exponential, one division. */
@@ -119,9 +125,9 @@ static inline void sigmoid_and_slope_d(double z, double *s, double *slope)
 
 static inline double swish_slope_d(double x, double beta)   /* s + beta x s (1 - s) */
 {
-    double s, slope;
-    sigmoid_and_slope_d(beta * x, &s, &slope);
-    return s + times_vanishing(beta * x, slope);
+    double s, slope, z = swish_arg(x, beta);
+    sigmoid_and_slope_d(z, &s, &slope);
+    return s + times_vanishing(z, slope);
 }
 
 static inline double gelu_d(double x) { return times_vanishing(x, 0.5 * erfc(-x * SQRT_HALF)); }
@@ -355,7 +361,7 @@ static inline float silu_slope_f(float x)
     return fabsf(xc + 1.35f) <= 0.9f ? root : outside;     /* -2.25 <= x <= -0.45 */
 }
 
-static inline float swish_f(float x, double beta) { return x_sigmoid_f(x, beta * x); }
+static inline float swish_f(float x, double beta) { return x_sigmoid_f(x, swish_arg(x, beta)); }
 
 static inline float gelu_tanh_f(float x)
 {

@@ -508,20 +508,57 @@ ELEMENTWISE_LOSS(bce, f64, double, bce_loss(p, y), bce_grad(p, y), unit_label_ok
 LOG_SUM_EXP(f32, float)
 LOG_SUM_EXP(f64, double)
 
-/* Softmax cross-entropy of one row: lse - sum_j y_j z_j (with sum_j y_j weighting lse). */
+/* A row whose maximum is +inf has a softmax limit only when that +inf is alone and no entry is
+   NaN (as the softmax activation): 1 there, 0 elsewhere. Its index, or -1 when there is none. */
+#define LONE_INFINITY(SUFFIX, T)                                                            \
+    static inline int64_t lone_infinity_##SUFFIX(const T *z, size_t cols)                   \
+    {                                                                                       \
+        int64_t at = -1;                                                                    \
+        for (size_t j = 0; j < cols; j++) {                                                 \
+            if (isnan(z[j]) || (z[j] == (T)INFINITY && at >= 0)) return -1;                 \
+            if (z[j] == (T)INFINITY) at = (int64_t)j;                                       \
+        }                                                                                   \
+        return at;                                                                          \
+    }
+
+LONE_INFINITY(f32, float)
+LONE_INFINITY(f64, double)
+
+/* softmax(z)_j from lse = log sum e^z, or its limit when lse = +inf (the lone +inf at index k,
+   no limit when k < 0). */
+static inline double softmax_at(double z_j, size_t j, double lse, int64_t k)
+{
+    if (lse != INFINITY) return exp_d(z_j - lse);
+    return k < 0 ? NAN : (double)(j == (size_t)k);
+}
+
+/* -log softmax(z)_j likewise: 0 at the lone +inf, +inf elsewhere. */
+static inline double minus_log_softmax_at(double z_j, size_t j, double lse, int64_t k)
+{
+    if (lse != INFINITY) return lse - z_j;
+    return k < 0 ? NAN : (j == (size_t)k ? 0.0 : INFINITY);
+}
+
+/* Where the row's maximum is +inf: the index of its lone +inf (see LONE_INFINITY), else -1. */
+#define INFINITY_AT(SUFFIX, z, cols, lse) ((lse) == INFINITY ? lone_infinity_##SUFFIX(z, cols) : -1)
+
+/* Softmax cross-entropy of one row: sum_j y_j (-log softmax(z)_j), y one-hot for a label. A
+   class of weight 0 adds 0, even at z_j = -inf (NaN still propagates). */
 #define SCE_ROW(T, SUFFIX, z, labels, target_rows, r, cols, result, bad)                    \
     do {                                                                                    \
         double lse = log_sum_exp_##SUFFIX(z, cols);                                         \
+        int64_t k = INFINITY_AT(SUFFIX, z, cols, lse);                                      \
         if (labels) {                                                                       \
             int64_t c = labels[r];                                                          \
             if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; result = NAN; break; }   \
-            result = lse - (double)z[c];                                                    \
+            result = minus_log_softmax_at((double)z[c], (size_t)c, lse, k);                 \
         } else {                                                                            \
             const T *y = target_rows + r * cols;                                            \
             double acc = 0;                                                                 \
             for (size_t j = 0; j < cols; j++) {                                             \
                 bad |= !unit_label_ok((double)y[j]);                                        \
-                acc += y[j] != 0 ? (double)y[j] * (lse - (double)z[j]) : 0.0 * z[j];        \
+                acc += y[j] != 0 ? (double)y[j] * minus_log_softmax_at((double)z[j], j, lse, k) \
+                                 : (isnan(z[j]) ? (double)z[j] : 0.0);                      \
             }                                                                               \
             result = acc;                                                                   \
         }                                                                                   \
@@ -597,7 +634,9 @@ LOG_SUM_EXP(f64, double)
 /* e^(z - m) for z <= m, within about 1 ULP: z - m is rounded (by up to
    |z - m| 2^-24, which would grow the error with |z - m|, as in a float softmax), so its
    rounding error err (two-sum) is put back through e^(t + err) = e^t (1 + err). z = -inf is
-   taken as -FLT_MAX (e^t is 0 either way; the two-sum of -inf would be NaN). */
+   taken as -FLT_MAX (e^t is 0 either way; the two-sum of -inf would be NaN). Where z - m
+   itself overflows (a row spanning more than FLT_MAX) the result is NaN: such rows take the
+   scalar path. */
 static inline vfloat exp_shifted_v(vfloat z, vfloat m)
 {
     z = max_v(splat(-FLT_MAX), z);
@@ -652,7 +691,7 @@ static inline int sce_row_v(const float *z, size_t cols, size_t c, double *loss)
 {
     float m = row_max_v(z, cols), e_c = 0;
     double others = row_exp_sum_v(z, cols, m, c, &e_c, NULL);
-    if (isinf(m) || isnan(others) || isnan(z[c])) return 0;
+    if (isinf(m) || isnan(others) || isnan(e_c)) return 0;
     /* e_c vanishing: the loss is log S - (z_c - m), up to log1p(e_c / S) < 1e-30 */
     *loss = e_c > 1e-30f ? log1p(others / e_c) : log(others) - ((double)z[c] - m);
     return 1;
@@ -666,7 +705,7 @@ static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double s
     float stage[SCE_STAGE];
     float m = row_max_v(z, cols), e_c = 0;
     double others = row_exp_sum_v(z, cols, m, c, &e_c, stage);
-    if (isinf(m) || isnan(others) || isnan(z[c])) return 0;
+    if (isinf(m) || isnan(others) || isnan(e_c)) return 0;
     double all = others + e_c, factor = scale / all;
     /* the factor in two floats, so that e_j * factor is rounded once */
     vfloat factor_hi = splat((float)factor);
@@ -714,8 +753,9 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         if (labels) {                                                                       \
             int64_t c = labels[r];                                                          \
             if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; break; }                 \
+            double p_c = clamp_prob((double)p[c]);          /* before g, which may be p */   \
             for (size_t j = 0; j < cols; j++) g[j] = 0;                                     \
-            g[c] = (T)(-scale / clamp_prob((double)p[c]));                                  \
+            g[c] = (T)(-scale / p_c);                                                       \
         } else {                                                                            \
             const T *y = target_rows + r * cols;                                            \
             for (size_t j = 0; j < cols; j++) {                                             \
@@ -725,16 +765,18 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         }                                                                                   \
     } while (0)
 
-/* d sce / d z_j = softmax(z)_j * sum_k y_k - y_j. */
+/* d sce / d z_j = softmax(z)_j * sum_i y_i - y_j. */
 #define SCE_GRAD_ROW(T, SUFFIX, z, labels, target_rows, r, cols, scale, g, bad)             \
     do {                                                                                    \
         double lse = log_sum_exp_##SUFFIX(z, cols);                                         \
+        int64_t k = INFINITY_AT(SUFFIX, z, cols, lse);                                      \
         if (labels) {                                                                       \
             int64_t c = labels[r];                                                          \
             if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; break; }                 \
+            double z_c = z[c];                                       /* g may be z */       \
             for (size_t j = 0; j < cols; j++)                                               \
-                g[j] = (T)(scale * exp_d((double)z[j] - lse));                              \
-            g[c] = (T)(scale * (exp_d((double)z[c] - lse) - 1.0));                          \
+                g[j] = (T)(scale * softmax_at((double)z[j], j, lse, k));                    \
+            g[c] = (T)(scale * (softmax_at(z_c, (size_t)c, lse, k) - 1.0));                 \
         } else {                                                                            \
             const T *y = target_rows + r * cols;                                            \
             double weight = 0;                                                              \
@@ -743,7 +785,7 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
                 weight += y[j];                                                             \
             }                                                                               \
             for (size_t j = 0; j < cols; j++)                                               \
-                g[j] = (T)(scale * (exp_d((double)z[j] - lse) * weight - (double)y[j]));    \
+                g[j] = (T)(scale * (softmax_at((double)z[j], j, lse, k) * weight - (double)y[j])); \
         }                                                                                   \
     } while (0)
 

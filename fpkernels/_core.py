@@ -9,6 +9,9 @@ The pattern of a wrapper, from top to bottom:
     out = output(out, x.shape, dtype)         # validated out= or a new array
     check(kernel("relu", dtype)(ptr(x), ptr(out), x.size))
 """
+import math
+from numbers import Real
+
 import numpy as np
 
 from ._fpkernels import ffi, lib
@@ -43,12 +46,33 @@ def check(status, what=""):
 
 def as_array(x, name="x"):
     """`x` as a NumPy array of a real dtype; TypeError naming the dtype otherwise."""
-    array = x if type(x) is _ndarray else np.asarray(x)
+    if type(x) is _ndarray:
+        array = x
+    elif isinstance(x, np.ma.MaskedArray):          # asarray would drop the mask silently
+        raise TypeError(f"{name} is a masked array; fpkernels has no masks: pass "
+                        f"{name}.filled(value) or {name}.compressed()")
+    else:
+        array = np.asarray(x)
     dtype = array.dtype
     if dtype is not FLOAT32 and dtype is not FLOAT64 and dtype.kind not in "fiub":
         raise TypeError(f"{name} has dtype {array.dtype}; fpkernels computes on real numbers "
                         "(float32, float64, or integers and bools, which promote to float64)")
     return array
+
+
+def real_number(name, value, positive=False):
+    """A hyper-parameter as a float: TypeError unless it is a real number (a bool is not),
+    ValueError unless it is finite (and > 0 when `positive`)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
+    try:
+        number = float(value)
+    except OverflowError:                           # an int beyond the float range
+        number = math.inf
+    if not math.isfinite(number) or (positive and not number > 0):
+        raise ValueError(f"{name} must be a finite number{' > 0' if positive else ''}, "
+                         f"not {value!r}")
+    return number
 
 
 def float_dtype(*arrays):

@@ -5,27 +5,21 @@ registry = Registry("activations")
 get, names, info, register = registry.get, registry.names, registry.info, registry.register
 
 # ---- the built-in activations (activations developer) ----------------------------------------
-import math
-
 import numpy as np
 
 from . import formulaic as _formulaic
-from ._core import apart, as_array, check, contiguous, float_dtype, kernel, output, ptr
-from .interfaces import Activation
+from ._core import (apart, as_array, check, contiguous, float_dtype, kernel, output, ptr,
+                    real_number)
+from .interfaces import Activation, Setting
 
 __all__ = ["get", "names", "info", "register", "erf", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
            "Swish", "GELU", "GELUTanh", "Softmax"]
 
 
-def _finite_real(name, value):
-    """`value` as a float; TypeError/ValueError unless it is a finite real number."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
-                                                                     np.floating)):
-        raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, not {value}")
-    return value
+def _integer(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    return int(value)
 
 
 def _unary(name, x, out, *hyper):
@@ -126,8 +120,10 @@ class LeakyReLU(_ElementWise):
     plot_range = (-3.0, 3.0)
     kernel = "leaky_relu"
 
+    alpha = Setting(real_number)
+
     def __init__(self, alpha=0.01):
-        self.alpha = _finite_real("alpha", alpha)
+        self.alpha = alpha
 
     def _hyper(self):
         return (self.alpha,)
@@ -207,8 +203,10 @@ class Swish(_ElementWise):
     plot_range = (-5.0, 5.0)
     kernel = "swish"
 
+    beta = Setting(real_number)
+
     def __init__(self, beta=1.0):
-        self.beta = _finite_real("beta", beta)
+        self.beta = beta
 
     def _hyper(self):
         return (self.beta,)
@@ -274,17 +272,18 @@ class Softmax(Activation):
                 "softmax followed by log loses precision; use softmax_cross_entropy.")
     plot_range = (-5.0, 5.0)
 
+    elementwise = False
+    axis = Setting(_integer)
+
     def __init__(self, axis=-1):
-        if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"axis must be an integer, not {type(axis).__name__}")
-        self.axis = int(axis)
+        self.axis = axis
 
     def _rows(self, x):
         """x with the softmax axis moved last (a view), and that axis's length."""
+        if not -max(x.ndim, 1) <= self.axis < max(x.ndim, 1):   # 0-d: axis 0 or -1, as torch
+            raise ValueError(f"axis {self.axis} is out of range for an array of shape {x.shape}")
         if x.ndim == 0:
             return x, 1
-        if not -x.ndim <= self.axis < x.ndim:
-            raise ValueError(f"axis {self.axis} is out of range for an array of shape {x.shape}")
         if self.axis in (-1, x.ndim - 1):
             return x, x.shape[-1]
         return np.moveaxis(x, self.axis, -1), x.shape[self.axis]

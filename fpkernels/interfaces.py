@@ -18,7 +18,8 @@ Teaching metadata are class attributes, read by the registries (`info`) and by
 
 Hyper-parameters are the keyword arguments of __init__ and, by convention, stored as
 attributes of the same name (self.beta = beta): `config()`, `repr()` and the optimizers'
-free state_dict() read them back from there.
+free state_dict() read them back from there. Declare one as a `Setting` to have it checked
+whenever it is set, in __init__ or later (loss.reduction = "sum", as in PyTorch).
 
 Required methods (checked when a plugin loads, and by fpkernels.testing):
 
@@ -48,6 +49,47 @@ def output_array(out, shape, dtype, name="out"):
     otherwise), or a new empty array when out is None."""
     from ._core import output
     return output(out, tuple(shape), np.dtype(dtype), name)
+
+
+class Setting:
+    """A hyper-parameter attribute checked whenever it is set, in __init__ or later:
+    check(name, value) returns the value to keep or raises, so a changed setting is as valid
+    as a constructed one and takes effect on the next call.
+
+    >>> class Scaled(Loss):
+    ...     factor = Setting(lambda name, value: float(value))
+    ...     def __init__(self, factor=2.0):
+    ...         self.factor = factor
+    >>> loss = Scaled(); loss.factor = "3"; loss.factor
+    3.0
+    >>> loss.reduction = "average"
+    Traceback (most recent call last):
+    ...
+    ValueError: reduction must be 'mean', 'sum' or 'none', not 'average'
+    """
+
+    def __init__(self, check):
+        self.check = check
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(f"{type(obj).__name__} has no {self.name} set") from None
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.name] = self.check(self.name, value)
+
+
+def _reduction(name, value):
+    if not isinstance(value, str) or value not in ("mean", "sum", "none"):
+        raise ValueError(f"{name} must be 'mean', 'sum' or 'none', not {value!r}")
+    return value
 
 
 class Building:
@@ -122,14 +164,15 @@ class Activation(Building):
 class Loss(Building):
     """value(pred, target) -> float (or a per-element array) and its gradient w.r.t. pred.
 
-    reduction: 'mean' (default, over all elements), 'sum' or 'none' (per element). A loss
+    reduction: 'mean' (default, over all elements; NaN for an empty input, as in PyTorch),
+    'sum' or 'none' (per element). A loss
     written element by element can use reduce() and reduce_gradient() for the three
     reductions. Calling the object is value().
     """
 
+    reduction = Setting(_reduction)
+
     def __init__(self, reduction="mean"):
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
         self.reduction = reduction
 
     def value(self, pred, target):
@@ -149,7 +192,7 @@ class Loss(Building):
         if reduction == "sum":
             return float(np.sum(per_element, dtype=np.float64))
         if per_element.size == 0:
-            raise ValueError("the mean loss of an empty input is undefined")
+            return float("nan")                  # as the built-ins and PyTorch
         return float(np.mean(per_element, dtype=np.float64))
 
     def reduce_gradient(self, per_element_gradient):

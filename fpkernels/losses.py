@@ -5,14 +5,13 @@ registry = Registry("losses")
 get, names, info, register = registry.get, registry.names, registry.info, registry.register
 
 # ---- the built-in losses (activations developer) ---------------------------------------------
-import math
-
 import numpy as np
 
 from . import formulaic as _formulaic
-from ._core import apart, as_array, check, contiguous, float_dtype, kernel, output, ptr
+from ._core import (apart, as_array, check, contiguous, float_dtype, kernel, output, ptr,
+                    real_number)
 from ._fpkernels import ffi, lib
-from .interfaces import Loss
+from .interfaces import Loss, Setting
 
 __all__ = ["get", "names", "info", "register", "MAE", "MSE", "Hinge", "Huber", "BCE", "CCE",
            "SoftmaxCrossEntropy"]
@@ -39,9 +38,9 @@ def _first_bad(target, bad):
 class _LossBase(Loss):
     """Shared plumbing: reductions, metadata, repr."""
 
-    def __init__(self, reduction="mean"):
-        super().__init__(reduction)
-        self._reduction = _REDUCTIONS[reduction]
+    @property
+    def _reduction(self):
+        return _REDUCTIONS[self.reduction]
 
     def __call__(self, pred, target):
         return self.value(pred, target)
@@ -68,42 +67,44 @@ class _ElementWiseLoss(_LossBase):
             raise ValueError(f"pred has shape {pred.shape} but target has shape {target.shape}; "
                              "they must be equal")
         dtype = _compute_dtype(pred, target)
-        return contiguous(pred, dtype), contiguous(target, dtype), dtype
+        return contiguous(pred, dtype), contiguous(target, dtype), dtype, target
 
-    def _check(self, status, target):
+    def _check(self, status, given_target):
+        """Raise for a C status; a rejected target is named as the caller gave it."""
         if status == lib.FPK_ERR_VALUE and self.label_rule is not None:
             is_bad, wording = self.label_rule
-            bad = is_bad(target)
+            bad = is_bad(given_target)
             if bad.any():
                 raise ValueError(f"{self.kernel} targets must be {wording}; "
-                                 f"found {_first_bad(target, bad)}")
+                                 f"found {_first_bad(given_target, bad)}")
         check(status, self.kernel)
 
     def value(self, pred, target):
         """The loss: a Python float for reduction 'mean'/'sum', an array for 'none'."""
-        pred, target, dtype = self._inputs(pred, target)
+        pred, target, dtype, given = self._inputs(pred, target)
         fn = kernel(self.kernel + "_value", dtype)
         if self.reduction == "none":
             out = np.empty(pred.shape, dtype)
             self._check(fn(ptr(pred), ptr(target), pred.size, self._reduction, ptr(out),
-                           ffi.NULL, *self._hyper()), target)
+                           ffi.NULL, *self._hyper()), given)
             return out
         total = ffi.new("double *")
         self._check(fn(ptr(pred), ptr(target), pred.size, self._reduction, ffi.NULL, total,
-                       *self._hyper()), target)
+                       *self._hyper()), given)
         return float(total[0])
 
     def gradient(self, pred, target, out=None):
         """d value / d pred, an array shaped like pred (or `out`)."""
-        pred, target, dtype = self._inputs(pred, target)
+        pred, target, dtype, given = self._inputs(pred, target)
         out = output(out, pred.shape, dtype)
         pred, target = apart(pred, out), apart(target, out)
         self._check(kernel(self.kernel + "_gradient", dtype)(
-            ptr(pred), ptr(target), ptr(out), pred.size, self._reduction, *self._hyper()), target)
+            ptr(pred), ptr(target), ptr(out), pred.size, self._reduction, *self._hyper()), given)
         return out
 
 
-_REDUCTION_DOC = "'mean' (default), 'sum', or 'none' (one loss per element)"
+_REDUCTION_DOC = ("'mean' (default; NaN for an empty input, as in PyTorch), 'sum', or 'none' "
+                  "(one loss per element)")
 
 
 @register("mae")
@@ -151,6 +152,11 @@ class Hinge(_ElementWiseLoss):
     kernel = "hinge"
     label_rule = (lambda y: ~((y == 1) | (y == -1)), "-1 or +1")
 
+    @staticmethod
+    def example_inputs(rng, dtype):
+        """Scores and -1/+1 labels (what fpkernels.testing.check_loss feeds it)."""
+        return rng.uniform(-2, 2, (5, 4)).astype(dtype), rng.choice([-1, 1], (5, 4)).astype(dtype)
+
 
 @register("huber")
 class Huber(_ElementWiseLoss):
@@ -167,14 +173,11 @@ class Huber(_ElementWiseLoss):
     pitfalls = "delta is in the units of the target: rescale it when the targets are rescaled."
     kernel = "huber"
 
+    delta = Setting(lambda name, value: real_number(name, value, positive=True))
+
     def __init__(self, delta=1.0, reduction="mean"):
         super().__init__(reduction)
-        if isinstance(delta, (bool, np.bool_)) or not isinstance(
-                delta, (int, float, np.integer, np.floating)):
-            raise TypeError(f"delta must be a real number, not {type(delta).__name__}")
-        if not (math.isfinite(delta) and delta > 0):
-            raise ValueError(f"delta must be a finite number > 0, not {delta}")
-        self.delta = float(delta)
+        self.delta = delta
 
     def _hyper(self):
         return (self.delta,)
@@ -201,6 +204,9 @@ class BCE(_ElementWiseLoss):
     label_rule = (lambda y: ~((y >= 0) & (y <= 1)), "in [0, 1]")
 
 
+_ROW_REDUCTION_DOC = "'mean' over rows (default; NaN for no rows), 'sum', or 'none' (one loss per row)"
+
+
 class _RowLoss(_LossBase):
     """A loss over rows of class scores with integer labels or one-hot (weight) rows."""
 
@@ -209,8 +215,9 @@ class _RowLoss(_LossBase):
     def _inputs(self, pred, target):
         pred = as_array(pred, "pred")
         target = as_array(target, "target")
-        if pred.ndim == 0:
-            raise ValueError(f"pred has shape {pred.shape}; it needs a last axis of classes")
+        if pred.ndim == 0 or pred.shape[-1] == 0:
+            raise ValueError(f"pred has shape {pred.shape}; it needs a last axis of (at least "
+                             "one) classes")
         classes = pred.shape[-1]
         if target.shape == pred.shape:
             dtype = _compute_dtype(pred, target)
@@ -224,21 +231,21 @@ class _RowLoss(_LossBase):
             dtype = float_dtype(pred)
             rows_target = None
             if target.dtype.kind == "f":
-                if not np.all(np.isfinite(target) & (target == np.floor(target))):
-                    bad = ~(np.isfinite(target) & (target == np.floor(target)))
+                bad = ~(np.isfinite(target) & (target == np.floor(target)))
+                if bad.any():
                     raise ValueError(f"{self.kernel} class labels must be whole numbers; "
                                      f"found {_first_bad(target, bad)}")
-            labels = np.ascontiguousarray(target, dtype=np.int64)
-            bad = (labels < 0) | (labels >= classes)
+            bad = (target < 0) | (target >= classes)     # before int64 could wrap them
             if bad.any():
                 raise ValueError(f"{self.kernel} class labels must be in [0, {classes}) for "
-                                 f"{classes} classes; found {_first_bad(labels, bad)}")
+                                 f"{classes} classes; found {_first_bad(target, bad)}")
+            labels = np.ascontiguousarray(target, dtype=np.int64)
         else:
             raise ValueError(f"pred has shape {pred.shape} but target has shape {target.shape}; "
                              f"target must be class labels of shape {pred.shape[:-1]} or "
                              f"one-hot rows of shape {pred.shape}")
         pred = contiguous(pred, dtype)
-        rows = pred.size // classes if classes else int(np.prod(pred.shape[:-1]))
+        rows = pred.size // classes
         return pred, labels, rows_target, dtype, rows, classes
 
     @staticmethod
@@ -284,10 +291,16 @@ class CCE(_RowLoss):
     formula = "CCE = −(1/N)·Σᵣ log p[r, yᵣ]  =  −(1/N)·Σᵣ Σⱼ y[r, j]·log p[r, j]"
     formulaic = staticmethod(_formulaic.cce)
     formulaic_gradient = staticmethod(_formulaic.cce_gradient)
-    hyperparameters = {"reduction": "'mean' over rows (default), 'sum', or 'none' (one loss per row)"}
+    hyperparameters = {"reduction": _ROW_REDUCTION_DOC}
     when_to_use = "Multi-class classification when the model already outputs probabilities."
     pitfalls = "Training a softmax + cce pair is less stable than softmax_cross_entropy on logits."
     kernel = "cce"
+
+    @staticmethod
+    def example_inputs(rng, dtype):
+        """Rows of probabilities and a class label per row (for fpkernels.testing)."""
+        p = rng.uniform(0.1, 1.0, (5, 4))
+        return (p / p.sum(axis=1, keepdims=True)).astype(dtype), rng.integers(0, 4, 5)
 
 
 @register("softmax_cross_entropy", aliases=("cross_entropy",))
@@ -296,11 +309,18 @@ class SoftmaxCrossEntropy(_RowLoss):
 
     Computed as log Σ e^z − z[label] with the log-sum-exp trick, so it never overflows or
     takes log(0). Its gradient is simply (softmax(z) − one_hot) / batch, PyTorch's
-    cross_entropy."""
+    cross_entropy. A row holding one +inf gives the limit, as the softmax activation does:
+    loss 0 and gradient 0 when the +inf is the label's, else loss +inf (PyTorch gives NaN);
+    a class of weight 0 in a one-hot row adds nothing, even at −inf."""
     formula = "SCE = (1/N)·Σᵣ [log Σⱼ e^z[r, j] − z[r, yᵣ]]"
     formulaic = staticmethod(_formulaic.softmax_cross_entropy)
     formulaic_gradient = staticmethod(_formulaic.softmax_cross_entropy_gradient)
-    hyperparameters = {"reduction": "'mean' over rows (default), 'sum', or 'none' (one loss per row)"}
+    hyperparameters = {"reduction": _ROW_REDUCTION_DOC}
     when_to_use = "The output layer of every multi-class classifier: feed it the raw logits."
     pitfalls = "Do not apply softmax first: it expects logits, not probabilities."
     kernel = "softmax_cross_entropy"
+
+    @staticmethod
+    def example_inputs(rng, dtype):
+        """Rows of logits and a class label per row (for fpkernels.testing)."""
+        return rng.normal(size=(5, 4)).astype(dtype), rng.integers(0, 4, 5)

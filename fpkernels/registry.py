@@ -433,6 +433,9 @@ class Registry:
             return decorator
         if not isinstance(name, str) or not name:
             raise TypeError(f"a {self.kind} name must be a non-empty str, not {name!r}")
+        if not callable(factory):
+            raise TypeError(f"{self.kind} {name!r}: register a class or a function that makes "
+                            f"the object, not {factory!r}")
         module = getattr(factory, "__module__", None) or "__main__"
         builtin = module == "fpkernels" or module.startswith("fpkernels.")
         if origin is None:
@@ -572,12 +575,19 @@ class Registry:
             chosen_entry.load()
         return chosen_entry
 
-    def get(self, name, provider=None, **hyperparams):
+    def get(self, name, *positional, provider=None, **hyperparams):
         """A new configured object for `name`; TypeError for unknown hyper-parameters.
 
-        `provider` picks the distribution answering a name that several provide.
+        Hyper-parameters are keyword arguments (get("leaky_relu", alpha=0.2)). `provider`
+        picks the distribution answering a name that several provide.
         """
-        return self.entry(name, provider).create(hyperparams)
+        entry = self.entry(name, provider)
+        if positional:
+            accepted = ", ".join(f"{n}=..." for n in entry.defaults()) or "none"
+            raise TypeError(f"{self.kind}.get({name!r}, {', '.join(map(repr, positional))}): "
+                            f"hyper-parameters are keyword arguments ({name} accepts: "
+                            f"{accepted})")
+        return entry.create(hyperparams)
 
     def _all_names(self):
         names = set(self._aliases)

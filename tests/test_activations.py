@@ -351,6 +351,10 @@ def test_softmax_bad_axis():
         make("softmax", axis=2).forward(np.zeros((2, 2)))
     with pytest.raises(TypeError):
         make("softmax", axis=1.5)
+    for axis in (0, -1):                             # a 0-d input is one row of one, as in torch
+        assert make("softmax", axis=axis).forward(np.float64(3.0)) == 1.0
+    with pytest.raises(ValueError, match=r"axis 1 is out of range for an array of shape \(\)"):
+        make("softmax", axis=1).forward(np.float64(3.0))
 
 
 def test_softmax_huge_and_infinite_logits(dtype):
@@ -567,6 +571,38 @@ def test_registry_names_aliases_and_hyperparameters():
     for bad in ("0.1", None, True, 1j):
         with pytest.raises(TypeError):
             fk.activations.get("leaky_relu", alpha=bad)
+    with pytest.raises(ValueError, match="beta must be a finite number"):
+        fk.activations.get("swish", beta=2 ** 1100)   # beyond float: not a bare OverflowError
+
+
+def test_settings_changed_after_construction():
+    """A hyper-parameter set later is checked as the constructor checks it and takes effect
+    on the next call; a rejected value leaves the old one."""
+    x = np.array([[-2.0, 1.0, 3.0]])
+    for name, setting, value, bad in (("leaky_relu", "alpha", 0.5, "0.1"),
+                                      ("swish", "beta", 2.0, float("nan")),
+                                      ("softmax", "axis", 0, 1.5)):
+        act = make(name)
+        setattr(act, setting, value)
+        np.testing.assert_array_equal(act.forward(x), make(name, **{setting: value}).forward(x))
+        with pytest.raises((TypeError, ValueError), match=setting):
+            setattr(act, setting, bad)
+        assert getattr(act, setting) == value and f"{setting}={value!r}" in repr(act)
+
+
+def test_swish_with_beta_zero_is_half_x_up_to_infinity(dtype):
+    """beta = 0 gives x/2 everywhere, its limits at +-inf included (0 * inf is not taken)."""
+    x = np.array([np.inf, -np.inf, 2.0, -0.0, np.nan], dtype)
+    act = make("swish", beta=0.0)
+    np.testing.assert_array_equal(act.forward(x), x / 2)
+    np.testing.assert_array_equal(act.derivative(x), [0.5, 0.5, 0.5, 0.5, np.nan])
+    np.testing.assert_array_equal(act.backward(x, np.full_like(x, 2)), [1, 1, 1, 1, np.nan])
+
+
+def test_masked_arrays_are_refused():
+    """np.asarray would drop the mask and compute the masked values: a TypeError instead."""
+    with pytest.raises(TypeError, match=r"x is a masked array.*filled"):
+        make("relu").forward(np.ma.masked_array([1.0, -2.0], mask=[False, True]))
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE + ["softmax"])

@@ -1,5 +1,7 @@
 """Losses: values and gradients against the formulaic references, float64 NumPy references and
 finite differences; reductions, labels, shapes, determinism across threads."""
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -346,6 +348,97 @@ def test_gradient_out_partly_overlapping_pred(name):
     assert np.array_equal(loss.gradient(pred, target, out=out), want)
 
 
+@pytest.mark.parametrize("cols", [3, 4097])             # 4097: past float32's vector path
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ROWS)
+def test_gradient_in_place(name, dtype, cols):
+    """out=pred (in place) gives what fresh memory would, with labels and with one-hot rows."""
+    pred, labels, one_hot = rows_sample((5, cols), seed=10, probabilities=name == "cce")
+    pred = pred.astype(dtype)
+    for target in (labels, one_hot.astype(dtype)):
+        want = make(name).gradient(pred, target)
+        in_place = pred.copy()
+        assert make(name).gradient(in_place, target, out=in_place) is in_place
+        np.testing.assert_array_equal(in_place, want)
+
+
+def _softmax_limits(z, labels):
+    """-log softmax(z)[label] and softmax(z) - one_hot from fpkernels' softmax activation,
+    which takes a row's lone +inf as the limit (1 there, 0 elsewhere)."""
+    s = fk.activations.get("softmax").forward(z.astype(np.float64))
+    one_hot = np.eye(z.shape[1])[labels]
+    with np.errstate(divide="ignore"):
+        return -np.log(s[np.arange(len(z)), labels]), s - one_hot
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_cross_entropy_limits_at_infinity(dtype):
+    """A row holding one +inf gives the limit of the loss (SPEC: +-inf give the limit), the
+    -log of the softmax activation's own limit; two +inf, all -inf or a NaN give NaN, as the
+    activation does. Labels and one-hot rows agree, -inf at a class of weight 0 included."""
+    inf, nan = np.inf, np.nan
+    z = np.array([[inf, 0, 1, 2], [0, inf, 1, 2], [-inf, 0, 1, inf], [0, -inf, 1, 2],
+                  [inf, 0, inf, 2], [-inf] * 4, [inf, nan, 0, 0]], dtype)
+    labels = np.array([0, 0, 3, 0, 0, 1, 0])
+    want_value, want_gradient = _softmax_limits(z, labels)
+    assert want_value[:3].tolist() == [0, inf, 0] and np.isfinite(want_value[3])
+    assert np.isnan(want_value[4:]).all()
+    one_hot = np.eye(4, dtype=dtype)[labels]
+    for target in (labels, one_hot):
+        value = make("softmax_cross_entropy", reduction="none").value(z, target)
+        gradient = make("softmax_cross_entropy", reduction="sum").gradient(z, target)
+        np.testing.assert_allclose(value, want_value, rtol=1e-6)
+        np.testing.assert_allclose(gradient, want_gradient, rtol=1e-6, atol=1e-7)
+
+
+def test_softmax_cross_entropy_float32_rows_wider_than_float_range():
+    """float32 rows whose spread exceeds FLT_MAX (z - max overflows) are still exact."""
+    z = np.float32([[3e38, -3e38], [-3e38, 3e38], [3e38, -3e38]])
+    labels = np.array([1, 1, 0])
+    value = make("softmax_cross_entropy", reduction="none").value(z, labels)
+    assert value.tolist() == [np.inf, 0, 0]                  # 6e38 rounds to inf in float32
+    np.testing.assert_array_equal(make("softmax_cross_entropy", reduction="sum").gradient(z, labels),
+                                  [[1, -1], [0, 0], [0, 0]])
+
+
+def test_settings_changed_after_construction():
+    """A hyper-parameter set later is checked as the constructor checks it and takes effect
+    on the next call (as setting loss.reduction does in PyTorch)."""
+    loss = make("mse")
+    loss.reduction = "sum"
+    assert loss.value([1.0, 2.0], [0.0, 0.0]) == 5.0
+    loss.reduction = "none"
+    assert loss.value([1.0, 2.0], [0.0, 0.0]).tolist() == [1.0, 4.0]
+    for bad in ("bogus", None):
+        with pytest.raises(ValueError, match="reduction must be"):
+            loss.reduction = bad
+    assert loss.reduction == "none"
+    huber = make("huber")
+    huber.delta = 2.0
+    assert huber.value([3.0], [0.0]) == make("huber", delta=2.0).value([3.0], [0.0])
+    with pytest.raises(ValueError, match="delta must be a finite number > 0"):
+        huber.delta = -1.0
+    with pytest.raises(ValueError, match="delta"):
+        make("huber", delta=2 ** 1100)              # beyond float: not a bare OverflowError
+    assert huber.delta == 2.0 and repr(huber) == "Huber(delta=2.0, reduction='mean')"
+    rows = make("softmax_cross_entropy")
+    rows.reduction = "sum"
+    assert rows.value(np.zeros((2, 2)), [0, 1]) == pytest.approx(2 * np.log(2))
+
+
+def test_label_errors_name_the_label_as_given():
+    """Labels are checked before any conversion could wrap them (uint64, huge floats)."""
+    sce, hinge = make("softmax_cross_entropy"), make("hinge")
+    for label, shown in ((np.uint64(2 ** 64 - 1), "18446744073709551615"), (1e19, "1e+19")):
+        with pytest.raises(ValueError, match=re.escape(f"found {shown} at index 0")):
+            sce.value(np.zeros((1, 3)), np.array([label]))
+    with pytest.raises(ValueError, match="found 16777217 at index 1"):
+        hinge.value(np.zeros(2, np.float32), np.array([1, 16777217]))
+    for method in (sce.value, sce.gradient, make("cce").gradient):
+        with pytest.raises(ValueError, match=r"shape \(2, 0\); it needs a last axis of \(at least one\)"):
+            method(np.zeros((2, 0)), np.zeros((2, 0)))
+
+
 # ---- float32 fast paths: accuracy against float64, tails, streaming stores ----------------------
 
 def ulps(got, want):
@@ -468,7 +561,8 @@ def test_softmax_cross_entropy_float32_special_rows():
         np.testing.assert_array_equal(loss.gradient(logits, labels),
                                       loss.gradient(logits.astype(np.float64), labels).astype(np.float32))
     values = make("softmax_cross_entropy", reduction="none").value(logits, labels)
-    assert values[3] == inf and values[5] == inf and np.isnan(values[[0, 1, 4, 6]]).all()
+    assert values.tolist()[1:4] == [0, inf, inf] and values[5] == inf
+    assert np.isnan(values[[0, 4, 6]]).all()
     one = make("softmax_cross_entropy", reduction="none")
     assert one.value(np.ones((3, 1), np.float32), np.zeros(3, np.int64)).tolist() == [0, 0, 0]
 

@@ -60,6 +60,18 @@ def test_unknown_hyperparameter_names_the_accepted_ones(reg):
         reg.get("cube", beta=1.0)
 
 
+def test_hyperparameters_are_keyword_arguments(reg):
+    """A positional hyper-parameter is not taken for a provider: the error says what to do."""
+    with pytest.raises(TypeError, match=r"get\('cube', 2.0\): hyper-parameters are keyword "
+                                        r"arguments \(cube accepts: scale=...\)"):
+        reg.get("cube", 2.0)
+
+
+def test_register_needs_a_factory(reg):
+    with pytest.raises(TypeError, match="register a class or a function that makes the object, not 42"):
+        reg.register("answer")(42)
+
+
 def test_factories_taking_any_keyword_accept_everything(reg):
     reg.register("anything", lambda **kw: kw)
     assert reg.get("anything", a=1, b=2) == {"a": 1, "b": 2}

@@ -313,6 +313,10 @@ def test_calculate_e_and_mean_of_teaching_example():
     assert formulaic.mean([[1, 2], [3, 6]]) == 3.0
     assert formulaic.median([3.0, 1.0, 2.0]) == 2.0
     assert formulaic.std([2, 4, 4, 4, 5, 5, 7, 9]) == 2.0
+    assert formulaic.calculate_e(0) == 0.0 and formulaic.calculate_e(10_000) == formulaic.calculate_e(18)
+    for bad in (-5, 2.5, True, 10 ** 6):              # 10**6 would take minutes of big factorials
+        with pytest.raises(ValueError, match="terms must be a whole number from 0 to 10000"):
+            formulaic.calculate_e(bad)
 
 
 def test_unaligned_input_is_copied():

@@ -2,6 +2,11 @@
 
 Explicit loops, one idea per line, no NumPy. They run (slowly), they are the oracles the C
 kernels are tested against, and they are what `fpkernels explain` shows.
+
+They are written for ordinary finite numbers, as the paper writes them. NaN, +-inf and empty
+inputs are the kernels' business: there a reference may differ from its kernel (relu's
+max(0, nan) gives 0 where the kernel keeps the NaN; swish at -inf gives NaN where the kernel
+gives the limit; an empty mean divides by zero), so the tests compare them on finite values.
 """
 # ---- tensor operations and statistics (tensor.py) ----
 from .tensor import *  # noqa: F401,F403

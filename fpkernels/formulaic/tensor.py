@@ -380,7 +380,16 @@ def std(tensor, sample=False, axis=None):
 
 
 def calculate_e(terms):
-    """Euler's number from its factorial series e = 1/0! + 1/1! + 1/2! + ..., `terms` terms."""
+    """Euler's number from its factorial series e = 1/0! + 1/1! + 1/2! + ..., `terms` terms.
+
+    About 18 terms already give every digit a float holds; the factorials grow so fast that a
+    million terms would take minutes, so `terms` is kept to at most 10000.
+
+    >>> calculate_e(18)
+    2.7182818284590455
+    """
+    if isinstance(terms, bool) or not isinstance(terms, int) or not 0 <= terms <= 10_000:
+        raise ValueError(f"terms must be a whole number from 0 to 10000, not {terms!r}")
     e = 0.0
     factorial = 1
     for n in range(terms):
