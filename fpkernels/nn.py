@@ -21,10 +21,12 @@ objects (fk.activations.get("leaky_relu", alpha=0.1), or a plugin's own object).
 >>> (net.predict(X)[:, 0] > 0.5).astype(int).tolist()
 [0, 1, 1, 0]
 """
+import functools
 import inspect
 import json
 import math
 import sys
+import threading
 import time
 
 import numpy as np
@@ -117,6 +119,42 @@ def _label(obj, registry):
     return f"{spec['name']}({args})" if args else spec["name"]
 
 
+def _check_int(value, name, minimum):
+    """value as an int >= minimum: TypeError naming `name` if it is not an int (bools are
+    not), ValueError if it is smaller."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, not {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, not {value!r}")
+    return int(value)
+
+
+def _check_number(value, name):
+    """value as a float: TypeError naming `name` if it is not a real number (bools are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, not {value!r}")
+    return float(value)
+
+
+def _names(value, name):
+    """A tuple from a list or tuple argument (None: empty, a string: one name)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple, not {type(value).__name__}")
+    return tuple(value)
+
+
+def _check_metrics(metrics):
+    metrics = _names(metrics, "metrics")
+    unknown = [m for m in metrics if m != "accuracy"]
+    if unknown:
+        raise ValueError(f"metrics: unknown {unknown}; the one metric is 'accuracy'")
+    return metrics
+
+
 def _accepts_out(method):
     try:
         return "out" in inspect.signature(method).parameters
@@ -135,6 +173,10 @@ class Dense:
     row per sample. `activation` is None (linear), a registry name or an activation object;
     `weight_init` and `bias_init` are initializer names or callables called as
     init(shape, rng=..., dtype=...); `rng` is a seed or numpy Generator (None: fresh entropy).
+
+    forward caches a copy of its input and its pre-activation for backward, so use a layer
+    from one thread at a time, at one place in one network (Sequential refuses a layer
+    listed twice, and serialises its own calls).
 
     >>> import fpkernels as fk
     >>> layer = fk.nn.Dense(3, 2, activation="relu", rng=0)
@@ -214,7 +256,8 @@ class Dense:
         if self.activation is None:
             return z
         if self._forward_out:                                       # a' = f(z)
-            return self._checked(self.activation.forward(z, out=self._buffer("a", rows, self.out_features)), "forward")
+            a = self._buffer("a", rows, self.out_features)
+            return self._checked(self.activation.forward(z, out=a), "forward")
         return self._checked(self.activation.forward(z), "forward")
 
     def _checked(self, result, method):
@@ -248,8 +291,10 @@ class Dense:
         return fk.matmul(dz, self.weight, out=self._buffer("dx", rows, self.in_features))
 
     def forward(self, x):
-        """The layer's output for a batch x of shape (batch, in_features), as a new array."""
-        x = _as_input(x, self.dtype)
+        """The layer's output for a batch x of shape (batch, in_features), as a new array.
+
+        x is copied (backward needs it as it was, even if the caller then changes x)."""
+        x = _as_input(x, self.dtype, private=True)
         self._check_input(x)
         return self._forward(x).copy()
 
@@ -265,9 +310,11 @@ class Dense:
                 "out_features": self.out_features, "activation": act, "dtype": self.dtype.name}
 
 
-def _as_input(x, dtype):
+def _as_input(x, dtype, private=False):
+    """x as a C-contiguous array of dtype; private=True always copies it (forward caches its
+    input for backward, which must not see later changes the caller makes to x)."""
     x = as_array(x, "x")
-    return np.ascontiguousarray(x, dtype)
+    return np.array(x, dtype, order="C") if private else np.ascontiguousarray(x, dtype)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,8 +463,26 @@ def _threshold(target):
 # Sequential network
 # ---------------------------------------------------------------------------------------------
 
+def _serialised(method):
+    """`method` run holding the network's lock: layers cache per-call state (inputs, buffers),
+    so calls on one network from several threads take turns (each kernel still uses all
+    cores through OpenMP)."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 class Sequential:
     """Layers applied one after the other, trained by backpropagation with `fit`.
+
+    Each layer appears once: a layer listed twice raises ValueError (layers cache per-call
+    state, so unlike PyTorch's shared modules a repeated layer would get wrong gradients).
+    forward, backward, predict, evaluate, fit and save may be called from several threads
+    on one network: they take turns (a per-network lock). A forward and the backward that
+    follows are two calls, so a hand-written training loop needs a network of its own per
+    thread (another thread's forward in between would replace what backward uses).
 
     >>> import fpkernels as fk
     >>> net = fk.nn.Sequential([fk.nn.Dense(4, 3, "swish", rng=0), fk.nn.Dense(3, 1, rng=1)])
@@ -429,10 +494,15 @@ class Sequential:
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("Sequential needs at least one layer")
+        seen = {}                             # id(layer) -> its first index
         for index, layer in enumerate(self.layers):
             if not isinstance(layer, Dense):
                 raise TypeError(f"layer {index} is a {type(layer).__name__}; Sequential takes "
                                 "fk.nn.Dense layers")
+            first = seen.setdefault(id(layer), index)
+            if first != index:
+                raise ValueError(f"layer {index} is layer {first} again ({layer!r}): a layer "
+                                 "caches its input for backward, so each one appears once")
             layer.name = f"layer {index} (Dense {layer.in_features} -> {layer.out_features})"
         for index, (before, after) in enumerate(zip(self.layers, self.layers[1:])):
             if before.out_features != after.in_features:
@@ -447,6 +517,16 @@ class Sequential:
         self.optimizer = None
         self.epochs_trained = 0
         self.stop_training = False
+        self._lock = threading.RLock()
+
+    def __getstate__(self):          # a lock cannot be pickled or copied: a copy gets its own
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     @property
     def in_features(self):
@@ -474,8 +554,8 @@ class Sequential:
 
     # -- forward and backward -----------------------------------------------------------------
 
-    def _input(self, x):
-        x = _as_input(x, self.dtype)
+    def _input(self, x, private=False):
+        x = _as_input(x, self.dtype, private)
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"{self.layers[0].name} expects input of shape "
                              f"(batch, {self.in_features}), got shape {x.shape}")
@@ -495,10 +575,13 @@ class Sequential:
             grad = self.layers[index]._backward(grad, input_grad=input_grad or index > 0)
         return grad
 
+    @_serialised
     def forward(self, x):
-        """The output for a batch x (batch, in_features), caching what backward needs."""
-        return self._forward(self._input(x)).copy()
+        """The output for a batch x (batch, in_features), caching what backward needs (a copy
+        of x, so later changes to x do not reach backward)."""
+        return self._forward(self._input(x, private=True)).copy()
 
+    @_serialised
     def backward(self, loss_grad, input_grad=True):
         """Backpropagate dLoss/d(output) of the last forward: fills gradients() in place and
         returns dLoss/d(input) (None with input_grad=False, which skips that product)."""
@@ -506,8 +589,12 @@ class Sequential:
         result = self._backward(grad, input_grad=input_grad)
         return None if result is None else result.copy()
 
+    @_serialised
     def predict(self, x, batch_size=None):
-        """The network's outputs for x, as a new array (in chunks of batch_size rows if given)."""
+        """The network's outputs for x, as a new array (in chunks of batch_size rows if given:
+        an int >= 1)."""
+        if batch_size is not None:
+            batch_size = _check_int(batch_size, "batch_size", 1)
         x = self._input(x)
         if batch_size is None or batch_size >= len(x):
             out = self._forward(x).copy()
@@ -521,21 +608,28 @@ class Sequential:
 
     def _target(self, y, rows):
         y = as_array(y, "y")
-        if len(y) != rows:
+        if y.ndim == 0 or len(y) != rows:
             raise ValueError(f"X has {rows} rows but y has shape {y.shape}")
         if y.ndim == 1 and self.out_features == 1:
             y = y.reshape(-1, 1)
         if y.ndim == 1 and (y.dtype.kind in "iub" or np.array_equal(y, np.round(y))):
-            return np.ascontiguousarray(y, np.int64)           # class labels 0..k-1
+            labels = np.ascontiguousarray(y, np.int64)          # class labels 0..k-1
+            if labels.size and not 0 <= labels.min() <= labels.max() < self.out_features:
+                raise ValueError(f"y holds class labels from {labels.min()} to {labels.max()}, "
+                                 f"the network has {self.out_features} outputs (labels 0.."
+                                 f"{self.out_features - 1})")
+            return labels
         y = np.ascontiguousarray(y, self.dtype)
         if y.shape[1:] != (self.out_features,):
             raise ValueError(f"y has shape {y.shape}, the network outputs shape "
                              f"(batch, {self.out_features})")
         return y
 
+    @_serialised
     def evaluate(self, X, y, loss=None, metrics=("accuracy",), batch_size=None):
         """{"loss": ..., "accuracy": ...} of the network on (X, y)."""
         loss = self.loss if loss is None else _resolve(loss, losses, "loss")
+        metrics = _check_metrics(metrics)
         pred = self.predict(X, batch_size=batch_size)
         target = self._target(y, len(pred))
         if len(pred) == 0:
@@ -549,62 +643,98 @@ class Sequential:
 
     # -- training -----------------------------------------------------------------------------
 
+    def _fit_data(self, X, y, validation_split, validation_data):
+        """(X, y, X_val, y_val) for fit, checked (X_val, y_val are None without validation)."""
+        X = self._input(X)
+        y = self._target(y, len(X))
+        if len(X) == 0:
+            raise ValueError(f"fit needs at least one training row, X has shape {X.shape}")
+        validation_split = _check_number(validation_split, "validation_split")
+        if validation_data is not None:
+            if validation_split:
+                raise ValueError("give validation_split or validation_data, not both")
+            if not isinstance(validation_data, (tuple, list)):
+                raise TypeError("validation_data must be a pair (X_val, y_val), not "
+                                f"{type(validation_data).__name__}")
+            if len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (X_val, y_val), it has "
+                                 f"{len(validation_data)} items")
+            X_val = self._input(validation_data[0])
+            if len(X_val) == 0:
+                raise ValueError(f"validation_data needs at least one row, X_val has shape "
+                                 f"{X_val.shape}")
+            return X, y, X_val, self._target(validation_data[1], len(X_val))
+        if not validation_split:
+            return X, y, None, None
+        if not 0.0 < validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), not {validation_split}")
+        keep = len(X) - int(round(len(X) * validation_split))
+        if keep < 1 or keep == len(X):
+            raise ValueError(f"validation_split={validation_split} of {len(X)} rows leaves "
+                             "no training or no validation rows")
+        return X[:keep], y[:keep], X[keep:], y[keep:]
+
+    @_serialised
     def fit(self, X, y, loss=None, optimizer=None, epochs=1, batch_size=32, shuffle=True, seed=0,
             log_every=10, stop_below=None, validation_split=0.0, validation_data=None,
             metrics=("accuracy",), callbacks=(), verbose=1):
         """Train on (X, y) with mini-batch backpropagation; returns a History.
 
+        Every argument is checked before the first step (TypeError or ValueError naming it),
+        so a bad one leaves the weights, loss and optimizer as they were.
+
         loss, optimizer: registry names or objects. optimizer=None keeps the network's current
             optimizer (and its state: after `load`, training resumes where it stopped), else
             Adam with its defaults.
-        epochs, batch_size, shuffle: passes over the data; rows per step; reshuffle each epoch.
+        epochs, batch_size, shuffle: passes over the data (an int >= 0: 0 trains nothing and
+            returns an empty History); rows per step (an int >= 1); reshuffle each epoch.
             The order of epoch k depends only on (seed, k), so the same seed gives the same
-            weights, whatever the thread count, and 2 + 2 epochs equal 4 epochs; seed=None
-            draws a fresh seed.
+            weights, whatever the thread count, and 2 + 2 epochs equal 4 epochs; seed is an
+            int >= 0, or None to draw a fresh one.
         log_every: print a log line every log_every epochs (and at the last); 0 for none.
-        stop_below: stop once the epoch's training loss is below this value.
+        stop_below: stop once the epoch's training loss is below this number.
         validation_split: the last fraction of the rows (before shuffling) is held out and
-            scored each epoch; or validation_data=(X_val, y_val).
+            scored each epoch; or validation_data=(X_val, y_val) (not both).
         metrics: ("accuracy",) adds accuracy: one output thresholded at 0.5 (0/1 targets; at 0
             for -1/+1 targets), or the argmax of several (integer labels or one-hot); () for none.
-        callbacks: functions f(epoch, logs) or objects with on_epoch_end(epoch, logs), called
-            after every epoch; returning True, raising StopTraining or setting
+        callbacks: a list of functions f(epoch, logs) or objects with on_epoch_end(epoch, logs),
+            called after every epoch; returning True, raising StopTraining or setting
             network.stop_training = True ends training.
         verbose: 0 silent, 1 progress bar (tqdm when installed, on a terminal) and log lines,
             2 a log line every epoch.
         """
-        X = self._input(X)
-        y = self._target(y, len(X))
-        if len(X) == 0:
-            raise ValueError("fit needs at least one training row, X has shape "
-                             f"{X.shape}")
-        if validation_data is not None:
-            X_val = self._input(validation_data[0])
-            y_val = self._target(validation_data[1], len(X_val))
-        elif validation_split:
-            if not 0.0 < validation_split < 1.0:
-                raise ValueError(f"validation_split must be in (0, 1), not {validation_split}")
-            keep = len(X) - int(round(len(X) * validation_split))
-            if keep < 1 or keep == len(X):
-                raise ValueError(f"validation_split={validation_split} of {len(X)} rows leaves "
-                                 "no training or no validation rows")
-            X, X_val, y, y_val = X[:keep], X[keep:], y[:keep], y[keep:]
-        else:
-            X_val = y_val = None
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
-        if loss is not None:
-            self.loss = _resolve(loss, losses, "loss")
-        if self.loss is None:
+        X, y, X_val, y_val = self._fit_data(X, y, validation_split, validation_data)
+        epochs = _check_int(epochs, "epochs", 0)
+        batch_size = _check_int(batch_size, "batch_size", 1)
+        seed = None if seed is None else _check_int(seed, "seed", 0)
+        log_every = _check_int(log_every, "log_every", 0)
+        if stop_below is not None:
+            stop_below = _check_number(stop_below, "stop_below")
+        metrics = _check_metrics(metrics)
+        hooks = [getattr(c, "on_epoch_end", c) for c in _names(callbacks, "callbacks")]
+        for hook in hooks:
+            if not callable(hook):
+                raise TypeError(f"callbacks: {hook!r} is not a function f(epoch, logs) and "
+                                "has no on_epoch_end method")
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"verbose must be 0, 1 or 2, not {verbose!r}")
+        loss = self.loss if loss is None else _resolve(loss, losses, "loss")
+        if loss is None:
             raise ValueError("fit needs a loss (a name such as 'mse', or a loss object)")
-        if getattr(self.loss, "reduction", "mean") == "none":
+        if not all(callable(getattr(loss, method, None)) for method in ("value", "gradient")):
+            raise TypeError(f"loss {loss!r} has no value and gradient methods")
+        if getattr(loss, "reduction", "mean") == "none":
             raise ValueError("fit needs a loss that reduces to one number ('mean' or 'sum')")
         if optimizer is not None:
-            self.optimizer = _resolve(optimizer, optimizers, "optimizer")
-        elif self.optimizer is None:
-            self.optimizer = optimizers.get("adam")
-        loss, step = self.loss, self.optimizer.step
+            optimizer = _resolve(optimizer, optimizers, "optimizer")
+        elif self.optimizer is not None:
+            optimizer = self.optimizer
+        else:
+            optimizer = optimizers.get("adam")
+        if not callable(getattr(optimizer, "step", None)):
+            raise TypeError(f"optimizer {optimizer!r} has no step method")
+        self.loss, self.optimizer = loss, optimizer
+        step = optimizer.step
         by_mean = getattr(loss, "reduction", "mean") == "mean"
         accuracy = "accuracy" in metrics
         threshold = _threshold(y)
@@ -615,8 +745,8 @@ class Sequential:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         x_batch = np.empty((batch_size, X.shape[1]), self.dtype)
         history = History()
-        first, last = self.epochs_trained + 1, self.epochs_trained + int(epochs)
-        bar = _progress(int(epochs), verbose)
+        first, last = self.epochs_trained + 1, self.epochs_trained + epochs
+        bar = _progress(epochs, verbose)
         self.stop_training = False
         try:
             for epoch in range(first, last + 1):
@@ -646,8 +776,7 @@ class Sequential:
                 logs["seconds"] = time.perf_counter() - started
                 history.append(logs)
                 reason = None
-                for callback in callbacks:
-                    hook = getattr(callback, "on_epoch_end", callback)
+                for hook in hooks:
                     try:
                         if hook(epoch, logs) is True:
                             self.stop_training = True
@@ -700,6 +829,7 @@ class Sequential:
             "epochs_trained": self.epochs_trained,
         }
 
+    @_serialised
     def save(self, path):
         """Save architecture (JSON text), weights and optimizer state to a NumPy .npz file.
 
@@ -718,7 +848,10 @@ class Sequential:
 
     @classmethod
     def load(cls, path):
-        """A network saved by save(): same weights, loss and optimizer state."""
+        """A network saved by save(): same weights, loss and optimizer state.
+
+        ValueError if the file's arrays do not fit its config (a weight of another shape, a
+        layer's weights missing or left over)."""
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
         if "config" not in arrays:
@@ -734,9 +867,13 @@ class Sequential:
                           else activations.get(act["name"], **act["hyperparameters"]))
             layer = Dense(spec["in_features"], spec["out_features"], activation,
                           weight_init="zeros", bias_init="zeros", dtype=spec["dtype"])
-            layer.weight[...] = arrays[f"layer{i}/weight"]
-            layer.bias[...] = arrays[f"layer{i}/bias"]
+            layer.weight[...] = _saved(arrays, f"layer{i}/weight", layer.weight.shape, path)
+            layer.bias[...] = _saved(arrays, f"layer{i}/bias", layer.bias.shape, path)
             layers.append(layer)
+        extra = sorted(key for key in arrays if key.startswith("layer"))
+        if extra:
+            raise ValueError(f"{path}: its config lists {len(layers)} layers, but it also "
+                             f"holds {extra}")
         network = cls(layers)
         if config["loss"] is not None:
             network.loss = losses.get(config["loss"]["name"], **config["loss"]["hyperparameters"])
@@ -747,6 +884,17 @@ class Sequential:
                 network.optimizer.load_state_dict(_unpack(config["optimizer_state"], arrays))
         network.epochs_trained = config.get("epochs_trained", 0)
         return network
+
+
+def _saved(arrays, key, shape, path):
+    """arrays[key], taken out of arrays; ValueError if it is missing or not of `shape`."""
+    if key not in arrays:
+        raise ValueError(f"{path}: the config lists {key}, but the file has no such array")
+    array = arrays.pop(key)
+    if array.shape != shape:
+        raise ValueError(f"{path}: saved {key} has shape {array.shape}, its layer expects "
+                         f"{shape}")
+    return array
 
 
 # ---------------------------------------------------------------------------------------------

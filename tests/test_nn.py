@@ -1,6 +1,9 @@
 """fk.nn: layers, backpropagation (finite differences, PyTorch), fit, save/load, determinism."""
+import copy
 import io
 import json
+import pickle
+import threading
 
 import numpy as np
 import pytest
@@ -121,6 +124,12 @@ def test_sequential_rejects_mismatched_layers():
         Sequential([Dense(2, 2, dtype=np.float32), Dense(2, 2, dtype=np.float64)])
 
 
+def test_sequential_refuses_a_layer_listed_twice():
+    layer = Dense(3, 3, "tanh", rng=0, dtype=np.float64)
+    with pytest.raises(ValueError, match=r"layer 2 is layer 0 again"):
+        Sequential([layer, Dense(3, 3, rng=1, dtype=np.float64), layer])
+
+
 def test_backward_errors():
     net = small_net()
     with pytest.raises(RuntimeError, match="before forward"):
@@ -149,6 +158,21 @@ def test_parameters_and_gradients_are_aligned_and_updated_in_place():
     net.backward(np.ones((2, 3)))
     assert [id(g) for g in net.gradients()] == before
     assert any(np.any(g != 0) for g in grads)
+
+
+@pytest.mark.parametrize("make", [lambda: Dense(3, 2, "tanh", rng=0, dtype=np.float64),
+                                  lambda: Sequential([Dense(3, 2, "tanh", rng=0,
+                                                            dtype=np.float64)])])
+def test_forward_keeps_its_own_copy_of_the_input(make):
+    changed, kept = make(), make()
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    changed.forward(x)
+    kept.forward(x.copy())
+    x[:] = 100                               # the caller reuses its array before backward
+    grad = np.ones((4, 2))
+    np.testing.assert_array_equal(changed.backward(grad), kept.backward(grad))
+    for a, b in zip(changed.gradients(), kept.gradients()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_forward_returns_new_arrays():
@@ -442,6 +466,71 @@ def test_fit_argument_errors():
     assert net.predict(X[:0]).shape == (0, 1)
 
 
+def _state(net):
+    return [p.copy() for p in net.parameters()], net.loss, net.optimizer, net.epochs_trained
+
+
+@pytest.mark.parametrize("arguments, error, match", [
+    ({"y": 1.0}, ValueError, r"y has shape \(\)"),
+    ({"epochs": 2.7}, TypeError, "epochs"),
+    ({"epochs": "3"}, TypeError, "epochs"),
+    ({"epochs": True}, TypeError, "epochs"),
+    ({"epochs": -3}, ValueError, "epochs"),
+    ({"batch_size": 2.5}, TypeError, "batch_size"),
+    ({"batch_size": -1}, ValueError, "batch_size"),
+    ({"seed": 1.5}, TypeError, "seed"),
+    ({"log_every": "10"}, TypeError, "log_every"),
+    ({"stop_below": "x"}, TypeError, "stop_below"),
+    ({"validation_split": "0.5"}, TypeError, "validation_split"),
+    ({"validation_split": -0.1}, ValueError, "validation_split"),
+    ({"validation_data": "data"}, TypeError, "validation_data"),
+    ({"validation_data": ("X",)}, ValueError, "validation_data"),
+    ({"validation_data": (np.zeros((0, 6)), np.zeros(0))}, ValueError, "validation_data"),
+    ({"validation_split": 0.2, "validation_data": (np.zeros((2, 6)), np.zeros(2))},
+     ValueError, "not both"),
+    ({"metrics": ["acc"]}, ValueError, "metrics"),
+    ({"callbacks": [1]}, TypeError, "callbacks"),
+    ({"callbacks": print}, TypeError, "callbacks"),
+    ({"verbose": 3}, ValueError, "verbose"),
+    ({"loss": object()}, TypeError, "loss"),
+    ({"optimizer": object()}, TypeError, "optimizer"),
+])
+def test_fit_checks_every_argument_before_training(arguments, error, match):
+    X, y = blobs(n=20)
+    net = binary_net()
+    net.fit(X, y, loss="mse", optimizer="sgd", epochs=1, verbose=0)
+    before = _state(net)
+    arguments = {"y": y, "loss": "huber", "optimizer": "adam", "epochs": 2, "verbose": 0,
+                 **arguments}
+    with pytest.raises(error, match=match):
+        net.fit(X, **arguments)
+    after = _state(net)
+    for p, q in zip(before[0], after[0]):
+        np.testing.assert_array_equal(p, q)
+    assert before[1:] == after[1:]
+
+
+def test_fit_checks_class_labels_before_training():
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 5])          # 5 is no class of 3 outputs
+    net = Sequential([Dense(3, 4, "tanh", rng=0), Dense(4, 3, "softmax", rng=1)])
+    weights = [p.copy() for p in net.parameters()]
+    with pytest.raises(ValueError, match=r"labels from 0 to 5.*3 outputs"):
+        net.fit(X, y, loss="cross_entropy", batch_size=3, shuffle=False, verbose=0)
+    for p, q in zip(weights, net.parameters()):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_fit_zero_epochs_trains_nothing():
+    X, y = blobs(n=20)
+    net = binary_net()
+    weights = [p.copy() for p in net.parameters()]
+    history = net.fit(X, y, loss="mse", epochs=0, verbose=0)
+    assert dict(history) == {} and net.epochs_trained == 0
+    for p, q in zip(weights, net.parameters()):
+        np.testing.assert_array_equal(p, q)
+
+
 def test_same_seed_same_weights_and_epochs_compose():
     X, y = blobs(n=90)
     a, b, c = binary_net(seed=1), binary_net(seed=1), binary_net(seed=1)
@@ -482,6 +571,54 @@ def test_predict_in_batches_equals_all_at_once():
     X, _ = blobs(n=50)
     net = binary_net()
     np.testing.assert_array_equal(net.predict(X, batch_size=7), net.predict(X))
+
+
+@pytest.mark.parametrize("batch_size, error", [(-1, ValueError), (0, ValueError),
+                                               (2.5, TypeError), (True, TypeError),
+                                               ("4", TypeError)])
+def test_predict_and_evaluate_reject_bad_batch_size(batch_size, error):
+    X, y = blobs(n=10)
+    net = binary_net()
+    with pytest.raises(error, match="batch_size"):
+        net.predict(X, batch_size=batch_size)
+    with pytest.raises(error, match="batch_size"):
+        net.evaluate(X, y, loss="mse", batch_size=batch_size)
+
+
+def test_one_network_used_from_several_threads_gives_the_serial_results():
+    rng = np.random.default_rng(0)
+    net = Sequential([Dense(200, 128, "swish", rng=0), Dense(128, 3, "softmax", rng=1)])
+    inputs = [rng.normal(size=(256, 200)).astype(np.float32) for _ in range(4)]
+    labels = rng.integers(0, 3, size=256)
+    serial = [net.predict(x) for x in inputs]
+    scores = [net.evaluate(x, labels, loss="cross_entropy") for x in inputs]
+    failures = []
+
+    def work(k):
+        try:
+            for r in range(8):
+                i = (k + r) % len(inputs)
+                if not np.array_equal(net.predict(inputs[i]), serial[i]):
+                    failures.append(f"predict {i}")
+                if net.evaluate(inputs[i], labels, loss="cross_entropy") != scores[i]:
+                    failures.append(f"evaluate {i}")
+        except Exception as error:  # noqa: BLE001 - reported below
+            failures.append(repr(error))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def test_networks_copy_and_pickle_with_their_own_lock():
+    net = binary_net()
+    X, _ = blobs(n=5)
+    for other in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        assert other._lock is not net._lock
+        np.testing.assert_array_equal(other.predict(X), net.predict(X))
 
 
 # ---- description, saving, loading -----------------------------------------------------------
@@ -540,6 +677,31 @@ def test_load_rejects_other_files(tmp_path):
     np.savez(path, weights=np.zeros(3))
     with pytest.raises(ValueError, match="not an fpkernels.nn file"):
         Sequential.load(path)
+
+
+def _damage(path, change):
+    """Rewrite the saved file at path after change(arrays, config)."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    config = json.loads(str(arrays["config"]))
+    change(arrays, config)
+    arrays["config"] = np.array(json.dumps(config))
+    np.savez(path, **arrays)
+
+
+def test_load_rejects_arrays_that_do_not_fit_the_config(tmp_path):
+    path = tmp_path / "net.npz"
+
+    def check(change, match):
+        Sequential([Dense(3, 4, "tanh", rng=0), Dense(4, 1, rng=1)]).save(path)
+        _damage(path, change)
+        with pytest.raises(ValueError, match=match):
+            Sequential.load(path)
+
+    check(lambda arrays, config: arrays.update({"layer0/weight": np.ones(1, np.float32)}),
+          r"layer0/weight has shape \(1,\).*\(4, 3\)")
+    check(lambda arrays, config: arrays.pop("layer1/bias"), "layer1/bias")
+    check(lambda arrays, config: config["layers"].pop(), r"1 layers.*layer1/bias.*layer1/weight")
 
 
 def test_history_text_plot_and_png(tmp_path):
