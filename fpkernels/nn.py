@@ -34,7 +34,7 @@ import numpy as np
 import fpkernels as fk  # the package is still importing: its attributes are read at call time
 
 from . import activations, initializers, losses, optimizers
-from ._core import as_array
+from ._core import as_array, real_number
 
 __all__ = ["Dense", "Sequential", "History", "StopTraining"]
 
@@ -127,13 +127,6 @@ def _check_int(value, name, minimum):
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, not {value!r}")
     return int(value)
-
-
-def _check_number(value, name):
-    """value as a float: TypeError naming `name` if it is not a real number (bools are not)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, not {value!r}")
-    return float(value)
 
 
 def _names(value, name):
@@ -649,7 +642,7 @@ class Sequential:
         y = self._target(y, len(X))
         if len(X) == 0:
             raise ValueError(f"fit needs at least one training row, X has shape {X.shape}")
-        validation_split = _check_number(validation_split, "validation_split")
+        validation_split = real_number("validation_split", validation_split)
         if validation_data is not None:
             if validation_split:
                 raise ValueError("give validation_split or validation_data, not both")
@@ -709,7 +702,7 @@ class Sequential:
         seed = None if seed is None else _check_int(seed, "seed", 0)
         log_every = _check_int(log_every, "log_every", 0)
         if stop_below is not None:
-            stop_below = _check_number(stop_below, "stop_below")
+            stop_below = real_number("stop_below", stop_below)
         metrics = _check_metrics(metrics)
         hooks = [getattr(c, "on_epoch_end", c) for c in _names(callbacks, "callbacks")]
         for hook in hooks:
