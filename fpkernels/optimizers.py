@@ -230,7 +230,8 @@ class FusedOptimizer(_interfaces.Optimizer):
         pointers."""
         self.state = state
         if signature is None and state and all(state):
-            signature = [(b.shape, b.dtype) for b in (next(iter(entry.values())) for entry in state)]
+            first_buffers = (next(iter(entry.values())) for entry in state)
+            signature = [(b.shape, b.dtype) for b in first_buffers]
         self._signature = list(signature) if signature is not None else None
         self._groups = None
 

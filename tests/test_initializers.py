@@ -294,7 +294,8 @@ def test_gain_zero_gives_zeros():
     (lambda: init("uniform", low=-1e308, high=1e308), np.float32,
      r"uniform\(low=-1e\+308, high=1e\+308\) .* do not fit float32"),
     (lambda: init("uniform", low=0.0, high=1e5), np.float16, "do not fit float16"),
-    (lambda: init("xavier", gain=1e308), np.float32, r"xavier_uniform\(gain=1e\+308\) for shape \(2, 3\)"),
+    (lambda: init("xavier", gain=1e308), np.float32,
+     r"xavier_uniform\(gain=1e\+308\) for shape \(2, 3\)"),
     (lambda: init("xavier", gain=1.7e308), np.float64, "up to inf.* float64"),   # bound overflows
     (lambda: init("xavier_normal", gain=1e38), np.float32, "xavier_normal.* float32"),
 ])
@@ -309,7 +310,8 @@ def test_range_that_does_not_fit_the_dtype_is_refused_by_name(make, dtype, words
 
 
 def test_zeros_checks_rng_like_the_others():
-    for bad, error in [("junk", TypeError), (1.5, TypeError), (-1, ValueError), (2**64, ValueError)]:
+    for bad, error in [("junk", TypeError), (1.5, TypeError), (-1, ValueError),
+                       (2**64, ValueError)]:
         for name in ("zeros", "uniform"):
             with pytest.raises(error):
                 init(name)((2,), rng=bad)
