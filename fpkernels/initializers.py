@@ -16,6 +16,11 @@ get, names, info, register = registry.get, registry.names, registry.info, regist
 # Fans follow PyTorch: for a weight of shape (out, in, *kernel), fan_in = in * prod(kernel) and
 # fan_out = out * prod(kernel). A shape with fewer than 2 dimensions has no fans: xavier and he
 # raise ValueError for it (as torch.nn.init does); use zeros or uniform for biases.
+#
+# Settings are checked when the initializer is made (low <= high, both finite; gain finite and
+# >= 0, where 0 gives all zeros as in torch); a call whose values could overflow the dtype asked
+# for (uniform(low=-1e308, high=1e308) as float32) raises ValueError naming the settings and
+# the dtype. zeros checks rng like the others, though it draws nothing from it.
 import math as _math
 from numbers import Integral as _Integral, Real as _Real
 
@@ -29,17 +34,25 @@ _ARRAY = {_F32: "float[]", _F64: "double[]"}
 _SUFFIX = {_F32: "f32", _F64: "f64"}
 
 
-def seed_from(rng):
-    """The 64-bit seed an initializer uses for `rng` (None, an int, or a numpy Generator)."""
-    if rng is None:
-        return int(_np.random.SeedSequence().generate_state(1, _np.uint64)[0])
-    if isinstance(rng, _np.random.Generator):
-        return int(rng.integers(0, 2**64, dtype=_np.uint64))
+def check_rng(rng):
+    """TypeError/ValueError unless `rng` is None, an int seed in [0, 2**64) or a numpy
+    Generator (nothing is drawn from it)."""
+    if rng is None or isinstance(rng, _np.random.Generator):
+        return
     if isinstance(rng, (bool, _np.bool_)) or not isinstance(rng, _Integral):
         raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, "
                         f"not {type(rng).__name__}")
     if not 0 <= int(rng) < 2**64:
         raise ValueError(f"a seed must be in [0, 2**64), not {rng}")
+
+
+def seed_from(rng):
+    """The 64-bit seed an initializer uses for `rng` (None, an int, or a numpy Generator)."""
+    check_rng(rng)
+    if rng is None:
+        return int(_np.random.SeedSequence().generate_state(1, _np.uint64)[0])
+    if isinstance(rng, _np.random.Generator):
+        return int(rng.integers(0, 2**64, dtype=_np.uint64))
     return int(rng)
 
 
@@ -66,10 +79,22 @@ def _dtype(dtype):
     return dtype, (_F32 if dtype.itemsize <= 4 else _F64)
 
 
-def _fill(kind, shape, rng, dtype, a, b):
-    """A new array of `shape` filled by fpk_random_<kind> with parameters (a, b)."""
+# Box-Muller's draws stay within about 6.7 (float32) and 8.6 (float64) standard deviations.
+_NORMAL_REACH = 9.0
+
+
+def _fill(kind, shape, rng, dtype, a, b, settings):
+    """A new array of `shape` filled by fpk_random_<kind> with parameters (a, b): (low, high)
+    or (mean, std). ValueError naming `settings` (the arguments that gave a and b) if the
+    values could overflow the dtype asked for (checked before rng is drawn from)."""
     shape = _shape(shape)
     wanted, computed = _dtype(dtype)
+    reach = max(abs(a), abs(b)) if kind == "uniform" else abs(a) + _NORMAL_REACH * b
+    largest = float(_np.finfo(wanted).max)
+    if not reach <= largest:
+        raise ValueError(f"{settings} gives values up to {reach:.3g}, which do not fit "
+                         f"{wanted} (largest {largest:.3g}); use a smaller range or a wider "
+                         "dtype")
     seed = seed_from(rng)
     out = _np.empty(shape, computed)
     if out.size:
@@ -78,11 +103,19 @@ def _fill(kind, shape, rng, dtype, a, b):
     return out if wanted == computed else out.astype(wanted)
 
 
-def _real(name, value):
-    if isinstance(value, (bool, _np.bool_)) or not isinstance(value, _Real) \
-            or not _math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, not {value!r}")
-    return float(value)
+def _real(name, value, low=None):
+    """`value` as a finite float (>= low if given): TypeError/ValueError naming `name`."""
+    if isinstance(value, (bool, _np.bool_)) or not isinstance(value, _Real):
+        raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
+    bound = "" if low is None else f" >= {low:g}"
+    try:
+        number = float(value)
+    except OverflowError:                   # an int beyond the float range
+        raise ValueError(f"{name} must be a finite number{bound}; the value given is too "
+                         "large for a float") from None
+    if not _math.isfinite(number) or (low is not None and number < low):
+        raise ValueError(f"{name} must be a finite number{bound}, not {value!r}")
+    return number
 
 
 def _fans(shape):
@@ -96,7 +129,8 @@ _RNG_HELP = ("rng: None (fresh entropy), an int seed, or a numpy.random.Generato
 
 @register("zeros")
 class Zeros(_interfaces.Initializer):
-    """All zeros (the usual bias initializer). rng is accepted and ignored.
+    """All zeros (the usual bias initializer). rng is checked as the others check it (so a
+    mistake shows up here too), but nothing is drawn from it.
 
     >>> import fpkernels as fk
     >>> fk.initializers.get("zeros")((2, 3))
@@ -116,6 +150,7 @@ class Zeros(_interfaces.Initializer):
     def __call__(self, shape, rng=None, dtype=_np.float32):
         shape = _shape(shape)
         wanted, _ = _dtype(dtype)
+        check_rng(rng)
         return _np.zeros(shape, wanted)
 
 
@@ -134,7 +169,8 @@ class Uniform(_interfaces.Initializer):
                    "vanish.")
     formula = "w ~ U(low, high)"
     formulaic = staticmethod(_reference.uniform)
-    hyperparameters = {"low": "smallest value", "high": "largest value"}
+    hyperparameters = {"low": "smallest value (finite)",
+                       "high": "largest value (finite, >= low; low = high gives a constant)"}
     when_to_use = "Small shallow networks, or when you want a fixed, known range."
     pitfalls = "The right range depends on the layer's fan: prefer xavier or he for deep nets."
 
@@ -144,7 +180,8 @@ class Uniform(_interfaces.Initializer):
             raise ValueError(f"low ({low}) must be <= high ({high})")
 
     def __call__(self, shape, rng=None, dtype=_np.float32):
-        return _fill("uniform", shape, rng, dtype, self.low, self.high)
+        return _fill("uniform", shape, rng, dtype, self.low, self.high,
+                     f"uniform(low={self.low!r}, high={self.high!r})")
 
 
 @register("xavier_uniform", aliases=("xavier", "glorot", "glorot_uniform"))
@@ -162,17 +199,19 @@ class XavierUniform(_interfaces.Initializer):
     formula = "w ~ U(−b, b),  b = gain·√(6 / (fan_in + fan_out))"
     aliases = ("xavier", "glorot", "glorot_uniform")
     formulaic = staticmethod(_reference.xavier_uniform)
-    hyperparameters = {"gain": "scale factor (1 for tanh/sigmoid/linear)"}
+    hyperparameters = {"gain": "scale factor, finite and >= 0 (1 for tanh/sigmoid/linear; "
+                               "0 gives all zeros)"}
     when_to_use = "Layers followed by tanh, sigmoid, softmax or nothing; also swish in practice."
     pitfalls = "Under-scales ReLU layers (half the units are off): use he_uniform/he_normal."
 
     def __init__(self, gain=1.0):
-        self.gain = _real("gain", gain)
+        self.gain = _real("gain", gain, low=0.0)
 
     def __call__(self, shape, rng=None, dtype=_np.float32):
         fan_in, fan_out = _fans(shape)
         bound = self.gain * _math.sqrt(6.0 / max(fan_in + fan_out, 1))
-        return _fill("uniform", shape, rng, dtype, -bound, bound)
+        return _fill("uniform", shape, rng, dtype, -bound, bound,
+                     f"xavier_uniform(gain={self.gain!r}) for shape {_shape(shape)}")
 
 
 @register("xavier_normal", aliases=("glorot_normal",))
@@ -184,17 +223,19 @@ class XavierNormal(_interfaces.Initializer):
     formula = "w ~ N(0, σ²),  σ = gain·√(2 / (fan_in + fan_out))"
     aliases = ("glorot_normal",)
     formulaic = staticmethod(_reference.xavier_normal)
-    hyperparameters = {"gain": "scale factor (1 for tanh/sigmoid/linear)"}
+    hyperparameters = {"gain": "scale factor, finite and >= 0 (1 for tanh/sigmoid/linear; "
+                               "0 gives all zeros)"}
     when_to_use = "As xavier_uniform, when you prefer a bell-shaped spread."
     pitfalls = "Under-scales ReLU layers: use he_normal."
 
     def __init__(self, gain=1.0):
-        self.gain = _real("gain", gain)
+        self.gain = _real("gain", gain, low=0.0)
 
     def __call__(self, shape, rng=None, dtype=_np.float32):
         fan_in, fan_out = _fans(shape)
         std = self.gain * _math.sqrt(2.0 / max(fan_in + fan_out, 1))
-        return _fill("normal", shape, rng, dtype, 0.0, std)
+        return _fill("normal", shape, rng, dtype, 0.0, std,
+                     f"xavier_normal(gain={self.gain!r}) for shape {_shape(shape)}")
 
 
 @register("he_normal", aliases=("he", "kaiming", "kaiming_normal"))
@@ -212,7 +253,8 @@ class HeNormal(_interfaces.Initializer):
 
     def __call__(self, shape, rng=None, dtype=_np.float32):
         fan_in, _ = _fans(shape)
-        return _fill("normal", shape, rng, dtype, 0.0, _math.sqrt(2.0 / max(fan_in, 1)))
+        return _fill("normal", shape, rng, dtype, 0.0, _math.sqrt(2.0 / max(fan_in, 1)),
+                     "he_normal")
 
 
 @register("he_uniform", aliases=("kaiming_uniform",))
@@ -230,5 +272,5 @@ class HeUniform(_interfaces.Initializer):
 
     def __call__(self, shape, rng=None, dtype=_np.float32):
         fan_in, _ = _fans(shape)
-        return _fill("uniform", shape, rng, dtype, -_math.sqrt(6.0 / max(fan_in, 1)),
-                     _math.sqrt(6.0 / max(fan_in, 1)))
+        bound = _math.sqrt(6.0 / max(fan_in, 1))
+        return _fill("uniform", shape, rng, dtype, -bound, bound, "he_uniform")

@@ -14,7 +14,8 @@ get, names, info, register = registry.get, registry.names, registry.info, regist
 # Parameters must be float32/float64, C-contiguous, writable numpy.ndarrays (they are updated
 # in place); gradients may be anything numpy.asarray takes with the parameter's shape. All
 # arguments are checked before anything is touched, so a bad list leaves every parameter as it
-# was. State (moment buffers) is made on the first step, one entry per position in the list.
+# was. With a list of parameters, grads must be a list or tuple too, and no two parameters may
+# share memory (the same array twice, or overlapping views), as each would be updated twice. State (moment buffers) is made on the first step, one entry per position in the list.
 # Each dtype group of the list is one C call: one parallel region over all its elements.
 import math as _math
 from numbers import Real as _Real
@@ -35,10 +36,14 @@ def _number(name, value, low=0.0, low_open=False, below=None):
     """A hyper-parameter as a float, checked against its range; ValueError/TypeError otherwise."""
     if isinstance(value, (bool, _np.bool_)) or not isinstance(value, _Real):
         raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
-    value = float(value)
+    bound = f"{'>' if low_open else '>='} {low:g}" + (f" and < {below:g}" if below is not None else "")
+    try:
+        value = float(value)
+    except OverflowError:                   # an int (or Fraction) beyond the float range
+        raise ValueError(f"{name} must be a finite number {bound}; the value given is too "
+                         "large for a float") from None
     too_low = value <= low if low_open else value < low
     if _math.isnan(value) or _math.isinf(value) or too_low or (below is not None and value >= below):
-        bound = f"{'>' if low_open else '>='} {low:g}" + (f" and < {below:g}" if below is not None else "")
         raise ValueError(f"{name} must be a finite number {bound}, not {value!r}")
     return value
 
@@ -56,6 +61,15 @@ def _learning_rate(value):
     return _number("lr", value)
 
 
+def _betas(pair):
+    """torch's betas=(beta1, beta2), unpacked (each is checked as beta1 and beta2 are)."""
+    try:
+        beta1, beta2 = pair
+    except (TypeError, ValueError):
+        raise ValueError(f"betas must be a pair (beta1, beta2), not {pair!r}") from None
+    return beta1, beta2
+
+
 def _item(value):
     """A plain Python value from a state entry (0-d arrays come back from numpy.load)."""
     if isinstance(value, _np.ndarray) and value.ndim == 0:
@@ -65,34 +79,59 @@ def _item(value):
     return value
 
 
+def _check_disjoint(params):
+    """ValueError if two parameters share memory: the shared elements would be updated twice
+    per step. Each is C-contiguous, so it spans the bytes [start, start + nbytes); sorted by
+    start, if any two overlap then two neighbours do."""
+    spans = sorted((p.__array_interface__["data"][0], p.nbytes, i)
+                   for i, p in enumerate(params) if p.nbytes)
+    for (start, size, i), (next_start, _, j) in zip(spans, spans[1:]):
+        if next_start < start + size:
+            i, j = sorted((i, j))
+            what = ("are the same array" if params[i] is params[j] else
+                    "overlap in memory (views of one array)")
+            raise ValueError(f"params[{i}] and params[{j}] {what}: the shared elements would "
+                             "be updated twice per step; list each parameter once")
+
+
 class FusedOptimizer(_interfaces.Optimizer):
     """Shared machinery of the built-in optimizers: checks, lazy state, state_dict, C calls.
 
     Subclasses set `name`, `_hyper` (hyper-parameter names, in signature order), and define
-    `_validate(values) -> values`, `_buffers() -> buffer names` and `_call(dtype, count,
-    params, grads, buffers, sizes, lr)`.
+    `_validate(values) -> values`, `_buffers_for(values) -> buffer names` and `_call(dtype,
+    count, params, grads, buffers, sizes, lr)`.
+
+    A hyper-parameter set after construction (`opt.momentum = 0.9`, `opt.betas = (b1, b2)`)
+    is checked with the others by `_validate`, as the constructor checks it (a bad value
+    raises the constructor's error and the old value stays), and the next step uses it, as in
+    PyTorch. Switching on a setting that keeps state (SGD's momentum, Adam's amsgrad) once
+    state exists adds zero buffers: the velocity starts again from the next gradient, the
+    running maximum of v from the next v. Switching it off discards those buffers.
     """
 
     name = ""
     _hyper = ()
 
     def __init__(self, **hyperparameters):
-        for key, value in self._validate(hyperparameters).items():
-            setattr(self, key, value)
+        self.__dict__.update(self._validate(hyperparameters))
         self.t = 0                  # updates made so far (the first step sees t = 1)
         self._fresh = False         # True until the first update after the state is made
         self._set_state([])         # self.state: per position, {buffer name: array}
 
     # ---- hyper-parameters ----
 
-    @property
-    def lr(self):
-        """The learning rate: a number, or a schedule called with t (steps taken) before each step."""
-        return self._lr
+    def __setattr__(self, key, value):
+        if key in self._hyper:
+            self._change({key: value})
+        else:
+            super().__setattr__(key, value)
 
-    @lr.setter
-    def lr(self, value):
-        self._lr = _learning_rate(value)
+    def _change(self, changes):
+        """Set {name: value} after construction: all settings are checked together, as the
+        constructor checks them (an error changes nothing), and the state's buffers follow."""
+        values = self._validate({**self.hyperparameter_values(), **changes})
+        self.__dict__.update(values)
+        self._match_buffers()
 
     def hyperparameter_values(self):
         """{name: value} of this optimizer's hyper-parameters."""
@@ -100,8 +139,8 @@ class FusedOptimizer(_interfaces.Optimizer):
 
     def current_lr(self):
         """The learning rate the next step will use."""
-        lr = self._lr(self.t) if callable(self._lr) else self._lr
-        return _number("the learning rate from the schedule" if callable(self._lr) else "lr", lr)
+        lr = self.lr(self.t) if callable(self.lr) else self.lr
+        return _number("the learning rate from the schedule" if callable(self.lr) else "lr", lr)
 
     def __repr__(self):
         settings = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameter_values().items())
@@ -121,10 +160,13 @@ class FusedOptimizer(_interfaces.Optimizer):
         if isinstance(params, _np.ndarray):
             params, grads = [params], [grads]
         else:
+            if not isinstance(grads, (list, tuple)):   # a 2-D array would pass as a list of rows
+                raise TypeError("with a list of parameters, grads must be a list or tuple of "
+                                f"gradients (one per parameter), not a {type(grads).__name__}")
             params, grads = list(params), list(grads)
         if len(params) != len(grads):
             raise ValueError(f"got {len(params)} parameters but {len(grads)} gradients")
-        ready, signature = [], []
+        ready, signature, views = [], [], False
         for index, (p, g) in enumerate(zip(params, grads)):
             if type(p) is not _np.ndarray:
                 raise TypeError(f"params[{index}] is a {type(p).__name__}; parameters are updated "
@@ -143,6 +185,7 @@ class FusedOptimizer(_interfaces.Optimizer):
             if not flags.aligned:
                 raise ValueError(f"params[{index}] is not aligned to its dtype; the update runs in "
                                  "place in C, which needs aligned floats (copy it once)")
+            views = views or not flags.owndata
             shape = p.shape
             if not (type(g) is _np.ndarray and g.dtype == dtype and g.flags.c_contiguous
                     and g.flags.aligned):
@@ -159,6 +202,9 @@ class FusedOptimizer(_interfaces.Optimizer):
                                  f"shape {shape}")
             ready.append((p, g))
             signature.append((shape, dtype))
+        # distinct arrays that own their memory cannot overlap: check only views and repeats
+        if views or len(set(map(id, params))) < len(params):
+            _check_disjoint(params)
         return ready, signature
 
     def _check_state(self, signature):
@@ -178,22 +224,40 @@ class FusedOptimizer(_interfaces.Optimizer):
                                  f"{held_dtype}, but params[{index}] has shape {shape} and dtype "
                                  f"{dtype}")
 
-    def _set_state(self, state):
-        """Hold `state` (a list of {buffer: array}, [] for none) and forget cached pointers."""
+    def _set_state(self, state, signature=None):
+        """Hold `state` (a list of {buffer: array}, [] for none) for parameters of `signature`
+        (read from the buffers if not given; None if they have none) and forget cached
+        pointers."""
         self.state = state
-        self._signature = None
+        if signature is None and state and all(state):
+            first_buffers = (next(iter(entry.values())) for entry in state)
+            signature = [(b.shape, b.dtype) for b in first_buffers]
+        self._signature = list(signature) if signature is not None else None
         self._groups = None
-        if state:
-            self._signature = [(b.shape, b.dtype) for b in
-                               (next(iter(entry.values())) for entry in state)] \
-                if self._buffers() else None
 
     def _make_state(self, signature):
         names = self._buffers()
         self._set_state([{key: _np.zeros(shape, dtype) for key in names}
-                         for shape, dtype in signature])
-        self._signature = list(signature)
+                         for shape, dtype in signature], signature)
         self._fresh = True
+
+    def _match_buffers(self):
+        """Give the state the buffers the current settings use: zero ones for a setting switched
+        on (SGD's next step then starts the velocity at the gradient, as torch does), none for
+        one switched off."""
+        names = self._buffers()
+        if all(tuple(entry) == names for entry in self.state):
+            return
+        if self._signature is None:         # loaded without buffers: no shapes, nothing to keep
+            self._set_state([])             # the next step makes the state afresh
+            return
+        added = any(key not in entry for entry in self.state for key in names)
+        self._set_state([{key: entry[key] if key in entry else _np.zeros(shape, dtype)
+                          for key in names}
+                         for entry, (shape, dtype) in zip(self.state, self._signature)],
+                        self._signature)
+        if added:
+            self._fresh = True
 
     def _dtype_groups(self):
         """dtype -> (positions, sizes, {buffer: pointer array}, keep-alive), made once per state."""
@@ -214,7 +278,9 @@ class FusedOptimizer(_interfaces.Optimizer):
         return self._groups
 
     def step(self, params, grads):
-        """Update params in place from grads (lists of arrays, or one array each)."""
+        """Update params in place from grads: a list (or tuple) of arrays and a list or tuple of
+        their gradients, or one array and its gradient. TypeError/ValueError, with nothing
+        changed, for a bad list, including a parameter listed twice or two sharing memory."""
         pairs, signature = self._gather(params, grads)
         if not pairs:
             return
@@ -274,7 +340,7 @@ class FusedOptimizer(_interfaces.Optimizer):
         for key in self._hyper:
             if f"hyperparameters.{key}" in items:
                 value = _item(items.pop(f"hyperparameters.{key}"))
-                if not (key == "lr" and callable(self._lr)):   # a schedule given as lr= stays
+                if not (key == "lr" and callable(self.lr)):    # a schedule given as lr= stays
                     values[key] = value
         values = self._validate(values)
         names = self._buffers_for(values)
@@ -308,8 +374,7 @@ class FusedOptimizer(_interfaces.Optimizer):
                         raise ValueError(f"state.{index}.{key} has shape {new[key].shape} and "
                                          f"dtype {new[key].dtype}; the parameter has shape "
                                          f"{old[key].shape} and dtype {old[key].dtype}")
-        for key, value in values.items():
-            setattr(self, key, value)
+        self.__dict__.update(values)
         self.t = step
         self._set_state(buffers)
         self._fresh = step == 0
@@ -350,7 +415,9 @@ class SGD(FusedOptimizer):
     formulaic = staticmethod(_reference.sgd)
     hyperparameters = {"lr": "learning rate η: a number, or a schedule (a function of the step count that "
                      "returns the rate, e.g. fpkernels.schedules.Warmup)",
-                       "momentum": "μ: how much of the previous velocity is kept (0 = none)",
+                       "momentum": "μ: how much of the previous velocity is kept (0 = none); "
+                                   "switched on after some steps, the velocity starts from "
+                                   "the next gradient",
                        "nesterov": "use Nesterov's look-ahead momentum (needs momentum > 0)",
                        "weight_decay": "λ: L2 penalty added to the gradient"}
     when_to_use = ("Large datasets and vision models, where SGD with momentum 0.9 often "
@@ -388,7 +455,8 @@ _ADAM_HYPER = {"lr": "learning rate η: a number, or a schedule (a function of t
                "eps": "ε: added to the denominator so it is never 0",
                "weight_decay": "λ: pulls every weight toward 0 by adding λ·p to its gradient",
                "amsgrad": "AMSGrad: divide by the largest v seen so far instead of the "
-                          "current v, so steps never grow back",
+                          "current v, so steps never grow back (switched on after some "
+                          "steps: the largest v from then on)",
                "betas": "(β₁, β₂) as one pair, as torch writes it; overrides beta1 and beta2"}
 
 
@@ -398,17 +466,19 @@ class _AdamBase(FusedOptimizer):
 
     def __init__(self, lr, beta1, beta2, eps, weight_decay, amsgrad, betas):
         if betas is not None:
-            try:
-                beta1, beta2 = betas
-            except (TypeError, ValueError):
-                raise ValueError(f"betas must be a pair (beta1, beta2), not {betas!r}") from None
+            beta1, beta2 = _betas(betas)
         super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad)
 
     @property
     def betas(self):
-        """(beta1, beta2), as torch names them."""
+        """(beta1, beta2), as torch names them; settable as a pair."""
         return (self.beta1, self.beta2)
+
+    @betas.setter
+    def betas(self, pair):
+        beta1, beta2 = _betas(pair)
+        self._change({"beta1": beta1, "beta2": beta2})
 
     def _validate(self, v):
         return {"lr": _learning_rate(v["lr"]),

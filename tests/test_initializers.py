@@ -266,3 +266,55 @@ def test_normal_streams_follow_the_documented_layout():
     got = np.empty(n, np.float32)
     lib.fpk_random_normal_f32(n, ffi.from_buffer("float[]", got), seed, 0, 0.0, 1.0)
     np.testing.assert_allclose(got, expected, rtol=2e-6, atol=2e-6)
+
+
+# ---- settings checked when made; ranges that do not fit the dtype refused when called ----
+
+@pytest.mark.parametrize("name, hyper, error, words", [
+    ("xavier", {"gain": -1}, ValueError, "gain must be a finite number >= 0, not -1"),
+    ("xavier_normal", {"gain": float("inf")}, ValueError, "gain must be a finite number"),
+    ("xavier", {"gain": "1"}, TypeError, "gain must be a real number, not str"),
+    ("xavier_normal", {"gain": 2**1100}, ValueError, "gain .*too large for a float"),
+    ("uniform", {"low": 1.0, "high": 0.0}, ValueError, "low .* must be <= high"),
+    ("uniform", {"high": float("nan")}, ValueError, "high must be a finite number"),
+    ("uniform", {"low": None}, TypeError, "low must be a real number, not NoneType"),
+    ("uniform", {"low": -2**1100}, ValueError, "low .*too large for a float"),
+])
+def test_bad_settings_are_refused_when_made(name, hyper, error, words):
+    with pytest.raises(error, match=words):
+        init(name, **hyper)
+
+
+def test_gain_zero_gives_zeros():
+    assert (init("xavier", gain=0)((3, 4), rng=0) == 0).all()
+    assert (init("xavier_normal", gain=0.0)((3, 4), rng=0) == 0).all()
+
+
+@pytest.mark.parametrize("make, dtype, words", [
+    (lambda: init("uniform", low=-1e308, high=1e308), np.float32,
+     r"uniform\(low=-1e\+308, high=1e\+308\) .* do not fit float32"),
+    (lambda: init("uniform", low=0.0, high=1e5), np.float16, "do not fit float16"),
+    (lambda: init("xavier", gain=1e308), np.float32,
+     r"xavier_uniform\(gain=1e\+308\) for shape \(2, 3\)"),
+    (lambda: init("xavier", gain=1.7e308), np.float64, "up to inf.* float64"),   # bound overflows
+    (lambda: init("xavier_normal", gain=1e38), np.float32, "xavier_normal.* float32"),
+])
+def test_range_that_does_not_fit_the_dtype_is_refused_by_name(make, dtype, words):
+    rng = np.random.default_rng(0)
+    before = rng.bit_generator.state
+    with pytest.raises(ValueError, match=words):
+        make()((2, 3), rng=rng, dtype=dtype)
+    assert rng.bit_generator.state == before                   # nothing drawn
+    huge = init("uniform", low=-1e308, high=1e308)((1000,), rng=0, dtype=np.float64)
+    assert np.isfinite(huge).all()
+
+
+def test_zeros_checks_rng_like_the_others():
+    for bad, error in [("junk", TypeError), (1.5, TypeError), (-1, ValueError),
+                       (2**64, ValueError)]:
+        for name in ("zeros", "uniform"):
+            with pytest.raises(error):
+                init(name)((2,), rng=bad)
+    g = np.random.default_rng(3)
+    before = g.bit_generator.state
+    assert (init("zeros")((2,), rng=g) == 0).all() and g.bit_generator.state == before

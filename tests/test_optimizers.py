@@ -203,6 +203,177 @@ def test_changing_the_list_after_state_exists_is_refused():
         opt.step([np.ones(3), np.ones(2, np.float32)], [np.ones(3), np.ones(2)])
 
 
+def test_grads_must_be_a_list_when_params_is_a_list():
+    w = np.ones(3)
+    opt = fk.optimizers.get("sgd")
+    with pytest.raises(TypeError, match="grads must be a list or tuple.*ndarray"):
+        opt.step([w], np.ones((1, 3)))               # its rows would pass for a list
+    opt.step((w,), (np.ones(3),))                    # tuples are fine
+    np.testing.assert_array_equal(w, 0.99)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda b: [b, b], "params\\[0\\] and params\\[1\\] are the same array"),
+    (lambda b: [b[:4], b[2:]], "params\\[0\\] and params\\[1\\] overlap"),
+    (lambda b: [np.ones(2), b[2:], np.ones(1), b.reshape(2, 3)], "params\\[1\\] and params\\[3\\]"),
+])
+def test_shared_memory_between_parameters_is_refused(make, words):
+    """torch only warns; updating shared elements twice per step is never what was meant."""
+    b = np.ones(6)
+    params = make(b)
+    opt = fk.optimizers.get("adam")
+    with pytest.raises(ValueError, match=words):
+        opt.step(params, [np.ones(p.shape) for p in params])
+    assert (b == 1).all() and opt.t == 0
+
+
+def test_disjoint_views_of_one_array_are_fine():
+    b = np.ones(6)
+    fk.optimizers.get("sgd", lr=1.0).step([b[:3], b[3:], b[:0], b[3:3]],
+                                          [np.ones(3), np.full(3, 2.0), [], []])
+    np.testing.assert_array_equal(b, [0, 0, 0, -1, -1, -1])
+
+
+@pytest.mark.parametrize("key", ["lr", "momentum", "weight_decay"])
+def test_int_too_large_for_a_float_names_the_argument(key):
+    with pytest.raises(ValueError, match=f"{key} .*too large for a float"):
+        fk.optimizers.get("sgd", **{key: 2**1100})
+    with pytest.raises(ValueError, match="eps .*too large for a float"):
+        fk.optimizers.get("adam", eps=2**1100)
+
+
+# ---- hyper-parameters changed after construction: checked when set, used from the next step ----
+
+# (name, constructor settings, settings changed after 3 steps)
+CHANGES = [
+    ("sgd", {}, {"lr": 0.5}),
+    ("sgd", {}, {"momentum": 0.9}),                   # the velocity starts from the next gradient
+    ("sgd", {"momentum": 0.9}, {"momentum": 0.0}),
+    ("sgd", {"momentum": 0.9}, {"nesterov": True}),
+    ("sgd", {}, {"weight_decay": 0.1}),
+    ("adam", {}, {"lr": 0.01}),
+    ("adam", {}, {"beta1": 0.5}),
+    ("adam", {}, {"beta2": 0.9}),
+    ("adam", {}, {"betas": (0.5, 0.9)}),
+    ("adam", {}, {"eps": 1e-3}),
+    ("adam", {}, {"weight_decay": 0.1}),
+    ("adam", {"lr": 0.01}, {"amsgrad": True}),        # the largest v from the next v on
+    ("adam", {"amsgrad": True}, {"amsgrad": False}),
+    ("adamw", {}, {"weight_decay": 0.2}),
+    ("adamw", {"lr": 0.01}, {"amsgrad": True}),
+    ("rmsprop", {}, {"lr": 0.1}),
+    ("rmsprop", {}, {"alpha": 0.5}),
+    ("rmsprop", {}, {"eps": 0.1}),
+    ("rmsprop", {}, {"weight_decay": 0.1}),
+]
+
+
+def reference_hyper(hyper):
+    hyper = dict(hyper)
+    if "betas" in hyper:
+        hyper["beta1"], hyper["beta2"] = hyper.pop("betas")
+    return hyper
+
+
+@pytest.mark.parametrize("name, before, change", CHANGES,
+                         ids=[f"{n}-{'-'.join(c)}-{c[next(iter(c))]}" for n, _, c in CHANGES])
+def test_hyperparameter_set_after_construction_takes_effect_next_step(name, before, change):
+    grads = gradient_sequence(SHAPES, 6, np.float64)
+    params = start_params(SHAPES, np.float64)
+    reference = [p.ravel().tolist() for p in params]
+    states = [{} for _ in SHAPES]
+    opt = fk.optimizers.get(name, **before)
+    for step, g in enumerate(grads):
+        if step == 3:
+            for key, value in change.items():
+                setattr(opt, key, value)
+        hyper = reference_hyper({**before, **change} if step >= 3 else before)
+        opt.step(params, g)
+        for ref, gi, state in zip(reference, g, states):
+            getattr(formulaic, name)(ref, gi.ravel().tolist(), state, **hyper)
+    for p, ref in zip(params, reference):
+        np.testing.assert_allclose(p.ravel(), ref, rtol=1e-12, atol=1e-12)
+    after = fk.optimizers.get(name, **{**before, **change})
+    assert opt.hyperparameter_values() == after.hyperparameter_values()
+    # the state holds the buffers the new settings use, and round-trips
+    p = [np.ones(s) for s in SHAPES]
+    after.step(p, [np.ones(s) for s in SHAPES])
+    assert [set(e) for e in opt.state] == [set(e) for e in after.state]
+    resumed = fk.optimizers.get(name)
+    resumed.load_state_dict(opt.state_dict())
+    twin = [p.copy() for p in params]
+    opt.step(params, grads[0])
+    resumed.step(twin, grads[0])
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(params, twin))
+
+
+# (name, constructor settings, hyper-parameter, bad value): set later, the constructor's error
+BAD_CHANGES = [
+    ("sgd", {}, "lr", -0.1), ("sgd", {}, "lr", float("nan")), ("sgd", {}, "lr", "0.1"),
+    ("sgd", {}, "lr", 2**1100), ("sgd", {}, "momentum", -0.5), ("sgd", {}, "momentum", None),
+    ("sgd", {}, "nesterov", True), ("sgd", {"momentum": 0.9}, "nesterov", 1),
+    ("sgd", {"momentum": 0.9, "nesterov": True}, "momentum", 0.0),
+    ("sgd", {}, "weight_decay", float("inf")),
+    ("adam", {}, "beta1", 5), ("adam", {}, "beta1", 1.0), ("adam", {}, "beta2", -0.1),
+    ("adam", {}, "betas", (0.9,)), ("adam", {}, "betas", (0.9, 1.5)), ("adam", {}, "eps", 0.0),
+    ("adam", {}, "eps", "x"), ("adam", {}, "amsgrad", "yes"), ("adamw", {}, "weight_decay", -1),
+    ("rmsprop", {}, "alpha", 1.5), ("rmsprop", {}, "eps", -1e-8),
+]
+
+
+@pytest.mark.parametrize("name, before, key, bad", BAD_CHANGES)
+def test_bad_hyperparameter_set_later_raises_the_constructors_error(name, before, key, bad):
+    with pytest.raises((TypeError, ValueError)) as built:
+        fk.optimizers.get(name, **{**before, key: bad})
+    opt = fk.optimizers.get(name, **before)
+    w = np.ones(3)
+    opt.step(w, np.ones(3))
+    settings, state = opt.hyperparameter_values(), opt.state_dict()
+    with pytest.raises(type(built.value)) as changed:
+        setattr(opt, key, bad)
+    assert str(changed.value) == str(built.value)
+    assert opt.hyperparameter_values() == settings            # the old value stays
+    twin, w2 = fk.optimizers.get(name, **before), np.ones(3)
+    twin.step(w2, np.ones(3))
+    opt.step(w, np.ones(3))
+    twin.step(w2, np.ones(3))
+    assert w.tobytes() == w2.tobytes() and state.keys() == opt.state_dict().keys()
+
+
+def test_schedule_set_after_construction():
+    schedule = StepLR(0.1, 2, gamma=0.5)
+    grads = gradient_sequence([(5,)], 6, np.float64)
+    late, early = start_params([(5,)], np.float64), start_params([(5,)], np.float64)
+    opt = fk.optimizers.get("adam", lr=0.1)
+    scheduled = fk.optimizers.get("adam", lr=schedule)
+    for step, g in enumerate(grads):
+        if step == 2:
+            opt.lr = schedule                # from now on the rate is schedule(t)
+        opt.step(late, g)
+        scheduled.step(early, g)
+    np.testing.assert_array_equal(late[0], early[0])
+    assert opt.lr is schedule and "lr_schedule" in opt.state_dict()
+
+
+def test_momentum_switched_on_after_loading_a_state_without_buffers():
+    """A momentum-free SGD state holds no shapes: switching momentum on starts the state
+    afresh (the step count stays), and the state saved meanwhile loads again."""
+    first = fk.optimizers.get("sgd")
+    first.step([np.ones(2), np.ones(3)], [np.ones(2), np.ones(3)])
+    second = fk.optimizers.get("sgd")
+    second.load_state_dict(first.state_dict())
+    second.momentum = 0.9
+    third = fk.optimizers.get("sgd")
+    third.load_state_dict(second.state_dict())
+    assert third.momentum == 0.9 and third.t == 1
+    for opt in (second, third):
+        params = [np.ones(2), np.ones(3)]
+        opt.step(params, [np.ones(2), np.ones(3)])
+        opt.step(params, [np.ones(2), np.ones(3)])
+        np.testing.assert_allclose(params[1], 1 - 0.01 - 0.01 * 1.9)
+        assert opt.t == 3 and set(opt.state[1]) == {"momentum_buffer"}
+
+
 # ---- state: save, load, continue ----
 
 def run(opt, params, grads):

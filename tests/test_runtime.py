@@ -1,6 +1,7 @@
 """Threads, build facts and the installed header."""
 import os
 
+import numpy as np
 import pytest
 
 import fpkernels as fk
@@ -21,10 +22,23 @@ def test_num_threads_context_restores_the_count():
     assert fk.get_num_threads() == before
 
 
-@pytest.mark.parametrize("bad, error", [(0, ValueError), (-3, ValueError), (1.5, TypeError), (True, TypeError)])
+@pytest.mark.parametrize("bad, error", [
+    (0, ValueError), (-3, ValueError), (2**31, ValueError), (np.int64(-1), ValueError),
+    (1.5, TypeError), (True, TypeError), (np.bool_(True), TypeError), ("2", TypeError)])
 def test_set_num_threads_rejects_bad_counts(bad, error):
-    with pytest.raises(error):
+    before = fk.get_num_threads()
+    with pytest.raises(error, match="between 1 and 2147483647" if error is ValueError else "int"):
         fk.set_num_threads(bad)
+    assert fk.get_num_threads() == before
+
+
+def test_set_num_threads_takes_numpy_ints():
+    with fk.num_threads(np.int64(1)):
+        assert fk.get_num_threads() == 1
+    before = fk.get_num_threads()
+    fk.set_num_threads(np.uint8(1))
+    assert fk.get_num_threads() == 1
+    fk.set_num_threads(before)
 
 
 def test_omp_num_threads_is_honoured(run_python):
