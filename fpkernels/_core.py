@@ -60,18 +60,22 @@ def as_array(x, name="x"):
     return array
 
 
-def real_number(name, value, positive=False):
+def real_number(name, value, low=None, low_open=False, below=None):
     """A hyper-parameter as a float: TypeError unless it is a real number (a bool is not),
-    ValueError unless it is finite (and > 0 when `positive`)."""
+    ValueError unless it is finite and in range (>= low, or > low when low_open; < below)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
+    bound = "" if low is None else f" {'>' if low_open else '>='} {low:g}"
+    if below is not None:
+        bound += f"{' and' if bound else ''} < {below:g}"
     try:
         number = float(value)
     except OverflowError:                           # an int beyond the float range
-        number = math.inf
-    if not math.isfinite(number) or (positive and not number > 0):
-        raise ValueError(f"{name} must be a finite number{' > 0' if positive else ''}, "
-                         f"not {value!r}")
+        raise ValueError(f"{name} must be a finite number{bound}; the value given is too "
+                         "large for a float") from None
+    too_low = low is not None and (number <= low if low_open else number < low)
+    if not math.isfinite(number) or too_low or (below is not None and number >= below):
+        raise ValueError(f"{name} must be a finite number{bound}, not {value!r}")
     return number
 
 

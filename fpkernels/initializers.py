@@ -22,12 +22,13 @@ get, names, info, register = registry.get, registry.names, registry.info, regist
 # for (uniform(low=-1e308, high=1e308) as float32) raises ValueError naming the settings and
 # the dtype. zeros checks rng like the others, though it draws nothing from it.
 import math as _math
-from numbers import Integral as _Integral, Real as _Real
+from numbers import Integral as _Integral
 
 import numpy as _np
 
 from . import interfaces as _interfaces
-from ._core import FLOAT32 as _F32, FLOAT64 as _F64, check as _check, ffi as _ffi, lib as _lib
+from ._core import (FLOAT32 as _F32, FLOAT64 as _F64, check as _check, ffi as _ffi, lib as _lib,
+                    real_number)
 from .formulaic import training as _reference
 
 _ARRAY = {_F32: "float[]", _F64: "double[]"}
@@ -103,21 +104,6 @@ def _fill(kind, shape, rng, dtype, a, b, settings):
     return out if wanted == computed else out.astype(wanted)
 
 
-def _real(name, value, low=None):
-    """`value` as a finite float (>= low if given): TypeError/ValueError naming `name`."""
-    if isinstance(value, (bool, _np.bool_)) or not isinstance(value, _Real):
-        raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
-    bound = "" if low is None else f" >= {low:g}"
-    try:
-        number = float(value)
-    except OverflowError:                   # an int beyond the float range
-        raise ValueError(f"{name} must be a finite number{bound}; the value given is too "
-                         "large for a float") from None
-    if not _math.isfinite(number) or (low is not None and number < low):
-        raise ValueError(f"{name} must be a finite number{bound}, not {value!r}")
-    return number
-
-
 def _fans(shape):
     shape = _shape(shape)
     return _reference.fans(shape)
@@ -175,7 +161,7 @@ class Uniform(_interfaces.Initializer):
     pitfalls = "The right range depends on the layer's fan: prefer xavier or he for deep nets."
 
     def __init__(self, low=-0.5, high=0.5):
-        self.low, self.high = _real("low", low), _real("high", high)
+        self.low, self.high = real_number("low", low), real_number("high", high)
         if self.low > self.high:
             raise ValueError(f"low ({low}) must be <= high ({high})")
 
@@ -205,7 +191,7 @@ class XavierUniform(_interfaces.Initializer):
     pitfalls = "Under-scales ReLU layers (half the units are off): use he_uniform/he_normal."
 
     def __init__(self, gain=1.0):
-        self.gain = _real("gain", gain, low=0.0)
+        self.gain = real_number("gain", gain, low=0.0)
 
     def __call__(self, shape, rng=None, dtype=_np.float32):
         fan_in, fan_out = _fans(shape)
@@ -229,7 +215,7 @@ class XavierNormal(_interfaces.Initializer):
     pitfalls = "Under-scales ReLU layers: use he_normal."
 
     def __init__(self, gain=1.0):
-        self.gain = _real("gain", gain, low=0.0)
+        self.gain = real_number("gain", gain, low=0.0)
 
     def __call__(self, shape, rng=None, dtype=_np.float32):
         fan_in, fan_out = _fans(shape)

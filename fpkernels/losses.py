@@ -173,7 +173,7 @@ class Huber(_ElementWiseLoss):
     pitfalls = "delta is in the units of the target: rescale it when the targets are rescaled."
     kernel = "huber"
 
-    delta = Setting(lambda name, value: real_number(name, value, positive=True))
+    delta = Setting(lambda name, value: real_number(name, value, low=0.0, low_open=True))
 
     def __init__(self, delta=1.0, reduction="mean"):
         super().__init__(reduction)

@@ -15,7 +15,8 @@ get, names, info, register = registry.get, registry.names, registry.info, regist
 # in place); gradients may be anything numpy.asarray takes with the parameter's shape. All
 # arguments are checked before anything is touched, so a bad list leaves every parameter as it
 # was. With a list of parameters, grads must be a list or tuple too, and no two parameters may
-# share memory (the same array twice, or overlapping views), as each would be updated twice. State (moment buffers) is made on the first step, one entry per position in the list.
+# share memory (the same array twice, or overlapping views), as each would be updated twice.
+# State (moment buffers) is made on the first step, one entry per position in the list.
 # Each dtype group of the list is one C call: one parallel region over all its elements.
 import math as _math
 from numbers import Real as _Real
@@ -24,7 +25,8 @@ import numpy as _np
 
 from . import interfaces as _interfaces
 from . import schedules  # noqa: F401  (also makes fpkernels.schedules available)
-from ._core import FLOAT32 as _F32, FLOAT64 as _F64, check as _check, ffi as _ffi, lib as _lib
+from ._core import (FLOAT32 as _F32, FLOAT64 as _F64, check as _check, ffi as _ffi, lib as _lib,
+                    real_number)
 from .formulaic import training as _reference
 
 _POINTERS = {_F32: "float *[]", _F64: "double *[]"}
@@ -32,20 +34,10 @@ _ARRAY = {_F32: "float[]", _F64: "double[]"}
 _SUFFIX = {_F32: "f32", _F64: "f64"}
 
 
-def _number(name, value, low=0.0, low_open=False, below=None):
-    """A hyper-parameter as a float, checked against its range; ValueError/TypeError otherwise."""
-    if isinstance(value, (bool, _np.bool_)) or not isinstance(value, _Real):
-        raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
-    bound = f"{'>' if low_open else '>='} {low:g}" + (f" and < {below:g}" if below is not None else "")
-    try:
-        value = float(value)
-    except OverflowError:                   # an int (or Fraction) beyond the float range
-        raise ValueError(f"{name} must be a finite number {bound}; the value given is too "
-                         "large for a float") from None
-    too_low = value <= low if low_open else value < low
-    if _math.isnan(value) or _math.isinf(value) or too_low or (below is not None and value >= below):
-        raise ValueError(f"{name} must be a finite number {bound}, not {value!r}")
-    return value
+def _number(name, value, low_open=False, below=None):
+    """A hyper-parameter as a float >= 0 (> 0 when low_open; < below): ValueError/TypeError
+    otherwise."""
+    return real_number(name, value, 0.0, low_open, below)
 
 
 def _flag(name, value):
