@@ -100,7 +100,7 @@ SCALARS = [1.5, 2, True, np.float64(1.5), np.float32(1.5), np.float16(1.5), np.i
 
 
 def numpy_dtype(dtype):
-    """The dtype fpkernels computes NumPy's result dtype in (float16 in float32, ints in float64)."""
+    """The dtype fpkernels computes NumPy's result dtype in (float16: float32, ints: float64)."""
     dtype = np.dtype(dtype)
     return dtype if dtype in (np.float32, np.float64) else np.dtype(
         np.float32 if dtype == np.float16 else np.float64)
