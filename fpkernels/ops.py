@@ -4,7 +4,9 @@ shape changes and reductions, each a thin wrapper around one C kernel.
 Conventions (SPEC "Conventions"): inputs are anything numpy.asarray takes; float32 and float64
 compute natively, integers and bools promote to float64, float16 computes in float32. Results are
 new C-contiguous arrays (or numpy scalars for whole-array reductions) unless `out=` is given;
-element-wise `out=` may be an input (in place). Python numbers never upcast float32.
+element-wise `out=` may be an input (in place). Python numbers (int, float, bool) never upcast
+float32, in add/sub/mul/div as in the *_scalar functions and power, as in NumPy 2 (NEP 50: the
+array's dtype wins); NumPy scalars and 0-d arrays count as arrays (np.float64(1) upcasts).
 
     >>> import numpy as np, fpkernels as fk
     >>> fk.add(np.ones((2, 3)), np.arange(3.0))
@@ -137,9 +139,13 @@ def _shape_argument(shape, name="shape"):
 
 def _binary_general(name, code, a, b, out):
     """a op b for any inputs: promotion, broadcasting, strides, validation of out."""
+    a_weak, b_weak = type(a) in _PYTHON_NUMBERS, type(b) in _PYTHON_NUMBERS
     a = as_array(a, "a")
     b = as_array(b, "b")
-    dtype = float_dtype(a, b)
+    if a_weak != b_weak:   # a Python number takes the array's dtype (NumPy 2's weak scalars)
+        dtype = float_dtype(b if a_weak else a)
+    else:
+        dtype = float_dtype(a, b)
     shape = _broadcast_shape(a.shape, b.shape)
     fresh = out is None
     out = output(out, shape, dtype)

@@ -262,6 +262,20 @@ def test_inner_mismatch_names_both_shapes():
         fk.matmul(np.ones((2, 3)), np.ones((2, 3)), transpose_b=False)
 
 
+@pytest.mark.parametrize("bad", ["False", np.nan, 1, 0, None, [True]], ids=repr)
+def test_transpose_flags_must_be_bools(bad):
+    """Issue: any truthy object transposed ('False' and NaN did). Now only bool / numpy.bool_,
+    on the fast 2-D path and the general one alike."""
+    a = np.ones((2, 3))
+    for args in ((a, a.T), (a.tolist(), a.T), (np.ones((2, 2, 3)), a.T)):
+        with pytest.raises(TypeError, match="transpose_a must be a bool"):
+            fk.matmul(*args, transpose_a=bad)
+        with pytest.raises(TypeError, match="transpose_b must be a bool"):
+            fk.matmul(*args, transpose_b=bad)
+    np.testing.assert_array_equal(fk.matmul(a, a, transpose_b=np.True_), a @ a.T)
+    np.testing.assert_array_equal(fk.matmul(a, a.T, transpose_a=np.False_), a @ a.T)
+
+
 def test_batch_mismatch_and_scalars():
     with pytest.raises(ValueError, match=r"\(2, 3, 4\).*\(3, 4, 5\)"):
         fk.matmul(np.ones((2, 3, 4)), np.ones((3, 4, 5)))

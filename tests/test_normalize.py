@@ -205,3 +205,145 @@ def test_misaligned_input():
     assert not x.flags.aligned
     np.testing.assert_allclose(fk.minmax(x), [0, 0.25, 0.5, 0.75, 1])
     np.testing.assert_allclose(fk.zscore(x), numpy_zscore(x)[0])
+
+
+# ---- out= overlapping the inputs ----
+
+def _overlap_cases():
+    """(name, build) pairs: build() returns (inputs, index of the input out aliases, out)."""
+    cases = []
+    for which in range(3):
+        def exact(which=which):
+            inputs = [np.arange(3.0) + k for k in (0, 1, 3)]
+            return inputs, inputs[which]
+        def shifted(which=which):
+            buffer = np.arange(8.0)
+            inputs = [np.arange(3.0) + k for k in (0, 1, 3)]
+            inputs[which] = buffer[1:4]                     # out = buffer[:3]: one element off
+            return inputs, buffer[:3]
+        def reversed_(which=which):
+            inputs = [np.arange(3.0) + k for k in (0, 1, 3)]
+            out = inputs[which]
+            inputs[which] = out[::-1]
+            return inputs, out
+        cases += [(f"exact{which}", exact), (f"shifted{which}", shifted),
+                  (f"reversed{which}", reversed_)]
+    return cases
+
+
+@pytest.mark.parametrize("name, build", _overlap_cases())
+@pytest.mark.parametrize("function, formula", [
+    (fk.zscore_inverse, lambda z, mean, std: z * std + mean),
+    (fk.minmax_inverse, lambda y, lo, hi: (y - 0) / (1 - 0) * (hi - lo) + lo)])
+def test_inverse_out_overlapping_any_input(name, build, function, formula):
+    """Issue: out=mean gave [0, 6, 16] for [1, 5, 11]: the inputs were read after out was
+    written. Now every input reads as before the call, whether out is it or overlaps it."""
+    inputs, out = build()
+    expected = formula(*[a.copy() for a in inputs])
+    assert function(*inputs, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_inverse_out_examples_from_review():
+    z = np.arange(3.0)
+    m, s = z + 1, z + 2
+    assert fk.zscore_inverse(z, m, s, out=m).tolist() == [1, 5, 11]
+    y = np.arange(3.0)
+    lo = y + 1
+    hi = lo + 2
+    assert fk.minmax_inverse(y, lo, hi, out=lo).tolist() == [1, 4, 7]
+    z = np.arange(3.0)
+    assert fk.zscore_inverse(z, z[::-1], z, out=z).tolist() == [2, 2, 4]
+
+
+def test_forward_out_overlapping_input():
+    buffer = np.array([1.0, 2.0, 5.0, 9.0])
+    fk.minmax(buffer[1:], out=buffer[:3])
+    assert buffer[:3].tolist() == [0.0, 3 / 7, 1.0]
+    buffer = np.array([1.0, 2.0, 3.0, 9.0])
+    expected = numpy_zscore(buffer[1:])[0]
+    fk.zscore(buffer[1:], out=buffer[:3])
+    np.testing.assert_allclose(buffer[:3], expected)
+
+
+# ---- finite data near the float range limit ----
+
+@pytest.mark.parametrize("axis", [None, 0, -1])
+def test_spread_beyond_the_dtype(dtype, axis):
+    """Issue: a spread wider than the largest float gave NaN and 0 (max - min and the std
+    overflowed); those slices are now computed scaled down by a power of two."""
+    big = np.finfo(dtype).max
+    x = np.array([[big, 1.0], [-big, 2.0], [0.0, 3.0]], dtype)
+    # the same normalisation in range: scaling a slice does not change its result
+    divisor = {None: big, 0: np.array([big, 1.0]), -1: np.array([[big], [big], [1.0]])}[axis]
+    reference = x.astype(np.float64) / divisor
+    y = fk.minmax(x, axis=axis)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, numpy_minmax(reference, axis)[0], rtol=tolerance(dtype),
+                               atol=tolerance(dtype))
+    z = fk.zscore(x, axis=axis)
+    np.testing.assert_allclose(z, numpy_zscore(reference, axis)[0], rtol=tolerance(dtype),
+                               atol=tolerance(dtype))
+
+
+def test_near_limit_examples_from_review():
+    assert fk.minmax(np.array([3e38, -3e38], np.float32)).tolist() == [1, 0]
+    assert fk.minmax(np.array([1e308, -1e308])).tolist() == [1, 0]
+    assert fk.minmax([0.0, 1.0], feature_range=(-1e308, 1e308)).tolist() == [-1e308, 1e308]
+    z, mean, std = fk.zscore(np.array([1e308, -1e308]), return_stats=True)
+    np.testing.assert_allclose(z, [2 ** -0.5, -2 ** -0.5], rtol=1e-15)
+    assert mean.item() == 0 and std.item() == pytest.approx(2 ** 0.5 * 1e308, rel=1e-15)
+    np.testing.assert_allclose(fk.zscore_inverse(z, mean, std), [1e308, -1e308], rtol=1e-15)
+    assert fk.zscore(np.array([1e200, -1e200])).tolist() == pytest.approx([2 ** -0.5,
+                                                                          -2 ** -0.5])
+    assert (fk.zscore(np.full(3, 1.7e308)) == 0).all()     # the sum overflowed
+
+
+def test_wide_feature_range_round_trips(dtype):
+    big = float(np.finfo(dtype).max)
+    x = np.array([3.0, -1.0, 1.0], dtype)
+    y, lo, hi = fk.minmax(x, feature_range=(-big, big), return_stats=True)
+    np.testing.assert_allclose(y, [big, -big, 0], rtol=tolerance(dtype))
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(fk.minmax_inverse(y, lo, hi, feature_range=(-big, big)), x,
+                               rtol=tolerance(dtype), atol=tolerance(dtype))
+    wide = np.array([big, -big], dtype)
+    y, lo, hi = fk.minmax(wide, feature_range=(-big, big), return_stats=True)
+    assert y.tolist() == [big, -big]
+    np.testing.assert_allclose(fk.minmax_inverse(y, lo, hi, feature_range=(-big, big)), wide,
+                               rtol=tolerance(dtype))
+
+
+def test_unrepresentable_results_raise():
+    x = np.array([3e38, -3e38], np.float32)
+    np.testing.assert_allclose(fk.zscore(x), [2 ** -0.5, -2 ** -0.5], rtol=1e-6)
+    with pytest.raises(OverflowError, match="standard deviation"):
+        fk.zscore(x, return_stats=True)               # std 4.2e38 is no float32
+    with pytest.raises(OverflowError, match="standard deviation"):
+        fk.zscore(np.array([1.7e308, -1.7e308]), return_stats=True)
+    with pytest.raises(OverflowError, match="feature_range"):
+        fk.minmax(x, feature_range=(0, 1e39))
+    with pytest.raises(ValueError, match="low == high"):
+        fk.minmax(x, feature_range=(1, 1 + 1e-12))     # one float32
+    with pytest.raises(OverflowError, match="overflows"):
+        fk.zscore_inverse([10.0], [0.0], [1e308])
+    with pytest.raises(OverflowError, match="overflows"):
+        fk.minmax_inverse([10.0], [-1e308], [1e308])
+    assert fk.zscore_inverse([1.5], [-1e308], [1.5e308]).tolist() == [1.25e308]
+
+
+def test_constant_slice_whose_mean_rounds():
+    """3 * 0.1 / 3 != 0.1: the kernel's std is rounding noise, and the zeros became -0.8."""
+    z, mean, std = fk.zscore([0.1] * 3, return_stats=True)
+    assert z.tolist() == [0, 0, 0] and mean.item() == 0.1 and std.item() == 0
+    table = np.array([[0.1, 1.0], [0.1, 2.0], [0.1, 3.0]])
+    np.testing.assert_array_equal(fk.zscore(table, axis=0), [[0, -1], [0, 0], [0, 1]])
+
+
+def test_return_stats_must_be_a_bool():
+    for bad in ("False", np.nan, 1, None):
+        with pytest.raises(TypeError, match="return_stats"):
+            fk.zscore([1.0, 2.0], return_stats=bad)
+        with pytest.raises(TypeError, match="return_stats"):
+            fk.minmax([1.0, 2.0], return_stats=bad)
+    assert len(fk.minmax([1.0, 2.0], return_stats=np.True_)) == 3
