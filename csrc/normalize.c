@@ -3,7 +3,8 @@
  * The array is viewed as (outer, len, inner) in C order; slice (o, k) is x[o, :, k], the axis
  * being normalised. Statistics are accumulated in double in fixed-size blocks that do not depend
  * on the thread count, and combined in a fixed order, so the results are bitwise the same on any
- * number of threads.
+ * number of threads. The apply passes compute in double too (rounded once; for float32 data near
+ * its limit, x - mean and max - min would overflow float).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -26,6 +27,10 @@
 static void merge_moments(double *n, double *mean, double *m2, double nb, double mean_b,
                           double m2_b)
 {
+    if (*n == 0) {                  /* the first summary as it is (delta^2 * 0 could be NaN) */
+        *n = nb, *mean = mean_b, *m2 = m2_b;
+        return;
+    }
     double total = *n + nb, delta = mean_b - *mean;
     *mean += delta * (nb / total);
     *m2 += m2_b + delta * delta * (*n * nb / total);
@@ -46,14 +51,24 @@ static int slices_total(size_t outer, size_t len, size_t inner, size_t *total)
 }
 
 #define DEFINE_NORMALIZE(T, SUF)                                                            \
-    /* Mean and M2 of n <= BLOCK contiguous elements: two passes over cached data. */       \
+    /* Mean and M2 of n <= BLOCK contiguous elements: two passes over cached data. A constant \
+       finite block is exactly (x[0], 0): its rounded sum / n can miss x[0] by an ulp, which  \
+       would leave a std of rounding noise (and z-scores of +-0.8 instead of 0). */         \
     WIDE_VECTORS static void block_moments_##SUF(const T *x, size_t n, double *mean,         \
                                                  double *m2)                                 \
     {                                                                                       \
         double sum = 0.0, squares = 0.0;                                                    \
-        _Pragma("omp simd reduction(+:sum)")                                                \
-        for (size_t i = 0; i < n; i++)                                                      \
+        int differ = 0;                                                                     \
+        _Pragma("omp simd reduction(+:sum) reduction(|:differ)")                            \
+        for (size_t i = 0; i < n; i++) {                                                    \
             sum += (double)x[i];                                                            \
+            differ |= x[i] != x[0];                                                         \
+        }                                                                                   \
+        if (!differ && isfinite((double)x[0])) {                                            \
+            *mean = (double)x[0];                                                           \
+            *m2 = 0.0;                                                                      \
+            return;                                                                         \
+        }                                                                                   \
         double mu = sum / (double)n;                                                        \
         _Pragma("omp simd reduction(+:squares)")                                            \
         for (size_t i = 0; i < n; i++) {                                                    \
@@ -127,16 +142,22 @@ static int slices_total(size_t outer, size_t len, size_t inner, size_t *total)
                     size_t width = inner - k0 < COLUMNS ? inner - k0 : COLUMNS;             \
                     const T *base = x + o * len * inner + k0;                               \
                     double sum[COLUMNS], sq[COLUMNS];                                       \
-                    for (size_t k = 0; k < width; k++)                                      \
+                    int differ[COLUMNS];                       /* as in block_moments */    \
+                    for (size_t k = 0; k < width; k++) {                                    \
                         sum[k] = sq[k] = 0.0;                                               \
+                        differ[k] = 0;                                                      \
+                    }                                                                       \
                     for (size_t i = 0; i < len; i++) {                                      \
                         const T *row = base + i * inner;                                    \
                         _Pragma("omp simd")                                                 \
-                        for (size_t k = 0; k < width; k++)                                  \
+                        for (size_t k = 0; k < width; k++) {                                \
                             sum[k] += (double)row[k];                                       \
+                            differ[k] |= row[k] != base[k];                                 \
+                        }                                                                   \
                     }                                                                       \
-                    for (size_t k = 0; k < width; k++)                                      \
-                        sum[k] /= (double)len;                      /* now the mean */      \
+                    for (size_t k = 0; k < width; k++)              /* now the mean */      \
+                        sum[k] = differ[k] || !isfinite((double)base[k]) ? sum[k] / (double)len \
+                                                                         : (double)base[k]; \
                     for (size_t i = 0; i < len; i++) {                                      \
                         const T *row = base + i * inner;                                    \
                         _Pragma("omp simd")                                                 \
@@ -269,11 +290,11 @@ static int slices_total(size_t outer, size_t len, size_t inner, size_t *total)
             FPK_PARALLEL_RANGES(total, fpk_threads_for(total), lo, hi,                      \
                 for (size_t start = lo; start < hi;) {                                      \
                     size_t o = start / len, end = (o + 1) * len < hi ? (o + 1) * len : hi;  \
-                    const T m = mean[o], s = std[o];                                        \
+                    const double m = mean[o], s = std[o];                                   \
                     if (s == 0)                                                             \
                         for (size_t i = start; i < end; i++) out[i] = 0;                    \
                     else                                                                    \
-                        for (size_t i = start; i < end; i++) out[i] = (x[i] - m) / s;       \
+                        for (size_t i = start; i < end; i++) out[i] = (T)((x[i] - m) / s);  \
                     start = end;                                                            \
                 });                                                                         \
         } else {                                    /* strided slices: row by row */        \
@@ -283,7 +304,7 @@ static int slices_total(size_t outer, size_t len, size_t inner, size_t *total)
                     const T *xr = x + r * inner;                                            \
                     T *yr = out + r * inner;                                                \
                     for (size_t k = 0; k < inner; k++)                                      \
-                        yr[k] = s[k] == 0 ? 0 : (xr[k] - m[k]) / s[k];                      \
+                        yr[k] = s[k] == 0 ? 0 : (T)(((double)xr[k] - m[k]) / s[k]);         \
                 });                                                                         \
         }                                                                                   \
         return FPK_OK;                                                                      \
@@ -300,18 +321,18 @@ static int slices_total(size_t outer, size_t len, size_t inner, size_t *total)
         size_t total;                                                                       \
         if (slices_total(outer, len, inner, &total) != FPK_OK)                              \
             return FPK_ERR_OVERFLOW;                                                        \
-        const T width = high - low;                                                         \
+        const double width = (double)high - low;                                            \
         size_t rows = outer * len;                                                          \
         if (inner == 1) {                                                                   \
             FPK_PARALLEL_RANGES(total, fpk_threads_for(total), lo, hi,                      \
                 for (size_t start = lo; start < hi;) {                                      \
                     size_t o = start / len, end = (o + 1) * len < hi ? (o + 1) * len : hi;  \
-                    const T a = mn[o], range = mx[o] - mn[o];                               \
+                    const double a = mn[o], range = (double)mx[o] - mn[o];                  \
                     if (range == 0)                                                         \
                         for (size_t i = start; i < end; i++) out[i] = low;                  \
                     else                                                                    \
                         for (size_t i = start; i < end; i++)                                \
-                            out[i] = low + (x[i] - a) / range * width;                      \
+                            out[i] = (T)(low + (x[i] - a) / range * width);                 \
                     start = end;                                                            \
                 });                                                                         \
         } else {                                                                            \
@@ -321,8 +342,8 @@ static int slices_total(size_t outer, size_t len, size_t inner, size_t *total)
                     const T *xr = x + r * inner;                                            \
                     T *yr = out + r * inner;                                                \
                     for (size_t k = 0; k < inner; k++) {                                    \
-                        T range = b[k] - a[k];                                              \
-                        yr[k] = range == 0 ? low : low + (xr[k] - a[k]) / range * width;    \
+                        double range = (double)b[k] - a[k];                                 \
+                        yr[k] = range == 0 ? low : (T)(low + (xr[k] - a[k]) / range * width); \
                     }                                                                       \
                 });                                                                         \
         }                                                                                   \
