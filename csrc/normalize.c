@@ -3,8 +3,7 @@
  * The array is viewed as (outer, len, inner) in C order; slice (o, k) is x[o, :, k], the axis
  * being normalised. Statistics are accumulated in double in fixed-size blocks that do not depend
  * on the thread count, and combined in a fixed order, so the results are bitwise the same on any
- * number of threads. The apply passes compute in double too (rounded once; for float32 data near
- * its limit, x - mean and max - min would overflow float).
+ * number of threads.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -290,11 +289,11 @@ static int slices_total(size_t outer, size_t len, size_t inner, size_t *total)
             FPK_PARALLEL_RANGES(total, fpk_threads_for(total), lo, hi,                      \
                 for (size_t start = lo; start < hi;) {                                      \
                     size_t o = start / len, end = (o + 1) * len < hi ? (o + 1) * len : hi;  \
-                    const double m = mean[o], s = std[o];                                   \
+                    const T m = mean[o], s = std[o];                                        \
                     if (s == 0)                                                             \
                         for (size_t i = start; i < end; i++) out[i] = 0;                    \
                     else                                                                    \
-                        for (size_t i = start; i < end; i++) out[i] = (T)((x[i] - m) / s);  \
+                        for (size_t i = start; i < end; i++) out[i] = (x[i] - m) / s;       \
                     start = end;                                                            \
                 });                                                                         \
         } else {                                    /* strided slices: row by row */        \
@@ -304,7 +303,7 @@ static int slices_total(size_t outer, size_t len, size_t inner, size_t *total)
                     const T *xr = x + r * inner;                                            \
                     T *yr = out + r * inner;                                                \
                     for (size_t k = 0; k < inner; k++)                                      \
-                        yr[k] = s[k] == 0 ? 0 : (T)(((double)xr[k] - m[k]) / s[k]);         \
+                        yr[k] = s[k] == 0 ? 0 : (xr[k] - m[k]) / s[k];                      \
                 });                                                                         \
         }                                                                                   \
         return FPK_OK;                                                                      \
@@ -321,18 +320,18 @@ static int slices_total(size_t outer, size_t len, size_t inner, size_t *total)
         size_t total;                                                                       \
         if (slices_total(outer, len, inner, &total) != FPK_OK)                              \
             return FPK_ERR_OVERFLOW;                                                        \
-        const double width = (double)high - low;                                            \
+        const T width = high - low;                                                         \
         size_t rows = outer * len;                                                          \
         if (inner == 1) {                                                                   \
             FPK_PARALLEL_RANGES(total, fpk_threads_for(total), lo, hi,                      \
                 for (size_t start = lo; start < hi;) {                                      \
                     size_t o = start / len, end = (o + 1) * len < hi ? (o + 1) * len : hi;  \
-                    const double a = mn[o], range = (double)mx[o] - mn[o];                  \
+                    const T a = mn[o], range = mx[o] - mn[o];                               \
                     if (range == 0)                                                         \
                         for (size_t i = start; i < end; i++) out[i] = low;                  \
                     else                                                                    \
                         for (size_t i = start; i < end; i++)                                \
-                            out[i] = (T)(low + (x[i] - a) / range * width);                 \
+                            out[i] = low + (x[i] - a) / range * width;                      \
                     start = end;                                                            \
                 });                                                                         \
         } else {                                                                            \
@@ -342,8 +341,8 @@ static int slices_total(size_t outer, size_t len, size_t inner, size_t *total)
                     const T *xr = x + r * inner;                                            \
                     T *yr = out + r * inner;                                                \
                     for (size_t k = 0; k < inner; k++) {                                    \
-                        double range = (double)b[k] - a[k];                                 \
-                        yr[k] = range == 0 ? low : (T)(low + (xr[k] - a[k]) / range * width); \
+                        T range = b[k] - a[k];                                              \
+                        yr[k] = range == 0 ? low : low + (xr[k] - a[k]) / range * width;    \
                     }                                                                       \
                 });                                                                         \
         }                                                                                   \

@@ -66,7 +66,7 @@ def _check_fits(what, x, axis, *stats):
     finite_stats = np.logical_and.reduce([np.isfinite(s) for s in stats])
     if not finite_stats.all() and (np.isfinite(x).all(axis=axis, keepdims=True)
                                    & ~finite_stats).any():
-        raise OverflowError(f"{what}: the statistics of x overflow {x.dtype} (its values are "
+        raise OverflowError(f"{what}: the statistics of x overflow {x.dtype} (its spread is "
                             "near the float range limit); scale x down"
                             + (" or convert it to float64" if x.dtype == np.float32 else ""))
 
@@ -123,7 +123,8 @@ def zscore(x, axis=None, *, return_stats=False, out=None):
     if x.size:
         check(kernel("mean_std", dtype)(outer, n, inner, _ptr(x), _ptr(mean), _ptr(std)),
               "zscore")
-        _check_fits("zscore", x, axis, mean, std)
+        with np.errstate(over="ignore"):    # |x - mean| <= std sqrt(n - 1) must fit too
+            _check_fits("zscore", x, axis, mean, std * dtype.type(math.sqrt(max(n - 1, 1))))
         check(kernel("zscore_apply", dtype)(outer, n, inner, _ptr(x), _ptr(mean), _ptr(std),
                                             _ptr(out)), "zscore")
     return (out, mean, std) if return_stats else out
@@ -163,12 +164,13 @@ def _feature_range(feature_range, dtype):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, Real) or not math.isfinite(v):
             raise ValueError(f"feature_range must hold finite numbers, not {feature_range!r}")
     with np.errstate(over="ignore"):
-        low, high = float(dtype.type(low)), float(dtype.type(high))
-    if not (math.isfinite(low) and math.isfinite(high) and math.isfinite(high - low)):
+        low, high = dtype.type(low), dtype.type(high)
+        width = high - low
+    if not np.isfinite(width):                  # (then low and high are finite too)
         raise ValueError(f"feature_range {feature_range!r} is too wide for {dtype}")
     if not low < high:
         raise ValueError(f"feature_range needs low < high (in {dtype}), got {feature_range!r}")
-    return low, high
+    return float(low), float(high)
 
 
 def minmax(x, axis=None, feature_range=(0, 1), *, return_stats=False, out=None):
@@ -194,9 +196,8 @@ def minmax(x, axis=None, feature_range=(0, 1), *, return_stats=False, out=None):
     if x.size:
         check(kernel("min_max", dtype)(outer, n, inner, _ptr(x), _ptr(data_min), _ptr(data_max)),
               "minmax")
-        if dtype == np.float64:             # (float32's max - min is taken in double)
-            with np.errstate(over="ignore", invalid="ignore"):
-                _check_fits("minmax", x, axis, data_max - data_min)
+        with np.errstate(over="ignore", invalid="ignore"):
+            _check_fits("minmax", x, axis, data_max - data_min)
         check(kernel("minmax_apply", dtype)(outer, n, inner, _ptr(x), _ptr(data_min),
                                             _ptr(data_max), low, high, _ptr(out)), "minmax")
     return (out, data_min, data_max) if return_stats else out
