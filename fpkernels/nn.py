@@ -265,7 +265,8 @@ class Dense:
     def _backward(self, grad_out, input_grad=True):
         """Fill weight_grad and bias_grad from dLoss/da'; return dLoss/da (or None)."""
         if self._z is None:
-            raise RuntimeError(f"{self.name}: backward called before forward")
+            raise RuntimeError(f"{self.name}: backward needs the forward of its batch just "
+                               "before it (none yet, or predict/evaluate/fit ran since)")
         if grad_out.shape != self._z.shape:
             raise ValueError(f"{self.name}: the gradient has shape {grad_out.shape}, "
                              f"the layer's output has shape {self._z.shape}")
@@ -853,6 +854,14 @@ class Sequential:
         if config.get("format") != FORMAT:
             raise ValueError(f"{path} is not an fpkernels.nn file "
                              f"(format {config.get('format')!r})")
+        try:
+            return cls._from_config(config, arrays, path)
+        except (KeyError, TypeError, AttributeError) as error:   # an entry missing or mistyped
+            raise ValueError(f"{path}: its config is damaged ({type(error).__name__}: "
+                             f"{error})") from error
+
+    @classmethod
+    def _from_config(cls, config, arrays, path):
         layers = []
         for i, spec in enumerate(config["layers"]):
             act = spec["activation"]

@@ -132,7 +132,7 @@ def test_sequential_refuses_a_layer_listed_twice():
 
 def test_backward_errors():
     net = small_net()
-    with pytest.raises(RuntimeError, match="before forward"):
+    with pytest.raises(RuntimeError, match="backward needs the forward of its batch"):
         net.backward(np.zeros((2, 3)))
     net.forward(np.zeros((2, 5)))
     with pytest.raises(ValueError, match=r"\(2, 4\).*\(2, 3\)"):
@@ -702,6 +702,18 @@ def test_load_rejects_arrays_that_do_not_fit_the_config(tmp_path):
           r"layer0/weight has shape \(1,\).*\(4, 3\)")
     check(lambda arrays, config: arrays.pop("layer1/bias"), "layer1/bias")
     check(lambda arrays, config: config["layers"].pop(), r"1 layers.*layer1/bias.*layer1/weight")
+    check(lambda arrays, config: config["layers"][0].pop("out_features"),
+          "config is damaged.*out_features")
+    check(lambda arrays, config: config.update(loss=3), "config is damaged")
+
+
+def test_backward_after_predict_says_why_it_cannot():
+    net = Sequential([Dense(3, 2, "tanh", rng=0)])
+    x = np.ones((4, 3), np.float32)
+    net.forward(x)
+    net.predict(x)
+    with pytest.raises(RuntimeError, match="forward of its batch just before it.*predict"):
+        net.backward(np.ones((4, 2), np.float32))
 
 
 def test_history_text_plot_and_png(tmp_path):
