@@ -60,6 +60,20 @@ def as_array(x, name="x"):
     return array
 
 
+def check_disjoint(params):
+    """ValueError if two parameters share memory: an in-place update would change the shared
+    elements twice. Only views and repeats can share, so arrays owning their memory pass at
+    once; otherwise each pair is checked (parameter lists are short)."""
+    if len(set(map(id, params))) == len(params) and all(p.flags.owndata for p in params):
+        return
+    for j, b in enumerate(params):
+        for i, a in enumerate(params[:j]):
+            if np.shares_memory(a, b):
+                what = "are the same array" if a is b else "overlap in memory (views of one array)"
+                raise ValueError(f"params[{i}] and params[{j}] {what}: the shared elements would "
+                                 "be updated twice per step; list each parameter once")
+
+
 def real_number(name, value, low=None, low_open=False, below=None):
     """A hyper-parameter as a float: TypeError unless it is a real number (a bool is not),
     ValueError unless it is finite and in range (>= low, or > low when low_open; < below)."""

@@ -279,7 +279,14 @@ class Optimizer(Building):
     # the free parts --------------------------------------------------------------------
 
     def step(self, params, grads):
-        """One update of every parameter (in place) from its gradient."""
+        """One update of every parameter (in place) from its gradient: lists (or tuples) of
+        arrays, or one array and its gradient, as the built-ins take them."""
+        from ._core import check_disjoint
+        if isinstance(params, np.ndarray):
+            params, grads = [params], [grads]
+        elif not isinstance(grads, (list, tuple)):   # a 2-D array would pass as a list of rows
+            raise TypeError("with a list of parameters, grads must be a list or tuple of "
+                            f"gradients (one per parameter), not a {type(grads).__name__}")
         params, grads = list(params), list(grads)
         if len(params) != len(grads):
             raise ValueError(f"got {len(params)} parameters but {len(grads)} gradients")
@@ -297,6 +304,7 @@ class Optimizer(Building):
                 raise ValueError(f"gradient {i} has shape {grad.shape}, its parameter has "
                                  f"shape {param.shape}")
             checked.append(grad.astype(param.dtype, copy=False))
+        check_disjoint(params)
         state = self._state_list()
         if not state:
             state[:] = [self.init_state(p) for p in params]

@@ -25,8 +25,8 @@ import numpy as _np
 
 from . import interfaces as _interfaces
 from . import schedules  # noqa: F401  (also makes fpkernels.schedules available)
-from ._core import (FLOAT32 as _F32, FLOAT64 as _F64, check as _check, ffi as _ffi, lib as _lib,
-                    real_number)
+from ._core import (FLOAT32 as _F32, FLOAT64 as _F64, check as _check, check_disjoint,
+                    ffi as _ffi, lib as _lib, real_number)
 from .formulaic import training as _reference
 
 _POINTERS = {_F32: "float *[]", _F64: "double *[]"}
@@ -69,21 +69,6 @@ def _item(value):
     if isinstance(value, _np.generic):
         return value.item()
     return value
-
-
-def _check_disjoint(params):
-    """ValueError if two parameters share memory: the shared elements would be updated twice
-    per step. Each is C-contiguous, so it spans the bytes [start, start + nbytes); sorted by
-    start, if any two overlap then two neighbours do."""
-    spans = sorted((p.__array_interface__["data"][0], p.nbytes, i)
-                   for i, p in enumerate(params) if p.nbytes)
-    for (start, size, i), (next_start, _, j) in zip(spans, spans[1:]):
-        if next_start < start + size:
-            i, j = sorted((i, j))
-            what = ("are the same array" if params[i] is params[j] else
-                    "overlap in memory (views of one array)")
-            raise ValueError(f"params[{i}] and params[{j}] {what}: the shared elements would "
-                             "be updated twice per step; list each parameter once")
 
 
 class FusedOptimizer(_interfaces.Optimizer):
@@ -158,7 +143,7 @@ class FusedOptimizer(_interfaces.Optimizer):
             params, grads = list(params), list(grads)
         if len(params) != len(grads):
             raise ValueError(f"got {len(params)} parameters but {len(grads)} gradients")
-        ready, signature, views = [], [], False
+        ready, signature = [], []
         for index, (p, g) in enumerate(zip(params, grads)):
             if type(p) is not _np.ndarray:
                 raise TypeError(f"params[{index}] is a {type(p).__name__}; parameters are updated "
@@ -177,7 +162,6 @@ class FusedOptimizer(_interfaces.Optimizer):
             if not flags.aligned:
                 raise ValueError(f"params[{index}] is not aligned to its dtype; the update runs in "
                                  "place in C, which needs aligned floats (copy it once)")
-            views = views or not flags.owndata
             shape = p.shape
             if not (type(g) is _np.ndarray and g.dtype == dtype and g.flags.c_contiguous
                     and g.flags.aligned):
@@ -194,9 +178,7 @@ class FusedOptimizer(_interfaces.Optimizer):
                                  f"shape {shape}")
             ready.append((p, g))
             signature.append((shape, dtype))
-        # distinct arrays that own their memory cannot overlap: check only views and repeats
-        if views or len(set(map(id, params))) < len(params):
-            _check_disjoint(params)
+        check_disjoint(params)
         return ready, signature
 
     def _check_state(self, signature):

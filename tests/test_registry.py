@@ -293,6 +293,23 @@ def test_optimizer_base_step_validates():
         opt.load_state_dict({})
 
 
+def test_optimizer_base_takes_one_array_and_refuses_shared_memory():
+    """As the built-ins: one array and its gradient; grads a list when params is one; no
+    parameter twice or overlapping another (nothing is updated then)."""
+    w = np.ones(3)
+    Momentum(lr=0.5).step(w, np.ones(3))
+    assert w.tolist() == [0.5, 0.5, 0.5]
+    with pytest.raises(TypeError, match="grads must be a list or tuple"):
+        Momentum().step([np.ones((1, 3))], np.ones((1, 3)))
+    b = np.zeros(6)
+    for params, what in (([w, w], "are the same array"), ([b[:4], b[2:]], "overlap in memory")):
+        with pytest.raises(ValueError, match=f"params\\[0\\] and params\\[1\\] {what}"):
+            Momentum().step(params, [np.ones(p.shape) for p in params])
+    assert w.tolist() == [0.5, 0.5, 0.5] and not b.any()
+    a = np.zeros(6)
+    Momentum().step([a[::2], a[1::2]], [np.ones(3), np.ones(3)])   # interleaved, disjoint: fine
+
+
 def test_loss_and_initializer_helpers():
     class Sq(Loss):
         def value(self, pred, target):
