@@ -10,7 +10,7 @@ The pattern of a wrapper, from top to bottom:
     check(kernel("relu", dtype)(ptr(x), ptr(out), x.size))
 """
 import math
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -72,6 +72,27 @@ def check_disjoint(params):
                 what = "are the same array" if a is b else "overlap in memory (views of one array)"
                 raise ValueError(f"params[{i}] and params[{j}] {what}: the shared elements would "
                                  "be updated twice per step; list each parameter once")
+
+
+def flag(name, value):
+    """`value` as a bool: TypeError unless it is True or False (numpy.bool_ too), so that
+    "False" or NaN is not taken for true."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+    return bool(value)
+
+
+def integer(name, value, low=None, high=None):
+    """`value` as an int: TypeError unless it is an integer (numpy ints are, bools are not),
+    ValueError unless low <= value <= high."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__} ({value!r})")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        bound = (f"between {low} and {high}" if low is not None and high is not None
+                 else f">= {low}" if low is not None else f"<= {high}")
+        raise ValueError(f"{name} must be {bound}, not {value}")
+    return value
 
 
 def real_number(name, value, low=None, low_open=False, below=None):

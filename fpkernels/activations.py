@@ -8,18 +8,12 @@ get, names, info, register = registry.get, registry.names, registry.info, regist
 import numpy as np
 
 from . import formulaic as _formulaic
-from ._core import (apart, as_array, check, contiguous, float_dtype, kernel, output, ptr,
-                    real_number)
+from ._core import (apart, as_array, check, contiguous, float_dtype, integer, kernel, output,
+                    ptr, real_number)
 from .interfaces import Activation, Setting
 
 __all__ = ["get", "names", "info", "register", "erf", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
            "Swish", "GELU", "GELUTanh", "Softmax"]
-
-
-def _integer(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
-    return int(value)
 
 
 def _unary(name, x, out, *hyper):
@@ -273,7 +267,7 @@ class Softmax(Activation):
     plot_range = (-5.0, 5.0)
 
     elementwise = False
-    axis = Setting(_integer)
+    axis = Setting(integer)
 
     def __init__(self, axis=-1):
         self.axis = axis

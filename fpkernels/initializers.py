@@ -28,14 +28,14 @@ import numpy as _np
 
 from . import interfaces as _interfaces
 from ._core import (FLOAT32 as _F32, FLOAT64 as _F64, check as _check, ffi as _ffi, lib as _lib,
-                    real_number)
+                    real_number as _real_number)
 from .formulaic import training as _reference
 
 _ARRAY = {_F32: "float[]", _F64: "double[]"}
 _SUFFIX = {_F32: "f32", _F64: "f64"}
 
 
-def check_rng(rng):
+def _check_rng(rng):
     """TypeError/ValueError unless `rng` is None, an int seed in [0, 2**64) or a numpy
     Generator (nothing is drawn from it)."""
     if rng is None or isinstance(rng, _np.random.Generator):
@@ -49,7 +49,7 @@ def check_rng(rng):
 
 def seed_from(rng):
     """The 64-bit seed an initializer uses for `rng` (None, an int, or a numpy Generator)."""
-    check_rng(rng)
+    _check_rng(rng)
     if rng is None:
         return int(_np.random.SeedSequence().generate_state(1, _np.uint64)[0])
     if isinstance(rng, _np.random.Generator):
@@ -136,7 +136,7 @@ class Zeros(_interfaces.Initializer):
     def __call__(self, shape, rng=None, dtype=_np.float32):
         shape = _shape(shape)
         wanted, _ = _dtype(dtype)
-        check_rng(rng)
+        _check_rng(rng)
         return _np.zeros(shape, wanted)
 
 
@@ -160,14 +160,23 @@ class Uniform(_interfaces.Initializer):
     when_to_use = "Small shallow networks, or when you want a fixed, known range."
     pitfalls = "The right range depends on the layer's fan: prefer xavier or he for deep nets."
 
+    low, high = _interfaces.Setting(_real_number), _interfaces.Setting(_real_number)
+
     def __init__(self, low=-0.5, high=0.5):
-        self.low, self.high = real_number("low", low), real_number("high", high)
+        self.low, self.high = low, high
+        self._check_order()
+
+    def _check_order(self):
         if self.low > self.high:
-            raise ValueError(f"low ({low}) must be <= high ({high})")
+            raise ValueError(f"low ({self.low}) must be <= high ({self.high})")
 
     def __call__(self, shape, rng=None, dtype=_np.float32):
+        self._check_order()                  # low and high may have been set one at a time
         return _fill("uniform", shape, rng, dtype, self.low, self.high,
                      f"uniform(low={self.low!r}, high={self.high!r})")
+
+
+_GAIN = _interfaces.Setting(lambda name, value: _real_number(name, value, low=0.0))
 
 
 @register("xavier_uniform", aliases=("xavier", "glorot", "glorot_uniform"))
@@ -190,8 +199,10 @@ class XavierUniform(_interfaces.Initializer):
     when_to_use = "Layers followed by tanh, sigmoid, softmax or nothing; also swish in practice."
     pitfalls = "Under-scales ReLU layers (half the units are off): use he_uniform/he_normal."
 
+    gain = _GAIN
+
     def __init__(self, gain=1.0):
-        self.gain = real_number("gain", gain, low=0.0)
+        self.gain = gain
 
     def __call__(self, shape, rng=None, dtype=_np.float32):
         fan_in, fan_out = _fans(shape)
@@ -214,8 +225,10 @@ class XavierNormal(_interfaces.Initializer):
     when_to_use = "As xavier_uniform, when you prefer a bell-shaped spread."
     pitfalls = "Under-scales ReLU layers: use he_normal."
 
+    gain = _GAIN
+
     def __init__(self, gain=1.0):
-        self.gain = real_number("gain", gain, low=0.0)
+        self.gain = gain
 
     def __call__(self, shape, rng=None, dtype=_np.float32):
         fan_in, fan_out = _fans(shape)

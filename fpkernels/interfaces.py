@@ -54,7 +54,9 @@ def output_array(out, shape, dtype, name="out"):
 class Setting:
     """A hyper-parameter attribute checked whenever it is set, in __init__ or later:
     check(name, value) returns the value to keep or raises, so a changed setting is as valid
-    as a constructed one and takes effect on the next call.
+    as a constructed one and takes effect on the next call. (The built-in optimizers check
+    their settings together instead, in FusedOptimizer: some depend on each other and on the
+    state's buffers.)
 
     >>> class Scaled(Loss):
     ...     factor = Setting(lambda name, value: float(value))
@@ -72,6 +74,8 @@ class Setting:
         self.check = check
 
     def __set_name__(self, owner, name):
+        if getattr(self, "name", name) != name:     # `a = b = Setting(...)` would share a value
+            raise TypeError(f"a Setting serves one attribute name; give {name} its own")
         self.name = name
 
     def __get__(self, obj, owner=None):
@@ -86,7 +90,7 @@ class Setting:
         obj.__dict__[self.name] = self.check(self.name, value)
 
 
-def _reduction(name, value):
+def _check_reduction(name, value):
     if not isinstance(value, str) or value not in ("mean", "sum", "none"):
         raise ValueError(f"{name} must be 'mean', 'sum' or 'none', not {value!r}")
     return value
@@ -170,7 +174,7 @@ class Loss(Building):
     reductions. Calling the object is value().
     """
 
-    reduction = Setting(_reduction)
+    reduction = Setting(_check_reduction)
 
     def __init__(self, reduction="mean"):
         self.reduction = reduction

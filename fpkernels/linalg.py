@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from ._core import FLOAT32, FLOAT64, as_array, check, contiguous, ffi, float_dtype, kernel, output
+from ._core import (FLOAT32, FLOAT64, as_array, check, contiguous, ffi, flag, float_dtype, kernel,
+                    output)
 
 __all__ = ["matmul"]
 
@@ -33,7 +34,6 @@ def _batch_offsets(batch_shape, operand_batch, matrix_size):
 
 
 _C_ARRAYS = {FLOAT32: "float[]", FLOAT64: "double[]"}
-_BOOLS = (bool, np.bool_)
 
 
 def _matmul_2d(a, b, m, n, k, transpose_a, transpose_b, out):
@@ -73,10 +73,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False, out=None):
     transpose_a and transpose_b must be bools (or numpy.bool_): TypeError otherwise, so that
     'False' or NaN does not silently transpose.
     """
-    if not (isinstance(transpose_a, _BOOLS) and isinstance(transpose_b, _BOOLS)):
-        name, flag = (("transpose_a", transpose_a) if not isinstance(transpose_a, _BOOLS)
-                      else ("transpose_b", transpose_b))
-        raise TypeError(f"matmul: {name} must be a bool, not {type(flag).__name__} ({flag!r})")
+    transpose_a, transpose_b = flag("transpose_a", transpose_a), flag("transpose_b", transpose_b)
     if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
             and a.dtype in _C_ARRAYS and a.dtype == b.dtype
             and a.flags.c_contiguous and b.flags.c_contiguous

@@ -34,7 +34,7 @@ import numpy as np
 import fpkernels as fk  # the package is still importing: its attributes are read at call time
 
 from . import activations, initializers, losses, optimizers
-from ._core import as_array, real_number
+from ._core import as_array, flag, integer, real_number
 
 __all__ = ["Dense", "Sequential", "History", "StopTraining"]
 
@@ -117,16 +117,6 @@ def _label(obj, registry):
     changed = {k: v for k, v in spec["hyperparameters"].items() if defaults.get(k) != v}
     args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
     return f"{spec['name']}({args})" if args else spec["name"]
-
-
-def _check_int(value, name, minimum):
-    """value as an int >= minimum: TypeError naming `name` if it is not an int (bools are
-    not), ValueError if it is smaller."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, not {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, not {value!r}")
-    return int(value)
 
 
 def _names(value, name):
@@ -515,7 +505,7 @@ class Sequential:
 
     def __getstate__(self):          # a lock cannot be pickled or copied: a copy gets its own
         state = self.__dict__.copy()
-        del state["_lock"]
+        state.pop("_lock", None)
         return state
 
     def __setstate__(self, state):
@@ -588,7 +578,7 @@ class Sequential:
         """The network's outputs for x, as a new array (in chunks of batch_size rows if given:
         an int >= 1)."""
         if batch_size is not None:
-            batch_size = _check_int(batch_size, "batch_size", 1)
+            batch_size = integer("batch_size", batch_size, 1)
         x = self._input(x)
         if batch_size is None or batch_size >= len(x):
             out = self._forward(x).copy()
@@ -698,10 +688,11 @@ class Sequential:
             2 a log line every epoch.
         """
         X, y, X_val, y_val = self._fit_data(X, y, validation_split, validation_data)
-        epochs = _check_int(epochs, "epochs", 0)
-        batch_size = _check_int(batch_size, "batch_size", 1)
-        seed = None if seed is None else _check_int(seed, "seed", 0)
-        log_every = _check_int(log_every, "log_every", 0)
+        epochs = integer("epochs", epochs, 0)
+        shuffle = flag("shuffle", shuffle)
+        batch_size = integer("batch_size", batch_size, 1)
+        seed = None if seed is None else integer("seed", seed, 0)
+        log_every = integer("log_every", log_every, 0)
         if stop_below is not None:
             stop_below = real_number("stop_below", stop_below)
         metrics = _check_metrics(metrics)

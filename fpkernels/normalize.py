@@ -13,9 +13,10 @@ Constant data never gives NaN:
     MinMaxScaler does.
 NaN in a slice makes that slice's statistics and results NaN.
 
-Finite data whose statistics overflow the dtype (a std or max - min beyond the largest float:
-values near the float range limit) raise OverflowError, as does an inverse whose result does
-not fit, rather than returning inf, NaN or 0. `out=` may be any of the inputs, or overlap them.
+Finite data whose statistics overflow the dtype raise OverflowError rather than give inf, NaN
+or 0: a max - min or a distance from the mean beyond the largest float, or, for zscore in
+float64, a spread beyond about 1e154 (the sum of squares overflows, as in NumPy). So does an
+inverse whose result does not fit. `out=` may be any of the inputs, or overlap them.
 """
 import math
 import operator
@@ -23,7 +24,7 @@ from numbers import Real
 
 import numpy as np
 
-from ._core import (apart, as_array, check, contiguous, ffi, float_dtype, kernel, output)
+from ._core import apart, as_array, check, contiguous, ffi, flag, float_dtype, kernel, output
 
 __all__ = ["zscore", "zscore_inverse", "minmax", "minmax_inverse"]
 
@@ -55,19 +56,14 @@ def _ptr(array):
     return ffi.from_buffer(_ARRAY[array.dtype], array)
 
 
-def _check_flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, not {type(value).__name__} ({value!r})")
-
-
 def _check_fits(what, x, axis, *stats):
     """OverflowError if a slice of finite data got a non-finite statistic (rare: looked at
     only when some statistic is not finite)."""
     finite_stats = np.logical_and.reduce([np.isfinite(s) for s in stats])
     if not finite_stats.all() and (np.isfinite(x).all(axis=axis, keepdims=True)
                                    & ~finite_stats).any():
-        raise OverflowError(f"{what}: the statistics of x overflow {x.dtype} (its spread is "
-                            "near the float range limit); scale x down"
+        raise OverflowError(f"{what}: the statistics of x overflow {x.dtype} (its values are "
+                            "too far apart); scale x down"
                             + (" or convert it to float64" if x.dtype == np.float32 else ""))
 
 
@@ -114,7 +110,7 @@ def zscore(x, axis=None, *, return_stats=False, out=None):
     (array([[-0.70710678,  0.        ],
            [ 0.70710678,  0.        ]]), array([[ 2., 10.]]), array([[1.41421356, 0.        ]]))
     """
-    _check_flag(return_stats, "return_stats")
+    flag("return_stats", return_stats)
     x, dtype, outer, n, inner, stats_shape = _prepare(x, axis, "zscore")
     out = output(out, x.shape, dtype)
     x = apart(x, out)
@@ -123,8 +119,11 @@ def zscore(x, axis=None, *, return_stats=False, out=None):
     if x.size:
         check(kernel("mean_std", dtype)(outer, n, inner, _ptr(x), _ptr(mean), _ptr(std)),
               "zscore")
-        with np.errstate(over="ignore"):    # |x - mean| <= std sqrt(n - 1) must fit too
-            _check_fits("zscore", x, axis, mean, std * dtype.type(math.sqrt(max(n - 1, 1))))
+        with np.errstate(over="ignore"):    # |x - mean| must fit too: <= std sqrt(n - 1),
+            distance = std * dtype.type(math.sqrt(max(n - 1, 1)))
+            if not np.isfinite(distance).all():         # a loose bound: measure it (rare)
+                distance = np.abs(x - mean.astype(np.float64)).max(axis=axis, keepdims=True)
+            _check_fits("zscore", x, axis, mean, std, distance.astype(dtype))
         check(kernel("zscore_apply", dtype)(outer, n, inner, _ptr(x), _ptr(mean), _ptr(std),
                                             _ptr(out)), "zscore")
     return (out, mean, std) if return_stats else out
@@ -186,7 +185,7 @@ def minmax(x, axis=None, feature_range=(0, 1), *, return_stats=False, out=None):
     >>> fk.minmax([0.0, 255.0], feature_range=(-1, 1))
     array([-1.,  1.])
     """
-    _check_flag(return_stats, "return_stats")
+    flag("return_stats", return_stats)
     x, dtype, outer, n, inner, stats_shape = _prepare(x, axis, "minmax")
     low, high = _feature_range(feature_range, dtype)
     out = output(out, x.shape, dtype)

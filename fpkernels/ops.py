@@ -140,11 +140,13 @@ def _shape_argument(shape, name="shape"):
 def _binary_general(name, code, a, b, out):
     """a op b for any inputs: promotion, broadcasting, strides, validation of out."""
     a_weak, b_weak = type(a) in _PYTHON_NUMBERS, type(b) in _PYTHON_NUMBERS
-    a = as_array(a, "a")
-    b = as_array(b, "b")
     if a_weak != b_weak:   # a Python number takes the array's dtype (NumPy 2's weak scalars)
-        dtype = float_dtype(b if a_weak else a)
+        array = as_array(b, "b") if a_weak else as_array(a, "a")
+        dtype = float_dtype(array)
+        number = np.asarray(a if a_weak else b, dtype)       # (2**70 too, as in NumPy)
+        a, b = (number, array) if a_weak else (array, number)
     else:
+        a, b = as_array(a, "a"), as_array(b, "b")
         dtype = float_dtype(a, b)
     shape = _broadcast_shape(a.shape, b.shape)
     fresh = out is None

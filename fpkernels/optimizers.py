@@ -25,8 +25,9 @@ import numpy as _np
 
 from . import interfaces as _interfaces
 from . import schedules  # noqa: F401  (also makes fpkernels.schedules available)
-from ._core import (FLOAT32 as _F32, FLOAT64 as _F64, check as _check, check_disjoint,
-                    ffi as _ffi, lib as _lib, real_number)
+from ._core import (FLOAT32 as _F32, FLOAT64 as _F64, check as _check,
+                    check_disjoint as _check_disjoint, ffi as _ffi, flag as _bool, lib as _lib,
+                    real_number as _real_number)
 from .formulaic import training as _reference
 
 _POINTERS = {_F32: "float *[]", _F64: "double *[]"}
@@ -37,13 +38,7 @@ _SUFFIX = {_F32: "f32", _F64: "f64"}
 def _number(name, value, low_open=False, below=None):
     """A hyper-parameter as a float >= 0 (> 0 when low_open; < below): ValueError/TypeError
     otherwise."""
-    return real_number(name, value, 0.0, low_open, below)
-
-
-def _flag(name, value):
-    if not isinstance(value, (bool, _np.bool_)):
-        raise TypeError(f"{name} must be True or False, not {value!r}")
-    return bool(value)
+    return _real_number(name, value, 0.0, low_open, below)
 
 
 def _learning_rate(value):
@@ -178,7 +173,7 @@ class FusedOptimizer(_interfaces.Optimizer):
                                  f"shape {shape}")
             ready.append((p, g))
             signature.append((shape, dtype))
-        check_disjoint(params)
+        _check_disjoint(params)
         return ready, signature
 
     def _check_state(self, signature):
@@ -404,7 +399,7 @@ class SGD(FusedOptimizer):
 
     def _validate(self, v):
         out = {"lr": _learning_rate(v["lr"]), "momentum": _number("momentum", v["momentum"]),
-               "nesterov": _flag("nesterov", v["nesterov"]),
+               "nesterov": _bool("nesterov", v["nesterov"]),
                "weight_decay": _number("weight_decay", v["weight_decay"])}
         if out["nesterov"] and out["momentum"] == 0:
             raise ValueError("nesterov=True needs momentum > 0")
@@ -460,7 +455,7 @@ class _AdamBase(FusedOptimizer):
                 "beta2": _number("beta2", v["beta2"], below=1.0),
                 "eps": _number("eps", v["eps"], low_open=True),
                 "weight_decay": _number("weight_decay", v["weight_decay"]),
-                "amsgrad": _flag("amsgrad", v["amsgrad"])}
+                "amsgrad": _bool("amsgrad", v["amsgrad"])}
 
     def _buffers_for(self, values):
         return ("m", "v", "vmax") if values["amsgrad"] else ("m", "v")

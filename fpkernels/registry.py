@@ -586,7 +586,7 @@ class Registry:
             accepted = ", ".join(f"{n}=..." for n in entry.defaults()) or "none"
             raise TypeError(f"{self.kind}.get({name!r}, {', '.join(map(repr, positional))}): "
                             f"hyper-parameters are keyword arguments ({name} accepts: "
-                            f"{accepted})")
+                            f"{accepted}), and so is provider=")
         return entry.create(hyperparams)
 
     def _all_names(self):

@@ -1,12 +1,10 @@
 """Threads, build facts and the installed header: the library as a whole."""
 import contextlib
 import os
-from numbers import Integral
 from pathlib import Path
 
-import numpy as np
 
-from ._core import check, ffi, lib
+from ._core import check, ffi, integer, lib
 
 
 _MAX_THREADS = 2**31 - 1                    # the C API takes an int
@@ -15,11 +13,7 @@ _MAX_THREADS = 2**31 - 1                    # the C API takes an int
 def set_num_threads(n):
     """Let kernels use `n` OpenMP threads (process-wide; 1 <= n <= 2**31 - 1; Python or NumPy
     ints)."""
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, Integral):
-        raise TypeError(f"the thread count must be an int, not {type(n).__name__}")
-    n = int(n)
-    if not 1 <= n <= _MAX_THREADS:
-        raise ValueError(f"the thread count must be between 1 and {_MAX_THREADS}, not {n}")
+    n = integer("the thread count", n, 1, _MAX_THREADS)
     if n > 1 and _in_forked_child:
         raise RuntimeError("this process is a fork() child, and GNU libgomp cannot run parallel "
                            "regions after fork() once the parent has: kernels stay on one thread here. "

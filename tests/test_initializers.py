@@ -305,8 +305,30 @@ def test_range_that_does_not_fit_the_dtype_is_refused_by_name(make, dtype, words
     with pytest.raises(ValueError, match=words):
         make()((2, 3), rng=rng, dtype=dtype)
     assert rng.bit_generator.state == before                   # nothing drawn
+
+
+def test_a_range_up_to_the_float64_limit_fits_float64():
     huge = init("uniform", low=-1e308, high=1e308)((1000,), rng=0, dtype=np.float64)
     assert np.isfinite(huge).all()
+
+
+def test_settings_changed_after_construction():
+    """gain, low and high set later are checked as the constructor checks them and used by
+    the next call; low > high set one at a time is caught at the call."""
+    xavier = init("xavier")
+    xavier.gain = 2.0
+    assert np.array_equal(xavier((3, 4), rng=0), init("xavier", gain=2.0)((3, 4), rng=0))
+    with pytest.raises(ValueError, match="gain must be a finite number >= 0"):
+        xavier.gain = -1
+    assert xavier.gain == 2.0
+    uniform = init("uniform")
+    uniform.low = 0.25
+    assert (uniform((100,), rng=0) >= 0.25).all()
+    with pytest.raises(TypeError, match="high must be a real number"):
+        uniform.high = "1"
+    uniform.low = 1.0
+    with pytest.raises(ValueError, match=r"low \(1.0\) must be <= high \(0.5\)"):
+        uniform((2,), rng=0)
 
 
 def test_zeros_checks_rng_like_the_others():

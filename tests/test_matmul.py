@@ -268,9 +268,9 @@ def test_transpose_flags_must_be_bools(bad):
     on the fast 2-D path and the general one alike."""
     a = np.ones((2, 3))
     for args in ((a, a.T), (a.tolist(), a.T), (np.ones((2, 2, 3)), a.T)):
-        with pytest.raises(TypeError, match="transpose_a must be a bool"):
+        with pytest.raises(TypeError, match="transpose_a must be True or False"):
             fk.matmul(*args, transpose_a=bad)
-        with pytest.raises(TypeError, match="transpose_b must be a bool"):
+        with pytest.raises(TypeError, match="transpose_b must be True or False"):
             fk.matmul(*args, transpose_b=bad)
     np.testing.assert_array_equal(fk.matmul(a, a, transpose_b=np.True_), a @ a.T)
     np.testing.assert_array_equal(fk.matmul(a, a.T, transpose_a=np.False_), a @ a.T)

@@ -476,6 +476,7 @@ def _state(net):
     ({"epochs": "3"}, TypeError, "epochs"),
     ({"epochs": True}, TypeError, "epochs"),
     ({"epochs": -3}, ValueError, "epochs"),
+    ({"shuffle": "no"}, TypeError, "shuffle must be True or False"),
     ({"batch_size": 2.5}, TypeError, "batch_size"),
     ({"batch_size": -1}, ValueError, "batch_size"),
     ({"seed": 1.5}, TypeError, "seed"),

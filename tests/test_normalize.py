@@ -273,7 +273,7 @@ def test_statistics_beyond_the_dtype_raise(axis):
     """A std or max - min beyond the largest float is an OverflowError saying what to do, not
     the NaN or 0 it would give (NumPy's std overflows there too)."""
     for x in (np.array([[1e308, 1.0], [-1e308, 2.0]]), np.array([[1e200, 1.0], [-1e200, 2.0]])):
-        with pytest.raises(OverflowError, match="overflow float64.*scale x down"):
+        with pytest.raises(OverflowError, match="overflow float64 .*too far apart.*scale x down"):
             fk.zscore(x, axis=axis)
     with pytest.raises(OverflowError, match="overflow float64"):
         fk.minmax(np.array([[1e308, 1.0], [-1e308, 2.0]]), axis=axis)
@@ -286,6 +286,10 @@ def test_statistics_beyond_the_dtype_raise(axis):
     with pytest.raises(OverflowError, match="overflow float32"):
         fk.minmax(np.array([3e38, -3e38], np.float32))
     assert (fk.zscore(np.full(3, 1.7e308)) == 0).all()   # constant: its sum overflows, not it
+    # wide float32 data whose distances from the mean fit: no false alarm at any length
+    for n in (2, 10_000, 1_000_000):
+        x = np.tile(np.float32([1e37, -1e37]), n // 2)
+        np.testing.assert_allclose(fk.zscore(x), numpy_zscore(x.astype(np.float64))[0], rtol=1e-6)
     np.testing.assert_array_equal(fk.zscore(np.array([np.inf, np.inf])), [np.nan, np.nan])
 
 

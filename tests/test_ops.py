@@ -131,6 +131,7 @@ def test_binary_python_scalar_keeps_float32_out():
     assert fk.div(x, 2.0).dtype == np.float32 and fk.add(1.0, 2).dtype == np.float64
     with pytest.raises(TypeError, match="float64"):
         fk.add(x, np.float64(1.0), out=out)             # a NumPy float64 does upcast
+    assert fk.add(x, 2 ** 70).tolist() == (x + 2 ** 70).tolist()   # an int beyond int64, too
 
 
 @pytest.mark.parametrize("bad", [np.ones(2, complex), np.array(["a", "b"]), np.array([1, None], object)])

@@ -63,7 +63,7 @@ def test_unknown_hyperparameter_names_the_accepted_ones(reg):
 def test_hyperparameters_are_keyword_arguments(reg):
     """A positional hyper-parameter is not taken for a provider: the error says what to do."""
     with pytest.raises(TypeError, match=r"get\('cube', 2.0\): hyper-parameters are keyword "
-                                        r"arguments \(cube accepts: scale=...\)"):
+                                        r"arguments \(cube accepts: scale=...\), and so is provider="):
         reg.get("cube", 2.0)
 
 

@@ -173,6 +173,8 @@ def zscore(values):
     for x in values:
         squared_deviations += (x - mean) ** 2
     std = math.sqrt(squared_deviations / (n - 1)) if n > 1 else 0.0
+    if min(values) == max(values):   # constant: std is 0, though the rounded mean may be off
+        std = 0.0
     result = []
     for x in values:
         result.append(0.0 if std == 0 else (x - mean) / std)
