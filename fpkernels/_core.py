@@ -64,7 +64,7 @@ def check_disjoint(params):
     """ValueError if two parameters share memory: an in-place update would change the shared
     elements twice. Only views and repeats can share, so arrays owning their memory pass at
     once; otherwise each pair is checked (parameter lists are short)."""
-    if len(set(map(id, params))) == len(params) and all(p.flags.owndata for p in params):
+    if len(set(map(id, params))) == len(params) and all(p.base is None for p in params):
         return
     for j, b in enumerate(params):
         for i, a in enumerate(params[:j]):

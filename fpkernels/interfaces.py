@@ -169,9 +169,8 @@ class Loss(Building):
     """value(pred, target) -> float (or a per-element array) and its gradient w.r.t. pred.
 
     reduction: 'mean' (default, over all elements; NaN for an empty input, as in PyTorch),
-    'sum' or 'none' (per element). A loss
-    written element by element can use reduce() and reduce_gradient() for the three
-    reductions. Calling the object is value().
+    'sum' or 'none' (per element). A loss written element by element can use reduce() and
+    reduce_gradient() for the three reductions. Calling the object is value().
     """
 
     reduction = Setting(_check_reduction)

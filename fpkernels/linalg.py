@@ -73,7 +73,9 @@ def matmul(a, b, transpose_a=False, transpose_b=False, out=None):
     transpose_a and transpose_b must be bools (or numpy.bool_): TypeError otherwise, so that
     'False' or NaN does not silently transpose.
     """
-    transpose_a, transpose_b = flag("transpose_a", transpose_a), flag("transpose_b", transpose_b)
+    if type(transpose_a) is not bool or type(transpose_b) is not bool:   # plain bools pass
+        transpose_a = flag("transpose_a", transpose_a)
+        transpose_b = flag("transpose_b", transpose_b)
     if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
             and a.dtype in _C_ARRAYS and a.dtype == b.dtype
             and a.flags.c_contiguous and b.flags.c_contiguous

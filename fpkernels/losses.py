@@ -204,7 +204,8 @@ class BCE(_ElementWiseLoss):
     label_rule = (lambda y: ~((y >= 0) & (y <= 1)), "in [0, 1]")
 
 
-_ROW_REDUCTION_DOC = "'mean' over rows (default; NaN for no rows), 'sum', or 'none' (one loss per row)"
+_ROW_REDUCTION_DOC = ("'mean' over rows (default; NaN for no rows), 'sum', or 'none' (one loss "
+                      "per row)")
 
 
 class _RowLoss(_LossBase):

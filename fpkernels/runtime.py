@@ -3,9 +3,7 @@ import contextlib
 import os
 from pathlib import Path
 
-
 from ._core import check, ffi, integer, lib
-
 
 _MAX_THREADS = 2**31 - 1                    # the C API takes an int
 
