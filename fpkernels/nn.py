@@ -157,9 +157,10 @@ class Dense:
     `weight_init` and `bias_init` are initializer names or callables called as
     init(shape, rng=..., dtype=...); `rng` is a seed or numpy Generator (None: fresh entropy).
 
-    forward caches a copy of its input and its pre-activation for backward, so use a layer
-    from one thread at a time, at one place in one network (Sequential refuses a layer
-    listed twice, and serialises its own calls).
+    forward caches a copy of its input and its pre-activation for backward, so a layer
+    appears once in a network (Sequential refuses a layer listed twice). It may be shared by
+    several networks (tied weights): their calls take turns on it, and backward refuses to
+    use a forward that ran in another network than its own, or outside any.
 
     >>> import fpkernels as fk
     >>> layer = fk.nn.Dense(3, 2, activation="relu", rng=0)
@@ -193,6 +194,17 @@ class Dense:
         self.bias_grad = np.zeros_like(self.bias)
         self._buffers = {}                    # (what, batch rows) -> preallocated array
         self._input = self._z = None          # what backward needs, cached by forward
+        self._caller = None                   # whose forward that was (a network's token)
+        self._lock = threading.RLock()        # networks sharing the layer take turns
+
+    def __getstate__(self):          # a lock cannot be pickled or copied: a copy gets its own
+        state = self.__dict__.copy()
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     def _initial(self, label, init, shape, generator):
         init = _resolve(init, initializers, label)
@@ -229,13 +241,14 @@ class Dense:
             raise ValueError(f"{self.name} expects input of shape (batch, {self.in_features}), "
                              f"got shape {x.shape}")
 
-    def _forward(self, x):
-        """Forward pass into the layer's buffers (x: C-contiguous, the layer's dtype)."""
+    def _forward(self, x, caller=None):
+        """Forward pass into the layer's buffers (x: C-contiguous, the layer's dtype), for
+        `caller` (a network's token; None: the layer's own forward)."""
         rows = x.shape[0]
         z = self._buffer("z", rows, self.out_features)
         fk.matmul(x, self.weight, transpose_b=True, out=z)          # z = a W^T
         fk.add(z, self.bias, out=z)                                 #     + b
-        self._input, self._z = x, z
+        self._input, self._z, self._caller = x, z, caller
         if self.activation is None:
             return z
         if self._forward_out:                                       # a' = f(z)
@@ -252,11 +265,16 @@ class Dense:
                              f"returned shape {result.shape}, the layer needs {self._z.shape}")
         return np.ascontiguousarray(result, self.dtype)
 
-    def _backward(self, grad_out, input_grad=True):
+    def _backward(self, grad_out, input_grad=True, caller=None):
         """Fill weight_grad and bias_grad from dLoss/da'; return dLoss/da (or None)."""
         if self._z is None:
             raise RuntimeError(f"{self.name}: backward needs the forward of its batch just "
                                "before it (none yet, or predict/evaluate/fit ran since)")
+        if self._caller is not caller:
+            raise RuntimeError(f"{self.name}: its last forward ran "
+                               + ("outside this network" if caller else "inside a network")
+                               + " (the layer is shared): run this forward again before "
+                               "backward")
         if grad_out.shape != self._z.shape:
             raise ValueError(f"{self.name}: the gradient has shape {grad_out.shape}, "
                              f"the layer's output has shape {self._z.shape}")
@@ -448,13 +466,21 @@ def _threshold(target):
 # ---------------------------------------------------------------------------------------------
 
 def _serialised(method):
-    """`method` run holding the network's lock: layers cache per-call state (inputs, buffers),
-    so calls on one network from several threads take turns (each kernel still uses all
-    cores through OpenMP)."""
+    """`method` run holding the network's lock and its layers' (in one global order, so two
+    networks sharing layers cannot deadlock): layers cache per-call state (inputs, buffers),
+    so calls from several threads take turns (each kernel still uses all cores through
+    OpenMP)."""
     @functools.wraps(method)
     def locked(self, *args, **kwargs):
         with self._lock:
-            return method(self, *args, **kwargs)
+            layer_locks = sorted({id(layer): layer._lock for layer in self.layers}.items())
+            for _, lock in layer_locks:
+                lock.acquire()
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                for _, lock in reversed(layer_locks):
+                    lock.release()
     return locked
 
 
@@ -464,9 +490,11 @@ class Sequential:
     Each layer appears once: a layer listed twice raises ValueError (layers cache per-call
     state, so unlike PyTorch's shared modules a repeated layer would get wrong gradients).
     forward, backward, predict, evaluate, fit and save may be called from several threads
-    on one network: they take turns (a per-network lock). A forward and the backward that
-    follows are two calls, so a hand-written training loop needs a network of its own per
-    thread (another thread's forward in between would replace what backward uses).
+    on one network: they take turns (a per-network lock, and one per layer for layers shared
+    with other networks; backward refuses a forward that ran in another network). A forward
+    and the backward that follows are two calls, so a hand-written training loop needs a
+    network of its own per thread (another thread's forward in between would replace what
+    backward uses).
 
     >>> import fpkernels as fk
     >>> net = fk.nn.Sequential([fk.nn.Dense(4, 3, "swish", rng=0), fk.nn.Dense(3, 1, rng=1)])
@@ -502,15 +530,9 @@ class Sequential:
         self.epochs_trained = 0
         self.stop_training = False
         self._lock = threading.RLock()
+        self._token = object()                # marks the layers' caches as this network's
 
-    def __getstate__(self):          # a lock cannot be pickled or copied: a copy gets its own
-        state = self.__dict__.copy()
-        state.pop("_lock", None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.RLock()
+    __getstate__, __setstate__ = Dense.__getstate__, Dense.__setstate__
 
     @property
     def in_features(self):
@@ -547,7 +569,7 @@ class Sequential:
 
     def _forward(self, x):
         for layer in self.layers:
-            x = layer._forward(x)
+            x = layer._forward(x, self._token)
         return x
 
     def _backward(self, grad, input_grad=True):
@@ -556,7 +578,7 @@ class Sequential:
             raise ValueError(f"the loss gradient has shape {grad.shape}, the network's output "
                              f"has shape {expected}")
         for index in range(len(self.layers) - 1, -1, -1):
-            grad = self.layers[index]._backward(grad, input_grad=input_grad or index > 0)
+            grad = self.layers[index]._backward(grad, input_grad or index > 0, self._token)
         return grad
 
     @_serialised

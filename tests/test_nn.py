@@ -622,6 +622,55 @@ def test_networks_copy_and_pickle_with_their_own_lock():
         np.testing.assert_array_equal(other.predict(X), net.predict(X))
 
 
+def test_a_layer_shared_by_two_networks_refuses_the_other_networks_forward():
+    shared = Dense(2, 3, "tanh", rng=0)
+    first = Sequential([shared, Dense(3, 1, rng=1)])
+    second = Sequential([shared, Dense(3, 2, rng=2)])
+    x, g = np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+    first.forward(x)
+    second.forward(2 * x)
+    with pytest.raises(RuntimeError, match="ran outside this network .the layer is shared"):
+        first.backward(g)
+    with pytest.raises(RuntimeError, match="ran inside a network"):
+        shared.backward(np.ones((4, 3), np.float32))
+    first.forward(x)                                  # its own forward again: then it works
+    first.backward(g)
+    alone = Sequential([Dense(2, 3, "tanh", rng=0), Dense(3, 1, rng=1)])
+    alone.forward(x)
+    alone.backward(g)
+    for got, want in zip(first.gradients(), alone.gradients()):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_networks_sharing_a_layer_take_turns_across_threads():
+    shared = Dense(3, 16, "swish", rng=0)
+    nets = [Sequential([shared, Dense(16, 2, rng=k)]) for k in range(2)]
+    inputs = [np.random.default_rng(k).standard_normal((64, 3)) for k in range(4)]
+    serial = [[net.predict(x) for x in inputs] for net in nets]
+    failures = []
+
+    def work(k):
+        net = nets[k % 2]
+        for r in range(20):
+            i = (k + r) % len(inputs)
+            if not np.array_equal(net.predict(inputs[i]), serial[k % 2][i]):
+                failures.append((k, i))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def test_layers_copy_and_pickle_with_their_own_lock():
+    layer = Dense(2, 3, rng=0)
+    for other in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        assert other._lock is not layer._lock
+        np.testing.assert_array_equal(other.forward([[1.0, 2.0]]), layer.forward([[1.0, 2.0]]))
+
+
 # ---- description, saving, loading -----------------------------------------------------------
 
 def test_summary_lists_layers_shapes_parameters_and_activations():
