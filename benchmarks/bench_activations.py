@@ -196,7 +196,7 @@ def cases(quick=False):
                        "numpy": numpy_from_output, "torch": torch_smb, "bytes": 12 * m,
                        "flops": None})
 
-        # losses: value and gradient
+        # losses: value, gradient, and both in one pass (what a training step needs)
         p = rng.uniform(0.01, 0.99, n).astype(np.float32)
         y = (rng.uniform(0, 1, n) > 0.5).astype(np.float32)
         grad = np.empty_like(p)
@@ -232,16 +232,24 @@ def cases(quick=False):
             result.append({"name": f"{name} gradient f32 n={n}", "threads": threads,
                            "fpk": _with_threads(threads, lambda lo=loss: lo.gradient(p, y, out=grad)),
                            "numpy": None, "torch": torch_gradient, "bytes": 12 * n, "flops": None})
+            torch_both = torch_gradient and (lambda v=torch_value, g=torch_gradient: (v(), g()))
+            result.append({"name": f"{name} value_and_gradient f32 n={n}", "threads": threads,
+                           "fpk": _with_threads(threads, lambda lo=loss: lo.value_and_gradient(
+                               p, y, out=grad)),
+                           "numpy": None, "torch": torch_both, "bytes": 12 * n, "flops": None})
         # softmax cross-entropy on a (16384, 1000)-ish batch of logits
         rows = 1024 if quick else 16384
         logits = rng.standard_normal((rows, 1000), dtype=np.float32)
         labels = rng.integers(0, 1000, rows)
         lgrad = np.empty_like(logits)
         sce = fk.losses.get("softmax_cross_entropy")
-        torch_sce = None
+        torch_sce = torch_sce_both = None
         if torch is not None:
             tl, tlab = torch.from_numpy(logits), torch.from_numpy(labels)
             torch_sce = _with_threads(threads, lambda: F.cross_entropy(tl, tlab), torch)
+            trainable = tl.clone().requires_grad_()       # value and gradient, as autograd does
+            torch_sce_both = _with_threads(threads, lambda: torch.autograd.grad(
+                F.cross_entropy(trainable, tlab), trainable), torch)
         result.append({"name": f"softmax_cross_entropy value f32 ({rows}, 1000)",
                        "threads": threads,
                        "fpk": _with_threads(threads, lambda: sce.value(logits, labels)),
@@ -250,6 +258,12 @@ def cases(quick=False):
                        "threads": threads,
                        "fpk": _with_threads(threads, lambda: sce.gradient(logits, labels, out=lgrad)),
                        "numpy": None, "torch": None, "bytes": 8 * logits.size, "flops": None})
+        result.append({"name": f"softmax_cross_entropy value_and_gradient f32 ({rows}, 1000)",
+                       "threads": threads,
+                       "fpk": _with_threads(threads, lambda: sce.value_and_gradient(
+                           logits, labels, out=lgrad)),
+                       "numpy": None, "torch": torch_sce_both, "bytes": 8 * logits.size,
+                       "flops": None})
     return result
 
 

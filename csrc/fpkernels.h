@@ -320,6 +320,8 @@ int fpk_erf_f64(const double *x, double *out, size_t n);
          unused, may be NULL); the total is summed in double, bitwise the same for any thread count.
      fpk_NAME_gradient_T(pred, target, grad, n, reduction)
          grad = d value / d pred for that reduction (MEAN divides by n).
+     fpk_NAME_value_and_gradient_T(pred, target, grad, n, reduction, per_element, total)
+         both in one pass over memory, with the bits of the two kernels above; grad may be pred.
    NAME: mae, mse, hinge (target must be -1 or +1), huber (delta), bce (target in [0, 1]; pred
    clamped to [1e-7, 1 - 1e-7]). A bad target returns FPK_ERR_VALUE. The f32 kernels compute in
    double, except bce's value on vector lanes (AVX2, AVX-512): float logarithms, each loss
@@ -327,38 +329,56 @@ int fpk_erf_f64(const double *x, double *out, size_t n);
 int fpk_mae_value_f32(const float *pred, const float *target, size_t n, int reduction, float *per_element, double *total);
 int fpk_mae_value_f64(const double *pred, const double *target, size_t n, int reduction, double *per_element, double *total);
 int fpk_mae_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction);
+int fpk_mae_value_and_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction, float *per_element, double *total);
 int fpk_mae_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction);
+int fpk_mae_value_and_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction, double *per_element, double *total);
 int fpk_mse_value_f32(const float *pred, const float *target, size_t n, int reduction, float *per_element, double *total);
 int fpk_mse_value_f64(const double *pred, const double *target, size_t n, int reduction, double *per_element, double *total);
 int fpk_mse_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction);
+int fpk_mse_value_and_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction, float *per_element, double *total);
 int fpk_mse_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction);
+int fpk_mse_value_and_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction, double *per_element, double *total);
 int fpk_hinge_value_f32(const float *pred, const float *target, size_t n, int reduction, float *per_element, double *total);
 int fpk_hinge_value_f64(const double *pred, const double *target, size_t n, int reduction, double *per_element, double *total);
 int fpk_hinge_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction);
+int fpk_hinge_value_and_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction, float *per_element, double *total);
 int fpk_hinge_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction);
+int fpk_hinge_value_and_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction, double *per_element, double *total);
 int fpk_huber_value_f32(const float *pred, const float *target, size_t n, int reduction, float *per_element, double *total, double delta);
 int fpk_huber_value_f64(const double *pred, const double *target, size_t n, int reduction, double *per_element, double *total, double delta);
 int fpk_huber_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction, double delta);
+int fpk_huber_value_and_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction, float *per_element, double *total, double delta);
 int fpk_huber_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction, double delta);
+int fpk_huber_value_and_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction, double *per_element, double *total, double delta);
 int fpk_bce_value_f32(const float *pred, const float *target, size_t n, int reduction, float *per_element, double *total);
 int fpk_bce_value_f64(const double *pred, const double *target, size_t n, int reduction, double *per_element, double *total);
 int fpk_bce_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction);
+int fpk_bce_value_and_gradient_f32(const float *pred, const float *target, float *grad, size_t n, int reduction, float *per_element, double *total);
 int fpk_bce_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction);
+int fpk_bce_value_and_gradient_f64(const double *pred, const double *target, double *grad, size_t n, int reduction, double *per_element, double *total);
 
 /* Row losses over `rows` rows of `cols` classes; the target is EITHER labels (one class index
    per row, 0 <= label < cols) OR target_rows (rows x cols weights in [0, 1], e.g. one-hot);
    pass NULL for the other. NONE writes per_row[rows]; MEAN divides by rows.
      cce: pred holds probabilities, clamped to [1e-7, 1 - 1e-7]; loss -sum_j y_j log p_j.
      softmax_cross_entropy: pred holds logits; loss = cce(softmax(logits)), computed with
-     log-sum-exp; gradient (softmax - y) / rows for MEAN. */
+     log-sum-exp; gradient (softmax - y) / rows for MEAN.
+   fpk_NAME_value_and_gradient_T(pred, labels, target_rows, grad, rows, cols, reduction,
+   per_row, total) gives both in one pass (grad may be pred), with the bits of the two kernels,
+   except the float softmax_cross_entropy loss of rows with labels on vector lanes: taken from
+   the gradient's exponentials, it may differ from fpk_*_value_f32's in the last bits. */
 int fpk_cce_value_f32(const float *pred, const int64_t *labels, const float *target_rows, size_t rows, size_t cols, int reduction, float *per_row, double *total);
 int fpk_cce_value_f64(const double *pred, const int64_t *labels, const double *target_rows, size_t rows, size_t cols, int reduction, double *per_row, double *total);
 int fpk_cce_gradient_f32(const float *pred, const int64_t *labels, const float *target_rows, float *grad, size_t rows, size_t cols, int reduction);
+int fpk_cce_value_and_gradient_f32(const float *pred, const int64_t *labels, const float *target_rows, float *grad, size_t rows, size_t cols, int reduction, float *per_row, double *total);
 int fpk_cce_gradient_f64(const double *pred, const int64_t *labels, const double *target_rows, double *grad, size_t rows, size_t cols, int reduction);
+int fpk_cce_value_and_gradient_f64(const double *pred, const int64_t *labels, const double *target_rows, double *grad, size_t rows, size_t cols, int reduction, double *per_row, double *total);
 int fpk_softmax_cross_entropy_value_f32(const float *pred, const int64_t *labels, const float *target_rows, size_t rows, size_t cols, int reduction, float *per_row, double *total);
 int fpk_softmax_cross_entropy_value_f64(const double *pred, const int64_t *labels, const double *target_rows, size_t rows, size_t cols, int reduction, double *per_row, double *total);
 int fpk_softmax_cross_entropy_gradient_f32(const float *pred, const int64_t *labels, const float *target_rows, float *grad, size_t rows, size_t cols, int reduction);
+int fpk_softmax_cross_entropy_value_and_gradient_f32(const float *pred, const int64_t *labels, const float *target_rows, float *grad, size_t rows, size_t cols, int reduction, float *per_row, double *total);
 int fpk_softmax_cross_entropy_gradient_f64(const double *pred, const int64_t *labels, const double *target_rows, double *grad, size_t rows, size_t cols, int reduction);
+int fpk_softmax_cross_entropy_value_and_gradient_f64(const double *pred, const int64_t *labels, const double *target_rows, double *grad, size_t rows, size_t cols, int reduction, double *per_row, double *total);
 
 /* ---- end losses ---- */
 

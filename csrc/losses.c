@@ -1,8 +1,10 @@
 /* losses.c - loss values and their gradients with respect to the prediction.
  *
- * Every loss has two kernels, each one pass over the data:
+ * Every loss has three kernels, each one pass over the data:
  *   value     reduction NONE: per_element[i] = loss_i;  MEAN/SUM: *total = mean/sum of loss_i
  *   gradient  grad[i] = d value / d pred[i] for that reduction (NONE: d loss_i / d pred[i])
+ *   value_and_gradient  both, block by block while the block is in cache (a training step
+ *             needs both: one pass over memory instead of two)
  *
  * Sums are taken in double over fixed blocks of LOSS_BLOCK elements (16 running sums inside a
  * block, so the compiler can vectorise), and the block sums are added in block order: the total
@@ -147,11 +149,29 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
     } while (0)
 
 /* ------------------------------------------------------------------------------------------
- * Element-wise losses: value and gradient kernels for float and double.
+ * Element-wise losses: the value, gradient and value_and_gradient kernels, float and double.
  * ---------------------------------------------------------------------------------------- */
 
-#define ELEMENTWISE_LOSS(NAME, SUFFIX, T, LOSS, GRAD, LABEL_OK, HYPER, ...)                 \
-    BLOCK_SUM(NAME, SUFFIX, T, LOSS, LABEL_OK)                                              \
+/* for i in [lo, hi): out[i] = (T)(scale * EXPR) (EXPR = LOSS or GRAD); whether a target
+   failed LABEL_OK. (`streaming` is the vector version's.) */
+#define MAP_RANGE(NAME, FN, SUFFIX, T, EXPR, LABEL_OK)                                      \
+    static int NAME##_##FN##_range_##SUFFIX(const T *pred, const T *target, T *out,         \
+                                            size_t lo, size_t hi, double scale,             \
+                                            double delta, int streaming)                    \
+    {                                                                                       \
+        (void)delta, (void)streaming;                                                       \
+        int bad = 0;                                                                        \
+        for (size_t i = lo; i < hi; i++) {                                                  \
+            double p = pred[i], y = target[i];                                              \
+            out[i] = (T)(scale * (EXPR));                                                   \
+            bad |= !(LABEL_OK);                                                             \
+        }                                                                                   \
+        return bad;                                                                         \
+    }
+
+/* The value and gradient kernels of an element-wise loss from its block sum and its two range
+   maps (NAME_{block_sum,loss_range,grad_range}_SUFFIX; RANGE_SUFFIX names the maps). */
+#define ELEMENTWISE_KERNELS(NAME, SUFFIX, RANGE_SUFFIX, T, HYPER, ...)                      \
     int fpk_##NAME##_value_##SUFFIX(const T *pred, const T *target, size_t n, int reduction, \
                                     T *per_element, double *total __VA_ARGS__)              \
     {                                                                                       \
@@ -160,22 +180,18 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
         if (reduction == FPK_REDUCTION_NONE) {                                              \
             if (n == 0) return FPK_OK;                                                      \
             if (!pred || !target || !per_element) return FPK_ERR_NULL;                      \
-            int bad = 0;                                                                    \
+            int bad = 0, streaming = fpk_streams(per_element, n, sizeof(T));                \
             FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                              \
-                int mybad = 0;                                                              \
-                for (size_t i = lo; i < hi; i++) {                                          \
-                    double p = pred[i], y = target[i];                                      \
-                    per_element[i] = (T)(LOSS);                                             \
-                    mybad |= !(LABEL_OK);                                                   \
-                }                                                                           \
-                if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                   \
+                if (NAME##_loss_range_##RANGE_SUFFIX(pred, target, per_element, lo, hi, 1.0, \
+                                                     HYPER, streaming))                     \
+                    __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                          \
             return bad ? FPK_ERR_VALUE : FPK_OK;                                            \
         }                                                                                   \
         if (!total) return FPK_ERR_NULL;                                                    \
         if (n == 0) { *total = reduction == FPK_REDUCTION_MEAN ? NAN : 0.0; return FPK_OK; } \
         if (!pred || !target) return FPK_ERR_NULL;                                          \
         double sum;                                                                         \
-        BLOCKED_SUM(NAME##_block_sum_##SUFFIX, n, &sum, HYPER);                             \
+        BLOCKED_SUM(NAME##_block_sum_##RANGE_SUFFIX, n, &sum, HYPER);                       \
         *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)n : sum;                   \
         return FPK_OK;                                                                      \
     }                                                                                       \
@@ -187,17 +203,79 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
         if (n == 0) return FPK_OK;                                                          \
         if (!pred || !target || !grad) return FPK_ERR_NULL;                                 \
         double scale = reduction == FPK_REDUCTION_MEAN ? 1.0 / (double)n : 1.0;             \
-        int bad = 0;                                                                        \
+        int bad = 0, streaming = fpk_streams(grad, n, sizeof(T));                           \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
+            if (NAME##_grad_range_##RANGE_SUFFIX(pred, target, grad, lo, hi, scale, HYPER,  \
+                                                 streaming))                                \
+                __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                              \
+        return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
+    }                                                                                       \
+    /* the blocks of BLOCKED_SUM, by NAME_both_block: the gradient has the bits of the      \
+       gradient kernel, the total those of the value kernel up to the order of its sum */   \
+    int fpk_##NAME##_value_and_gradient_##SUFFIX(const T *pred, const T *target, T *grad,   \
+                                                 size_t n, int reduction, T *per_element,   \
+                                                 double *total __VA_ARGS__)                 \
+    {                                                                                       \
+        if (reduction < FPK_REDUCTION_NONE || reduction > FPK_REDUCTION_SUM)                \
+            return FPK_ERR_VALUE;                                                           \
+        int none = reduction == FPK_REDUCTION_NONE;                                         \
+        if (!none && !total) return FPK_ERR_NULL;                                           \
+        if (n == 0) {                                                                       \
+            if (!none) *total = reduction == FPK_REDUCTION_MEAN ? NAN : 0.0;                \
+            return FPK_OK;                                                                  \
+        }                                                                                   \
+        if (!pred || !target || !grad || (none && !per_element)) return FPK_ERR_NULL;       \
+        double scale = reduction == FPK_REDUCTION_MEAN ? 1.0 / (double)n : 1.0;             \
+        size_t blocks = (n + LOSS_BLOCK - 1) / LOSS_BLOCK;                                  \
+        double *partial = none ? NULL : malloc(blocks * sizeof(double));                    \
+        if (!none && !partial) return FPK_ERR_NOMEM;                                        \
+        int bad = 0, streaming = fpk_streams(grad, n, sizeof(T));                           \
+        FPK_PARALLEL_RANGES(blocks, fpk_threads_for(n), blo, bhi,                           \
             int mybad = 0;                                                                  \
-            for (size_t i = lo; i < hi; i++) {                                              \
-                double p = pred[i], y = target[i];                                          \
-                grad[i] = (T)(scale * (GRAD));                                              \
-                mybad |= !(LABEL_OK);                                                       \
+            for (size_t b = blo; b < bhi; b++) {                                            \
+                size_t start = b * LOSS_BLOCK;                                              \
+                size_t end = start + LOSS_BLOCK < n ? start + LOSS_BLOCK : n;               \
+                int block_bad;                                                              \
+                double sum = NAME##_both_block_##RANGE_SUFFIX(pred, target, grad,           \
+                    none ? per_element : NULL, start, end, scale, HYPER, streaming, &block_bad); \
+                if (!none) partial[b] = sum;                                                \
+                mybad |= block_bad;                                                         \
             }                                                                               \
             if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
+        if (!none) {                                                                        \
+            double sum = 0;                                                                 \
+            for (size_t b = 0; b < blocks; b++) sum += partial[b];                          \
+            free(partial);                                                                  \
+            *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)n : sum;               \
+        }                                                                                   \
         return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
     }
+
+/* The losses of [start, end) summed (returned) or, with per_element, written there, and the
+   gradient into grad (which may be pred: each block is read before it is written). */
+#define BOTH_BLOCK(NAME, SUFFIX, T)                                                         \
+    static double NAME##_both_block_##SUFFIX(const T *pred, const T *target, T *grad,       \
+                                             T *per_element, size_t start, size_t end,      \
+                                             double scale, double delta, int streaming,     \
+                                             int *bad)                                      \
+    {                                                                                       \
+        double sum = 0;                                                                     \
+        if (per_element)                                                                    \
+            *bad = NAME##_loss_range_##SUFFIX(pred, target, per_element, start, end, 1.0,   \
+                                              delta, 0);                                    \
+        else                                                                                \
+            sum = NAME##_block_sum_##SUFFIX(pred, target, start, end, bad, delta);          \
+        *bad |= NAME##_grad_range_##SUFFIX(pred, target, grad, start, end, scale, delta,    \
+                                           streaming);                                      \
+        return sum;                                                                         \
+    }
+
+#define ELEMENTWISE_LOSS(NAME, SUFFIX, T, LOSS, GRAD, LABEL_OK, HYPER, ...)                 \
+    BLOCK_SUM(NAME, SUFFIX, T, LOSS, LABEL_OK)                                              \
+    MAP_RANGE(NAME, loss, SUFFIX, T, LOSS, LABEL_OK)                                        \
+    MAP_RANGE(NAME, grad, SUFFIX, T, GRAD, LABEL_OK)                                        \
+    BOTH_BLOCK(NAME, SUFFIX, T)                                                             \
+    ELEMENTWISE_KERNELS(NAME, SUFFIX, SUFFIX, T, HYPER, __VA_ARGS__)
 
 /* ------------------------------------------------------------------------------------------
  * The float32 kernels on vectors (fpk_simd.h): FPK_LANES elements a step, inputs read
@@ -392,47 +470,55 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
         if (streaming) fpk_stream_fence();                                                  \
     } while (0)
 
+/* MAP_RANGE on vectors: NAME_FN_range_v, FN = loss or grad. */
+#define MAP_RANGE_FN_V(NAME, FN)                                                            \
+    static int NAME##_##FN##_range_v(const float *pred, const float *target, float *out,    \
+                                     size_t lo, size_t hi, double scale, double delta,      \
+                                     int streaming)                                         \
+    {                                                                                       \
+        vmask bad_lanes = no_lanes();                                                       \
+        MAP_RANGE_V(NAME, FN, out, lo, hi, streaming, scale, delta, bad_lanes);             \
+        return any_m(bad_lanes);                                                            \
+    }
+
+/* BOTH_BLOCK on vectors, in one loop: each step's floats are read and widened once. The steps
+   follow fpk_step for grad (so that streaming stores are aligned), so the sum may differ from
+   BLOCK_SUM_V's in its last bits (other lanes add up other elements). */
+#define BOTH_BLOCK_V(NAME)                                                                  \
+    static double NAME##_both_block_v(const float *pred, const float *target, float *grad,  \
+                                      float *per_element, size_t start, size_t end,         \
+                                      double scale, double delta, int streaming, int *bad)  \
+    {                                                                                       \
+        vdouble low = zero_d(), high = zero_d(), scale_ = splat_d(scale);                   \
+        vmask bad_lanes = no_lanes();                                                       \
+        FOR_STEPS(grad, start, end, streaming, i, count,                                    \
+                vmask m = first_lanes(count);                                               \
+                fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                       \
+                vfloat p = load_first_v(pred + i, count), y = load_first_v(target + i, count); \
+                bad_lanes = or_m(bad_lanes, andnot_m(NAME##_label_ok_v(y), m));             \
+                vdouble loss_low, loss_high, grad_low, grad_high;                           \
+                NAME##_loss_halves(p, y, delta, &loss_low, &loss_high);                     \
+                NAME##_grad_halves(p, y, delta, &grad_low, &grad_high);                     \
+                if (per_element) {                                                          \
+                    store_first_v(per_element + i, join_halves(loss_low, loss_high), count); \
+                } else {                                                                    \
+                    low = add_lanes_d(low, low_half_m(m), loss_low);                        \
+                    high = add_lanes_d(high, high_half_m(m), loss_high);                    \
+                }                                                                           \
+                vfloat g = join_halves(mul_d(scale_, grad_low), mul_d(scale_, grad_high));  \
+                fpk_store_step(grad + i, g, count, streaming));                             \
+        if (streaming) fpk_stream_fence();                                                  \
+        *bad = any_m(bad_lanes);                                                            \
+        return reduce_add_d(add_d(low, high));                                              \
+    }
+
 /* ELEMENTWISE_LOSS for float on vectors. */
 #define ELEMENTWISE_LOSS_V(NAME, HYPER, ...)                                                \
     BLOCK_SUM_V(NAME)                                                                       \
-    int fpk_##NAME##_value_f32(const float *pred, const float *target, size_t n,            \
-                               int reduction, float *per_element, double *total __VA_ARGS__) \
-    {                                                                                       \
-        if (reduction < FPK_REDUCTION_NONE || reduction > FPK_REDUCTION_SUM)                \
-            return FPK_ERR_VALUE;                                                           \
-        if (reduction == FPK_REDUCTION_NONE) {                                              \
-            if (n == 0) return FPK_OK;                                                      \
-            if (!pred || !target || !per_element) return FPK_ERR_NULL;                      \
-            int bad = 0, streaming = fpk_streams(per_element, n, sizeof(float));            \
-            FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                              \
-                vmask bad_lanes = no_lanes();                                               \
-                MAP_RANGE_V(NAME, loss, per_element, lo, hi, streaming, 1.0, HYPER, bad_lanes); \
-                if (any_m(bad_lanes)) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););        \
-            return bad ? FPK_ERR_VALUE : FPK_OK;                                            \
-        }                                                                                   \
-        if (!total) return FPK_ERR_NULL;                                                    \
-        if (n == 0) { *total = reduction == FPK_REDUCTION_MEAN ? NAN : 0.0; return FPK_OK; } \
-        if (!pred || !target) return FPK_ERR_NULL;                                          \
-        double sum;                                                                         \
-        BLOCKED_SUM(NAME##_block_sum_v, n, &sum, HYPER);                                    \
-        *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)n : sum;                   \
-        return FPK_OK;                                                                      \
-    }                                                                                       \
-    int fpk_##NAME##_gradient_f32(const float *pred, const float *target, float *grad,      \
-                                  size_t n, int reduction __VA_ARGS__)                      \
-    {                                                                                       \
-        if (reduction < FPK_REDUCTION_NONE || reduction > FPK_REDUCTION_SUM)                \
-            return FPK_ERR_VALUE;                                                           \
-        if (n == 0) return FPK_OK;                                                          \
-        if (!pred || !target || !grad) return FPK_ERR_NULL;                                 \
-        double scale = reduction == FPK_REDUCTION_MEAN ? 1.0 / (double)n : 1.0;             \
-        int bad = 0, streaming = fpk_streams(grad, n, sizeof(float));                       \
-        FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            vmask bad_lanes = no_lanes();                                                   \
-            MAP_RANGE_V(NAME, grad, grad, lo, hi, streaming, scale, HYPER, bad_lanes);      \
-            if (any_m(bad_lanes)) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););            \
-        return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
-    }
+    MAP_RANGE_FN_V(NAME, loss)                                                              \
+    MAP_RANGE_FN_V(NAME, grad)                                                              \
+    BOTH_BLOCK_V(NAME)                                                                      \
+    ELEMENTWISE_KERNELS(NAME, f32, v, float, HYPER, __VA_ARGS__)
 #define ELEMENTWISE_LOSS_F32(NAME, LOSS, GRAD, LABEL_OK, HYPER, ...)                        \
     ELEMENTWISE_LOSS_V(NAME, HYPER, __VA_ARGS__)
 #else
@@ -686,26 +772,33 @@ static inline double row_exp_sum_v(const float *z, size_t cols, float m, size_t 
     return reduce_add_d(add_d(low, high));
 }
 
+/* The loss of a row from its sums. e_c vanishing: log S - (z_c - m), up to
+   log1p(e_c / S) < 1e-30. */
+static inline double sce_loss_of(double others, float e_c, float z_c, float m)
+{
+    return e_c > 1e-30f ? log1p(others / e_c) : log(others) - ((double)z_c - m);
+}
+
 /* *loss of one row with label c (c < cols); 0 when the row must take the scalar path. */
 static inline int sce_row_v(const float *z, size_t cols, size_t c, double *loss)
 {
     float m = row_max_v(z, cols), e_c = 0;
     double others = row_exp_sum_v(z, cols, m, c, &e_c, NULL);
     if (isinf(m) || isnan(others) || isnan(e_c)) return 0;
-    /* e_c vanishing: the loss is log S - (z_c - m), up to log1p(e_c / S) < 1e-30 */
-    *loss = e_c > 1e-30f ? log1p(others / e_c) : log(others) - ((double)z[c] - m);
+    *loss = sce_loss_of(others, e_c, z[c], m);
     return 1;
 }
 
-/* g = scale * d loss_row / d z of one row with label c (c < cols, cols <= SCE_STAGE); 0 when
-   the row must take the scalar path. */
+/* g = scale * d loss_row / d z of one row with label c (c < cols, cols <= SCE_STAGE), and
+   *loss (when not NULL) from the same exponentials; 0 when the row must take the scalar path. */
 static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double scale, float *g,
-                                 int streaming)
+                                 int streaming, double *loss)
 {
     float stage[SCE_STAGE];
     float m = row_max_v(z, cols), e_c = 0;
     double others = row_exp_sum_v(z, cols, m, c, &e_c, stage);
     if (isinf(m) || isnan(others) || isnan(e_c)) return 0;
+    if (loss) *loss = sce_loss_of(others, e_c, z[c], m);           /* before g, which may be z */
     double all = others + e_c, factor = scale / all;
     /* the factor in two floats, so that e_j * factor is rounded once */
     vfloat factor_hi = splat((float)factor);
@@ -730,14 +823,24 @@ static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double s
 #define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b)                                             \
     do {                                                                                    \
         if (l && l[r] >= 0 && (uint64_t)l[r] < (uint64_t)c && c <= SCE_STAGE                \
-            && sce_grad_row_v(z, c, (size_t)l[r], s, g, streaming))                         \
+            && sce_grad_row_v(z, c, (size_t)l[r], s, g, streaming, NULL))                   \
             break;                                                                          \
         SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b);                                       \
+    } while (0)
+/* loss and gradient of a row (result: the loss), the exponentials taken once */
+#define SCE_BOTH_F32(T, z, l, t, r, c, s, g, result, b)                                     \
+    do {                                                                                    \
+        if (l && l[r] >= 0 && (uint64_t)l[r] < (uint64_t)c && c <= SCE_STAGE               \
+            && sce_grad_row_v(z, c, (size_t)l[r], s, g, streaming, &result))                \
+            break;                                                                          \
+        BOTH_ROWS(T, z, l, t, r, c, s, g, result, b, SCE_ROW_F32, SCE_GRAD_F32);            \
     } while (0)
 #else
 #define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad)                        \
     SCE_ROW(T, f32, z, labels, target_rows, r, cols, result, bad)
 #define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b)
+#define SCE_BOTH_F32(T, z, l, t, r, c, s, g, result, b)                                     \
+    BOTH_ROWS(T, z, l, t, r, c, s, g, result, b, SCE_ROW_F32, SCE_GRAD_F32)
 #endif
 #define SCE_ROW_F64(T, z, labels, target_rows, r, cols, result, bad)                        \
     SCE_ROW(T, f64, z, labels, target_rows, r, cols, result, bad)
@@ -816,7 +919,75 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
 
 #define SCE_GRAD_F64(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f64, z, l, t, r, c, s, g, b)
 
+/* The loss of a row (result) by ROW, then its gradient by GRAD (which may overwrite the row). */
+#define BOTH_ROWS(T, p, l, t, r, c, s, g, result, b, ROW, GRAD)                             \
+    do {                                                                                    \
+        ROW(T, p, l, t, r, c, result, b);                                                   \
+        GRAD(T, p, l, t, r, c, s, g, b);                                                    \
+    } while (0)
+#define CCE_BOTH(T, p, l, t, r, c, s, g, result, b)                                         \
+    BOTH_ROWS(T, p, l, t, r, c, s, g, result, b, CCE_ROW_S, CCE_GRAD_ROW)
+#define SCE_BOTH_F64(T, z, l, t, r, c, s, g, result, b)                                     \
+    BOTH_ROWS(T, z, l, t, r, c, s, g, result, b, SCE_ROW_F64, SCE_GRAD_F64)
+
+/* Both in one pass, row by row, over the blocks of rows of ROW_LOSS_VALUE (so the total has
+   its bits, but for float softmax_cross_entropy with labels on vectors, whose loss comes from
+   the gradient's exponentials and may differ from the value kernel's in the last bits). */
+#define ROW_LOSS_BOTH(NAME, SUFFIX, T, BOTH)                                                \
+    int fpk_##NAME##_value_and_gradient_##SUFFIX(const T *pred, const int64_t *labels,      \
+                                                 const T *target_rows, T *grad, size_t rows, \
+                                                 size_t cols, int reduction, T *per_row,    \
+                                                 double *total)                             \
+    {                                                                                       \
+        if (reduction < FPK_REDUCTION_NONE || reduction > FPK_REDUCTION_SUM)                \
+            return FPK_ERR_VALUE;                                                           \
+        if ((labels == NULL) == (target_rows == NULL)) return FPK_ERR_NULL;                 \
+        if (rows > 0 && cols == 0) return FPK_ERR_SHAPE;                                    \
+        int none = reduction == FPK_REDUCTION_NONE;                                         \
+        if (!none && !total) return FPK_ERR_NULL;                                           \
+        if (rows == 0) {                                                                    \
+            if (!none) *total = reduction == FPK_REDUCTION_MEAN ? NAN : 0.0;                \
+            return FPK_OK;                                                                  \
+        }                                                                                   \
+        if (!pred || !grad || (none && !per_row)) return FPK_ERR_NULL;                      \
+        double scale = reduction == FPK_REDUCTION_MEAN ? 1.0 / (double)rows : 1.0;          \
+        size_t per_block = cols >= LOSS_BLOCK ? 1 : LOSS_BLOCK / cols;                      \
+        size_t blocks = (rows + per_block - 1) / per_block;                                 \
+        double *partial = none ? NULL : malloc(blocks * sizeof(double));                    \
+        if (!none && !partial) return FPK_ERR_NOMEM;                                        \
+        int bad = 0, streaming = fpk_streams(grad, rows * cols, sizeof(T)); /* for BOTH */  \
+        (void)streaming;                                                                    \
+        FPK_PARALLEL_RANGES(blocks, fpk_threads_for(rows * cols), blo, bhi,                 \
+            int mybad = 0;                                                                  \
+            for (size_t b = blo; b < bhi; b++) {                                            \
+                size_t end = (b + 1) * per_block < rows ? (b + 1) * per_block : rows;       \
+                double s = 0;                                                               \
+                for (size_t r = b * per_block; r < end; r++) {                              \
+                    const T *row = pred + r * cols;                                         \
+                    T *g_row = grad + r * cols;                                             \
+                    double result = NAN;                                                    \
+                    BOTH(T, row, labels, target_rows, r, cols, scale, g_row, result, mybad); \
+                    if (none) per_row[r] = (T)result;                                       \
+                    s += result;                                                            \
+                }                                                                           \
+                if (!none) partial[b] = s;                                                  \
+            }                                                                               \
+            if (streaming) fpk_stream_fence();                                              \
+            if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
+        if (!none) {                                                                        \
+            double sum = 0;                                                                 \
+            for (size_t b = 0; b < blocks; b++) sum += partial[b];                          \
+            free(partial);                                                                  \
+            *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)rows : sum;            \
+        }                                                                                   \
+        return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
+    }
+
 ROW_LOSS_GRADIENT(cce, f32, float, CCE_GRAD_ROW)
 ROW_LOSS_GRADIENT(cce, f64, double, CCE_GRAD_ROW)
 ROW_LOSS_GRADIENT(softmax_cross_entropy, f32, float, SCE_GRAD_F32)
 ROW_LOSS_GRADIENT(softmax_cross_entropy, f64, double, SCE_GRAD_F64)
+ROW_LOSS_BOTH(cce, f32, float, CCE_BOTH)
+ROW_LOSS_BOTH(cce, f64, double, CCE_BOTH)
+ROW_LOSS_BOTH(softmax_cross_entropy, f32, float, SCE_BOTH_F32)
+ROW_LOSS_BOTH(softmax_cross_entropy, f64, double, SCE_BOTH_F64)

@@ -36,7 +36,9 @@ INTROS = {
     "losses": "A loss measures how far predictions are from targets: `value(pred, target)` is "
               "a number (the mean over elements unless `reduction='sum'` or `'none'`), and "
               "`gradient(pred, target)` is its derivative with respect to `pred`, the signal "
-              "training follows. The figures show the loss of one prediction and its gradient.",
+              "training follows. `value_and_gradient(pred, target)` gives both in one pass "
+              "over the data, as a training step needs them (`fk.nn` uses it). The figures "
+              "show the loss of one prediction and its gradient.",
     "initializers": "An initializer fills a new weight matrix of shape (out, in): "
                     "`init(shape, rng=seed)`, reproducible from the seed whatever the thread "
                     "count; fan_in = shape[1], fan_out = shape[0]. The figures show a histogram "

@@ -187,6 +187,12 @@ class Loss(Building):
     def __call__(self, pred, target):
         return self.value(pred, target)
 
+    def value_and_gradient(self, pred, target):
+        """(value, gradient) together, as a training step needs them (fpkernels.nn calls this).
+        This default calls value, then gradient; override it to compute both in one pass, as
+        the built-in losses do."""
+        return self.value(pred, target), self.gradient(pred, target)
+
     def reduce(self, per_element):
         """Per-element losses -> the value of this loss's reduction (float, or the array)."""
         reduction = getattr(self, "reduction", "mean")

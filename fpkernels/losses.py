@@ -45,6 +45,17 @@ class _LossBase(Loss):
     def __call__(self, pred, target):
         return self.value(pred, target)
 
+    def _value_outputs(self, shape, dtype):
+        """(array for 'none' or None, its C pointer, a C double for the total)."""
+        if self.reduction == "none":
+            values = np.empty(shape, dtype)
+            return values, ptr(values), ffi.NULL
+        return None, ffi.NULL, ffi.new("double *")
+
+    @staticmethod
+    def _value_result(values, total):
+        return values if values is not None else float(total[0])
+
     def __repr__(self):
         hyper = "".join(f"{k}={getattr(self, k)!r}, " for k in self.hyperparameters
                         if k != "reduction")
@@ -82,16 +93,11 @@ class _ElementWiseLoss(_LossBase):
     def value(self, pred, target):
         """The loss: a Python float for reduction 'mean'/'sum', an array for 'none'."""
         pred, target, dtype, given = self._inputs(pred, target)
-        fn = kernel(self.kernel + "_value", dtype)
-        if self.reduction == "none":
-            out = np.empty(pred.shape, dtype)
-            self._check(fn(ptr(pred), ptr(target), pred.size, self._reduction, ptr(out),
-                           ffi.NULL, *self._hyper()), given)
-            return out
-        total = ffi.new("double *")
-        self._check(fn(ptr(pred), ptr(target), pred.size, self._reduction, ffi.NULL, total,
-                       *self._hyper()), given)
-        return float(total[0])
+        values, values_ptr, total = self._value_outputs(pred.shape, dtype)
+        self._check(kernel(self.kernel + "_value", dtype)(
+            ptr(pred), ptr(target), pred.size, self._reduction, values_ptr, total,
+            *self._hyper()), given)
+        return self._value_result(values, total)
 
     def gradient(self, pred, target, out=None):
         """d value / d pred, an array shaped like pred (or `out`)."""
@@ -101,6 +107,18 @@ class _ElementWiseLoss(_LossBase):
         self._check(kernel(self.kernel + "_gradient", dtype)(
             ptr(pred), ptr(target), ptr(out), pred.size, self._reduction, *self._hyper()), given)
         return out
+
+    def value_and_gradient(self, pred, target, out=None):
+        """(value, gradient) in one pass over the data, as a training step needs them: the
+        same numbers as value() and gradient(). out=pred overwrites pred with the gradient."""
+        pred, target, dtype, given = self._inputs(pred, target)
+        out = output(out, pred.shape, dtype)
+        pred, target = apart(pred, out), apart(target, out)
+        values, values_ptr, total = self._value_outputs(pred.shape, dtype)
+        self._check(kernel(self.kernel + "_value_and_gradient", dtype)(
+            ptr(pred), ptr(target), ptr(out), pred.size, self._reduction, values_ptr, total,
+            *self._hyper()), given)
+        return self._value_result(values, total), out
 
 
 _REDUCTION_DOC = ("'mean' (default; NaN for an empty input, as in PyTorch), 'sum', or 'none' "
@@ -259,16 +277,11 @@ class _RowLoss(_LossBase):
         """The loss: a Python float for 'mean'/'sum', one value per row for 'none'."""
         pred, labels, rows_target, dtype, rows, classes = self._inputs(pred, target)
         label_ptr, target_ptr = self._targets(labels, rows_target)
-        fn = kernel(self.kernel + "_value", dtype)
-        if self.reduction == "none":
-            out = np.empty(pred.shape[:-1], dtype)
-            check(fn(ptr(pred), label_ptr, target_ptr, rows, classes, self._reduction,
-                     ptr(out), ffi.NULL), self.kernel)
-            return out
-        total = ffi.new("double *")
-        check(fn(ptr(pred), label_ptr, target_ptr, rows, classes, self._reduction, ffi.NULL,
-                 total), self.kernel)
-        return float(total[0])
+        values, values_ptr, total = self._value_outputs(pred.shape[:-1], dtype)
+        check(kernel(self.kernel + "_value", dtype)(
+            ptr(pred), label_ptr, target_ptr, rows, classes, self._reduction, values_ptr, total),
+            self.kernel)
+        return self._value_result(values, total)
 
     def gradient(self, pred, target, out=None):
         """d value / d pred, shaped like pred (or `out`)."""
@@ -280,6 +293,20 @@ class _RowLoss(_LossBase):
             ptr(pred), label_ptr, target_ptr, ptr(out), rows, classes, self._reduction),
             self.kernel)
         return out
+
+    def value_and_gradient(self, pred, target, out=None):
+        """(value, gradient) in one pass over the data, as a training step needs them: the
+        numbers of value() and gradient() (softmax_cross_entropy's float32 value may differ
+        in its last bits: it comes from the gradient's exponentials, computed once)."""
+        pred, labels, rows_target, dtype, rows, classes = self._inputs(pred, target)
+        out = output(out, pred.shape, dtype)
+        pred = apart(pred, out)
+        label_ptr, target_ptr = self._targets(labels, apart(rows_target, out))
+        values, values_ptr, total = self._value_outputs(pred.shape[:-1], dtype)
+        check(kernel(self.kernel + "_value_and_gradient", dtype)(
+            ptr(pred), label_ptr, target_ptr, ptr(out), rows, classes, self._reduction,
+            values_ptr, total), self.kernel)
+        return self._value_result(values, total), out
 
 
 @register("cce")

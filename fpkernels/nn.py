@@ -456,6 +456,16 @@ def _correct(pred, target, threshold=0.5):
     return int(np.count_nonzero(np.argmax(pred, axis=1) == labels))
 
 
+def _value_and_gradient(loss, pred, target):
+    """The loss's value (a float) and gradient, in one call where the loss has
+    value_and_gradient (the built-ins do it in one pass; a plugin's loss may have only value
+    and gradient)."""
+    both = getattr(loss, "value_and_gradient", None)
+    value, gradient = (both(pred, target) if both is not None
+                       else (loss.value(pred, target), loss.gradient(pred, target)))
+    return float(value), gradient
+
+
 def _threshold(target):
     """0 for -1/+1 targets (any negative value), else 0.5."""
     return 0.0 if target.dtype.kind == "f" and target.size and target.min() < 0 else 0.5
@@ -766,9 +776,9 @@ class Sequential:
                     xb = np.take(X, index, axis=0, out=x_batch[:len(index)], mode="clip")
                     yb = y[index]
                     pred = self._forward(xb)                          # forward pass
-                    value = float(loss.value(pred, yb))               # loss
+                    value, loss_grad = _value_and_gradient(loss, pred, yb)   # loss
                     total += value * len(index) if by_mean else value
-                    self._backward(np.ascontiguousarray(loss.gradient(pred, yb), self.dtype),
+                    self._backward(np.ascontiguousarray(loss_grad, self.dtype),
                                    input_grad=False)                  # backward pass
                     step(params, grads)                               # update
                     if accuracy:

@@ -467,6 +467,20 @@ def check_loss(loss, *, hyperparams=None, inputs=None, metadata=True, rtol=1e-5,
                    f"gradient ({reduction}) vs finite differences of value")
     checks.run("gradient vs finite differences (float64)", gradients)
 
+    def value_and_gradient_agree():
+        for dtype in FLOATS:
+            pred, target = inputs(rng, dtype)
+            for reduction, each in reductions.items():
+                both = getattr(each, "value_and_gradient", None)
+                if both is None:
+                    continue
+                value, gradient = both(pred, target)
+                _close(value, each.value(pred, target), rtol, atol,
+                       f"value_and_gradient's value ({reduction}, {dtype.name}) vs value")
+                _close(gradient, each.gradient(pred, target), rtol, atol,
+                       f"value_and_gradient's gradient ({reduction}, {dtype.name}) vs gradient")
+    checks.run("value_and_gradient agrees with value and gradient", value_and_gradient_agree)
+
     def float32_accuracy():
         pred, target = inputs(np.random.default_rng(seed), np.float32)
         wide = lambda a: np.asarray(a, np.float64) if np.asarray(a).dtype.kind == "f" else a  # noqa: E731
