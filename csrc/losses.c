@@ -241,6 +241,7 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
                 if (!none) partial[b] = sum;                                                \
                 mybad |= block_bad;                                                         \
             }                                                                               \
+            if (streaming) fpk_stream_fence();                      /* once, not per block */ \
             if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
         if (!none) {                                                                        \
             double sum = 0;                                                                 \
@@ -483,7 +484,8 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
 
 /* BOTH_BLOCK on vectors, in one loop: each step's floats are read and widened once. The steps
    follow fpk_step for grad (so that streaming stores are aligned), so the sum may differ from
-   BLOCK_SUM_V's in its last bits (other lanes add up other elements). */
+   BLOCK_SUM_V's in its last bits (other lanes add up other elements). The caller fences the
+   streaming stores once per thread, not once per block. */
 #define BOTH_BLOCK_V(NAME)                                                                  \
     static double NAME##_both_block_v(const float *pred, const float *target, float *grad,  \
                                       float *per_element, size_t start, size_t end,         \
@@ -507,7 +509,6 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
                 }                                                                           \
                 vfloat g = join_halves(mul_d(scale_, grad_low), mul_d(scale_, grad_high));  \
                 fpk_store_step(grad + i, g, count, streaming));                             \
-        if (streaming) fpk_stream_fence();                                                  \
         *bad = any_m(bad_lanes);                                                            \
         return reduce_add_d(add_d(low, high));                                              \
     }
