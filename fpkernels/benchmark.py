@@ -105,16 +105,21 @@ def _settle(seconds=0.1):
 
 # ---- machine limits and facts -----------------------------------------------------------------
 
+def copy_bandwidth(threads, copy_bytes=256 << 20, reps=3):
+    """Bytes read plus bytes written per second (STREAM's convention) while `threads` threads
+    copy a `copy_bytes` buffer, measured now: the best of `reps` copies of each kind."""
+    result = ffi.new("double *")
+    check(lib.fpk_machine_copy_bandwidth(copy_bytes, threads, reps, result), "copy bandwidth")
+    return result[0]
+
+
 def machine_limits(threads, copy_bytes=256 << 20, reps=3):
     """{"copy_bandwidth": bytes/s, "fma_peak": flops/s} measured now on `threads` threads.
 
-    Copy bandwidth counts bytes read plus bytes written (STREAM's convention) while copying a
-    `copy_bytes` buffer; the FMA peak runs independent float32 FMA chains in registers."""
+    The FMA peak runs independent float32 FMA chains in registers."""
     result = ffi.new("double *")
-    check(lib.fpk_machine_copy_bandwidth(copy_bytes, threads, reps, result), "copy bandwidth")
-    bandwidth = result[0]
     check(lib.fpk_machine_fma_peak(threads, result), "FMA peak")
-    return {"copy_bandwidth": bandwidth, "fma_peak": result[0]}
+    return {"copy_bandwidth": copy_bandwidth(threads, copy_bytes, reps), "fma_peak": result[0]}
 
 
 def _cpu_model():
@@ -236,15 +241,19 @@ def load_cases(modules, quick=False, only=None, threads=None):
     return cases
 
 
-def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None, rounds=3):
+def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None, rounds=3,
+              copy_bytes=256 << 20):
     """Time every case; returns one row (dict) per case with times, ratios and fractions.
 
     `limits` maps a thread count to machine_limits(); missing counts are measured here. The
     libraries of a case take turns, `rounds` times (min_time / rounds each), and each keeps its
     best: on a shared machine whose speed drifts for seconds at a time, a slow stretch then
     costs every library a turn rather than falling on one of them (measured here: the same
-    sigmoid forward took 10.9 and 19.6 ms a minute apart). NumPy forced to another OpenBLAS
-    core runs once, in its own interpreter."""
+    sigmoid forward took 10.9 and 19.6 ms a minute apart). A case that moves bytes also gives
+    the copy of a `copy_bytes` buffer a turn each round, and is measured against the best copy
+    bandwidth seen, then or in `limits` (the memory bandwidth of a shared machine drifts too:
+    here between 38 and 65 GB/s a minute apart). NumPy forced to another OpenBLAS core runs
+    once, in its own interpreter."""
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, not {rounds}")
     limits = {} if limits is None else limits
@@ -259,6 +268,7 @@ def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None, rounds=3)
                "flops": case["flops"], "fpk": None, "numpy": None, "torch": None,
                "numpy_forced": None, "numpy_forced_cores": None}
         libraries = [library for library in ("fpk", "numpy", "torch") if case[library] is not None]
+        bandwidth = limits[threads]["copy_bandwidth"]
         with thread_limit(threads):
             for _ in range(rounds):
                 for library in libraries:
@@ -266,12 +276,15 @@ def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None, rounds=3)
                     seconds = best_time(case[library], min_time=min_time / rounds)
                     if row[library] is None or seconds < row[library]:
                         row[library] = seconds
+                if case["bytes"]:
+                    bandwidth = max(bandwidth, copy_bandwidth(threads, copy_bytes, reps=1))
         if forced and case.get("numpy_forced"):
             row["numpy_forced"], row["numpy_forced_cores"] = time_numpy_forced(
                 case["numpy_forced"], threads, min_time=min_time)
         seconds = row["fpk"]
         if case["bytes"]:
-            row["copy_fraction"] = case["bytes"] / seconds / limits[threads]["copy_bandwidth"]
+            row["copy_bandwidth"] = bandwidth
+            row["copy_fraction"] = case["bytes"] / seconds / bandwidth
         if case["flops"]:
             row["peak_fraction"] = case["flops"] / seconds / limits[threads]["fma_peak"]
         for library in ("numpy", "torch", "numpy_forced"):
@@ -399,7 +412,8 @@ def main(argv=None, folder=None):
     print()
     rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
     rows = run_cases(cases, min_time=min_time, limits=limits, forced=not args.no_forced,
-                     log=lambda text: print(text, flush=True), rounds=rounds)
+                     log=lambda text: print(text, flush=True), rounds=rounds,
+                     copy_bytes=args.copy_mib << 20)
     cores = sorted({c for r in rows for c in (r["numpy_forced_cores"] or [])})
     if any(r["numpy_forced"] is not None for r in rows):
         print(f"\nx NumPy forced: NumPy in a new interpreter with OPENBLAS_CORETYPE={best_coretype()}; "

@@ -442,7 +442,7 @@ def cmd_bench(args, out, registries_=None):
         out.write("this machine now:\n" + benchmark.format_limits(limits))
         out.write("")
         benchmark.run_cases(cases, min_time=0.02 * max(1, args.repeat), limits=limits,
-                            forced=False, log=out.write)
+                            forced=False, log=out.write, copy_bytes=64 << 20)
     else:
         copy = copy_bandwidth(args.repeat)
         out.write(f"memory copy bandwidth {copy:.1f} GB/s (read + write)")

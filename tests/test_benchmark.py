@@ -108,6 +108,24 @@ def test_libraries_take_turns_and_keep_their_best(monkeypatch):
         benchmark.run_cases([case], limits=limits, forced=False, rounds=0)
 
 
+def test_copy_takes_a_turn_and_the_best_bandwidth_counts(monkeypatch):
+    """A case that moves bytes is measured against the best copy bandwidth seen: before the
+    run (limits) or in its own rounds, one copy per round."""
+    copies = iter([3e10, 5e10, 4e10])
+    monkeypatch.setattr(benchmark, "best_time", lambda function, min_time: 1.0)
+    monkeypatch.setattr(benchmark, "_settle", lambda: None)
+    monkeypatch.setattr(benchmark, "copy_bandwidth", lambda *args, **kwargs: next(copies))
+    case = {"name": "bytes", "threads": 1, "fpk": lambda: None, "numpy": None,
+            "torch": None, "bytes": 1e10, "flops": None}
+    limits = {1: {"copy_bandwidth": 2e10, "fma_peak": 1e11}}
+    [row] = benchmark.run_cases([case], limits=limits, forced=False, rounds=3)
+    assert row["copy_bandwidth"] == 5e10 and row["copy_fraction"] == 0.2
+    limits = {1: {"copy_bandwidth": 1e11, "fma_peak": 1e11}}
+    copies = iter([3e10])
+    [row] = benchmark.run_cases([case], limits=limits, forced=False, rounds=1)
+    assert row["copy_fraction"] == 0.1
+
+
 def test_case_without_a_key_is_reported(tmp_path):
     (tmp_path / "bench_bad.py").write_text(
         "def cases(quick=False):\n    return [{'name': 'x', 'threads': 1}]\n")
