@@ -148,6 +148,17 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
         *(TOTAL) = all_blocks;                                                              \
     } while (0)
 
+/* *total = the mean (over count) or sum of the block sums partial[0, blocks), added in block
+   order; frees partial. */
+static void reduce_partials(double *partial, size_t blocks, int reduction, size_t count,
+                            double *total)
+{
+    double sum = 0;
+    for (size_t b = 0; b < blocks; b++) sum += partial[b];
+    free(partial);
+    *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)count : sum;
+}
+
 /* ------------------------------------------------------------------------------------------
  * Element-wise losses: the value, gradient and value_and_gradient kernels, float and double.
  * ---------------------------------------------------------------------------------------- */
@@ -243,12 +254,7 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
             }                                                                               \
             if (streaming) fpk_stream_fence();                      /* once, not per block */ \
             if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
-        if (!none) {                                                                        \
-            double sum = 0;                                                                 \
-            for (size_t b = 0; b < blocks; b++) sum += partial[b];                          \
-            free(partial);                                                                  \
-            *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)n : sum;               \
-        }                                                                                   \
+        if (!none) reduce_partials(partial, blocks, reduction, n, total);                   \
         return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
     }
 
@@ -698,12 +704,8 @@ static inline double minus_log_softmax_at(double z_j, size_t j, double lse, int6
                 partial[b] = s;                                                             \
             }                                                                               \
             if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
-        double sum = 0;                                                                     \
-        for (size_t b = 0; b < blocks; b++) sum += partial[b];                              \
-        free(partial);                                                                      \
-        if (bad) return FPK_ERR_VALUE;                                                      \
-        *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)rows : sum;                \
-        return FPK_OK;                                                                      \
+        reduce_partials(partial, blocks, reduction, rows, total);                           \
+        return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
     }
 
 #define CCE_ROW_S(T, p, labels, target_rows, r, cols, result, bad)                          \
@@ -975,12 +977,7 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
             }                                                                               \
             if (streaming) fpk_stream_fence();                                              \
             if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
-        if (!none) {                                                                        \
-            double sum = 0;                                                                 \
-            for (size_t b = 0; b < blocks; b++) sum += partial[b];                          \
-            free(partial);                                                                  \
-            *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)rows : sum;            \
-        }                                                                                   \
+        if (!none) reduce_partials(partial, blocks, reduction, rows, total);                \
         return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
     }
 

@@ -586,6 +586,15 @@ def test_predict_and_evaluate_reject_bad_batch_size(batch_size, error):
         net.evaluate(X, y, loss="mse", batch_size=batch_size)
 
 
+def run_in_threads(work, count):
+    """work(0), ..., work(count - 1), each on its own thread, all at once."""
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_one_network_used_from_several_threads_gives_the_serial_results():
     rng = np.random.default_rng(0)
     net = Sequential([Dense(200, 128, "swish", rng=0), Dense(128, 3, "softmax", rng=1)])
@@ -606,11 +615,7 @@ def test_one_network_used_from_several_threads_gives_the_serial_results():
         except Exception as error:  # noqa: BLE001 - reported below
             failures.append(repr(error))
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(work, 4)
     assert failures == []
 
 
@@ -656,11 +661,7 @@ def test_networks_sharing_a_layer_take_turns_across_threads():
             if not np.array_equal(net.predict(inputs[i]), serial[k % 2][i]):
                 failures.append((k, i))
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(work, 4)
     assert failures == []
 
 

@@ -51,6 +51,41 @@ def test_binary_large_random_is_exact(name, dtype, threads):
     assert_same(getattr(fk, name)(m[:, :999:3], m[::-1, 1::3]), BINARY[name](m[:, :999:3], m[::-1, 1::3]))
 
 
+@pytest.mark.parametrize("name", BINARY)
+def test_rows_op_one_row(name, dtype, threads):
+    """The fast path of a (..., n) op b (n,) (a layer's z + bias): fresh, in place and every
+    case it must hand to the general path, as NumPy computes them."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((5, 3, 8)).astype(dtype)
+    row = rng.uniform(0.5, 2, 8).astype(dtype)
+    op, f = BINARY[name], getattr(fk, name)
+    assert_same(f(a, row), op(a, row))
+    inplace = a.copy()
+    assert f(inplace, row, out=inplace) is inplace
+    assert_same(inplace, op(a, row))
+    out = np.empty_like(a)
+    assert f(a, row, out=out) is out
+    assert_same(out, op(a, row))
+    assert_same(f(a[:, :, ::-1], row), op(a[:, :, ::-1], row))         # a not contiguous
+    assert_same(f(a, np.repeat(row, 2)[::2]), op(a, np.repeat(row, 2)[::2]))  # b strided
+    assert_same(f(a, row.astype(np.float64)), op(a, row.astype(np.float64)))  # promotes
+    for overlap in ("b in out", "out shifted over a"):
+        whole = np.concatenate([a.ravel(), row])
+        if overlap == "b in out":
+            x, b, out = whole[:-8].reshape(a.shape).copy(), whole[:8], whole[:-8].reshape(a.shape)
+        else:
+            x, b, out = whole[8:].reshape(a.shape), row, whole[:-8].reshape(a.shape)
+        want = op(x.copy(), b.copy())
+        assert_same(f(x, b, out=out), want)
+    with pytest.raises(ValueError):
+        f(a, row, out=np.empty((5, 3, 7), dtype))
+    frozen = a.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        f(frozen, row, out=frozen)
+    assert f(np.empty((0, 8), dtype), row).shape == (0, 8)
+
+
 @given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=5, max_side=4),
        data=st.data())
 def test_binary_broadcasting_pairs(shapes, data):
