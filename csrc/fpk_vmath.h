@@ -103,7 +103,7 @@ static inline double log_d(double x)
     int64_t bits = bits_d(x);
     /* exponent of x relative to sqrt(1/2): m = x / 2^k lands in [sqrt(1/2), sqrt(2)) */
     int64_t k = ((bits - 0x3FE6A09E667F3BCDLL) >> 52);
-    double m = from_bits_d(bits - (k << 52));
+    double m = from_bits_d((int64_t)((uint64_t)bits - ((uint64_t)k << 52)));  /* k may be < 0 */
     double s = (m - 1.0) / (m + 1.0);
     double s2 = s * s;
     double p = 1.0 / 23;

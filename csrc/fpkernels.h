@@ -321,7 +321,9 @@ int fpk_erf_f64(const double *x, double *out, size_t n);
      fpk_NAME_gradient_T(pred, target, grad, n, reduction)
          grad = d value / d pred for that reduction (MEAN divides by n).
      fpk_NAME_value_and_gradient_T(pred, target, grad, n, reduction, per_element, total)
-         both in one pass over memory, with the bits of the two kernels above; grad may be pred.
+         both in one pass over memory; grad may be pred. grad and per_element have the bits
+         of the kernels above, the total their value up to its last bits (on vector lanes the
+         elements are summed in another order); it is still the same for any thread count.
    NAME: mae, mse, hinge (target must be -1 or +1), huber (delta), bce (target in [0, 1]; pred
    clamped to [1e-7, 1 - 1e-7]). A bad target returns FPK_ERR_VALUE. The f32 kernels compute in
    double, except bce's value on vector lanes (AVX2, AVX-512): float logarithms, each loss

@@ -263,12 +263,12 @@ def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None, rounds=3,
     for case in cases:
         threads = case["threads"]
         if threads not in limits:
-            limits[threads] = machine_limits(threads)
+            limits[threads] = machine_limits(threads, copy_bytes)
         row = {"name": case["name"], "threads": threads, "bytes": case["bytes"],
                "flops": case["flops"], "fpk": None, "numpy": None, "torch": None,
                "numpy_forced": None, "numpy_forced_cores": None}
         libraries = [library for library in ("fpk", "numpy", "torch") if case[library] is not None]
-        bandwidth = limits[threads]["copy_bandwidth"]
+        bandwidth = limits[threads].get("copy_bandwidth", 0.0)
         with thread_limit(threads):
             for _ in range(rounds):
                 for library in libraries:

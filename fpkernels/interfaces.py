@@ -190,7 +190,7 @@ class Loss(Building):
     def value_and_gradient(self, pred, target):
         """(value, gradient) together, as a training step needs them (fpkernels.nn calls this).
         This default calls value, then gradient; override it to compute both in one pass, as
-        the built-in losses do."""
+        the built-in losses do (theirs also take out=, as their gradient does)."""
         return self.value(pred, target), self.gradient(pred, target)
 
     def reduce(self, per_element):

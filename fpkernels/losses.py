@@ -56,6 +56,12 @@ class _LossBase(Loss):
     def _value_result(values, total):
         return values if values is not None else float(total[0])
 
+    def _overridden(self, base):
+        """Whether a subclass overrides base's value or gradient: value_and_gradient then
+        calls them (the fused kernel would skip the subclass's code)."""
+        cls = type(self)
+        return cls.value is not base.value or cls.gradient is not base.gradient
+
     def __repr__(self):
         hyper = "".join(f"{k}={getattr(self, k)!r}, " for k in self.hyperparameters
                         if k != "reduction")
@@ -110,7 +116,10 @@ class _ElementWiseLoss(_LossBase):
 
     def value_and_gradient(self, pred, target, out=None):
         """(value, gradient) in one pass over the data, as a training step needs them: the
-        same numbers as value() and gradient(). out=pred overwrites pred with the gradient."""
+        numbers of gradient() and value() (whose float32 total may differ in its last bits:
+        it is summed in another order). out=pred overwrites pred with the gradient."""
+        if self._overridden(_ElementWiseLoss):
+            return self.value(pred, target), self.gradient(pred, target, out=out)
         pred, target, dtype, given = self._inputs(pred, target)
         out = output(out, pred.shape, dtype)
         pred, target = apart(pred, out), apart(target, out)
@@ -298,6 +307,8 @@ class _RowLoss(_LossBase):
         """(value, gradient) in one pass over the data, as a training step needs them: the
         numbers of value() and gradient() (softmax_cross_entropy's float32 value may differ
         in its last bits: it comes from the gradient's exponentials, computed once)."""
+        if self._overridden(_RowLoss):
+            return self.value(pred, target), self.gradient(pred, target, out=out)
         pred, labels, rows_target, dtype, rows, classes = self._inputs(pred, target)
         out = output(out, pred.shape, dtype)
         pred = apart(pred, out)

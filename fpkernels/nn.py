@@ -160,7 +160,9 @@ class Dense:
     forward caches a copy of its input and its pre-activation for backward, so a layer
     appears once in a network (Sequential refuses a layer listed twice). It may be shared by
     several networks (tied weights): their calls take turns on it, and backward refuses to
-    use a forward that ran in another network than its own, or outside any.
+    use a forward that ran in another network than its own, or outside any. Calls from
+    several threads take turns too, but a forward and the backward after it are two calls:
+    a hand-written training loop needs a layer of its own per thread.
 
     >>> import fpkernels as fk
     >>> layer = fk.nn.Dense(3, 2, activation="relu", rng=0)
@@ -265,16 +267,21 @@ class Dense:
                              f"returned shape {result.shape}, the layer needs {self._z.shape}")
         return np.ascontiguousarray(result, self.dtype)
 
+    def _foreign_forward(self, caller):
+        """Why backward for `caller` may not use this layer's last forward."""
+        if caller is None:
+            return ("its last forward ran inside a network: call that network's backward, or "
+                    "the layer's own forward first")
+        return ("its last forward ran outside this network (the layer is shared, or was "
+                "called on its own): run this network's forward again before backward")
+
     def _backward(self, grad_out, input_grad=True, caller=None):
         """Fill weight_grad and bias_grad from dLoss/da'; return dLoss/da (or None)."""
         if self._z is None:
             raise RuntimeError(f"{self.name}: backward needs the forward of its batch just "
                                "before it (none yet, or predict/evaluate/fit ran since)")
         if self._caller is not caller:
-            raise RuntimeError(f"{self.name}: its last forward ran "
-                               + ("outside this network" if caller else "inside a network")
-                               + " (the layer is shared): run this forward again before "
-                               "backward")
+            raise RuntimeError(f"{self.name}: {self._foreign_forward(caller)}")
         if grad_out.shape != self._z.shape:
             raise ValueError(f"{self.name}: the gradient has shape {grad_out.shape}, "
                              f"the layer's output has shape {self._z.shape}")
@@ -298,12 +305,14 @@ class Dense:
         x is copied (backward needs it as it was, even if the caller then changes x)."""
         x = _as_input(x, self.dtype, private=True)
         self._check_input(x)
-        return self._forward(x).copy()
+        with self._lock:
+            return self._forward(x).copy()
 
     def backward(self, grad_out):
         """Gradients from dLoss/d(output) of the last forward; returns dLoss/d(input)."""
         grad_out = np.ascontiguousarray(as_array(grad_out, "grad_out"), self.dtype)
-        return self._backward(grad_out).copy()
+        with self._lock:
+            return self._backward(grad_out).copy()
 
     def config(self):
         """The architecture of this layer as plain JSON-able values."""
@@ -475,22 +484,38 @@ def _threshold(target):
 # Sequential network
 # ---------------------------------------------------------------------------------------------
 
+def _acquire_all(locks):
+    """Take every lock of `locks`, all at once or none: a thread never waits while holding
+    some of them, so calls that nest (a fit callback that uses another network sharing a
+    layer, while a third thread uses that network) cannot deadlock. The locks are RLocks:
+    a thread's own outer call never blocks it."""
+    while True:
+        taken = []
+        for lock in locks:
+            if not lock.acquire(blocking=False):
+                break
+            taken.append(lock)
+        else:
+            return
+        for held in reversed(taken):
+            held.release()
+        if lock.acquire(timeout=0.01):        # wait for the busy one, a little at a time
+            lock.release()
+
+
 def _serialised(method):
-    """`method` run holding the network's lock and its layers' (in one global order, so two
-    networks sharing layers cannot deadlock): layers cache per-call state (inputs, buffers),
-    so calls from several threads take turns (each kernel still uses all cores through
-    OpenMP)."""
+    """`method` run holding the network's lock and its layers' (shared layers: those of other
+    networks too): layers cache per-call state (inputs, buffers), so calls from several
+    threads take turns (each kernel still uses all cores through OpenMP)."""
     @functools.wraps(method)
     def locked(self, *args, **kwargs):
-        with self._lock:
-            layer_locks = sorted({id(layer): layer._lock for layer in self.layers}.items())
-            for _, lock in layer_locks:
-                lock.acquire()
-            try:
-                return method(self, *args, **kwargs)
-            finally:
-                for _, lock in reversed(layer_locks):
-                    lock.release()
+        locks = [self._lock] + [layer._lock for layer in self.layers]
+        _acquire_all(locks)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            for lock in reversed(locks):
+                lock.release()
     return locked
 
 
@@ -587,6 +612,9 @@ class Sequential:
         if expected is not None and grad.shape != expected:
             raise ValueError(f"the loss gradient has shape {grad.shape}, the network's output "
                              f"has shape {expected}")
+        for layer in self.layers:     # before any gradient changes: all from our forward
+            if layer._z is not None and layer._caller is not self._token:
+                raise RuntimeError(f"{layer.name}: {layer._foreign_forward(self._token)}")
         for index in range(len(self.layers) - 1, -1, -1):
             grad = self.layers[index]._backward(grad, input_grad or index > 0, self._token)
         return grad

@@ -176,9 +176,12 @@ def _row_broadcast(binary_kernel, code, array, a, b, out):
     broadcast, without the general path's Python work (several microseconds on small arrays).
     None when it does not apply; the general path then copies or raises as it should."""
     n = b.shape[0]
+    if not (a.flags.aligned and b.flags.aligned):       # fpk_binary reads whole elements
+        return None
     if out is None:
         out = _empty(a.shape, a.dtype)
-    elif not (type(out) is _ndarray and out.dtype is a.dtype and out.shape == a.shape) or (
+    elif not (type(out) is _ndarray and out.dtype is a.dtype and out.shape == a.shape
+              and out.flags.aligned) or (
             np.may_share_memory(b, out) or out is not a and np.may_share_memory(a, out)):
         return None
     try:
@@ -202,9 +205,9 @@ def _make_binary(name, code, symbol):
         # The fast path is most of the cost of a small call, so it reads each attribute once
         # (~15 ns each): a, b (and out) ndarrays of one shape and one dtype, float32 or float64.
         # from_buffer refuses non-C-contiguous arrays, and a read-only out when asked for a
-        # writable buffer (ValueError); the C kernel refuses misaligned data and an out that
-        # partly overlaps an input (a status, before writing). All these take the general
-        # path, which copies or raises the proper error.
+        # writable buffer (ValueError); the same-size kernels refuse misaligned data and an out
+        # that partly overlaps an input (a status, before writing; _row_broadcast checks both
+        # itself). All these take the general path, which copies or raises the proper error.
         if type(a) is _ndarray and type(b) is _ndarray:
             dtype = a.dtype
             if dtype is FLOAT32:
@@ -214,7 +217,7 @@ def _make_binary(name, code, symbol):
             else:
                 function = None
             if (function is not None and b.dtype is dtype and b.ndim == 1 and a.ndim > 1
-                    and a.shape[-1] == b.shape[0] and a.size):
+                    and a.shape[-1] == b.shape[0] > 1 and a.size):   # (rows of 1: general)
                 result = _row_broadcast(general, code, array, a, b, out)
                 if result is not None:
                     return result

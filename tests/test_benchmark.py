@@ -124,6 +124,9 @@ def test_copy_takes_a_turn_and_the_best_bandwidth_counts(monkeypatch):
     copies = iter([3e10])
     [row] = benchmark.run_cases([case], limits=limits, forced=False, rounds=1)
     assert row["copy_fraction"] == 0.1
+    copies = iter([4e10])                          # limits without a copy figure: the turn's
+    [row] = benchmark.run_cases([case], limits={1: {"fma_peak": 1e11}}, forced=False, rounds=1)
+    assert row["copy_fraction"] == 0.25
 
 
 def test_case_without_a_key_is_reported(tmp_path):

@@ -208,3 +208,31 @@ def test_fit_trains_with_losses_with_or_without_value_and_gradient():
         history = net.fit(X, y, loss=loss, optimizer=fk.optimizers.get("sgd", lr=0.1),
                           epochs=20, batch_size=16, verbose=False)
         assert history["loss"][-1] < 0.5 * history["loss"][0]
+
+
+def test_a_subclass_overriding_value_or_gradient_is_not_skipped():
+    """value_and_gradient (and so fit) calls a subclass's own value and gradient: the fused
+    kernel would compute the built-in loss instead."""
+    class ClippedMSE(fk.losses.MSE):
+        def gradient(self, pred, target, out=None):
+            return np.clip(super().gradient(pred, target, out), -1e-3, 1e-3)
+
+    class ScaledCCE(fk.losses.get("cce").__class__):
+        def value(self, pred, target):
+            return 100 * super().value(pred, target)
+
+    pred, target = np.array([[0.0, 5.0]]), np.array([[1.0, -5.0]])
+    value, gradient = ClippedMSE().value_and_gradient(pred, target)
+    assert value == fk.losses.get("mse").value(pred, target)
+    np.testing.assert_array_equal(gradient, [[-1e-3, 1e-3]])
+    probabilities, labels = np.array([[0.25, 0.75]]), np.array([1])
+    value, gradient = ScaledCCE().value_and_gradient(probabilities, labels)
+    assert value == pytest.approx(-100 * np.log(0.75))
+    np.testing.assert_allclose(gradient, fk.losses.get("cce").gradient(probabilities, labels))
+    X = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32)
+    net = fk.nn.Sequential([fk.nn.Dense(4, 1, rng=0)])
+    before = net.layers[0].weight.copy()
+    net.fit(X, 100 * X[:, :1], loss=ClippedMSE(), optimizer=fk.optimizers.get("sgd", lr=1.0),
+            epochs=1, batch_size=64, verbose=0, metrics=())
+    step = np.abs(net.layers[0].weight - before).max()
+    assert 0 < step <= 1e-3 * np.abs(X).sum(axis=0).max() * 1.0001     # clipped: X^T g

@@ -4,6 +4,7 @@ import io
 import json
 import pickle
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -663,6 +664,67 @@ def test_networks_sharing_a_layer_take_turns_across_threads():
 
     run_in_threads(work, 4)
     assert failures == []
+
+
+def test_a_callback_using_a_network_that_shares_a_layer_does_not_deadlock():
+    """Thread 1: A.fit, whose callback evaluates B; thread 2: B.fit; A and B share a layer.
+    Taking the locks one by one, each thread held one the other waited for."""
+    shared = Dense(4, 4, "relu", rng=0)
+    a, b = (Sequential([shared, Dense(4, 1, rng=k)]) for k in (1, 2))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((256, 4)).astype(np.float32)
+    y = rng.standard_normal((256, 1)).astype(np.float32)
+    started = threading.Event()
+
+    def score_b(epoch, logs):
+        started.set()
+        time.sleep(0.2)                            # B's fit starts meanwhile
+        b.evaluate(X, y, loss="mse", metrics=())
+
+    def work(k):
+        if k == 0:
+            a.fit(X, y, loss="mse", epochs=2, verbose=0, metrics=(), callbacks=[score_b])
+        else:
+            started.wait(10)
+            b.fit(X, y, loss="mse", epochs=2, verbose=0, metrics=())
+
+    threads = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads), "deadlock"
+
+
+def test_layer_forward_from_threads_takes_turns():
+    layer = Dense(8, 64, "tanh", rng=0)
+    inputs = [np.random.default_rng(k).standard_normal((32, 8)) for k in range(4)]
+    serial = [layer.forward(x) for x in inputs]
+    failures = []
+
+    def work(k):
+        for r in range(50):
+            i = (k + r) % len(inputs)
+            if not np.array_equal(layer.forward(inputs[i]), serial[i]):
+                failures.append((k, i))
+
+    run_in_threads(work, 4)
+    assert failures == []
+
+
+def test_a_refused_backward_changes_no_gradient():
+    shared, last = Dense(4, 4, "tanh", rng=0), Dense(4, 1, rng=1)
+    a, b = Sequential([shared, last]), Sequential([shared, Dense(4, 1, rng=2)])
+    x, g = np.ones((3, 4), np.float32), np.ones((3, 1), np.float32)
+    a.forward(x)
+    a.backward(g)
+    before = [grad.copy() for grad in a.gradients()]
+    a.forward(x)
+    b.forward(2 * x)
+    with pytest.raises(RuntimeError, match="outside this network"):
+        a.backward(g)
+    for got, want in zip(a.gradients(), before):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_layers_copy_and_pickle_with_their_own_lock():

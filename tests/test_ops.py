@@ -84,6 +84,13 @@ def test_rows_op_one_row(name, dtype, threads):
     with pytest.raises(ValueError, match="read-only"):
         f(frozen, row, out=frozen)
     assert f(np.empty((0, 8), dtype), row).shape == (0, 8)
+    column = a[:, :, :1].copy()                                           # rows of one
+    assert_same(f(column, row[:1]), op(column, row[:1]))
+    misaligned = np.frombuffer(bytearray(a.nbytes + 1), dtype, a.size, offset=1).reshape(a.shape)
+    with pytest.raises(ValueError, match="aligned"):                     # as for same shapes
+        f(a, row, out=misaligned)
+    misaligned[...] = a
+    assert_same(f(misaligned, row), op(a, row))                           # a copy is read
 
 
 @given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=5, max_side=4),
