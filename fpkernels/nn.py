@@ -743,7 +743,8 @@ class Sequential:
             for -1/+1 targets), or the argmax of several (integer labels or one-hot); () for none.
         callbacks: a list of functions f(epoch, logs) or objects with on_epoch_end(epoch, logs),
             called after every epoch; returning True, raising StopTraining or setting
-            network.stop_training = True ends training.
+            network.stop_training = True ends training. They run while fit holds the network:
+            they may use it and other networks, but must not wait for another thread that does.
         verbose: 0 silent, 1 progress bar (tqdm when installed, on a terminal) and log lines,
             2 a log line every epoch.
         """
