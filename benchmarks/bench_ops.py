@@ -79,4 +79,20 @@ def cases(quick=False):
         "bytes": None,
         "flops": None,
     })
+    # a layer's bias on a small batch: rows op one row, in place (what fk.nn does per layer)
+    z_fpk, z_numpy = np.ones((64, 128), np.float32), np.ones((64, 128), np.float32)
+    bias = b[:128].copy()
+    bias_torch = None
+    if torch is not None:
+        tz, tbias = torch.ones(64, 128), torch.from_numpy(bias)
+        bias_torch = lambda: tz.add_(tbias)  # noqa: E731
+    found.append({
+        "name": "add f32 (64, 128) + (128,) in place (a bias)",
+        "threads": 1,
+        "fpk": lambda: fk.add(z_fpk, bias, out=z_fpk),
+        "numpy": lambda: np.add(z_numpy, bias, out=z_numpy),
+        "torch": bias_torch,
+        "bytes": None,
+        "flops": None,
+    })
     return found
