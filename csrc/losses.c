@@ -123,9 +123,21 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
         return sum;                                                                         \
     }
 
-/* *TOTAL = the sum over all n elements: blocks of LOSS_BLOCK summed in parallel, block sums
-   added in block order (so any thread count gives the same bits). */
-#define BLOCKED_SUM(BLOCK_FN, N, TOTAL, HYPER)                                              \
+/* *total = the mean (over count) or sum of the block sums partial[0, blocks), added in block
+   order; frees partial. */
+static void reduce_partials(double *partial, size_t blocks, int reduction, size_t count,
+                            double *total)
+{
+    double sum = 0;
+    for (size_t b = 0; b < blocks; b++) sum += partial[b];
+    free(partial);
+    *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)count : sum;
+}
+
+/* Returns from the value kernel with *TOTAL = the mean or sum (REDUCTION) over all N
+   elements: blocks of LOSS_BLOCK summed in parallel, block sums added in block order (so any
+   thread count gives the same bits). */
+#define BLOCKED_TOTAL(BLOCK_FN, N, REDUCTION, TOTAL, HYPER)                                 \
     do {                                                                                    \
         size_t blocks = ((N) + LOSS_BLOCK - 1) / LOSS_BLOCK;                                \
         double *partial = malloc(blocks * sizeof(double));                                  \
@@ -141,23 +153,9 @@ static inline int any_label_ok(double y) { (void)y; return 1; }
                 mybad |= block_bad;                                                         \
             }                                                                               \
             if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
-        double all_blocks = 0;                                                              \
-        for (size_t b = 0; b < blocks; b++) all_blocks += partial[b];                       \
-        free(partial);                                                                      \
-        if (bad) return FPK_ERR_VALUE;                                                      \
-        *(TOTAL) = all_blocks;                                                              \
+        reduce_partials(partial, blocks, (REDUCTION), (N), (TOTAL));                        \
+        return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
     } while (0)
-
-/* *total = the mean (over count) or sum of the block sums partial[0, blocks), added in block
-   order; frees partial. */
-static void reduce_partials(double *partial, size_t blocks, int reduction, size_t count,
-                            double *total)
-{
-    double sum = 0;
-    for (size_t b = 0; b < blocks; b++) sum += partial[b];
-    free(partial);
-    *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)count : sum;
-}
 
 /* ------------------------------------------------------------------------------------------
  * Element-wise losses: the value, gradient and value_and_gradient kernels, float and double.
@@ -201,10 +199,7 @@ static void reduce_partials(double *partial, size_t blocks, int reduction, size_
         if (!total) return FPK_ERR_NULL;                                                    \
         if (n == 0) { *total = reduction == FPK_REDUCTION_MEAN ? NAN : 0.0; return FPK_OK; } \
         if (!pred || !target) return FPK_ERR_NULL;                                          \
-        double sum;                                                                         \
-        BLOCKED_SUM(NAME##_block_sum_##RANGE_SUFFIX, n, &sum, HYPER);                       \
-        *total = reduction == FPK_REDUCTION_MEAN ? sum / (double)n : sum;                   \
-        return FPK_OK;                                                                      \
+        BLOCKED_TOTAL(NAME##_block_sum_##RANGE_SUFFIX, n, reduction, total, HYPER);         \
     }                                                                                       \
     int fpk_##NAME##_gradient_##SUFFIX(const T *pred, const T *target, T *grad, size_t n,   \
                                        int reduction __VA_ARGS__)                           \
@@ -221,7 +216,7 @@ static void reduce_partials(double *partial, size_t blocks, int reduction, size_
                 __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                              \
         return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
     }                                                                                       \
-    /* the blocks of BLOCKED_SUM, by NAME_both_block: the gradient has the bits of the      \
+    /* the blocks of BLOCKED_TOTAL, by NAME_both_block: the gradient has the bits of the    \
        gradient kernel, the total those of the value kernel up to the order of its sum */   \
     int fpk_##NAME##_value_and_gradient_##SUFFIX(const T *pred, const T *target, T *grad,   \
                                                  size_t n, int reduction, T *per_element,   \

@@ -211,34 +211,34 @@ def _make_binary(name, code, symbol):
         if type(a) is _ndarray and type(b) is _ndarray:
             dtype = a.dtype
             if dtype is FLOAT32:
-                function, array, general = f32, array32, binary32
+                function, array, broadcast = f32, array32, binary32
             elif dtype is FLOAT64:
-                function, array, general = f64, array64, binary64
+                function, array, broadcast = f64, array64, binary64
             else:
                 function = None
-            if (function is not None and b.dtype is dtype and b.ndim == 1 and a.ndim > 1
-                    and a.shape[-1] == b.shape[0] > 1 and a.size):   # (rows of 1: general)
-                result = _row_broadcast(general, code, array, a, b, out)
-                if result is not None:
-                    return result
-            elif function is not None and b.dtype is dtype and (shape := a.shape) == b.shape:
-                if out is None:
-                    if a.nbytes < _STREAM_BYTES:
+            if function is not None and b.dtype is dtype:
+                if (shape := a.shape) == b.shape:
+                    if out is None:
+                        if a.nbytes < _STREAM_BYTES:
+                            try:
+                                pa, pb = _from_buffer(array, a), _from_buffer(array, b)
+                            except (ValueError, BufferError):
+                                return _binary_general(name, code, a, b, None)
+                            result = _empty(shape, dtype)
+                            if not function(pa, pb, _from_buffer(array, result), a.size):
+                                return result
+                    elif type(out) is _ndarray and out.dtype is dtype and out.shape == shape:
                         try:
-                            pa, pb = _from_buffer(array, a), _from_buffer(array, b)
+                            status = function(_from_buffer(array, a), _from_buffer(array, b),
+                                              _from_buffer(array, out, True), a.size)
                         except (ValueError, BufferError):
-                            return _binary_general(name, code, a, b, None)
-                        result = _empty(shape, dtype)
-                        if not function(pa, pb, _from_buffer(array, result), a.size):
-                            return result
-                elif type(out) is _ndarray and out.dtype is dtype and out.shape == shape:
-                    try:
-                        status = function(_from_buffer(array, a), _from_buffer(array, b),
-                                          _from_buffer(array, out, True), a.size)
-                    except (ValueError, BufferError):
-                        status = 1
-                    if not status:
-                        return out
+                            status = 1
+                        if not status:
+                            return out
+                elif b.ndim == 1 and len(shape) > 1 and shape[-1] == b.shape[0] > 1 and a.size:
+                    result = _row_broadcast(broadcast, code, array, a, b, out)  # (rows of 1:
+                    if result is not None:                                      # general path)
+                        return result
         return _binary_general(name, code, a, b, out)
 
     binary.__name__ = binary.__qualname__ = name
