@@ -28,7 +28,7 @@
  * Numerics: nothing overflows where the answer is finite. The tricks, once:
  *   sigmoid(x)  = 1/(1+e) for x >= 0, e/(1+e) for x < 0, with e = exp(-|x|) in (0, 1]
  *   sigmoid'(x) = e/(1+e)^2                       (no 1 - s cancellation)
- *   tanh(x)     = sign(x) (1 - 2e/(1 + e)), e = exp(-2|x|), an odd polynomial near 0
+ *   tanh(x)     = sign(x) m/(-2 - m), m = expm1(-2|x|) (no 1 - e cancellation near 0)
  *   tanh'(x)    = 4e/(1+e)^2                      (no 1 - t^2 cancellation)
  *   gelu(x)     = x Phi(x), Phi(-|x|) = e^(-x^2/2) R(|x|)   (no 1 + erf cancellation for x << 0)
  *   gelu_tanh   = x sigmoid(2u)                   since (1 + tanh u)/2 = sigmoid(2u)
@@ -239,10 +239,22 @@ static inline double gelu_slope_fd(float x)       /* Phi(x) + x phi(x) */
 #define BIG_SCALE 64                /* work at 2^64 times the size when e^-|z| is tiny */
 #define TINY_ARGUMENT 60.0          /* ... which is when z < -60 */
 
-/* num / (1 + e)^2 for 0 <= e <= 1, in float with the roundings of 1 + e, of its square and
-   of the quotient compensated (fma gives each one's error exactly): within about 0.5 ULP plus
-   the errors num and e bring. The derivatives below use it to stay in float lanes. */
+/* num / (1 + e)^2 for 0 <= e <= 1, in float: 1 + e = u + u_lo exactly, and the square's
+   low part 2 u u_lo joins u^2 in one fma, so the divisor rounds once and the quotient once:
+   within about 1 ULP plus the errors num and e bring (sigmoid' and tanh': 2 ULP over every
+   float; dividing by a plain (1 + e)^2 gives 5). The derivatives below use it to stay in
+   float lanes. */
 static inline float over_one_plus_sq_f(float num, float e)
+{
+    float u = 1.0f + e;
+    float u_lo = (1.0f - u) + e;                    /* exact: 1 + e = u + u_lo */
+    return num / fmaf(u, u, (u + u) * u_lo);
+}
+
+/* The same with the divisor's and the quotient's roundings compensated as well (fma gives
+   each one's error exactly): within about 0.5 ULP plus num's and e's errors, for numerators
+   computed with cancellation (swish', gelu_tanh'), where the 1 ULP more would break 4. */
+static inline float over_one_plus_sq_compensated_f(float num, float e)
 {
     float u = 1.0f + e;
     float u_lo = (1.0f - u) + e;                    /* exact: 1 + e = u + u_lo */
@@ -276,20 +288,13 @@ static inline float sigmoid_slope_f(float x)
     return over_one_plus_sq_f(e, e);
 }
 
-/* tanh: an odd polynomial near 0, else sign(x) (1 - 2e/(1 + e)) with e = e^(-2|x|). */
+/* tanh(x) = sign(x) m/(-2 - m) with m = e^(-2|x|) - 1 from expm1 (so nothing cancels near 0);
+   |x| is clamped to 20, where tanh already rounds to 1. */
 static inline float tanh_f(float x)
 {
-    float a = fabsf(x), x2 = x * x;
-    float p = 2.4976127e-3f;
-    p = p * x2 - 8.5065253e-3f;
-    p = p * x2 + 2.1813745e-2f;
-    p = p * x2 - 5.3964254e-2f;
-    p = p * x2 + 1.3333322e-1f;
-    p = p * x2 - 3.3333334e-1f;
-    float near_zero = a + a * x2 * p;
-    float e = exp_scaled_f(-2.0f * a, 0);
-    float far = 1.0f - 2.0f * e / (1.0f + e);
-    return copysignf(a < 0.55f ? near_zero : far, x);      /* odd: tanh(-0) = -0 */
+    float a = fabsf(x);
+    float m = expm1_f(-2.0f * (a > 20.0f ? 20.0f : a));     /* NaN stays NaN */
+    return copysignf(m / (-2.0f - m), x);                     /* odd: tanh(-0) = -0 */
 }
 
 /* tanh'(x) = 4e/(1 + e)^2, e = e^(-2|x|): 4e is taken directly (it rounds once, even when
@@ -355,7 +360,7 @@ static inline float silu_slope_f(float x)
     float e = big_e * pow2_f(-scale);
     float u = 1.0f + e, u_lo = (1.0f - u) + e;
     float numerator = xc >= 0 ? fmaf(xc, e, u) + u_lo : big_e * ((1.0f + xc) + e);
-    float outside = over_one_plus_sq_f(numerator, e) * pow2_f(-scale);   /* scale is 0 for x >= 0 */
+    float outside = over_one_plus_sq_compensated_f(numerator, e) * pow2_f(-scale);   /* scale is 0 for x >= 0 */
     float d = (xc - SILU_X0_HI) - SILU_X0_LO;
     float root = d * silu_root_f(d);
     return fabsf(xc + 1.35f) <= 0.9f ? root : outside;     /* -2.25 <= x <= -0.45 */
@@ -517,6 +522,13 @@ FPK_VECTOR vfloat over_one_plus_sq_v(vfloat num, vfloat e)
 {
     vfloat u = add_v(splat(1.0f), e);
     vfloat u_lo = add_v(sub_v(splat(1.0f), u), e);
+    return div_v(num, fma_v(u, u, mul_v(add_v(u, u), u_lo)));
+}
+
+FPK_VECTOR vfloat over_one_plus_sq_compensated_v(vfloat num, vfloat e)
+{
+    vfloat u = add_v(splat(1.0f), e);
+    vfloat u_lo = add_v(sub_v(splat(1.0f), u), e);
     vfloat p = mul_v(u, u);
     vfloat p_lo = fma_v(add_v(u, u), u_lo, fms_v(u, u, p));
     vfloat inv = div_v(splat(1.0f), p);
@@ -533,19 +545,8 @@ FPK_VECTOR vfloat sigmoid_slope_v(vfloat x)
 
 FPK_VECTOR vfloat tanh_v(vfloat x)
 {
-    vfloat x2 = mul_v(x, x);
-    vfloat p = splat(2.4976127e-3f);
-    p = fma_v(p, x2, splat(-8.5065253e-3f));
-    p = fma_v(p, x2, splat(2.1813745e-2f));
-    p = fma_v(p, x2, splat(-5.3964254e-2f));
-    p = fma_v(p, x2, splat(1.3333322e-1f));
-    p = fma_v(p, x2, splat(-3.3333334e-1f));
-    vfloat a = abs_v(x);
-    vfloat near_zero = fma_v(mul_v(a, x2), p, a);
-    vfloat e = exp_scaled_v(mul_v(splat(-2.0f), a), splat(0.0f));
-    vfloat far = sub_v(splat(1.0f), div_v(add_v(e, e), add_v(splat(1.0f), e)));
-    vmask near = cmp_v(a, splat(0.55f), _CMP_LT_OQ);
-    return with_sign_of_v(blend_v(near, far, near_zero), x);   /* tanh(-0) = -0 */
+    vfloat m = expm1_v(mul_v(splat(-2.0f), min_v(splat(20.0f), abs_v(x))));   /* min: NaN stays */
+    return with_sign_of_v(abs_v(div_v(m, sub_v(splat(-2.0f), m))), x);   /* abs: 0/-2 is -0 */
 }
 
 FPK_VECTOR vfloat tanh_slope_v(vfloat x)
@@ -613,7 +614,7 @@ FPK_VECTOR vfloat silu_slope_steps_v(vfloat x, int far)
     vfloat above = add_v(fma_v(xc, e, u), u_lo);
     vfloat below = mul_v(big_e, add_v(add_v(splat(1.0f), xc), e));
     vfloat numerator = blend_v(is_v(xc, _CMP_GE_OQ, 0.0f), below, above);
-    vfloat outside = over_one_plus_sq_v(numerator, e);
+    vfloat outside = over_one_plus_sq_compensated_v(numerator, e);
     outside = far ? scalef_v(outside, unscale) : outside;
     vfloat d = sub_v(sub_v(xc, splat(SILU_X0_HI)), splat(SILU_X0_LO));
     vfloat root = mul_v(d, silu_root_v(d));
@@ -800,7 +801,7 @@ FPK_VECTOR vfloat gelu_tanh_slope_v(vfloat x)
     b_lo = fma_v(add_v(to_root, splat(GELU_TANH_A0_LO)), rest, b_lo);
     vfloat below = add_v(b, fma_v(b, s, fma_v(b_lo, s, b_lo)));
     vmask negative = is_v(x, _CMP_LT_OQ, 0.0f);
-    vfloat y = over_one_plus_sq_v(blend_v(negative, above, below), e);
+    vfloat y = over_one_plus_sq_compensated_v(blend_v(negative, above, below), e);
     return scale_down_v(y, negative, k);
 }
 #else

@@ -27,8 +27,8 @@ static inline double pow2_d(int64_t n) { return from_bits_d((int64_t)((uint64_t)
 #define ROUNDER_F 12582912.0f               /* 1.5 * 2^23: x + it - it rounds x to an integer */
 #define ROUNDER_D 6755399441055744.0        /* 1.5 * 2^52 */
 
-/* e^r for |r| <= ln2/2, float: 1 + r + r^2 P(r), P fitted (error < 2e-10). */
-static inline float exp_reduced_f(float r)
+/* e^r - 1 for |r| <= ln2/2, float: r + r^2 P(r), P fitted (error < 2e-10). */
+static inline float expm1_reduced_f(float r)
 {
     float p = 1.9900444e-4f;
     p = p * r + 1.3934545e-3f;
@@ -36,8 +36,10 @@ static inline float exp_reduced_f(float r)
     p = p * r + 4.1666456e-2f;
     p = p * r + 1.6666667e-1f;
     p = p * r + 0.5f;
-    return 1.0f + (r + r * r * p);
+    return r + r * r * p;
 }
+
+static inline float exp_reduced_f(float r) { return 1.0f + expm1_reduced_f(r); }
 
 /* 2^scale * e^x in float, for an exact float argument x; within 1 ULP. x is clamped to
    [-150, 89] (beyond: 0 and inf, for any 0 <= scale <= 64); NaN stays NaN. */
@@ -52,6 +54,18 @@ static inline float exp_scaled_f(float x, int32_t scale)
     r = r - k * -2.12194440e-4f;
     int32_t half = n >> 1;                      /* arithmetic shift: floor(n / 2) */
     return exp_reduced_f(r) * pow2_f(half) * pow2_f(n - half);
+}
+
+/* e^x - 1 in float for -87 <= x <= 0, NaN stays NaN: 2^k (e^r - 1) + (2^k - 1) in one fma,
+   so that nothing cancels near 0 (and 2^k - 1 is exact down to k = -24). */
+static inline float expm1_f(float x)
+{
+    float shifted = x * 1.44269504f + ROUNDER_F;
+    float k = shifted - ROUNDER_F;
+    float r = x - k * 0.693359375f;             /* ln2 in two parts: k * hi is exact */
+    r = r - k * -2.12194440e-4f;
+    float pow2_k = pow2_f(bits_f(shifted) - bits_f(ROUNDER_F));
+    return fmaf(pow2_k, expm1_reduced_f(r), pow2_k - 1.0f);
 }
 
 /* 2^scale * e^t in float for an argument t known in double (computed arguments such as
@@ -129,8 +143,8 @@ static inline double log_d(double x)
 #include "fpk_simd.h"
 #if FPK_SIMD
 
-/* e^x = 2^k e^r for integral k near x/ln2: e^r from exp_reduced_f's polynomial. */
-FPK_VECTOR vfloat exp_reduced_v(vfloat x, vfloat k)
+/* e^x = 2^k e^r for integral k near x/ln2: e^r - 1 from expm1_reduced_f's polynomial. */
+FPK_VECTOR vfloat expm1_reduced_v(vfloat x, vfloat k)
 {
     vfloat r = fnma_v(k, splat(0.693359375f), x);                  /* ln2 in two parts */
     r = fnma_v(k, splat(-2.12194440e-4f), r);
@@ -140,7 +154,20 @@ FPK_VECTOR vfloat exp_reduced_v(vfloat x, vfloat k)
     p = fma_v(p, r, splat(4.1666456e-2f));
     p = fma_v(p, r, splat(1.6666667e-1f));
     p = fma_v(p, r, splat(0.5f));
-    return add_v(splat(1.0f), fma_v(mul_v(r, r), p, r));
+    return fma_v(mul_v(r, r), p, r);
+}
+
+FPK_VECTOR vfloat exp_reduced_v(vfloat x, vfloat k)
+{
+    return add_v(splat(1.0f), expm1_reduced_v(x, k));
+}
+
+/* expm1_f lane by lane. */
+FPK_VECTOR vfloat expm1_v(vfloat x)
+{
+    vfloat k = sub_v(fma_v(x, splat(1.44269504f), splat(ROUNDER_F)), splat(ROUNDER_F));
+    vfloat pow2_k = scalef_normal_v(splat(1.0f), k);
+    return fma_v(pow2_k, expm1_reduced_v(x, k), sub_v(pow2_k, splat(1.0f)));
 }
 
 /* 2^scale e^x for x <= 0 (every caller's case: e^-|x|, e^(x - max)):
