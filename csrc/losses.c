@@ -41,7 +41,7 @@ static inline double sign_of(double e) { return e > 0 ? 1.0 : (e < 0 ? -1.0 : e 
 static inline double mae_loss(double p, double y) { return fabs(y - p); }
 static inline double mae_grad(double p, double y) { return sign_of(p - y); }
 
-static inline double mse_loss(double p, double y) { return (y - p) * (y - p); }
+static inline double mse_loss(double p, double y) { return (p - y) * (p - y); }
 static inline double mse_grad(double p, double y) { return 2.0 * (p - y); }
 
 static inline double hinge_loss(double p, double y) { double m = 1.0 - y * p; return m > 0 ? m : (m == m ? 0.0 : m); }
@@ -284,28 +284,34 @@ static void reduce_partials(double *partial, size_t blocks, int reduction, size_
  * FPK_PREFETCH_AHEAD bytes ahead (so memory and arithmetic overlap), large outputs written with
  * streaming stores (fpk_stream.h). The math per element is the double math above, on the two
  * double halves of each float vector (the same bits, up to fused multiply-adds), except bce's
- * value, computed in float (log_v).
+ * value, computed in float (log_v), and mae's gradient, a sign (the same bits in float).
  * ---------------------------------------------------------------------------------------- */
 #if FPK_SIMD
 #define VECTOR_F32 1
 
-/* sign_of on double lanes: 1, -1, or e * 0 (a signed zero, or NaN). */
-static inline vdouble sign_v(vdouble e)
+/* sign_of on float lanes: 1, -1, or e * 0 (a signed zero, or NaN). */
+static inline vfloat sign_v(vfloat e)
 {
-    vdouble s = mul_d(e, zero_d());
-    s = blend_d(is_d(e, _CMP_GT_OQ, 0.0), s, splat_d(1.0));
-    return blend_d(is_d(e, _CMP_LT_OQ, 0.0), s, splat_d(-1.0));
+    vfloat s = mul_v(e, zero_v());
+    s = blend_v(is_v(e, _CMP_GT_OQ, 0.0f), s, splat(1.0f));
+    return blend_v(is_v(e, _CMP_LT_OQ, 0.0f), s, splat(-1.0f));
 }
 
 /* The per-element functions above on double lanes: NAME_loss_v, NAME_grad_v, and on the
    float targets NAME_label_ok_v (the lanes passing the label check). */
 static inline vdouble mae_loss_v(vdouble p, vdouble y, double delta) { (void)delta; return abs_d(sub_d(y, p)); }
-static inline vdouble mae_grad_v(vdouble p, vdouble y, double delta) { (void)delta; return sign_v(sub_d(p, y)); }
+/* mae's gradient stays in float lanes: p - y rounds, but never to another sign (nor to 0
+   unless p = y), and scale times +-1 rounds as (float)scale does: the bits of sign_of. */
+static inline vfloat mae_grad_scaled_v(vfloat p, vfloat y, double scale, double delta)
+{
+    (void)delta;
+    return mul_v(sign_v(sub_v(p, y)), splat((float)scale));
+}
 
 static inline vdouble mse_loss_v(vdouble p, vdouble y, double delta)
 {
     (void)delta;
-    vdouble e = sub_d(y, p);
+    vdouble e = sub_d(p, y);                     /* p - y as the gradient's: computed once */
     return mul_d(e, e);
 }
 static inline vdouble mse_grad_v(vdouble p, vdouble y, double delta) { (void)delta; return mul_d(splat_d(2.0), sub_d(p, y)); }
@@ -388,17 +394,28 @@ static inline vdouble bce_grad_v(vdouble p, vdouble y, double delta)
 }
 static inline vmask bce_label_ok_v(vfloat y) { return and_m(is_v(y, _CMP_GE_OQ, 0.0f), is_v(y, _CMP_LE_OQ, 1.0f)); }
 
-/* NAME_FN_halves: the two double halves of FN (loss or grad) at float lanes p and y. Each
-   loss's double function on each half, except bce's value, which is computed in float. */
+/* NAME_FN_scaled_v: (float)(scale * FN) at float lanes p and y (FN: loss or grad), from
+   NAME_FN_halves, the two double halves of FN. */
+#define SCALED_HALVES(NAME, FN)                                                             \
+    static inline vfloat NAME##_##FN##_scaled_v(vfloat p, vfloat y, double scale,           \
+                                                double delta)                               \
+    {                                                                                       \
+        vdouble low, high;                                                                  \
+        NAME##_##FN##_halves(p, y, delta, &low, &high);                                     \
+        return join_halves(mul_d(splat_d(scale), low), mul_d(splat_d(scale), high));        \
+    }
+
+/* Each loss's double function on each half, except bce's value, which is computed in float,
+   and mae's gradient (mae_grad_scaled_v). */
 #define ON_HALVES(NAME, FN)                                                                 \
     static inline void NAME##_##FN##_halves(vfloat p, vfloat y, double delta, vdouble *low, \
                                             vdouble *high)                                  \
     {                                                                                       \
         *low = NAME##_##FN##_v(low_half(p), low_half(y), delta);                            \
         *high = NAME##_##FN##_v(high_half(p), high_half(y), delta);                         \
-    }
+    }                                                                                       \
+    SCALED_HALVES(NAME, FN)
 ON_HALVES(mae, loss)
-ON_HALVES(mae, grad)
 ON_HALVES(mse, loss)
 ON_HALVES(mse, grad)
 ON_HALVES(hinge, loss)
@@ -413,6 +430,7 @@ static inline void bce_loss_halves(vfloat p, vfloat y, double delta, vdouble *lo
     *low = low_half(loss);
     *high = high_half(loss);
 }
+SCALED_HALVES(bce, loss)
 
 static inline vmask mae_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK_LANES); }
 static inline vmask mse_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK_LANES); }
@@ -459,15 +477,12 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
    streaming the full ones can use streaming stores. */
 #define MAP_RANGE_V(NAME, FN, out, lo, hi, streaming, scale, delta, bad_lanes)              \
     do {                                                                                    \
-        vdouble scale_ = splat_d(scale);                                                    \
         FOR_STEPS(out, lo, hi, streaming, i, count,                                         \
             vmask m = first_lanes(count);                                                   \
             fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                           \
             vfloat p = load_first_v(pred + i, count), y = load_first_v(target + i, count);  \
             bad_lanes = or_m(bad_lanes, andnot_m(NAME##_label_ok_v(y), m));                 \
-            vdouble low_, high_;                                                            \
-            NAME##_##FN##_halves(p, y, delta, &low_, &high_);                               \
-            vfloat v = join_halves(mul_d(scale_, low_), mul_d(scale_, high_));              \
+            vfloat v = NAME##_##FN##_scaled_v(p, y, scale, delta);                          \
             fpk_store_step((out) + i, v, count, streaming));                                \
         if (streaming) fpk_stream_fence();                                                  \
     } while (0)
@@ -492,23 +507,22 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
                                       float *per_element, size_t start, size_t end,         \
                                       double scale, double delta, int streaming, int *bad)  \
     {                                                                                       \
-        vdouble low = zero_d(), high = zero_d(), scale_ = splat_d(scale);                   \
+        vdouble low = zero_d(), high = zero_d();                                            \
         vmask bad_lanes = no_lanes();                                                       \
         FOR_STEPS(grad, start, end, streaming, i, count,                                    \
                 vmask m = first_lanes(count);                                               \
                 fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                       \
                 vfloat p = load_first_v(pred + i, count), y = load_first_v(target + i, count); \
                 bad_lanes = or_m(bad_lanes, andnot_m(NAME##_label_ok_v(y), m));             \
-                vdouble loss_low, loss_high, grad_low, grad_high;                           \
+                vdouble loss_low, loss_high;                                                \
                 NAME##_loss_halves(p, y, delta, &loss_low, &loss_high);                     \
-                NAME##_grad_halves(p, y, delta, &grad_low, &grad_high);                     \
                 if (per_element) {                                                          \
                     store_first_v(per_element + i, join_halves(loss_low, loss_high), count); \
                 } else {                                                                    \
                     low = add_lanes_d(low, low_half_m(m), loss_low);                        \
                     high = add_lanes_d(high, high_half_m(m), loss_high);                    \
                 }                                                                           \
-                vfloat g = join_halves(mul_d(scale_, grad_low), mul_d(scale_, grad_high));  \
+                vfloat g = NAME##_grad_scaled_v(p, y, scale, delta);                        \
                 fpk_store_step(grad + i, g, count, streaming));                             \
         *bad = any_m(bad_lanes);                                                            \
         return reduce_add_d(add_d(low, high));                                              \

@@ -464,6 +464,30 @@ def test_elementwise_float32_against_double(name, n, threads):
     assert ulps(make(name, reduction="sum").gradient(pred, target), slopes).max() <= 0.5001
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_mae_float32_gradient_bits(reduction, threads):
+    """mae's float32 gradient is taken in float lanes (p - y rounds, its sign never changes):
+    the bits of sign(p - y) * float32(scale), for neighbouring floats, signed zeros,
+    subnormals, infinities and NaN, from gradient and value_and_gradient alike."""
+    tiny = np.float32(1e-45)
+    specials = np.array([0.0, -0.0, tiny, -tiny, 1.0, np.nextafter(np.float32(1), np.float32(2)),
+                         np.inf, -np.inf, np.nan, 3e38, -3e38], np.float32)
+    pred = np.concatenate([np.repeat(specials, specials.size),
+                           np.random.default_rng(0).standard_normal(4099).astype(np.float32)])
+    target = np.concatenate([np.tile(specials, specials.size),
+                             np.random.default_rng(1).standard_normal(4099).astype(np.float32)])
+    target[-4099::3] = pred[-4099::3]                                   # some equal pairs
+    scale = 1.0 / pred.size if reduction == "mean" else 1.0
+    with np.errstate(invalid="ignore"):
+        difference = pred.astype(np.float64) - target
+        want = np.where(difference == 0, difference * 0.0,           # sign_of(0) keeps 0's sign
+                        np.sign(difference) * np.float32(scale)).astype(np.float32)
+    mae = make("mae", reduction=reduction)
+    for got in (mae.gradient(pred, target), mae.value_and_gradient(pred, target)[1]):
+        assert np.array_equal(got, want, equal_nan=True)
+        assert np.array_equal(np.signbit(got[difference == 0]), np.signbit(want[difference == 0]))
+
+
 @pytest.mark.parametrize("hard", [True, False], ids=["0-1 targets", "soft targets"])
 def test_bce_float32_value_within_3_ulp(hard, threads):
     """bce's float32 value (float logarithms on vector lanes) against the double formula, for
