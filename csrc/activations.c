@@ -1079,11 +1079,11 @@ FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
    while this one is computed, not in a pass of its own), and backward takes the sums of e and
    of g e in the same pass as e. Sums in double, of runs of FLOAT_RUN vectors summed in float. */
 
-/* lanes = max(lanes, the first `count` of p[0..FPK_LANES)), NaN skipped. */
+/* lanes = max(lanes, the first `count` of p[0..FPK_LANES)), NaN skipped: vmaxps returns
+   its second operand where either is NaN, and lanes never are. */
 static inline vfloat max_step(vfloat lanes, const float *p, size_t count)
 {
-    vfloat v = load_first_or_v(splat(-INFINITY), p, count);
-    return mask_max_v(lanes, is_v(v, _CMP_ORD_Q, 0.0f), lanes, v);
+    return max_v(load_first_or_v(splat(-INFINITY), p, count), lanes);
 }
 
 static inline vfloat row_max_lanes(const float *row, size_t cols)

@@ -97,7 +97,6 @@ static inline vfloat keep_v(vmask m, vfloat x) { return _mm512_maskz_mov_ps(m, x
 /* op on the lanes of m, src elsewhere */
 static inline vfloat mask_sub_v(vfloat src, vmask m, vfloat a, vfloat b) { return _mm512_mask_sub_ps(src, m, a, b); }
 static inline vfloat mask_mul_v(vfloat src, vmask m, vfloat a, vfloat b) { return _mm512_mask_mul_ps(src, m, a, b); }
-static inline vfloat mask_max_v(vfloat src, vmask m, vfloat a, vfloat b) { return _mm512_mask_max_ps(src, m, a, b); }
 static inline vfloat mask_fma_v(vfloat a, vmask m, vfloat b, vfloat c) { return _mm512_mask_fmadd_ps(a, m, b, c); }
 static inline vfloat mask_scalef_small_v(vfloat src, vmask m, vfloat x, vfloat k) { return _mm512_mask_scalef_ps(src, m, x, k); }
 static inline vmask mask_cmp_v(vmask m, vfloat a, vfloat b, int predicate) { return _mm512_mask_cmp_ps_mask(m, a, b, predicate); }
@@ -259,7 +258,6 @@ static inline vfloat blend_v(vmask m, vfloat a, vfloat b) { return _mm256_blendv
 static inline vfloat keep_v(vmask m, vfloat x) { return _mm256_and_ps(m, x); }
 static inline vfloat mask_sub_v(vfloat src, vmask m, vfloat a, vfloat b) { return blend_v(m, src, sub_v(a, b)); }
 static inline vfloat mask_mul_v(vfloat src, vmask m, vfloat a, vfloat b) { return blend_v(m, src, mul_v(a, b)); }
-static inline vfloat mask_max_v(vfloat src, vmask m, vfloat a, vfloat b) { return blend_v(m, src, max_v(a, b)); }
 static inline vfloat mask_fma_v(vfloat a, vmask m, vfloat b, vfloat c) { return blend_v(m, a, fma_v(a, b, c)); }
 static inline vmask mask_cmp_v(vmask m, vfloat a, vfloat b, int predicate) { return and_m(m, cmp_v(a, b, predicate)); }
 static inline vfloat mask_scalef_small_v(vfloat src, vmask m, vfloat x, vfloat k) { return blend_v(m, src, scalef_small_v(x, k)); }
