@@ -513,7 +513,7 @@ FPK_VECTOR vfloat leaky_relu_slope_v(vfloat x, float alpha)
 
 FPK_VECTOR vfloat sigmoid_v(vfloat x)
 {
-    vfloat e = exp_scaled_v(neg_abs_v(x), splat(0.0f));
+    vfloat e = exp_v(neg_abs_v(x));
     vfloat numerator = blend_v(is_v(x, _CMP_GE_OQ, 0.0f), e, splat(1.0f));
     return div_v(numerator, add_v(splat(1.0f), e));
 }
@@ -539,7 +539,7 @@ FPK_VECTOR vfloat over_one_plus_sq_compensated_v(vfloat num, vfloat e)
 
 FPK_VECTOR vfloat sigmoid_slope_v(vfloat x)
 {
-    vfloat e = exp_scaled_v(neg_abs_v(x), splat(0.0f));
+    vfloat e = exp_v(neg_abs_v(x));
     return over_one_plus_sq_v(e, e);
 }
 
@@ -565,7 +565,7 @@ FPK_VECTOR vfloat big_scale_v(vfloat x)
    e^-|x| at 2^64 times its size, and the signed zero where x s underflows. */
 FPK_VECTOR vfloat silu_steps_v(vfloat x, int far)
 {
-    vfloat scale = far ? big_scale_v(x) : zero_v(), unscale = sub_v(zero_v(), scale);
+    vfloat scale = far ? big_scale_v(x) : splat(-0.0f) /* see exp_v */, unscale = sub_v(zero_v(), scale);
     vfloat big_e = exp_scaled_v(neg_abs_v(x), scale);
     vfloat e = far ? scalef_v(big_e, unscale) : big_e;
     vfloat one = far ? scalef_v(splat(1.0f), scale) : splat(1.0f);
@@ -605,7 +605,7 @@ FPK_VECTOR vfloat silu_root_v(vfloat d)
 FPK_VECTOR vfloat silu_slope_steps_v(vfloat x, int far)
 {
     vfloat xc = far ? clamp_v(x, -200.0f, 200.0f) : x;
-    vfloat scale = far ? big_scale_v(xc) : zero_v();
+    vfloat scale = far ? big_scale_v(xc) : splat(-0.0f);       /* -0: see exp_v */
     vfloat unscale = sub_v(zero_v(), scale);
     vfloat big_e = exp_scaled_v(neg_abs_v(xc), scale);
     vfloat e = far ? scalef_v(big_e, unscale) : big_e;
@@ -1129,7 +1129,7 @@ static inline vfloat exp_row_f32(const float *row, float *e, size_t cols, float 
             next_lanes = max_step(next_lanes, next + j, count);
         }
         vfloat v = load_first_v(row + j, count);
-        vfloat ev = keep_v(first_lanes(count), exp_scaled_v(sub_v(v, splat(top)), splat(0.0f)));
+        vfloat ev = keep_v(first_lanes(count), exp_v(sub_v(v, splat(top))));
         store_v(e + j, ev);                        /* e has room for whole vectors */
         e_run = add_v(e_run, ev);
         if (g) {

@@ -193,6 +193,10 @@ FPK_VECTOR vfloat exp_scaled_v(vfloat x, vfloat scale)
     return scalef_small_v(exp_reduced_v(x, k), add_v(k, scale));
 }
 
+/* e^x for x <= 0: the scale a -0, not a +0, as x + -0 is x for every x (-0 and NaN too), so
+   the compiler drops the additions of the scale altogether. */
+FPK_VECTOR vfloat exp_v(vfloat x) { return exp_scaled_v(x, splat(-0.0f)); }
+
 /* ---- exponentials of split arguments (gelu, gelu_tanh) ----------------------------------- */
 
 /* e^(hi + lo) = 2^k (1 + s), for an argument known as a float sum hi + lo with |lo|

@@ -741,7 +741,7 @@ static inline vfloat exp_shifted_v(vfloat z, vfloat m)
     vfloat t = sub_v(z, m);
     vfloat back = sub_v(t, z);
     vfloat err = sub_v(sub_v(z, sub_v(t, back)), add_v(m, back));
-    vfloat e = exp_scaled_v(t, zero_v());
+    vfloat e = exp_v(t);
     return fma_v(e, err, e);
 }
 
