@@ -565,7 +565,8 @@ FPK_VECTOR vfloat big_scale_v(vfloat x)
    e^-|x| at 2^64 times its size, and the signed zero where x s underflows. */
 FPK_VECTOR vfloat silu_steps_v(vfloat x, int far)
 {
-    vfloat scale = far ? big_scale_v(x) : splat(-0.0f) /* see exp_v */, unscale = sub_v(zero_v(), scale);
+    vfloat scale = far ? big_scale_v(x) : splat(-0.0f);        /* -0: see exp_v */
+    vfloat unscale = sub_v(zero_v(), scale);
     vfloat big_e = exp_scaled_v(neg_abs_v(x), scale);
     vfloat e = far ? scalef_v(big_e, unscale) : big_e;
     vfloat one = far ? scalef_v(splat(1.0f), scale) : splat(1.0f);

@@ -314,7 +314,15 @@ static inline vdouble mse_loss_v(vdouble p, vdouble y, double delta)
     vdouble e = sub_d(p, y);                     /* p - y as the gradient's: computed once */
     return mul_d(e, e);
 }
-static inline vdouble mse_grad_v(vdouble p, vdouble y, double delta) { (void)delta; return mul_d(splat_d(2.0), sub_d(p, y)); }
+/* mse's gradient 2 (p - y), scaled as (2 scale)(p - y): the same single rounding (2 scale is
+   exact), one multiply fewer. */
+static inline vfloat mse_grad_scaled_v(vfloat p, vfloat y, double scale, double delta)
+{
+    (void)delta;
+    vdouble twice_scale = splat_d(2.0 * scale);
+    return join_halves(mul_d(twice_scale, sub_d(low_half(p), low_half(y))),
+                       mul_d(twice_scale, sub_d(high_half(p), high_half(y))));
+}
 
 /* m = 1 - y p: m where m > 0 or m is NaN, else 0 */
 static inline vdouble hinge_loss_v(vdouble p, vdouble y, double delta)
@@ -341,9 +349,17 @@ static inline vdouble huber_loss_v(vdouble p, vdouble y, double delta)
     vdouble c = min_d(a, splat_d(delta));
     return mul_d(c, fnma_d(splat_d(0.5), c, a));
 }
-static inline vdouble huber_grad_v(vdouble p, vdouble y, double delta)
+/* huber's gradient clamp(p - y, -delta, delta) scaled: scale (p - y) rounded to float, then
+   clamped to +-(float)(scale delta) in float lanes. Rounding and scaling are monotone, so they
+   commute with the clamp: the same bits as clamping first, with the clamp on 8 lanes instead
+   of twice 4 (NaN stays NaN: vminps and vmaxps return their second operand). */
+static inline vfloat huber_grad_scaled_v(vfloat p, vfloat y, double scale, double delta)
 {
-    return min_d(splat_d(delta), max_d(splat_d(-delta), sub_d(p, y)));
+    vdouble s = splat_d(scale);
+    vfloat g = join_halves(mul_d(s, sub_d(low_half(p), low_half(y))),
+                           mul_d(s, sub_d(high_half(p), high_half(y))));
+    float limit = (float)(scale * delta);
+    return min_v(splat(limit), max_v(splat(-limit), g));
 }
 
 /* clamp_prob on double lanes (NaN stays NaN). */
@@ -406,7 +422,7 @@ static inline vmask bce_label_ok_v(vfloat y) { return and_m(is_v(y, _CMP_GE_OQ, 
     }
 
 /* Each loss's double function on each half, except bce's value, which is computed in float,
-   and mae's gradient (mae_grad_scaled_v). */
+   and the gradients of mae, mse and huber (NAME_grad_scaled_v, below). */
 #define ON_HALVES(NAME, FN)                                                                 \
     static inline void NAME##_##FN##_halves(vfloat p, vfloat y, double delta, vdouble *low, \
                                             vdouble *high)                                  \
@@ -417,11 +433,9 @@ static inline vmask bce_label_ok_v(vfloat y) { return and_m(is_v(y, _CMP_GE_OQ, 
     SCALED_HALVES(NAME, FN)
 ON_HALVES(mae, loss)
 ON_HALVES(mse, loss)
-ON_HALVES(mse, grad)
 ON_HALVES(hinge, loss)
 ON_HALVES(hinge, grad)
 ON_HALVES(huber, loss)
-ON_HALVES(huber, grad)
 ON_HALVES(bce, grad)
 static inline void bce_loss_halves(vfloat p, vfloat y, double delta, vdouble *low, vdouble *high)
 {

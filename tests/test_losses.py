@@ -488,6 +488,28 @@ def test_mae_float32_gradient_bits(reduction, threads):
         assert np.array_equal(np.signbit(got[difference == 0]), np.signbit(want[difference == 0]))
 
 
+@pytest.mark.parametrize("name, delta", [("mse", None), ("huber", 1.0), ("huber", 0.1),
+                                         ("huber", 1e-30), ("huber", 3e38)])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_mse_huber_float32_gradient_rounded_once(name, delta, reduction):
+    """mse's float32 gradient is scaled as (2 scale)(p - y), huber's clamped after rounding:
+    both still equal the double formula rounded once, bit for bit, over values of every size,
+    NaN, infinities and equal pairs."""
+    rng = np.random.default_rng(5)
+    n = 20_011
+    pred = (rng.standard_normal(n) * 10.0 ** rng.uniform(-6, 6, n)).astype(np.float32)
+    target = (rng.standard_normal(n) * 10.0 ** rng.uniform(-6, 6, n)).astype(np.float32)
+    pred[::97], target[::101], pred[::103] = np.nan, np.inf, target[::103]
+    scale = 1.0 / n if reduction == "mean" else 1.0
+    with np.errstate(invalid="ignore"):
+        d = pred.astype(np.float64) - target
+        slope = 2.0 * d if name == "mse" else np.clip(d, -delta, delta)
+        want = (scale * slope).astype(np.float32)
+        loss = make(name, reduction=reduction, **({} if delta is None else {"delta": delta}))
+        for got in (loss.gradient(pred, target), loss.value_and_gradient(pred, target)[1]):
+            assert np.array_equal(got, want, equal_nan=True)
+
+
 @pytest.mark.parametrize("hard", [True, False], ids=["0-1 targets", "soft targets"])
 def test_bce_float32_value_within_3_ulp(hard, threads):
     """bce's float32 value (float logarithms on vector lanes) against the double formula, for
