@@ -297,7 +297,8 @@ static inline vfloat sign_v(vfloat e)
     return blend_v(is_v(e, _CMP_LT_OQ, 0.0f), s, splat(-1.0f));
 }
 
-/* The per-element functions above on double lanes: NAME_loss_v, NAME_grad_v, and on the
+/* The per-element functions above on double lanes, NAME_loss_v and NAME_grad_v (or, for the
+   gradients of mae, mse and huber, NAME_grad_scaled_v on float lanes), and on the
    float targets NAME_label_ok_v (the lanes passing the label check). */
 static inline vdouble mae_loss_v(vdouble p, vdouble y, double delta) { (void)delta; return abs_d(sub_d(y, p)); }
 /* mae's gradient stays in float lanes: p - y rounds, but never to another sign (nor to 0
@@ -486,8 +487,8 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
         return reduce_add_d(add_d(low, high));                                              \
     }
 
-/* for i in [lo, hi): out[i] = (float)(scale * FN(pred[i], target[i])), FN = NAME_loss_v or
-   NAME_grad_v; bad_lanes collects the label failures. The steps follow fpk_step, so that when
+/* for i in [lo, hi): out[i] = (float)(scale * FN(pred[i], target[i])) by NAME_FN_scaled_v,
+   FN = loss or grad; bad_lanes collects the label failures. The steps follow fpk_step, so that when
    streaming the full ones can use streaming stores. */
 #define MAP_RANGE_V(NAME, FN, out, lo, hi, streaming, scale, delta, bad_lanes)              \
     do {                                                                                    \
