@@ -41,17 +41,25 @@ static inline float expm1_reduced_f(float r)
 
 static inline float exp_reduced_f(float r) { return 1.0f + expm1_reduced_f(r); }
 
+/* x = k ln2 + r with k = x/ln2 rounded, |r| <= ln2/2: returns r and stores k as an int. */
+static inline float reduce_ln2_f(float x, int32_t *k_int)
+{
+    float shifted = x * 1.44269504f + ROUNDER_F;
+    float k = shifted - ROUNDER_F;
+    *k_int = bits_f(shifted) - bits_f(ROUNDER_F);   /* `shifted` ends in k's bits */
+    float r = x - k * 0.693359375f;                 /* ln2 in two parts: k * hi is exact */
+    return r - k * -2.12194440e-4f;
+}
+
 /* 2^scale * e^x in float, for an exact float argument x; within 1 ULP. x is clamped to
    [-150, 89] (beyond: 0 and inf, for any 0 <= scale <= 64); NaN stays NaN. */
 static inline float exp_scaled_f(float x, int32_t scale)
 {
     x = x > 89.0f ? 89.0f : x;
     x = x < -150.0f ? -150.0f : x;
-    float shifted = x * 1.44269504f + ROUNDER_F;
-    float k = shifted - ROUNDER_F;
-    int32_t n = bits_f(shifted) - bits_f(ROUNDER_F) + scale;
-    float r = x - k * 0.693359375f;             /* ln2 in two parts: k * hi is exact */
-    r = r - k * -2.12194440e-4f;
+    int32_t k;
+    float r = reduce_ln2_f(x, &k);
+    int32_t n = k + scale;
     int32_t half = n >> 1;                      /* arithmetic shift: floor(n / 2) */
     return exp_reduced_f(r) * pow2_f(half) * pow2_f(n - half);
 }
@@ -60,11 +68,9 @@ static inline float exp_scaled_f(float x, int32_t scale)
    so that nothing cancels near 0 (and 2^k - 1 is exact down to k = -24). */
 static inline float expm1_f(float x)
 {
-    float shifted = x * 1.44269504f + ROUNDER_F;
-    float k = shifted - ROUNDER_F;
-    float r = x - k * 0.693359375f;             /* ln2 in two parts: k * hi is exact */
-    r = r - k * -2.12194440e-4f;
-    float pow2_k = pow2_f(bits_f(shifted) - bits_f(ROUNDER_F));
+    int32_t k;
+    float r = reduce_ln2_f(x, &k);
+    float pow2_k = pow2_f(k);
     return fmaf(pow2_k, expm1_reduced_f(r), pow2_k - 1.0f);
 }
 
@@ -166,10 +172,16 @@ FPK_VECTOR vfloat exp_reduced_v(vfloat x, vfloat k)
     return add_v(splat(1.0f), expm1_reduced_v(x, k));
 }
 
+/* x/ln2 rounded to an integer, as reduce_ln2_f rounds it. */
+FPK_VECTOR vfloat ln2_multiple_v(vfloat x)
+{
+    return sub_v(fma_v(x, splat(1.44269504f), splat(ROUNDER_F)), splat(ROUNDER_F));
+}
+
 /* expm1_f lane by lane. */
 FPK_VECTOR vfloat expm1_v(vfloat x)
 {
-    vfloat k = sub_v(fma_v(x, splat(1.44269504f), splat(ROUNDER_F)), splat(ROUNDER_F));
+    vfloat k = ln2_multiple_v(x);
     vfloat pow2_k = scalef_normal_v(splat(1.0f), k);
     return fma_v(pow2_k, expm1_reduced_v(x, k), sub_v(pow2_k, splat(1.0f)));
 }
@@ -193,7 +205,7 @@ FPK_VECTOR vfloat exp_scaled_v(vfloat x, vfloat scale)
     }
 #endif
     x = max_v(splat(-150.0f), x);                          /* NaN stays NaN (see clamp_v) */
-    vfloat k = sub_v(fma_v(x, splat(1.44269504f), splat(ROUNDER_F)), splat(ROUNDER_F));
+    vfloat k = ln2_multiple_v(x);
     return scalef_small_v(exp_reduced_v(x, k), add_v(k, scale));
 }
 

@@ -315,14 +315,20 @@ static inline vdouble mse_loss_v(vdouble p, vdouble y, double delta)
     vdouble e = sub_d(p, y);                     /* p - y as the gradient's: computed once */
     return mul_d(e, e);
 }
+
+/* s (p - y) computed in double lanes, then rounded to float (once, where p - y is exact). */
+static inline vfloat scaled_difference_v(vfloat p, vfloat y, double s)
+{
+    return join_halves(mul_d(splat_d(s), sub_d(low_half(p), low_half(y))),
+                       mul_d(splat_d(s), sub_d(high_half(p), high_half(y))));
+}
+
 /* mse's gradient 2 (p - y), scaled as (2 scale)(p - y): the same single rounding (2 scale is
    exact), one multiply fewer. */
 static inline vfloat mse_grad_scaled_v(vfloat p, vfloat y, double scale, double delta)
 {
     (void)delta;
-    vdouble twice_scale = splat_d(2.0 * scale);
-    return join_halves(mul_d(twice_scale, sub_d(low_half(p), low_half(y))),
-                       mul_d(twice_scale, sub_d(high_half(p), high_half(y))));
+    return scaled_difference_v(p, y, 2.0 * scale);
 }
 
 /* m = 1 - y p: m where m > 0 or m is NaN, else 0 */
@@ -356,11 +362,8 @@ static inline vdouble huber_loss_v(vdouble p, vdouble y, double delta)
    of twice 4 (NaN stays NaN: vminps and vmaxps return their second operand). */
 static inline vfloat huber_grad_scaled_v(vfloat p, vfloat y, double scale, double delta)
 {
-    vdouble s = splat_d(scale);
-    vfloat g = join_halves(mul_d(s, sub_d(low_half(p), low_half(y))),
-                           mul_d(s, sub_d(high_half(p), high_half(y))));
     float limit = (float)(scale * delta);
-    return min_v(splat(limit), max_v(splat(-limit), g));
+    return min_v(splat(limit), max_v(splat(-limit), scaled_difference_v(p, y, scale)));
 }
 
 /* clamp_prob on double lanes (NaN stays NaN). */
