@@ -970,7 +970,7 @@ FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
 
 #define LANES 16   /* independent running maxima and sums, so the row loops vectorise */
 
-/* Row helpers for one value type T with exponential EXP:
+/* Row helpers for one value type T with EXP(x, m) = e^(x - m):
      row_max:  the largest value, NaN skipped (a NaN still poisons the row: e^(NaN - m) makes
                the sum NaN), and how many entries are +inf when it is +inf;
      row_exp:  s_j = e^(x_j - m) and their sum, in double;
@@ -996,7 +996,7 @@ FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
     }                                                                                       \
     static inline double row_exp_##SUFFIX(const T *row, T *s, size_t cols, T m)             \
     {                                                                                       \
-        for (size_t j = 0; j < cols; j++) s[j] = EXP(row[j] - m);                           \
+        for (size_t j = 0; j < cols; j++) s[j] = EXP(row[j], m);                           \
         double lane[LANES] = {0};                                                           \
         size_t j = 0;                                                                       \
         for (; j + LANES <= cols; j += LANES)                                               \
@@ -1032,8 +1032,8 @@ FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
             for (size_t j = 0; j < cols; j++)                                               \
                 o[j] = nan ? (T)NAN : (row[j] == (T)INFINITY ? 1 : 0);                      \
         } else {                                                                            \
-            T scale = (T)(1.0 / row_exp_##SUFFIX(row, s, cols, m));                         \
-            FPK_STORE_RANGE(T, SUFFIX, o, s, s, 0, cols, streaming, j, v, v * scale);       \
+            double scale = 1.0 / row_exp_##SUFFIX(row, s, cols, m);   /* rounded once: */   \
+            FPK_STORE_RANGE(T, SUFFIX, o, s, s, 0, cols, streaming, j, v, (T)(v * scale));  \
         }                                                                                   \
     } while (0)
 
@@ -1078,7 +1078,8 @@ FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
 /* float32 rows on FPK_LANES lanes. The same steps, with two passes fewer per row: the maximum of
    the next row is taken during this row's exponentials (the next row then comes from memory
    while this one is computed, not in a pass of its own), and backward takes the sums of e and
-   of g e in the same pass as e. Sums in double, of runs of FLOAT_RUN vectors summed in float. */
+   of g e in the same pass as e. Sums in double: sum(e) of every vector, sum(g e) of runs of
+   FLOAT_RUN vectors summed in float. */
 
 /* lanes = max(lanes, the first `count` of p[0..FPK_LANES)), NaN skipped: vmaxps returns
    its second operand where either is NaN, and lanes never are. */
@@ -1109,10 +1110,11 @@ static inline double wide_total(wide_sum sum)
     return reduce_add_d(add_d(sum.low, sum.high));
 }
 
-/* Vectors of a row summed in float lanes before their sum joins the double one: widening
-   every vector cost backward a quarter of its time, and a sum of 4 values rounds 3 times.
-   (e <= 1 cannot overflow there; g e can, for |g| near FLT_MAX: the caller then takes
-   sum(g e) again, in double from the first product.) */
+/* Vectors of g e summed in float lanes before their sum joins the double one: widening every
+   vector cost backward a quarter of its time. (g e can overflow there, for |g| near FLT_MAX:
+   the caller then takes sum(g e) again, in double from the first product.) sum(e) is widened
+   every vector: a float run of 4 rounds 3 times, up to 1.5 ULP of the sum, which every s
+   carries, and forward's 4 ULP then had no margin left. */
 #define FLOAT_RUN 4
 
 /* e = e^(row - top) into e[], with *sum = sum(e) and, when g is given, *g_dot_e = sum(g e);
@@ -1121,7 +1123,7 @@ static inline vfloat exp_row_f32(const float *row, float *e, size_t cols, float 
                                  const float *g, double *sum, double *g_dot_e, const float *next)
 {
     wide_sum e_sum = {zero_d(), zero_d()}, ge_sum = e_sum;
-    vfloat e_run = zero_v(), ge_run = zero_v();
+    vfloat ge_run = zero_v();
     vfloat next_lanes = splat(-INFINITY);
     for (size_t j = 0; j < cols; j += FPK_LANES) {
         size_t count = cols - j;
@@ -1130,17 +1132,16 @@ static inline vfloat exp_row_f32(const float *row, float *e, size_t cols, float 
             next_lanes = max_step(next_lanes, next + j, count);
         }
         vfloat v = load_first_v(row + j, count);
-        vfloat ev = keep_v(first_lanes(count), exp_v(sub_v(v, splat(top))));
+        vfloat ev = keep_v(first_lanes(count), exp_shifted_v(v, splat(top)));
         store_v(e + j, ev);                        /* e has room for whole vectors */
-        e_run = add_v(e_run, ev);
+        e_sum = wide_add(e_sum, ev);
         if (g) {
             fpk_read_ahead(g + j);
             ge_run = fma_v(load_first_v(g + j, count), ev, ge_run);
         }
         if (j / FPK_LANES % FLOAT_RUN == FLOAT_RUN - 1 || count <= FPK_LANES) {  /* every 4th, the last */
-            e_sum = wide_add(e_sum, e_run);
             if (g) ge_sum = wide_add(ge_sum, ge_run);
-            e_run = ge_run = zero_v();
+            ge_run = zero_v();
         }
     }
     *sum = wide_total(e_sum);
@@ -1210,8 +1211,9 @@ static void softmax_rows_f32(const float *x, const float *grad_out, float *out, 
             if (g && !isfinite(dot)) dot = row_dot_f32(g, e, cols);   /* a float run overflowed? */
         }
         float scale = (float)(1.0 / sum);
-        if (!g) {
-            VECTOR_RANGE(o, e, e, 0, cols, streaming, j, step, v, mul_v(v, splat(scale)));
+        if (!g) {       /* e (1/sum) rounded once: 1/sum in two parts, hi + lo */
+            vfloat hi = splat(scale), lo = splat((float)(1.0 / sum - scale));
+            VECTOR_RANGE(o, e, e, 0, cols, streaming, j, step, v, fma_v(v, hi, mul_v(v, lo)));
         } else {
             float dot_hi = (float)(dot / sum), dot_lo = (float)(dot / sum - dot_hi);
             VECTOR_RANGE(o, e, g, 0, cols, streaming, j, step, v,
@@ -1244,13 +1246,49 @@ static void from_output_rows_f32(const float *y, const float *grad_out, float *o
 }
 #define SOFTMAX_BUFFER(cols) (((cols) + FPK_LANES - 1) / FPK_LANES * FPK_LANES)  /* whole vectors */
 #else
-#define EXP_F32(x) exp_scaled_f(x, 0)
+/* x - m in double: a float difference would round (see exp_shifted_v) */
+#define EXP_F32(x, m) exp_scaled_fd((double)(x) - (m), 0)
 ROW_HELPERS(f32, float, EXP_F32)
 SOFTMAX_ROWS(f32, float)
 #define SOFTMAX_BUFFER(cols) (cols)
 #endif
-ROW_HELPERS(f64, double, exp_d)
+#define EXP_F64(x, m) exp_d((x) - (m))
+ROW_HELPERS(f64, double, EXP_F64)
 SOFTMAX_ROWS(f64, double)
+
+/* s (1 - s) for one row of x, in double and rounded once: s_j (1 - s_j) = e_j o_j / S^2 with
+   e_j = e^(x_j - m), S = sum e and o_j = S - e_j, the sum of the other entries. Where x_j = m
+   (e = 1) S - 1 would cancel (in a row [100, 0, 0, ...] it is all of the answer), so o is
+   summed as such there: the entries below m, plus 1 for each other entry equal to m. Rows with
+   +inf, or only -inf, take their limits: 0 beside a lone +inf, NaN otherwise; NaN anywhere
+   makes the row NaN (S is NaN). out may be x. */
+#define SOFTMAX_DIAGONAL_ROW(SUFFIX, T)                                                     \
+    static void diagonal_row_##SUFFIX(const T *x, T *out, size_t cols)                      \
+    {                                                                                       \
+        size_t inf_count;                                                                   \
+        T m = row_max_##SUFFIX(x, cols, &inf_count);                                        \
+        if (inf_count > 0 || m == -(T)INFINITY) {                                           \
+            int nan = inf_count != 1;                                                       \
+            for (size_t j = 0; j < cols; j++) nan |= x[j] != x[j];                          \
+            for (size_t j = 0; j < cols; j++) out[j] = nan ? (T)NAN : 0;                    \
+            return;                                                                         \
+        }                                                                                   \
+        double lane[LANES] = {0}, below = 0;           /* the sum of e over x < m */        \
+        size_t j = 0, tops = 0;                        /* how many x = m */                 \
+        for (; j + LANES <= cols; j += LANES)                                               \
+            for (int k = 0; k < LANES; k++)                                                 \
+                lane[k] += x[j + k] == m ? 0.0 : exp_d((double)x[j + k] - m);               \
+        for (; j < cols; j++) below += x[j] == m ? 0.0 : exp_d((double)x[j] - m);           \
+        for (int k = 0; k < LANES; k++) below += lane[k];                                   \
+        for (j = 0; j < cols; j++) tops += x[j] == m;                                       \
+        double rest = (double)(tops - 1) + below, sum = 1.0 + rest;                         \
+        for (j = 0; j < cols; j++) {                                                        \
+            double e = exp_d((double)x[j] - m);                                             \
+            out[j] = (T)(e * (x[j] == m ? rest : sum - e) / (sum * sum));                   \
+        }                                                                                   \
+    }
+SOFTMAX_DIAGONAL_ROW(f32, float)
+SOFTMAX_DIAGONAL_ROW(f64, double)
 
 #define SOFTMAX_KERNELS(SUFFIX, T)                                                          \
     /* out = softmax of each row of x (rows x cols); out may be x. */                       \
@@ -1261,11 +1299,11 @@ SOFTMAX_ROWS(f64, double)
     /* out = s (1 - s): the diagonal of each row's Jacobian. */                             \
     int fpk_softmax_derivative_##SUFFIX(const T *x, T *out, size_t rows, size_t cols)       \
     {                                                                                       \
-        int status = fpk_softmax_forward_##SUFFIX(x, out, rows, cols);                      \
-        if (status != FPK_OK) return status;                                                \
-        size_t n = rows * cols;                                                             \
-        FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            for (size_t i = lo; i < hi; i++) out[i] = out[i] * (1 - out[i]););              \
+        if (rows == 0 || cols == 0) return FPK_OK;                                          \
+        if (!x || !out) return FPK_ERR_NULL;                                                \
+        FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                     \
+            for (size_t r = lo; r < hi; r++)                                                \
+                diagonal_row_##SUFFIX(x + r * cols, out + r * cols, cols););                \
         return FPK_OK;                                                                      \
     }                                                                                       \
     /* out = s * (g - sum(g * s)) per row: the Jacobian-vector product, s computed from x.  \

@@ -229,6 +229,30 @@ FPK_VECTOR vfloat expm1_split_v(vfloat hi, vfloat lo, vfloat *k)
     return expm1_poly_v(add_v(fnma_v(*k, splat(-2.12194440e-4f), r), lo));
 }
 
+/* e^(x - top) for x <= top (softmax's numerators), within about 1 ULP. x - top is rounded, by
+   up to |x - top| 2^-24, and e^(x - top) would carry that as relative error (64 ULP in rows
+   spanning 60), so the rounding error joins the reduced argument. It is exact by Fast2Sum, as
+   x <= top makes min(x, -top) the operand larger in magnitude. Where x - top is -inf (x = -inf,
+   or a row spanning more than FLT_MAX) the error is NaN and e^(x - top) 0: vminps makes the
+   error 1, which keeps the 0; NaN stays NaN. */
+FPK_VECTOR vfloat exp_shifted_v(vfloat x, vfloat top)
+{
+    vfloat minus_top = sub_v(zero_v(), top);
+    vfloat t = sub_v(x, top);
+    vfloat err = sub_v(max_v(x, minus_top), sub_v(t, min_v(x, minus_top)));
+    t = max_v(splat(-150.0f), t);                   /* e^t is 0 below; NaN stays NaN */
+    vfloat shifted = fma_v(t, splat(1.44269504f), splat(ROUNDER_F));   /* ends in k's bits */
+    vfloat k = sub_v(shifted, splat(ROUNDER_F));
+    vfloat r = fnma_v(k, splat(0.693359375f), t);                  /* exact */
+    vfloat r_lo = fnma_v(k, splat(-2.12194440e-4f), min_v(err, splat(1.0f)));  /* the small parts */
+    vfloat e_r = add_v(splat(1.0f), expm1_poly_v(add_v(r, r_lo)));
+#if FPK_LANES == 8
+    if (!any_m(is_v(t, _CMP_NGE_UQ, -86.0f)))                      /* as exp_scaled_v */
+        return from_bits_v(_mm256_add_epi32(bits_v(e_r), _mm256_slli_epi32(bits_v(shifted), 23)));
+#endif
+    return scalef_small_v(e_r, k);
+}
+
 /* ---- the natural logarithm (bce) ---------------------------------------------------------- */
 
 /* log x for x > 0 normal and finite (zero, subnormals, inf and NaN are the caller's), within

@@ -747,22 +747,6 @@ static inline double minus_log_softmax_at(double z_j, size_t j, double lse, int6
 
 #define SCE_STAGE 4096      /* the longest row whose e_j are kept for the gradient */
 
-/* e^(z - m) for z <= m, within about 1 ULP: z - m is rounded (by up to
-   |z - m| 2^-24, which would grow the error with |z - m|, as in a float softmax), so its
-   rounding error err (two-sum) is put back through e^(t + err) = e^t (1 + err). z = -inf is
-   taken as -FLT_MAX (e^t is 0 either way; the two-sum of -inf would be NaN). Where z - m
-   itself overflows (a row spanning more than FLT_MAX) the result is NaN: such rows take the
-   scalar path. */
-static inline vfloat exp_shifted_v(vfloat z, vfloat m)
-{
-    z = max_v(splat(-FLT_MAX), z);
-    vfloat t = sub_v(z, m);
-    vfloat back = sub_v(t, z);
-    vfloat err = sub_v(sub_v(z, sub_v(t, back)), add_v(m, back));
-    vfloat e = exp_v(t);
-    return fma_v(e, err, e);
-}
-
 /* The largest entry of the row (NaN skipped, as log_sum_exp); the next rows are read ahead. */
 static inline float row_max_v(const float *z, size_t cols)
 {

@@ -350,6 +350,56 @@ def test_softmax_rows(dtype, threads):
     np.testing.assert_allclose(s.sum(axis=1), 1.0, rtol=1e-5 if dtype == np.float32 else 1e-13)
 
 
+def softmax_diagonal_reference(x):
+    """s (1 - s) in float64 as e o / S^2, o = S - e summed from the other entries (S - 1
+    cancels where e = 1: the largest entries)."""
+    x = np.asarray(x, np.float64)
+    m = x.max(axis=-1, keepdims=True)
+    e = np.exp(x - m)
+    below = np.where(x == m, 0.0, e).sum(axis=-1, keepdims=True)
+    rest = (x == m).sum(axis=-1, keepdims=True) - 1 + below
+    total = 1 + rest
+    return e * np.where(x == m, rest, total - e) / total ** 2
+
+
+def test_softmax_float32_within_4_ulp(threads):
+    """float32 softmax within 4 ULP of float64 (rounded), its diagonal within 1, on rows whose
+    entries span many binades: x - max rounds in float32, by up to |x - max| 2^-24, and without
+    that error put back the result was 64 ULP off in rows spanning 60 (so is torch.softmax).
+    Also a row whose sum is many equal entries, whose exponentials' errors add up in it."""
+    rng = np.random.default_rng(16)
+    rows = []
+    for spread in [1e-2, 1, 10, 30, 100, 1e3]:
+        for cols in (7, 300, 1001):
+            x = rng.standard_normal((3000 // cols + 1, cols)) * spread * 10.0 ** rng.uniform(-4, 0, cols)
+            x[:, 0] = spread * 1.2345678                  # a maximum with low bits
+            rows.append(x.astype(np.float32))
+    many = np.full((1, 1002), -2.6435587, np.float32)
+    many[0, 0], many[0, 1] = 0.0, -1.9876543
+    rows.append(many)
+    act = make("softmax")
+    for x in rows:
+        assert ulp_distance(act.forward(x), softmax_reference(x).astype(np.float32)).max() <= 4
+        assert ulp_distance(act.derivative(x), softmax_diagonal_reference(x).astype(np.float32)).max() <= 1
+
+
+def test_softmax_diagonal_where_one_entry_dominates(dtype):
+    """s (1 - s) at the largest entry is 1 - s there, the sum of the others, which s (1 - s) in
+    floating point loses entirely (s rounds to 1): here it is all of the answer."""
+    x = np.zeros((2, 4001), dtype)
+    x[:, 0] = 100.0
+    x[1, 7] = 100.0                                     # a tie: each has the other's mass
+    got = make("softmax").derivative(x)
+    e = np.exp(-100.0)
+    want = [4000 * e / (1 + 4000 * e) ** 2, e / (1 + 4000 * e) ** 2]     # subnormal in float32
+    if dtype == np.float32:
+        assert ulp_distance(got[0, :2], np.float32(want)).max() <= 1
+    else:
+        np.testing.assert_allclose(got[0, :2], want, rtol=1e-14)
+    np.testing.assert_allclose(got[1, [0, 7]], (1 + 3999 * e) / (2 + 3999 * e) ** 2, rtol=1e-14)
+    assert got[0, 0] > 0
+
+
 @pytest.mark.parametrize("axis", [0, 1, 2, -1, -2, -3])
 def test_softmax_axis(axis):
     x = np.random.default_rng(7).standard_normal((3, 4, 5))
