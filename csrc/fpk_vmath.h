@@ -232,9 +232,10 @@ FPK_VECTOR vfloat expm1_split_v(vfloat hi, vfloat lo, vfloat *k)
 /* e^(x - top) for x <= top (softmax's numerators), within about 1 ULP. x - top is rounded, by
    up to |x - top| 2^-24, and e^(x - top) would carry that as relative error (64 ULP in rows
    spanning 60), so the rounding error joins the reduced argument. It is exact by Fast2Sum, as
-   x <= top makes min(x, -top) the operand larger in magnitude. Where x - top is -inf (x = -inf,
-   or a row spanning more than FLT_MAX) the error is NaN and e^(x - top) 0: vminps makes the
-   error 1, which keeps the 0; NaN stays NaN. */
+   x <= top makes min(x, -top) the operand larger in magnitude. The error is clamped to [-1, 1]:
+   it is below 2^-17 wherever e^(x - top) is not 0, and beyond that, in rows spanning more than
+   about 2^48, it would swamp the reduced argument; where x - top is -inf (x = -inf, or a row
+   spanning more than FLT_MAX) it is NaN, which vminps turns into 1. NaN in x stays NaN. */
 FPK_VECTOR vfloat exp_shifted_v(vfloat x, vfloat top)
 {
     vfloat minus_top = sub_v(zero_v(), top);
@@ -244,7 +245,8 @@ FPK_VECTOR vfloat exp_shifted_v(vfloat x, vfloat top)
     vfloat shifted = fma_v(t, splat(1.44269504f), splat(ROUNDER_F));   /* ends in k's bits */
     vfloat k = sub_v(shifted, splat(ROUNDER_F));
     vfloat r = fnma_v(k, splat(0.693359375f), t);                  /* exact */
-    vfloat r_lo = fnma_v(k, splat(-2.12194440e-4f), min_v(err, splat(1.0f)));  /* the small parts */
+    err = max_v(splat(-1.0f), min_v(err, splat(1.0f)));
+    vfloat r_lo = fnma_v(k, splat(-2.12194440e-4f), err);         /* the small parts */
     vfloat e_r = add_v(splat(1.0f), expm1_poly_v(add_v(r, r_lo)));
 #if FPK_LANES == 8
     if (!any_m(is_v(t, _CMP_NGE_UQ, -86.0f)))                      /* as exp_scaled_v */

@@ -439,6 +439,11 @@ def test_softmax_huge_and_infinite_logits(dtype):
     assert np.isnan(s[3]).all() and np.isnan(s[4]).all() and np.isnan(s[6]).all()
     assert np.isnan(s[7]).all()
     np.testing.assert_array_equal(s[5], [0.0, 1.0, 0.0])
+    # rows spanning more than 2^48 (x - max then rounds by more than 1) or FLT_MAX
+    wide = np.array([[3e38, -1e30, 0.0], [8.5487856e20, -7.0927737e21, 0.0],
+                     [1.6201841e13, -5.5073555e15, 0.0], [-3e38, 3e38, -1e30]], dtype)
+    np.testing.assert_array_equal(make("softmax").forward(wide), [[1, 0, 0]] * 3 + [[0, 1, 0]])
+    np.testing.assert_array_equal(make("softmax").derivative(wide), np.zeros((4, 3)))
 
 
 def test_softmax_backward_matches_jacobian_and_formulaic(dtype):

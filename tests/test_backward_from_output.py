@@ -83,6 +83,23 @@ def test_softmax_matches_float64(dtype, threads):
     assert np.all(np.abs(got - want) <= tolerance * scale)
 
 
+def test_softmax_float32_is_the_formula_at_the_given_y(threads):
+    """float32 softmax from y: sum(g y) is taken from exact products, so the result is the
+    float64 formula at the same y within 2 ULP, or within the double sum's own rounding
+    (1e-12 of the row's largest |g y|) where g - sum(g y) cancels: rows of constant g, and y
+    that does not quite sum to 1. Float products were off by 2^-24 of it, thousands of ULP."""
+    y, g = inputs("softmax", (300, 257), np.float32, seed=16)
+    g[::3] = 0.7                                            # rows of constant g
+    y = np.concatenate([y, np.float32([[0.9999, 0.0001] + [0.0] * 255])])
+    g = np.concatenate([g, np.float32([[0.37432835, -0.54887307] + [0.0] * 255])])
+    got = fk.activations.get("softmax").backward_from_output(y, g)
+    want = softmax_reference(y, g)
+    scale = np.abs(y * g).max(axis=-1, keepdims=True)
+    close = (ulp_distance(got, want.astype(np.float32)) <= 2) | (np.abs(got - want) <= 1e-12 * scale)
+    assert close.all()
+    assert ulp_distance(got[-1, :2], want[-1, :2].astype(np.float32)).max() <= 1
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_agrees_with_backward_from_x_where_y_is_not_saturated(name, dtype):
     """The two backward forms give the same gradient for |x| <= 1, to a few roundings."""

@@ -392,13 +392,14 @@ def test_softmax_cross_entropy_limits_at_infinity(dtype):
 
 
 def test_softmax_cross_entropy_float32_rows_wider_than_float_range():
-    """float32 rows whose spread exceeds FLT_MAX (z - max overflows) are still exact."""
-    z = np.float32([[3e38, -3e38], [-3e38, 3e38], [3e38, -3e38]])
-    labels = np.array([1, 1, 0])
+    """float32 rows whose spread exceeds FLT_MAX (z - max overflows), or 2^48 (the rounding
+    error of z - max is then huge, though e^(z - max) is 0), are still exact."""
+    z = np.float32([[3e38, -3e38], [-3e38, 3e38], [3e38, -3e38], [3e38, -1e30], [1.6201841e13, -5.5073555e15]])
+    labels = np.array([1, 1, 0, 0, 0])
     value = make("softmax_cross_entropy", reduction="none").value(z, labels)
-    assert value.tolist() == [np.inf, 0, 0]                  # 6e38 rounds to inf in float32
+    assert value.tolist() == [np.inf, 0, 0, 0, 0]            # 6e38 rounds to inf in float32
     np.testing.assert_array_equal(make("softmax_cross_entropy", reduction="sum").gradient(z, labels),
-                                  [[1, -1], [0, 0], [0, 0]])
+                                  [[1, -1], [0, 0], [0, 0], [0, 0], [0, 0]])
 
 
 def test_settings_changed_after_construction():
