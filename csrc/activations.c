@@ -47,6 +47,7 @@
 #pragma GCC target("prefer-vector-width=512")
 #endif
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -537,6 +538,10 @@ FPK_VECTOR vfloat over_one_plus_sq_compensated_v(vfloat num, vfloat e)
     return fma_v(fnma_v(q, p_lo, rem), inv, q);
 }
 
+/* The lanes where sigmoid' may be below FLT_MIN (|x| > 87.3; see times_slope_v), as
+   exp_scaled_v tests its argument -|x|, so that on AVX2 the test is shared. */
+FPK_VECTOR vmask sigmoid_far_v(vfloat x) { return is_v(neg_abs_v(x), _CMP_NGE_UQ, -86.0f); }
+
 FPK_VECTOR vfloat sigmoid_slope_v(vfloat x)
 {
     vfloat e = exp_v(neg_abs_v(x));
@@ -547,6 +552,12 @@ FPK_VECTOR vfloat tanh_v(vfloat x)
 {
     vfloat m = expm1_v(mul_v(splat(-2.0f), min_v(splat(20.0f), abs_v(x))));   /* min: NaN stays */
     return with_sign_of_v(abs_v(div_v(m, sub_v(splat(-2.0f), m))), x);   /* abs: 0/-2 is -0 */
+}
+
+/* The same for tanh' (|x| > 44), exp_scaled_v's test of -2|x|. */
+FPK_VECTOR vmask tanh_far_v(vfloat x)
+{
+    return is_v(mul_v(splat(2.0f), neg_abs_v(x)), _CMP_NGE_UQ, -86.0f);
 }
 
 FPK_VECTOR vfloat tanh_slope_v(vfloat x)
@@ -625,10 +636,14 @@ FPK_VECTOR vfloat silu_slope_steps_v(vfloat x, int far)
 
 /* The same bits either way; the short way, without the far lanes' steps, is 6 operations of
    about 60 fewer, and data rarely has a lane below -60 or above 200. */
+FPK_VECTOR vmask silu_far_v(vfloat x)      /* the lanes the far steps are for */
+{
+    return or_m(is_v(x, _CMP_LT_OQ, -(float)TINY_ARGUMENT), is_v(x, _CMP_GT_OQ, 200.0f));
+}
+
 FPK_VECTOR vfloat silu_slope_v(vfloat x)
 {
-    vmask far = or_m(is_v(x, _CMP_LT_OQ, -(float)TINY_ARGUMENT), is_v(x, _CMP_GT_OQ, 200.0f));
-    return any_m(far) ? silu_slope_steps_v(x, 1) : silu_slope_steps_v(x, 0);
+    return any_m(silu_far_v(x)) ? silu_slope_steps_v(x, 1) : silu_slope_steps_v(x, 0);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -696,6 +711,9 @@ FPK_VECTOR vfloat gelu_v(vfloat x)
     /* x > 0: x - that; else that with x's sign (so gelu(-0) = -0) */
     return mask_sub_v(with_sign_of_v(a_tail, x), is_v(x, _CMP_GT_OQ, 0.0f), x, a_tail);
 }
+
+/* The lanes where gelu' may be below FLT_MIN (x < -13.2; see times_slope_v). */
+FPK_VECTOR vmask gelu_far_v(vfloat x) { return is_v(x, _CMP_LT_OQ, -13.0f); }
 
 FPK_VECTOR vfloat gelu_slope_v(vfloat x)
 {
@@ -783,6 +801,9 @@ FPK_VECTOR vfloat gelu_tanh_v(vfloat x)
 #define GELU_TANH_A0_LO -1.13396283e-08f
 #define GELU_TANH_C3_TRIPLE 0.214064449f        /* 3 c3 */
 
+/* The lanes where gelu_tanh' may be below FLT_MIN (x < -10.3; see times_slope_v). */
+FPK_VECTOR vmask gelu_tanh_far_v(vfloat x) { return is_v(x, _CMP_LT_OQ, -9.0f); }
+
 FPK_VECTOR vfloat gelu_tanh_slope_v(vfloat x)
 {
     vfloat a = min_v(splat(GELU_V_FAR), abs_v(x));       /* NaN stays NaN */
@@ -862,7 +883,39 @@ FPK_VECTOR vfloat gelu_tanh_slope_v(vfloat x)
         return FPK_OK;                                                                      \
     }
 
-#define BACKWARD_KERNEL_V(NAME, VEXPR, ...)                                                 \
+/* g f'(x) where f'(x) is below FLT_MIN in float (far out: |x| beyond about 87 for sigmoid):
+   it has lost bits there, or is 0, while g f'(x) may be normal for |g| > 1. A step with a lane
+   in FAR (a vmask of v: where f' may be that small, tested as the slope's own code tests it,
+   so that the compiler shares the test) goes to RESCUE (rare), which redoes the lanes whose
+   slope is that small with f' in double, and only those: every lane's bits stay independent
+   of its neighbours. relu's and leaky_relu's slopes are exact: no lanes, no rescue (NULL). */
+typedef vfloat (*rescue_step)(vfloat product, vfloat slope, const float *x,
+                              const float *grad_out, size_t step);
+
+FPK_VECTOR vfloat times_slope_v(vfloat g, vfloat slope, vmask far, rescue_step rescue,
+                                const float *x, const float *grad_out, size_t step)
+{
+    vfloat product = mul_v(g, slope);
+    if (rescue && __builtin_expect(any_m(far), 0)) return rescue(product, slope, x, grad_out, step);
+    return product;
+}
+
+/* NAME_rescue: a rescue_step with DF, f' in double at v. */
+#define RESCUE_STEP(NAME, DF)                                                               \
+    static __attribute__((noinline, cold)) vfloat NAME##_rescue(vfloat product,            \
+        vfloat slope, const float *x, const float *grad_out, size_t step)                   \
+    {                                                                                       \
+        float lanes[FPK_LANES], slopes[FPK_LANES];                                          \
+        store_v(lanes, product);                                                            \
+        store_v(slopes, slope);                                                             \
+        for (size_t k = 0; k < step && k < FPK_LANES; k++) {                                \
+            double v = x[k];                                                                \
+            if (fabsf(slopes[k]) < FLT_MIN) lanes[k] = (float)(grad_out[k] * (DF));         \
+        }                                                                                   \
+        return load_v(lanes);                                                               \
+    }
+
+#define BACKWARD_KERNEL_V(NAME, VEXPR, FAR, RESCUE, ...)                                    \
     int NAME(const float *x, const float *grad_out, float *out, size_t n __VA_ARGS__)       \
     {                                                                                       \
         if (n == 0) return FPK_OK;                                                          \
@@ -870,10 +923,15 @@ FPK_VECTOR vfloat gelu_tanh_slope_v(vfloat x)
         int streaming = fpk_streams(out, n, sizeof(float));                                 \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
             VECTOR_RANGE(out, x, grad_out, lo, hi, streaming, i, step, v,                   \
-                         mul_v(load_first_v(grad_out + i, step), VEXPR)));                  \
+                         times_slope_v(load_first_v(grad_out + i, step), VEXPR, FAR,        \
+                                       RESCUE, x + i, grad_out + i, step)));                \
         return FPK_OK;                                                                      \
     }
 #endif
+
+/* f'(x) for the float32 backward kernels in plain C: DF32 in float, or DF in double where DF32
+   is below FLT_MIN (see times_slope_v); grad_out[i] times it is then rounded once. */
+#define SLOPE_FOR_BACKWARD(DF32, DF) (fabsf(DF32) < FLT_MIN ? (DF) : (double)(DF32))
 
 /* f32 forward F32(v), f32 derivative DF32(v), f64 forward F(v), f64 derivative DF(v). */
 #define ACTIVATION(NAME, F32, DF32, F, DF, ...)                                             \
@@ -881,37 +939,44 @@ FPK_VECTOR vfloat gelu_tanh_slope_v(vfloat x)
     FORWARD_KERNEL(fpk_##NAME##_forward_f64, double, f64, F, __VA_ARGS__)                   \
     FORWARD_KERNEL(fpk_##NAME##_derivative_f32, float, f32, DF32, __VA_ARGS__)              \
     FORWARD_KERNEL(fpk_##NAME##_derivative_f64, double, f64, DF, __VA_ARGS__)               \
-    BACKWARD_KERNEL(fpk_##NAME##_backward_f32, float, f32, DF32, __VA_ARGS__)               \
+    BACKWARD_KERNEL(fpk_##NAME##_backward_f32, float, f32, SLOPE_FOR_BACKWARD(DF32, DF), __VA_ARGS__) \
     BACKWARD_KERNEL(fpk_##NAME##_backward_f64, double, f64, DF, __VA_ARGS__)
 
 /* The same with vector twins V32 and DV32 of F32 and DF32, used for float32 where fpk_simd.h
    has vectors (AVX-512, AVX2). */
 #if VECTOR_F32
-#define ACTIVATION_V(NAME, F32, DF32, V32, DV32, F, DF, ...)                                \
+#define ACTIVATION_V(NAME, F32, DF32, V32, DV32, F, DF, FAR, RESCUE, ...)                   \
     FORWARD_KERNEL_V(fpk_##NAME##_forward_f32, V32, __VA_ARGS__)                            \
     FORWARD_KERNEL(fpk_##NAME##_forward_f64, double, f64, F, __VA_ARGS__)                   \
     FORWARD_KERNEL_V(fpk_##NAME##_derivative_f32, DV32, __VA_ARGS__)                        \
     FORWARD_KERNEL(fpk_##NAME##_derivative_f64, double, f64, DF, __VA_ARGS__)               \
-    BACKWARD_KERNEL_V(fpk_##NAME##_backward_f32, DV32, __VA_ARGS__)                         \
+    BACKWARD_KERNEL_V(fpk_##NAME##_backward_f32, DV32, FAR, RESCUE, __VA_ARGS__)            \
     BACKWARD_KERNEL(fpk_##NAME##_backward_f64, double, f64, DF, __VA_ARGS__)
 #else
-#define ACTIVATION_V(NAME, F32, DF32, V32, DV32, F, DF, ...)                                \
+#define RESCUE_STEP(NAME, DF)
+#define ACTIVATION_V(NAME, F32, DF32, V32, DV32, F, DF, FAR, RESCUE, ...)                   \
     ACTIVATION(NAME, F32, DF32, F, DF, __VA_ARGS__)
 #endif
 
-ACTIVATION_V(relu, relu_f(v), relu_slope_f(v), relu_v(v), relu_slope_v(v), relu_d(v), relu_slope_d(v), )
-ACTIVATION_V(leaky_relu, leaky_relu_f(v, alpha), leaky_relu_slope_f(v, alpha), leaky_relu_v(v, (float)alpha), leaky_relu_slope_v(v, (float)alpha), leaky_relu_d(v, alpha), leaky_relu_slope_d(v, alpha), , double alpha)
-ACTIVATION_V(sigmoid, sigmoid_f(v), sigmoid_slope_f(v), sigmoid_v(v), sigmoid_slope_v(v), sigmoid_d(v), sigmoid_slope_d(v), )
-ACTIVATION_V(tanh, tanh_f(v), tanh_slope_f(v), tanh_v(v), tanh_slope_v(v), tanh_d(v), tanh_slope_d(v), )
+RESCUE_STEP(sigmoid, sigmoid_slope_d(v))
+RESCUE_STEP(tanh, tanh_slope_d(v))
+RESCUE_STEP(silu, swish_slope_d(v, 1.0))
+RESCUE_STEP(gelu, gelu_slope_d(v))
+RESCUE_STEP(gelu_tanh, gelu_tanh_slope_d(v))
+
+ACTIVATION_V(relu, relu_f(v), relu_slope_f(v), relu_v(v), relu_slope_v(v), relu_d(v), relu_slope_d(v), no_lanes(), NULL, )
+ACTIVATION_V(leaky_relu, leaky_relu_f(v, alpha), leaky_relu_slope_f(v, alpha), leaky_relu_v(v, (float)alpha), leaky_relu_slope_v(v, (float)alpha), leaky_relu_d(v, alpha), leaky_relu_slope_d(v, alpha), no_lanes(), NULL, , double alpha)
+ACTIVATION_V(sigmoid, sigmoid_f(v), sigmoid_slope_f(v), sigmoid_v(v), sigmoid_slope_v(v), sigmoid_d(v), sigmoid_slope_d(v), sigmoid_far_v(v), sigmoid_rescue, )
+ACTIVATION_V(tanh, tanh_f(v), tanh_slope_f(v), tanh_v(v), tanh_slope_v(v), tanh_d(v), tanh_slope_d(v), tanh_far_v(v), tanh_rescue, )
 /* swish: beta = 1 (silu) keeps its exponential's argument in float, the faster path. */
 #if VECTOR_F32
 static FORWARD_KERNEL_V(silu_forward_f32, silu_v(v), )
 static FORWARD_KERNEL_V(silu_derivative_f32, silu_slope_v(v), )
-static BACKWARD_KERNEL_V(silu_backward_f32, silu_slope_v(v), )
+static BACKWARD_KERNEL_V(silu_backward_f32, silu_slope_v(v), silu_far_v(v), silu_rescue, )
 #else
 static FORWARD_KERNEL(silu_forward_f32, float, f32, silu_f(v), )
 static FORWARD_KERNEL(silu_derivative_f32, float, f32, silu_slope_f(v), )
-static BACKWARD_KERNEL(silu_backward_f32, float, f32, silu_slope_f(v), )
+static BACKWARD_KERNEL(silu_backward_f32, float, f32, SLOPE_FOR_BACKWARD(silu_slope_f(v), swish_slope_d(v, 1.0)), )
 #endif
 static FORWARD_KERNEL(swish_any_beta_forward_f32, float, f32, swish_f(v, beta), , double beta)
 int fpk_swish_forward_f32(const float *x, float *out, size_t n, double beta)
@@ -934,8 +999,8 @@ int fpk_swish_backward_f32(const float *x, const float *grad_out, float *out, si
                        : swish_any_beta_backward_f32(x, grad_out, out, n, beta);
 }
 BACKWARD_KERNEL(fpk_swish_backward_f64, double, f64, swish_slope_d(v, beta), , double beta)
-ACTIVATION_V(gelu, gelu_f(v), gelu_slope_f(v), gelu_v(v), gelu_slope_v(v), gelu_d(v), gelu_slope_d(v), )
-ACTIVATION_V(gelu_tanh, gelu_tanh_f(v), gelu_tanh_slope_d(v), gelu_tanh_v(v), gelu_tanh_slope_v(v), gelu_tanh_d(v), gelu_tanh_slope_d(v), )
+ACTIVATION_V(gelu, gelu_f(v), gelu_slope_f(v), gelu_v(v), gelu_slope_v(v), gelu_d(v), gelu_slope_d(v), gelu_far_v(v), gelu_rescue, )
+ACTIVATION_V(gelu_tanh, gelu_tanh_f(v), gelu_tanh_slope_d(v), gelu_tanh_v(v), gelu_tanh_slope_v(v), gelu_tanh_d(v), gelu_tanh_slope_d(v), gelu_tanh_far_v(v), gelu_tanh_rescue, )
 
 /* Backward from the saved output y = f(x) (v is y in these kernels), as PyTorch's
    sigmoid_backward and tanh_backward: no exponential, so memory speed. Good to a rounding or
@@ -947,9 +1012,9 @@ ACTIVATION_V(gelu_tanh, gelu_tanh_f(v), gelu_tanh_slope_d(v), gelu_tanh_v(v), ge
 #define TANH_SLOPE_FROM_OUTPUT(T, y) (((T)1 - (y)) * ((T)1 + (y)))
 
 #if VECTOR_F32
-BACKWARD_KERNEL_V(fpk_sigmoid_backward_from_output_f32, mul_v(v, sub_v(splat(1.0f), v)), )
+BACKWARD_KERNEL_V(fpk_sigmoid_backward_from_output_f32, mul_v(v, sub_v(splat(1.0f), v)), no_lanes(), NULL, )
 BACKWARD_KERNEL_V(fpk_tanh_backward_from_output_f32,
-                  mul_v(sub_v(splat(1.0f), v), add_v(splat(1.0f), v)), )
+                  mul_v(sub_v(splat(1.0f), v), add_v(splat(1.0f), v)), no_lanes(), NULL, )
 #else
 BACKWARD_KERNEL(fpk_sigmoid_backward_from_output_f32, float, f32, SIGMOID_SLOPE_FROM_OUTPUT(float, v), )
 BACKWARD_KERNEL(fpk_tanh_backward_from_output_f32, float, f32, TANH_SLOPE_FROM_OUTPUT(float, v), )

@@ -177,6 +177,23 @@ def test_sigmoid_and_tanh_slopes_around_their_worst_points(name, worst_x):
     assert ulp_distance(act.backward(x, g), want_backward).max() <= 4
 
 
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "swish", "gelu", "gelu_tanh"])
+def test_backward_with_large_gradients_far_out(name, threads):
+    """g f'(x) within 4 ULP where f'(x) is subnormal or 0 in float32 but g f'(x) is not, for
+    |g| up to FLT_MAX (f'(x) rounded first lost its bits: sigmoid at x = 138 gave 0 for
+    1.1e-30). Such steps are redone in double."""
+    rng = np.random.default_rng(17)
+    x = np.concatenate([rng.uniform(-200, 200, 20_001), whole_range_float32(10_000)]).astype(np.float32)
+    g = (rng.choice([-1, 1], x.size) * 10.0 ** rng.uniform(0, 38.5, x.size)).astype(np.float32)
+    _, want_slope = reference(name, x)
+    with np.errstate(all="ignore"):
+        want = (g.astype(np.float64) * want_slope).astype(np.float32)
+    got = make(name).backward(x, g)
+    distance = ulp_distance(got, want)
+    worst = int(np.argmax(distance))
+    assert distance.max() <= 4, (x[worst], g[worst], got[worst], want[worst])
+
+
 @pytest.mark.parametrize("beta", [0.5, 1.702, -2.0])
 def test_swish_other_betas_float32_within_4_ulp(beta):
     x = whole_range_float32(30_000, seed=5)
