@@ -194,9 +194,12 @@ def test_backward_with_large_gradients_far_out(name, threads):
     assert distance.max() <= 4, (x[worst], g[worst], got[worst], want[worst])
 
 
-@pytest.mark.parametrize("beta", [0.5, 1.702, -2.0])
+@pytest.mark.parametrize("beta", [0.5, 1.702, -2.0, 1e-20, 5e-37])
 def test_swish_other_betas_float32_within_4_ulp(beta):
-    x = whole_range_float32(30_000, seed=5)
+    """Also tiny betas, whose e^(beta x) at huge x is far below float's range (beta = 1e-20 at
+    x = -1.4e22 was 400 ULP off)."""
+    x = np.concatenate([whole_range_float32(30_000, seed=5),
+                        np.float32([-1.3836295e22, -2.9793328e38, -3e38, 3e38])])
     want, want_slope = reference("swish", x, beta=beta)
     act = make("swish", beta=beta)
     assert ulp_distance(act.forward(x), want.astype(np.float32)).max() <= 4
