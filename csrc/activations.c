@@ -367,7 +367,6 @@ static inline float silu_slope_f(float x)
     return fabsf(xc + 1.35f) <= 0.9f ? root : outside;     /* -2.25 <= x <= -0.45 */
 }
 
-
 static inline float gelu_tanh_f(float x)
 {
     double xd = x;
@@ -633,13 +632,13 @@ FPK_VECTOR vfloat silu_slope_steps_v(vfloat x, int far)
     return blend_v(is_v(offset, _CMP_LE_OQ, 0.9f), outside, root);
 }
 
-/* The same bits either way; the short way, without the far lanes' steps, is 6 operations of
-   about 60 fewer, and data rarely has a lane below -60 or above 200. */
 FPK_VECTOR vmask silu_far_v(vfloat x)      /* the lanes the far steps are for */
 {
     return or_m(is_v(x, _CMP_LT_OQ, -(float)TINY_ARGUMENT), is_v(x, _CMP_GT_OQ, 200.0f));
 }
 
+/* The same bits either way; the short way, without the far lanes' steps, is 6 operations of
+   about 60 fewer, and data rarely has a lane below -60 or above 200. */
 FPK_VECTOR vfloat silu_slope_v(vfloat x)
 {
     return any_m(silu_far_v(x)) ? silu_slope_steps_v(x, 1) : silu_slope_steps_v(x, 0);
