@@ -1259,6 +1259,24 @@ FPK_VECTOR vfloat jacobian_times_v(vfloat e, vfloat g, float scale, float dot_hi
     return mul_v(mul_v(e, splat(scale)), difference);
 }
 
+/* One row of the Jacobian-vector product, o = (e scale)(g - dot), dot known in double. Where
+   |dot| > 2^100, g - dot may overflow in float (|g| near FLT_MAX) though the product does
+   not: such rows take half of g and of dot and twice the scale. */
+static void jacobian_row_f32(const float *e, const float *g, float *o, size_t cols,
+                             double scale, double dot, int streaming)
+{
+    if (fabs(dot) <= 0x1p100) {
+        float dot_hi = (float)dot, dot_lo = (float)(dot - dot_hi);
+        VECTOR_RANGE(o, e, g, 0, cols, streaming, j, step, v,
+                     jacobian_times_v(v, load_first_v(g + j, step), (float)scale, dot_hi, dot_lo));
+    } else {
+        float dot_hi = (float)(0.5 * dot), dot_lo = (float)(0.5 * dot - dot_hi);
+        VECTOR_RANGE(o, e, g, 0, cols, streaming, j, step, v,
+                     jacobian_times_v(v, mul_v(splat(0.5f), load_first_v(g + j, step)),
+                                      (float)(2.0 * scale), dot_hi, dot_lo));
+    }
+}
+
 /* Rows [lo, hi): forward when grad_out is NULL, else backward; e holds cols rounded up to
    whole vectors. */
 static void softmax_rows_f32(const float *x, const float *grad_out, float *out, size_t lo,
@@ -1286,9 +1304,7 @@ static void softmax_rows_f32(const float *x, const float *grad_out, float *out, 
             vfloat hi = splat(scale), lo = splat((float)(1.0 / sum - scale));
             VECTOR_RANGE(o, e, e, 0, cols, streaming, j, step, v, fma_v(v, hi, mul_v(v, lo)));
         } else {
-            float dot_hi = (float)(dot / sum), dot_lo = (float)(dot / sum - dot_hi);
-            VECTOR_RANGE(o, e, g, 0, cols, streaming, j, step, v,
-                         jacobian_times_v(v, load_first_v(g + j, step), scale, dot_hi, dot_lo));
+            jacobian_row_f32(e, g, o, cols, 1.0 / sum, dot / sum, streaming);
         }
     }
 }
@@ -1309,10 +1325,7 @@ static void from_output_rows_f32(const float *y, const float *grad_out, float *o
 {
     for (size_t r = lo; r < hi; r++) {
         const float *s = y + r * cols, *g = grad_out + r * cols;
-        double dot = row_dot_f32(g, s, cols);
-        float dot_hi = (float)dot, dot_lo = (float)(dot - dot_hi);
-        VECTOR_RANGE(out + r * cols, s, g, 0, cols, streaming, j, step, v,
-                     jacobian_times_v(v, load_first_v(g + j, step), 1.0f, dot_hi, dot_lo));
+        jacobian_row_f32(s, g, out + r * cols, cols, 1.0, row_dot_f32(g, s, cols), streaming);
     }
 }
 #define SOFTMAX_BUFFER(cols) (((cols) + FPK_LANES - 1) / FPK_LANES * FPK_LANES)  /* whole vectors */

@@ -500,6 +500,19 @@ def test_softmax_backward_near_the_largest_gradients(dtype):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=big * 1e-6)
 
 
+def test_softmax_backward_with_gradients_near_float_max(dtype):
+    """g - sum(g s) overflows in float32 where |g| is near FLT_MAX, though s (g - sum(g s))
+    does not: such rows are taken at half size (they gave inf)."""
+    x = np.array([[0, 1, 2] + [0] * 6, [0] * 9], dtype)
+    g = np.array([[3e38, 3e38, -3e38] + [0] * 6, [3.4e38] * 8 + [-3.4e38]], dtype)
+    s = softmax_reference(x)
+    want = s * (g - (g * s).sum(axis=-1, keepdims=True))
+    act = make("softmax")
+    for got in (act.backward(x, g), act.backward_from_output(act.forward(x), g)):
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 def test_softmax_backward_by_finite_differences():
     rng = np.random.default_rng(10)
     x = rng.standard_normal((3, 5))
