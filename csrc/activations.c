@@ -1265,16 +1265,12 @@ FPK_VECTOR vfloat jacobian_times_v(vfloat e, vfloat g, float scale, float dot_hi
 static void jacobian_row_f32(const float *e, const float *g, float *o, size_t cols,
                              double scale, double dot, int streaming)
 {
-    if (fabs(dot) <= 0x1p100) {
-        float dot_hi = (float)dot, dot_lo = (float)(dot - dot_hi);
-        VECTOR_RANGE(o, e, g, 0, cols, streaming, j, step, v,
-                     jacobian_times_v(v, load_first_v(g + j, step), (float)scale, dot_hi, dot_lo));
-    } else {
-        float dot_hi = (float)(0.5 * dot), dot_lo = (float)(0.5 * dot - dot_hi);
-        VECTOR_RANGE(o, e, g, 0, cols, streaming, j, step, v,
-                     jacobian_times_v(v, mul_v(splat(0.5f), load_first_v(g + j, step)),
-                                      (float)(2.0 * scale), dot_hi, dot_lo));
-    }
+    double half = fabs(dot) > 0x1p100 ? 0.5 : 1.0;
+    float dot_hi = (float)(half * dot), dot_lo = (float)(half * dot - dot_hi);
+    vfloat g_part = splat((float)half);
+    VECTOR_RANGE(o, e, g, 0, cols, streaming, j, step, v,
+                 jacobian_times_v(v, mul_v(g_part, load_first_v(g + j, step)),
+                                  (float)(scale / half), dot_hi, dot_lo));
 }
 
 /* Rows [lo, hi): forward when grad_out is NULL, else backward; e holds cols rounded up to

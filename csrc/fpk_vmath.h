@@ -160,16 +160,18 @@ FPK_VECTOR vfloat expm1_poly_v(vfloat r)
     return fma_v(mul_v(r, r), p, r);
 }
 
-/* e^x = 2^k e^r for integral k near x/ln2: e^r - 1. */
-FPK_VECTOR vfloat expm1_reduced_v(vfloat x, vfloat k)
+/* e^(x + lo) = 2^k e^r for integral k near x/ln2: e^r - 1. The argument comes in two parts:
+   lo, a few ULP of x at most, joins the reduced argument (see expm1_split_v); callers with x
+   alone pass -0, which the compiler drops (x + -0 is x for every x). */
+FPK_VECTOR vfloat expm1_reduced_v(vfloat x, vfloat lo, vfloat k)
 {
     vfloat r = fnma_v(k, splat(0.693359375f), x);                  /* ln2 in two parts */
-    return expm1_poly_v(fnma_v(k, splat(-2.12194440e-4f), r));
+    return expm1_poly_v(add_v(fnma_v(k, splat(-2.12194440e-4f), r), lo));
 }
 
-FPK_VECTOR vfloat exp_reduced_v(vfloat x, vfloat k)
+FPK_VECTOR vfloat exp_reduced_v(vfloat x, vfloat lo, vfloat k)
 {
-    return add_v(splat(1.0f), expm1_reduced_v(x, k));
+    return add_v(splat(1.0f), expm1_reduced_v(x, lo, k));
 }
 
 /* x/ln2 rounded to an integer, as reduce_ln2_f rounds it. */
@@ -183,13 +185,14 @@ FPK_VECTOR vfloat expm1_v(vfloat x)
 {
     vfloat k = ln2_multiple_v(x);
     vfloat pow2_k = scalef_normal_v(splat(1.0f), k);
-    return fma_v(pow2_k, expm1_reduced_v(x, k), sub_v(pow2_k, splat(1.0f)));
+    return fma_v(pow2_k, expm1_reduced_v(x, splat(-0.0f), k), sub_v(pow2_k, splat(1.0f)));
 }
 
-/* 2^scale e^x for x <= 0 (every caller's case: e^-|x|, e^(x - max)):
-   exp_scaled_f lane by lane (the same reduction and polynomial), for scale lanes in [0, 64]
-   with 2^scale e^x < 2^54 (callers scale by 64 only below x = -60); NaN stays NaN. */
-FPK_VECTOR vfloat exp_scaled_v(vfloat x, vfloat scale)
+/* 2^scale e^(x + lo) for x <= 0 (every caller's case: e^-|x|, e^(x - max)), lo as in
+   expm1_reduced_v: exp_scaled_f lane by lane (the same reduction and polynomial), for scale
+   lanes in [0, 64] with 2^scale e^x < 2^54 (callers scale by 64 only below x = -60); NaN stays
+   NaN. */
+FPK_VECTOR vfloat exp_split_scaled_v(vfloat x, vfloat lo, vfloat scale)
 {
     /* k = x/ln2 rounded as exp_scaled_f rounds it: `shifted` ends in k's bits */
 #if FPK_LANES == 8
@@ -199,14 +202,20 @@ FPK_VECTOR vfloat exp_scaled_v(vfloat x, vfloat scale)
        the rest of the rounder shifted out. */
     if (!any_m(is_v(x, _CMP_NGE_UQ, -86.0f))) {
         vfloat shifted = fma_v(x, splat(1.44269504f), splat(ROUNDER_F));
-        vfloat e_r = exp_reduced_v(x, sub_v(shifted, splat(ROUNDER_F)));
+        vfloat e_r = exp_reduced_v(x, lo, sub_v(shifted, splat(ROUNDER_F)));
         vint exponent_step = _mm256_slli_epi32(bits_v(add_v(shifted, scale)), 23);
         return from_bits_v(_mm256_add_epi32(bits_v(e_r), exponent_step));
     }
 #endif
     x = max_v(splat(-150.0f), x);                          /* NaN stays NaN (see clamp_v) */
     vfloat k = ln2_multiple_v(x);
-    return scalef_small_v(exp_reduced_v(x, k), add_v(k, scale));
+    return scalef_small_v(exp_reduced_v(x, lo, k), add_v(k, scale));
+}
+
+/* 2^scale e^x: an argument in one part. */
+FPK_VECTOR vfloat exp_scaled_v(vfloat x, vfloat scale)
+{
+    return exp_split_scaled_v(x, splat(-0.0f), scale);
 }
 
 /* e^x for x <= 0: the scale a -0, not a +0, as x + -0 is x for every x (-0 and NaN too), so
@@ -225,34 +234,23 @@ FPK_VECTOR vfloat exp_v(vfloat x) { return exp_scaled_v(x, splat(-0.0f)); }
 FPK_VECTOR vfloat expm1_split_v(vfloat hi, vfloat lo, vfloat *k)
 {
     *k = round_v(mul_v(hi, splat(1.44269504f)));
-    vfloat r = fnma_v(*k, splat(0.693359375f), hi);      /* exact */
-    return expm1_poly_v(add_v(fnma_v(*k, splat(-2.12194440e-4f), r), lo));
+    return expm1_reduced_v(hi, lo, *k);
 }
 
 /* e^(x - top) for x <= top (softmax's numerators), within about 1 ULP. x - top is rounded, by
    up to |x - top| 2^-24, and e^(x - top) would carry that as relative error (64 ULP in rows
-   spanning 60), so the rounding error joins the reduced argument. It is exact by Fast2Sum, as
-   x <= top makes min(x, -top) the operand larger in magnitude. The error is clamped to [-1, 1]:
-   it is below 2^-17 wherever e^(x - top) is not 0, and beyond that, in rows spanning more than
-   about 2^48, it would swamp the reduced argument; where x - top is -inf (x = -inf, or a row
-   spanning more than FLT_MAX) it is NaN, which vminps turns into 1. NaN in x stays NaN. */
+   spanning 60), so the rounding error is its low part. It is exact by Fast2Sum, as x <= top
+   makes min(x, -top) the operand larger in magnitude. It is clamped to [-1, 1]: it is below
+   2^-17 wherever e^(x - top) is not 0, and beyond that, in rows spanning more than about 2^48,
+   it would swamp the reduced argument; where x - top is -inf (x = -inf, or a row spanning more
+   than FLT_MAX) it is NaN, which vminps turns into 1. NaN in x stays NaN. */
 FPK_VECTOR vfloat exp_shifted_v(vfloat x, vfloat top)
 {
     vfloat minus_top = sub_v(zero_v(), top);
     vfloat t = sub_v(x, top);
     vfloat err = sub_v(max_v(x, minus_top), sub_v(t, min_v(x, minus_top)));
-    t = max_v(splat(-150.0f), t);                   /* e^t is 0 below; NaN stays NaN */
-    vfloat shifted = fma_v(t, splat(1.44269504f), splat(ROUNDER_F));   /* ends in k's bits */
-    vfloat k = sub_v(shifted, splat(ROUNDER_F));
-    vfloat r = fnma_v(k, splat(0.693359375f), t);                  /* exact */
     err = max_v(splat(-1.0f), min_v(err, splat(1.0f)));
-    vfloat r_lo = fnma_v(k, splat(-2.12194440e-4f), err);         /* the small parts */
-    vfloat e_r = add_v(splat(1.0f), expm1_poly_v(add_v(r, r_lo)));
-#if FPK_LANES == 8
-    if (!any_m(is_v(t, _CMP_NGE_UQ, -86.0f)))                      /* as exp_scaled_v */
-        return from_bits_v(_mm256_add_epi32(bits_v(e_r), _mm256_slli_epi32(bits_v(shifted), 23)));
-#endif
-    return scalef_small_v(e_r, k);
+    return exp_split_scaled_v(t, err, splat(-0.0f));
 }
 
 /* ---- the natural logarithm (bce) ---------------------------------------------------------- */
