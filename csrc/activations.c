@@ -269,7 +269,8 @@ static inline float over_one_plus_sq_compensated_f(float num, float e)
 
 static inline float relu_f(float x) { return x > 0 ? x : (x == x ? 0.0f : x); }
 static inline float relu_slope_f(float x) { return x > 0 ? 1.0f : (x == x ? 0.0f : x); }
-/* alpha arrives in double and is used in float, as PyTorch does for float32. */
+/* alpha arrives in double and is used in float where float holds it (see fpk_leaky_relu_forward_f32),
+   as PyTorch does for float32. */
 static inline float leaky_relu_f(float x, double alpha) { return x > 0 ? x : (float)alpha * x; }
 static inline float leaky_relu_slope_f(float x, double alpha)
 {
@@ -963,7 +964,39 @@ RESCUE_STEP(gelu, gelu_slope_d(v))
 RESCUE_STEP(gelu_tanh, gelu_tanh_slope_d(v))
 
 ACTIVATION_V(relu, relu_f(v), relu_slope_f(v), relu_v(v), relu_slope_v(v), relu_d(v), relu_slope_d(v), no_lanes(), NULL, )
-ACTIVATION_V(leaky_relu, leaky_relu_f(v, alpha), leaky_relu_slope_f(v, alpha), leaky_relu_v(v, (float)alpha), leaky_relu_slope_v(v, (float)alpha), leaky_relu_d(v, alpha), leaky_relu_slope_d(v, alpha), no_lanes(), NULL, , double alpha)
+/* leaky_relu: float32 takes alpha in float, as PyTorch does, where float holds it (0 or normal:
+   within 1 ULP of the double product), and in double where it does not (subnormal, smaller, or
+   beyond FLT_MAX): rounded to float, alpha = 1e-50 gave 0 where x alpha was -1e-40, and
+   alpha = 1e39 gave -inf where it was -1e29. Its derivative is alpha rounded once either way. */
+#if VECTOR_F32
+static FORWARD_KERNEL_V(leaky_relu_float_alpha_forward_f32, leaky_relu_v(v, (float)alpha), , double alpha)
+FORWARD_KERNEL_V(fpk_leaky_relu_derivative_f32, leaky_relu_slope_v(v, (float)alpha), , double alpha)
+static BACKWARD_KERNEL_V(leaky_relu_float_alpha_backward_f32, leaky_relu_slope_v(v, (float)alpha), no_lanes(), NULL, , double alpha)
+#else
+static FORWARD_KERNEL(leaky_relu_float_alpha_forward_f32, float, f32, leaky_relu_f(v, alpha), , double alpha)
+FORWARD_KERNEL(fpk_leaky_relu_derivative_f32, float, f32, leaky_relu_slope_f(v, alpha), , double alpha)
+static BACKWARD_KERNEL(leaky_relu_float_alpha_backward_f32, float, f32, leaky_relu_slope_f(v, alpha), , double alpha)
+#endif
+static FORWARD_KERNEL(leaky_relu_double_alpha_forward_f32, float, f32, leaky_relu_d(v, alpha), , double alpha)
+static BACKWARD_KERNEL(leaky_relu_double_alpha_backward_f32, float, f32, leaky_relu_slope_d(v, alpha), , double alpha)
+static int float_holds(double alpha)
+{
+    return alpha == 0 || (fabs(alpha) >= FLT_MIN && fabs(alpha) <= FLT_MAX);
+}
+int fpk_leaky_relu_forward_f32(const float *x, float *out, size_t n, double alpha)
+{
+    return float_holds(alpha) ? leaky_relu_float_alpha_forward_f32(x, out, n, alpha)
+                              : leaky_relu_double_alpha_forward_f32(x, out, n, alpha);
+}
+int fpk_leaky_relu_backward_f32(const float *x, const float *grad_out, float *out, size_t n,
+                                double alpha)
+{
+    return float_holds(alpha) ? leaky_relu_float_alpha_backward_f32(x, grad_out, out, n, alpha)
+                              : leaky_relu_double_alpha_backward_f32(x, grad_out, out, n, alpha);
+}
+FORWARD_KERNEL(fpk_leaky_relu_forward_f64, double, f64, leaky_relu_d(v, alpha), , double alpha)
+FORWARD_KERNEL(fpk_leaky_relu_derivative_f64, double, f64, leaky_relu_slope_d(v, alpha), , double alpha)
+BACKWARD_KERNEL(fpk_leaky_relu_backward_f64, double, f64, leaky_relu_slope_d(v, alpha), , double alpha)
 ACTIVATION_V(sigmoid, sigmoid_f(v), sigmoid_slope_f(v), sigmoid_v(v), sigmoid_slope_v(v), sigmoid_d(v), sigmoid_slope_d(v), sigmoid_far_v(v), sigmoid_rescue, )
 ACTIVATION_V(tanh, tanh_f(v), tanh_slope_f(v), tanh_v(v), tanh_slope_v(v), tanh_d(v), tanh_slope_d(v), tanh_far_v(v), tanh_rescue, )
 /* swish: beta = 1 (silu) keeps its exponential's argument in float, the faster path. */

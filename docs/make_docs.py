@@ -209,10 +209,11 @@ def _stem(function_name):
 
 def c_invocations(text):
     """[(macro, [arguments], source)] of the file-scope macro calls that generate kernels,
-    such as `ACTIVATION(gelu, gelu_d(v), ...)`, which may span several lines."""
+    such as `ACTIVATION(gelu, gelu_d(v), ...)` or `static FORWARD_KERNEL(silu_forward_f32,
+    ...)`, which may span several lines."""
     masked = _mask(text)
     found = []
-    for match in re.finditer(r"^([A-Z][A-Z0-9_]*)\(", masked, flags=re.M):
+    for match in re.finditer(r"^(?:static )?([A-Z][A-Z0-9_]*)\(", masked, flags=re.M):
         level, k = 0, match.end() - 1
         while k < len(masked):
             level += {"(": 1, ")": -1}.get(masked[k], 0)
@@ -279,8 +280,9 @@ def c_kernels(entry, sources):
         lines, math_names, shared, specific = [], [], [], []
         for macro, arguments, line in c_invocations(text):
             lowered = macro.lower()
-            mine = (arguments and arguments[0] in names) or any(
-                lowered.startswith(n + "_") for n in names)
+            kernel = arguments[0].removeprefix("fpk_") if arguments else ""
+            mine = (kernel in names or any(lowered.startswith(n + "_") for n in names)
+                    or any(kernel.startswith(n + "_") and kernel.endswith("_f32") for n in names))
             if not mine or "f64" in arguments or "double" in arguments:
                 continue
             lines.append(line)

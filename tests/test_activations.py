@@ -303,6 +303,25 @@ def test_leaky_relu_alpha(alpha):
     np.testing.assert_allclose(act.derivative(x), formulaic.leaky_relu_derivative(x.tolist(), alpha))
 
 
+@pytest.mark.parametrize("alpha", [0.01, -0.7, 0.0, 3e-39, 1e-40, 1e-50, 5e-324, 1e39, 1e300])
+def test_leaky_relu_float32_within_1_ulp_for_any_alpha(alpha, threads):
+    """Alphas float32 cannot hold (subnormal, smaller, beyond FLT_MAX) are used in double:
+    rounded to float, alpha = 1e-50 gave 0 and alpha = 1e39 gave -inf or NaN."""
+    x = whole_range_float32(20_000, seed=3)
+    x = np.concatenate([x, -np.abs(x), [-1e-10, -1.0, -0.0]]).astype(np.float32)
+    g = np.random.default_rng(4).permutation(x)
+    xd = x.astype(np.float64)
+    slope = np.where(xd > 0, 1.0, np.where(np.isnan(xd), np.nan, alpha))
+    act = make("leaky_relu", alpha=alpha)
+    with np.errstate(all="ignore"):
+        want = np.where(xd > 0, xd, alpha * xd).astype(np.float32)
+        want_backward = (g.astype(np.float64) * slope).astype(np.float32)
+        want_slope = slope.astype(np.float32)
+    assert ulp_distance(act.forward(x), want).max() <= 1
+    assert ulp_distance(act.derivative(x), want_slope).max() == 0
+    assert ulp_distance(act.backward(x, g), want_backward).max() <= 1
+
+
 @pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 1.702, 10.0, -1.0])
 def test_swish_beta(beta):
     x = np.linspace(-8, 8, 33).reshape(3, 11)
