@@ -255,14 +255,19 @@ FPK_VECTOR vfloat exp_shifted_v(vfloat x, vfloat top)
 
 /* ---- the natural logarithm (bce) ---------------------------------------------------------- */
 
-/* log x for x > 0 normal and finite (zero, subnormals, inf and NaN are the caller's), within
-   0.86 ULP (0.853 over every float from 1e-7 up, against log in double): x = 2^k m with m in
-   [sqrt(1/2), sqrt(2)), so that f = m - 1 is exact and x near 1 gives log1p(f) with nothing
-   cancelled; log1p(f) = f - f^2/2 + f^3 P(f), P of degree 8 (Cephes' logf); ln 2 in two parts. */
-FPK_VECTOR vfloat log_v(vfloat x)
+/* x = 2^k (1 + f) with 1 + f in [sqrt(1/2), sqrt(2)): f exact, so that x near 1 gives log1p(f)
+   with nothing cancelled; k as a float in *kf. */
+FPK_VECTOR vfloat log_reduce_v(vfloat x, vfloat *kf)
 {
     vint k = shift_right_signed_i(sub_i(bits_v(x), splat_i(0x3F3504F3)), 23);  /* sqrt(1/2) */
-    vfloat f = sub_v(from_bits_v(sub_i(bits_v(x), shift_left_i(k, 23))), splat(1.0f));
+    *kf = float_of_i(k);
+    return sub_v(from_bits_v(sub_i(bits_v(x), shift_left_i(k, 23))), splat(1.0f));
+}
+
+/* log(2^k (1 + f)) = k ln 2 + log1p(f) for 1 + f in [sqrt(1/2), sqrt(2)): log1p(f) = f - f^2/2
+   + f^3 P(f), P of degree 8 (Cephes' logf); ln 2 in two parts. */
+FPK_VECTOR vfloat log_reduced_v(vfloat f, vfloat kf)
+{
     /* P by Estrin's scheme: 4 multiply-adds deep instead of Horner's 9, so that more vectors'
        logarithms are in flight at once (bce's value, 0/1 targets: 9% faster in cache) */
     vfloat f2 = mul_v(f, f), f4 = mul_v(f2, f2);
@@ -271,10 +276,40 @@ FPK_VECTOR vfloat log_v(vfloat x)
     vfloat p4 = fma_v(fma_v(splat(-1.1514610310E-1f), f, splat(1.1676998740E-1f)), f2,
                       fma_v(splat(-1.2420140846E-1f), f, splat(1.4249322787E-1f)));
     vfloat p = fma_v(fma_v(splat(7.0376836292E-2f), f4, p4), f4, p0);
-    vfloat kf = float_of_i(k);
     vfloat tail = fma_v(kf, splat(-2.12194440e-4f), mul_v(mul_v(f2, f), p));
     tail = fma_v(splat(-0.5f), f2, tail);
     return fma_v(kf, splat(0.693359375f), add_v(f, tail));
+}
+
+/* log x for x > 0 normal and finite (zero, subnormals, inf and NaN are the caller's), within
+   0.86 ULP (0.853 over every float from 1e-7 up, against log in double). */
+FPK_VECTOR vfloat log_v(vfloat x)
+{
+    vfloat kf, f = log_reduce_v(x, &kf);
+    return log_reduced_v(f, kf);
+}
+
+/* 2^-k (1 - p) - 1 for p < 1/2, given k of 1 - p's reduction: 1 - p lies in (1/2, 1], so k
+   is 0 or -1, and this is -p or 1 - 2p, -((1 - k) p + k) in one rounding: exact. */
+FPK_VECTOR vfloat one_minus_reduced_v(vfloat p, vfloat kf)
+{
+    return sub_v(zero_v(), fma_v(sub_v(splat(1.0f), kf), p, kf));
+}
+
+/* The reduction of 1 - p for 0 < p < 1 with 1 - p normal, exact where 1 - p is not: p >= 1/2
+   makes 1 - p exact, and below, one_minus_reduced_v. */
+FPK_VECTOR vfloat log_reduce_one_minus_v(vfloat p, vfloat *kf)
+{
+    vfloat f = log_reduce_v(sub_v(splat(1.0f), p), kf);
+    return blend_v(is_v(p, _CMP_LT_OQ, 0.5f), f, one_minus_reduced_v(p, *kf));
+}
+
+/* log(1 - p) for 0 < p < 1 with 1 - p normal, from the exact reduction above: as close as
+   log_v, where log_v(1 - p) would carry 1 - p's rounding (up to 2^-25 absolute). */
+FPK_VECTOR vfloat log_one_minus_v(vfloat p)
+{
+    vfloat kf, f = log_reduce_one_minus_v(p, &kf);
+    return log_reduced_v(f, kf);
 }
 #endif /* FPK_SIMD */
 
