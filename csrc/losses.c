@@ -468,6 +468,14 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
         }                                                                                   \
     } while (0)
 
+/* sum + b on the lanes of m_d, the lanes of the first `count` floats. Where masks are emulated,
+   a whole vector's (count the constant FPK_LANES) adds plainly: GCC keeps the and with an
+   all-ones constant otherwise (huber value_and_gradient: 6% faster in cache). */
+static inline vdouble add_first_d(vdouble sum, vmask_d m_d, vdouble b, size_t count)
+{
+    return !FPK_FREE_MASKS && count >= FPK_LANES ? add_d(sum, b) : add_lanes_d(sum, m_d, b);
+}
+
 /* BLOCK_SUM on vectors (double lanes for each half of the floats). */
 #define BLOCK_SUM_V(NAME)                                                                   \
     static double NAME##_block_sum_v(const float *pred, const float *target, size_t start,  \
@@ -483,8 +491,8 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
                 bad_lanes = or_m(bad_lanes, andnot_m(NAME##_label_ok_v(y), m));             \
                 vdouble loss_low, loss_high;                                                \
                 NAME##_loss_halves(p, y, delta, &loss_low, &loss_high);                     \
-                low = add_lanes_d(low, low_half_m(m), loss_low);                            \
-                high = add_lanes_d(high, high_half_m(m), loss_high));                       \
+                low = add_first_d(low, low_half_m(m), loss_low, count);                     \
+                high = add_first_d(high, high_half_m(m), loss_high, count));                \
         *bad = any_m(bad_lanes);                                                            \
         return reduce_add_d(add_d(low, high));                                              \
     }
@@ -536,8 +544,8 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
                 if (per_element) {                                                          \
                     store_first_v(per_element + i, join_halves(loss_low, loss_high), count); \
                 } else {                                                                    \
-                    low = add_lanes_d(low, low_half_m(m), loss_low);                        \
-                    high = add_lanes_d(high, high_half_m(m), loss_high);                    \
+                    low = add_first_d(low, low_half_m(m), loss_low, count);                 \
+                    high = add_first_d(high, high_half_m(m), loss_high, count);             \
                 }                                                                           \
                 vfloat g = NAME##_grad_scaled_v(p, y, scale, delta);                        \
                 fpk_store_step(grad + i, g, count, streaming));                             \
