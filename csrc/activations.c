@@ -1231,7 +1231,8 @@ static inline vfloat exp_row_f32(const float *row, float *e, size_t cols, float 
             next_lanes = max_step(next_lanes, next + j, count);
         }
         vfloat v = load_first_v(row + j, count);
-        vfloat ev = keep_v(first_lanes(count), exp_shifted_v(v, splat(top)));
+        vfloat ev = exp_shifted_v(v, splat(top));
+        if (count < FPK_LANES) ev = keep_v(first_lanes(count), ev);     /* 0 past the row */
         store_v(e + j, ev);                        /* e has room for whole vectors */
         e_sum = wide_add(e_sum, ev);
         if (g) {
