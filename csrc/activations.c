@@ -269,8 +269,8 @@ static inline float over_one_plus_sq_compensated_f(float num, float e)
 
 static inline float relu_f(float x) { return x > 0 ? x : (x == x ? 0.0f : x); }
 static inline float relu_slope_f(float x) { return x > 0 ? 1.0f : (x == x ? 0.0f : x); }
-/* alpha arrives in double and is used in float where float holds it (see fpk_leaky_relu_forward_f32),
-   as PyTorch does for float32. */
+/* alpha arrives in double and is used in float, as PyTorch does for float32, where float
+   holds it (see fpk_leaky_relu_forward_f32). */
 static inline float leaky_relu_f(float x, double alpha) { return x > 0 ? x : (float)alpha * x; }
 static inline float leaky_relu_slope_f(float x, double alpha)
 {

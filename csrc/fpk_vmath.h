@@ -296,19 +296,13 @@ FPK_VECTOR vfloat one_minus_reduced_v(vfloat p, vfloat kf)
     return sub_v(zero_v(), fma_v(sub_v(splat(1.0f), kf), p, kf));
 }
 
-/* The reduction of 1 - p for 0 < p < 1 with 1 - p normal, exact where 1 - p is not: p >= 1/2
-   makes 1 - p exact, and below, one_minus_reduced_v. */
-FPK_VECTOR vfloat log_reduce_one_minus_v(vfloat p, vfloat *kf)
-{
-    vfloat f = log_reduce_v(sub_v(splat(1.0f), p), kf);
-    return blend_v(is_v(p, _CMP_LT_OQ, 0.5f), f, one_minus_reduced_v(p, *kf));
-}
-
-/* log(1 - p) for 0 < p < 1 with 1 - p normal, from the exact reduction above: as close as
-   log_v, where log_v(1 - p) would carry 1 - p's rounding (up to 2^-25 absolute). */
+/* log(1 - p) for 0 < p < 1 with 1 - p normal, as close as log_v, from 1 - p's reduction made
+   exact: p >= 1/2 makes 1 - p exact, and below, one_minus_reduced_v. log_v(1 - p) would carry
+   1 - p's rounding, up to 2^-25: all of log(1 - p)'s digits for p near 2^-24. */
 FPK_VECTOR vfloat log_one_minus_v(vfloat p)
 {
-    vfloat kf, f = log_reduce_one_minus_v(p, &kf);
+    vfloat kf, f = log_reduce_v(sub_v(splat(1.0f), p), &kf);
+    f = blend_v(is_v(p, _CMP_LT_OQ, 0.5f), f, one_minus_reduced_v(p, kf));
     return log_reduced_v(f, kf);
 }
 #endif /* FPK_SIMD */

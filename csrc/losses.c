@@ -470,7 +470,7 @@ static inline vmask huber_label_ok_v(vfloat y) { (void)y; return first_lanes(FPK
 
 /* sum + b on the lanes of m_d, the lanes of the first `count` floats. Where masks are emulated,
    a whole vector's (count the constant FPK_LANES) adds plainly: GCC keeps the and with an
-   all-ones constant otherwise (huber value_and_gradient: 6% faster in cache). */
+   all-ones constant otherwise (mse's value took 0.30 ns/element in cache, not 0.24). */
 static inline vdouble add_first_d(vdouble sum, vmask_d m_d, vdouble b, size_t count)
 {
     return !FPK_FREE_MASKS && count >= FPK_LANES ? add_d(sum, b) : add_lanes_d(sum, m_d, b);
