@@ -571,21 +571,29 @@ FPK_VECTOR vfloat big_scale_v(vfloat x)
     return keep_v(is_v(x, _CMP_LT_OQ, -(float)TINY_ARGUMENT), splat((float)BIG_SCALE));
 }
 
-/* silu_f's steps; `far` (a constant after inlining) keeps those only lanes below -60 need:
-   e^-|x| at 2^64 times its size, and the signed zero where x s underflows. */
-FPK_VECTOR vfloat silu_steps_v(vfloat x, int far)
+/* x sigmoid(z), with the low part of -|z| when z comes in two parts (swish: z = beta x; -0
+   when z is one part, which the compiler drops). `far` (a constant after inlining) keeps the
+   steps only lanes with z below -60 need: e^-|z| at 2^64 times its size, and the signed zero
+   where x s underflows. */
+FPK_VECTOR vfloat x_sigmoid_steps_v(vfloat x, vfloat z, vfloat minus_abs_lo, int far)
 {
-    vfloat scale = far ? big_scale_v(x) : splat(-0.0f);        /* -0: see exp_v */
+    vfloat scale = far ? big_scale_v(z) : splat(-0.0f);        /* -0: see exp_v */
     vfloat unscale = sub_v(zero_v(), scale);
-    vfloat big_e = exp_scaled_v(neg_abs_v(x), scale);
+    vfloat big_e = exp_split_scaled_v(neg_abs_v(z), minus_abs_lo, scale);
     vfloat e = far ? scalef_v(big_e, unscale) : big_e;
     vfloat one = far ? scalef_v(splat(1.0f), scale) : splat(1.0f);
-    vfloat numerator = blend_v(is_v(x, _CMP_GE_OQ, 0.0f), big_e, one);
+    vfloat numerator = blend_v(is_v(z, _CMP_GE_OQ, 0.0f), big_e, one);
     vfloat big_s = div_v(numerator, add_v(splat(1.0f), e));
     if (!far) return mul_v(x, big_s);               /* big_s >= sigmoid(-60) > 0 */
     vfloat y = scalef_v(mul_v(x, big_s), unscale);
     vfloat signed_zero = with_sign_of_v(zero_v(), x);
     return blend_v(is_v(big_s, _CMP_EQ_OQ, 0.0f), y, signed_zero);
+}
+
+/* silu_f's steps: x sigmoid(x). */
+FPK_VECTOR vfloat silu_steps_v(vfloat x, int far)
+{
+    return x_sigmoid_steps_v(x, x, splat(-0.0f), far);
 }
 
 /* The same bits either way (see silu_slope_v). */
@@ -611,26 +619,35 @@ FPK_VECTOR vfloat silu_root_v(vfloat d)
     return p;
 }
 
-/* silu_slope_f's steps; `far` (a constant after inlining) keeps those only lanes beyond
-   [-60, 200] need: the clamp, and e^-|x| at 2^64 times its size. */
-FPK_VECTOR vfloat silu_slope_steps_v(vfloat x, int far)
+/* silu'(z) for z = z_hi + lo (swish'(x) is silu'(beta x); lo -0 when z is one part, which the
+   compiler drops; minus_abs_lo the low part of -|z|). lo joins where z's rounding would show:
+   the exponential, 1 + z, and z - x0 near silu's root x0. `far` (a constant after inlining)
+   keeps the steps only lanes beyond [-60, 200] need: the clamp, and e^-|z| at 2^64 times its
+   size. */
+FPK_VECTOR vfloat silu_slope_split_steps_v(vfloat z, vfloat lo, vfloat minus_abs_lo, int far)
 {
-    vfloat xc = far ? clamp_v(x, -200.0f, 200.0f) : x;
+    vfloat xc = far ? clamp_v(z, -200.0f, 200.0f) : z;
     vfloat scale = far ? big_scale_v(xc) : splat(-0.0f);       /* -0: see exp_v */
     vfloat unscale = sub_v(zero_v(), scale);
-    vfloat big_e = exp_scaled_v(neg_abs_v(xc), scale);
+    vfloat big_e = exp_split_scaled_v(neg_abs_v(xc), minus_abs_lo, scale);
     vfloat e = far ? scalef_v(big_e, unscale) : big_e;
     vfloat u = add_v(splat(1.0f), e);
     vfloat u_lo = add_v(sub_v(splat(1.0f), u), e);
     vfloat above = add_v(fma_v(xc, e, u), u_lo);
-    vfloat below = mul_v(big_e, add_v(add_v(splat(1.0f), xc), e));
+    vfloat below = mul_v(big_e, add_v(add_v(add_v(splat(1.0f), xc), lo), e));
     vfloat numerator = blend_v(is_v(xc, _CMP_GE_OQ, 0.0f), below, above);
     vfloat outside = over_one_plus_sq_compensated_v(numerator, e);
     outside = far ? scalef_v(outside, unscale) : outside;
-    vfloat d = sub_v(sub_v(xc, splat(SILU_X0_HI)), splat(SILU_X0_LO));
+    vfloat d = add_v(sub_v(sub_v(xc, splat(SILU_X0_HI)), splat(SILU_X0_LO)), lo);
     vfloat root = mul_v(d, silu_root_v(d));
     vfloat offset = abs_v(add_v(xc, splat(1.35f)));
     return blend_v(is_v(offset, _CMP_LE_OQ, 0.9f), outside, root);
+}
+
+/* silu_slope_f's steps. */
+FPK_VECTOR vfloat silu_slope_steps_v(vfloat x, int far)
+{
+    return silu_slope_split_steps_v(x, splat(-0.0f), splat(-0.0f), far);
 }
 
 FPK_VECTOR vmask silu_far_v(vfloat x)      /* the lanes the far steps are for */
@@ -643,6 +660,67 @@ FPK_VECTOR vmask silu_far_v(vfloat x)      /* the lanes the far steps are for */
 FPK_VECTOR vfloat silu_slope_v(vfloat x)
 {
     return any_m(silu_far_v(x)) ? silu_slope_steps_v(x, 1) : silu_slope_steps_v(x, 0);
+}
+
+/* swish with another beta, |beta| in [2^-100, FLT_MAX]: z = beta x in two parts, z + lo, with beta = hi +
+   lo in floats (beta_hi, beta_lo) and the product's rounding error taken exactly by an fma.
+   One part would not do: z's rounding, up to |z| 2^-24, shows in e^z as relative error (60 ULP
+   at z = -60). lo is clamped to [-1, 1], where z_hi is +-inf (lo NaN) or beyond. */
+FPK_VECTOR vfloat swish_z_v(vfloat x, float beta_hi, float beta_lo, vfloat *lo)
+{
+    vfloat z = mul_v(splat(beta_hi), x);
+    vfloat error = fma_v(splat(beta_lo), x, fms_v(splat(beta_hi), x, z));
+    *lo = max_v(splat(-1.0f), min_v(error, splat(1.0f)));
+    return z;
+}
+
+/* The low part of -|z| for z = z_hi + lo. */
+FPK_VECTOR vfloat minus_abs_lo_v(vfloat z, vfloat lo)
+{
+    return blend_v(is_v(z, _CMP_GE_OQ, 0.0f), lo, sub_v(zero_v(), lo));
+}
+
+/* Lane by lane in double, for the steps of swish_beta_v and swish_beta_backward_v with a far
+   lane: swish (g NULL, derivative 0), or g swish' (derivative 1). */
+static __attribute__((noinline, cold)) vfloat swish_beta_lanes(const float *x, const float *g,
+                                                              size_t step, double beta,
+                                                              int derivative)
+{
+    float lanes[FPK_LANES] = {0};
+    for (size_t k = 0; k < step && k < FPK_LANES; k++)
+        lanes[k] = derivative ? (float)(g[k] * swish_slope_d(x[k], beta))
+                              : (float)swish_d(x[k], beta);
+    return load_v(lanes);
+}
+
+/* swish at v = x[0..step): x sigmoid(z), or, where a lane has z below -60 or NaN (rare),
+   swish_d lane by lane: there x sigmoid(z) may be normal while e^z is far below float's
+   range (beta = 1e-20 at x = -1.4e22). */
+FPK_VECTOR vfloat swish_beta_v(vfloat v, double beta, const float *x, size_t step)
+{
+    vfloat lo, z = swish_z_v(v, (float)beta, (float)(beta - (float)beta), &lo);
+    if (any_m(is_v(z, _CMP_NGE_UQ, -(float)TINY_ARGUMENT)))
+        return swish_beta_lanes(x, NULL, step, beta, 0);
+    return x_sigmoid_steps_v(v, z, minus_abs_lo_v(z, lo), 0);
+}
+
+/* swish'(x) = silu'(z). */
+FPK_VECTOR vfloat swish_beta_slope_v(vfloat v, double beta)
+{
+    vfloat lo, z = swish_z_v(v, (float)beta, (float)(beta - (float)beta), &lo);
+    vfloat minus_abs_lo = minus_abs_lo_v(z, lo);
+    return any_m(silu_far_v(z)) ? silu_slope_split_steps_v(z, lo, minus_abs_lo, 1)
+                                : silu_slope_split_steps_v(z, lo, minus_abs_lo, 0);
+}
+
+/* g swish'(x), or, where a lane's z is beyond [-60, 200] (rare), in double lane by lane: there
+   g swish'(x) may be normal while swish'(x) is below float's range. */
+FPK_VECTOR vfloat swish_beta_backward_v(vfloat v, vfloat g, double beta, const float *x,
+                                        const float *grad_out, size_t step)
+{
+    vfloat lo, z = swish_z_v(v, (float)beta, (float)(beta - (float)beta), &lo);
+    if (any_m(silu_far_v(z))) return swish_beta_lanes(x, grad_out, step, beta, 1);
+    return mul_v(g, silu_slope_split_steps_v(z, lo, minus_abs_lo_v(z, lo), 0));
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -1009,29 +1087,56 @@ static FORWARD_KERNEL(silu_forward_f32, float, f32, silu_f(v), )
 static FORWARD_KERNEL(silu_derivative_f32, float, f32, silu_slope_f(v), )
 static BACKWARD_KERNEL(silu_backward_f32, float, f32, SLOPE_FOR_BACKWARD(silu_slope_f(v), swish_slope_d(v, 1.0)), )
 #endif
-/* Other betas in double, as their derivative: a tiny beta with a huge x takes e^(beta x)
-   below where x_sigmoid_f's 2^64 scaling keeps it normal (beta = 1e-20 at x = -1.4e22 was
-   400 ULP off). 25% slower than that in float. */
-static FORWARD_KERNEL(swish_any_beta_forward_f32, float, f32, swish_d(v, beta), , double beta)
+/* Other betas: on vector lanes where beta and its low part are normal floats (swish_beta_v),
+   else in double (0, below 2^-100, beyond FLT_MAX). In double, a tiny beta with a huge x takes e^(beta x) below
+   where x_sigmoid_f's 2^64 scaling keeps it normal (beta = 1e-20 at x = -1.4e22 was 400 ULP
+   off in float). */
+static FORWARD_KERNEL(swish_double_beta_forward_f32, float, f32, swish_d(v, beta), , double beta)
+static FORWARD_KERNEL(swish_double_beta_derivative_f32, float, f32, swish_slope_d(v, beta), , double beta)
+static BACKWARD_KERNEL(swish_double_beta_backward_f32, float, f32, swish_slope_d(v, beta), , double beta)
+#if VECTOR_F32
+static FORWARD_KERNEL_V(swish_float_beta_forward_f32, swish_beta_v(v, beta, x + i, step), , double beta)
+static FORWARD_KERNEL_V(swish_float_beta_derivative_f32, swish_beta_slope_v(v, beta), , double beta)
+static int swish_float_beta_backward_f32(const float *x, const float *grad_out, float *out,
+                                         size_t n, double beta)
+{
+    if (n == 0) return FPK_OK;
+    if (!x || !grad_out || !out) return FPK_ERR_NULL;
+    int streaming = fpk_streams(out, n, sizeof(float));
+    FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,
+        VECTOR_RANGE(out, x, grad_out, lo, hi, streaming, i, step, v,
+                     swish_beta_backward_v(v, load_first_v(grad_out + i, step), beta, x + i,
+                                           grad_out + i, step)));
+    return FPK_OK;
+}
+#define SWISH_ON_VECTORS(beta) (fabs(beta) >= 0x1p-100 && fabs(beta) <= FLT_MAX)   /* lo normal */
+#else
+#define SWISH_ON_VECTORS(beta) 0
+#define swish_float_beta_forward_f32 swish_double_beta_forward_f32
+#define swish_float_beta_derivative_f32 swish_double_beta_derivative_f32
+#define swish_float_beta_backward_f32 swish_double_beta_backward_f32
+#endif
 int fpk_swish_forward_f32(const float *x, float *out, size_t n, double beta)
 {
-    return beta == 1.0 ? silu_forward_f32(x, out, n) : swish_any_beta_forward_f32(x, out, n, beta);
+    if (beta == 1.0) return silu_forward_f32(x, out, n);
+    return SWISH_ON_VECTORS(beta) ? swish_float_beta_forward_f32(x, out, n, beta)
+                                  : swish_double_beta_forward_f32(x, out, n, beta);
 }
-FORWARD_KERNEL(fpk_swish_forward_f64, double, f64, swish_d(v, beta), , double beta)
-static FORWARD_KERNEL(swish_any_beta_derivative_f32, float, f32, swish_slope_d(v, beta), , double beta)
 int fpk_swish_derivative_f32(const float *x, float *out, size_t n, double beta)
 {
-    return beta == 1.0 ? silu_derivative_f32(x, out, n)
-                       : swish_any_beta_derivative_f32(x, out, n, beta);
+    if (beta == 1.0) return silu_derivative_f32(x, out, n);
+    return SWISH_ON_VECTORS(beta) ? swish_float_beta_derivative_f32(x, out, n, beta)
+                                  : swish_double_beta_derivative_f32(x, out, n, beta);
 }
-FORWARD_KERNEL(fpk_swish_derivative_f64, double, f64, swish_slope_d(v, beta), , double beta)
-static BACKWARD_KERNEL(swish_any_beta_backward_f32, float, f32, swish_slope_d(v, beta), , double beta)
 int fpk_swish_backward_f32(const float *x, const float *grad_out, float *out, size_t n,
                            double beta)
 {
-    return beta == 1.0 ? silu_backward_f32(x, grad_out, out, n)
-                       : swish_any_beta_backward_f32(x, grad_out, out, n, beta);
+    if (beta == 1.0) return silu_backward_f32(x, grad_out, out, n);
+    return SWISH_ON_VECTORS(beta) ? swish_float_beta_backward_f32(x, grad_out, out, n, beta)
+                                  : swish_double_beta_backward_f32(x, grad_out, out, n, beta);
 }
+FORWARD_KERNEL(fpk_swish_forward_f64, double, f64, swish_d(v, beta), , double beta)
+FORWARD_KERNEL(fpk_swish_derivative_f64, double, f64, swish_slope_d(v, beta), , double beta)
 BACKWARD_KERNEL(fpk_swish_backward_f64, double, f64, swish_slope_d(v, beta), , double beta)
 ACTIVATION_V(gelu, gelu_f(v), gelu_slope_f(v), gelu_v(v), gelu_slope_v(v), gelu_d(v), gelu_slope_d(v), gelu_far_v(v), gelu_rescue, )
 ACTIVATION_V(gelu_tanh, gelu_tanh_f(v), gelu_tanh_slope_d(v), gelu_tanh_v(v), gelu_tanh_slope_v(v), gelu_tanh_d(v), gelu_tanh_slope_d(v), gelu_tanh_far_v(v), gelu_tanh_rescue, )

@@ -194,16 +194,25 @@ def test_backward_with_large_gradients_far_out(name, threads):
     assert distance.max() <= 4, (x[worst], g[worst], got[worst], want[worst])
 
 
-@pytest.mark.parametrize("beta", [0.5, 1.702, -2.0, 1e-20, 5e-37])
-def test_swish_other_betas_float32_within_4_ulp(beta):
-    """Also tiny betas, whose e^(beta x) at huge x is far below float's range (beta = 1e-20 at
-    x = -1.4e22 was 400 ULP off)."""
+@pytest.mark.parametrize("beta", [0.5, 1.702, -2.0, 10.0, 1e-20, 2e-30, 1e30, 3e38, 5e-37, 1e-40])
+def test_swish_other_betas_float32_within_4_ulp(beta, threads):
+    """On vector lanes for |beta| in [2^-100, FLT_MAX] (z = beta x in two parts), in double
+    beyond; forward, derivative and backward with |g| up to FLT_MAX. Also tiny betas, whose
+    e^(beta x) at huge x is far below float's range (beta = 1e-20 at x = -1.4e22 was 400 ULP
+    off)."""
+    with np.errstate(over="ignore"):                       # z = beta x in [-100, 100]
+        near = np.float32(np.random.default_rng(6).uniform(-100, 100, 3000) / beta)
     x = np.concatenate([whole_range_float32(30_000, seed=5),
-                        np.float32([-1.3836295e22, -2.9793328e38, -3e38, 3e38])])
+                        np.float32([-1.3836295e22, -2.9793328e38, -3e38, 3e38]), near])
+    g = np.random.default_rng(7).choice([-1, 1], x.size) * 10.0 ** np.random.default_rng(8).uniform(
+        -3, 38.5, x.size)
     want, want_slope = reference("swish", x, beta=beta)
     act = make("swish", beta=beta)
+    with np.errstate(all="ignore"):
+        want_backward = (g.astype(np.float32).astype(np.float64) * want_slope).astype(np.float32)
     assert ulp_distance(act.forward(x), want.astype(np.float32)).max() <= 4
     assert ulp_distance(act.derivative(x), want_slope.astype(np.float32)).max() <= 4
+    assert ulp_distance(act.backward(x, g.astype(np.float32)), want_backward).max() <= 4
 
 
 def test_erf_float32_within_4_ulp(threads):
