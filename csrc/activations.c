@@ -662,12 +662,13 @@ FPK_VECTOR vfloat silu_slope_v(vfloat x)
     return any_m(silu_far_v(x)) ? silu_slope_steps_v(x, 1) : silu_slope_steps_v(x, 0);
 }
 
-/* swish with another beta, |beta| in [2^-100, FLT_MAX]: z = beta x in two parts, z + lo, with beta = hi +
-   lo in floats (beta_hi, beta_lo) and the product's rounding error taken exactly by an fma.
-   One part would not do: z's rounding, up to |z| 2^-24, shows in e^z as relative error (60 ULP
-   at z = -60). lo is clamped to [-1, 1], where z_hi is +-inf (lo NaN) or beyond. */
-FPK_VECTOR vfloat swish_z_v(vfloat x, float beta_hi, float beta_lo, vfloat *lo)
+/* swish with another beta, |beta| in [2^-100, FLT_MAX]: z = beta x in two parts, z + lo,
+   beta = hi + lo in floats and the product's rounding error taken exactly by an fma. One part
+   would not do: z's rounding, up to |z| 2^-24, shows in e^z as relative error (60 ULP at
+   z = -60). lo is clamped to [-1, 1], where z is +-inf (lo NaN) or beyond. */
+FPK_VECTOR vfloat swish_z_v(vfloat x, double beta, vfloat *lo)
 {
+    float beta_hi = (float)beta, beta_lo = (float)(beta - beta_hi);
     vfloat z = mul_v(splat(beta_hi), x);
     vfloat error = fma_v(splat(beta_lo), x, fms_v(splat(beta_hi), x, z));
     *lo = max_v(splat(-1.0f), min_v(error, splat(1.0f)));
@@ -698,7 +699,7 @@ static __attribute__((noinline, cold)) vfloat swish_beta_lanes(const float *x, c
    range (beta = 1e-20 at x = -1.4e22). */
 FPK_VECTOR vfloat swish_beta_v(vfloat v, double beta, const float *x, size_t step)
 {
-    vfloat lo, z = swish_z_v(v, (float)beta, (float)(beta - (float)beta), &lo);
+    vfloat lo, z = swish_z_v(v, beta, &lo);
     if (any_m(is_v(z, _CMP_NGE_UQ, -(float)TINY_ARGUMENT)))
         return swish_beta_lanes(x, NULL, step, beta, 0);
     return x_sigmoid_steps_v(v, z, minus_abs_lo_v(z, lo), 0);
@@ -707,7 +708,7 @@ FPK_VECTOR vfloat swish_beta_v(vfloat v, double beta, const float *x, size_t ste
 /* swish'(x) = silu'(z). */
 FPK_VECTOR vfloat swish_beta_slope_v(vfloat v, double beta)
 {
-    vfloat lo, z = swish_z_v(v, (float)beta, (float)(beta - (float)beta), &lo);
+    vfloat lo, z = swish_z_v(v, beta, &lo);
     vfloat minus_abs_lo = minus_abs_lo_v(z, lo);
     return any_m(silu_far_v(z)) ? silu_slope_split_steps_v(z, lo, minus_abs_lo, 1)
                                 : silu_slope_split_steps_v(z, lo, minus_abs_lo, 0);
@@ -718,7 +719,7 @@ FPK_VECTOR vfloat swish_beta_slope_v(vfloat v, double beta)
 FPK_VECTOR vfloat swish_beta_backward_v(vfloat v, vfloat g, double beta, const float *x,
                                         const float *grad_out, size_t step)
 {
-    vfloat lo, z = swish_z_v(v, (float)beta, (float)(beta - (float)beta), &lo);
+    vfloat lo, z = swish_z_v(v, beta, &lo);
     if (any_m(silu_far_v(z))) return swish_beta_lanes(x, grad_out, step, beta, 1);
     return mul_v(g, silu_slope_split_steps_v(z, lo, minus_abs_lo_v(z, lo), 0));
 }
@@ -992,18 +993,23 @@ FPK_VECTOR vfloat times_slope_v(vfloat g, vfloat slope, vmask far, rescue_step r
         return load_v(lanes);                                                               \
     }
 
-#define BACKWARD_KERNEL_V(NAME, VEXPR, FAR, RESCUE, ...)                                    \
+/* The float32 kernels of x and grad_out from VALUE, an expression of v (the lanes of x), i
+   and step. */
+#define BACKWARD_EXPR_KERNEL_V(NAME, VALUE, ...)                                            \
     int NAME(const float *x, const float *grad_out, float *out, size_t n __VA_ARGS__)       \
     {                                                                                       \
         if (n == 0) return FPK_OK;                                                          \
         if (!x || !grad_out || !out) return FPK_ERR_NULL;                                   \
         int streaming = fpk_streams(out, n, sizeof(float));                                 \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            VECTOR_RANGE(out, x, grad_out, lo, hi, streaming, i, step, v,                   \
-                         times_slope_v(load_first_v(grad_out + i, step), VEXPR, FAR,        \
-                                       RESCUE, x + i, grad_out + i, step)));                \
+            VECTOR_RANGE(out, x, grad_out, lo, hi, streaming, i, step, v, VALUE));          \
         return FPK_OK;                                                                      \
     }
+
+/* g f'(x) from f'(x) as a vector expression VEXPR of v, with times_slope_v's rescue. */
+#define BACKWARD_KERNEL_V(NAME, VEXPR, FAR, RESCUE, ...)                                    \
+    BACKWARD_EXPR_KERNEL_V(NAME, times_slope_v(load_first_v(grad_out + i, step), VEXPR, FAR, \
+                                               RESCUE, x + i, grad_out + i, step), __VA_ARGS__)
 #endif
 
 /* f'(x) for the float32 backward kernels in plain C: DF32 in float, or DF in double where DF32
@@ -1088,27 +1094,18 @@ static FORWARD_KERNEL(silu_derivative_f32, float, f32, silu_slope_f(v), )
 static BACKWARD_KERNEL(silu_backward_f32, float, f32, SLOPE_FOR_BACKWARD(silu_slope_f(v), swish_slope_d(v, 1.0)), )
 #endif
 /* Other betas: on vector lanes where beta and its low part are normal floats (swish_beta_v),
-   else in double (0, below 2^-100, beyond FLT_MAX). In double, a tiny beta with a huge x takes e^(beta x) below
-   where x_sigmoid_f's 2^64 scaling keeps it normal (beta = 1e-20 at x = -1.4e22 was 400 ULP
-   off in float). */
+   else in double (0, below 2^-100, beyond FLT_MAX). In double, a tiny beta with a huge x takes
+   e^(beta x) below where x_sigmoid_f's 2^64 scaling keeps it normal (beta = 1e-20 at
+   x = -1.4e22 was 400 ULP off in float). */
 static FORWARD_KERNEL(swish_double_beta_forward_f32, float, f32, swish_d(v, beta), , double beta)
 static FORWARD_KERNEL(swish_double_beta_derivative_f32, float, f32, swish_slope_d(v, beta), , double beta)
 static BACKWARD_KERNEL(swish_double_beta_backward_f32, float, f32, swish_slope_d(v, beta), , double beta)
 #if VECTOR_F32
 static FORWARD_KERNEL_V(swish_float_beta_forward_f32, swish_beta_v(v, beta, x + i, step), , double beta)
 static FORWARD_KERNEL_V(swish_float_beta_derivative_f32, swish_beta_slope_v(v, beta), , double beta)
-static int swish_float_beta_backward_f32(const float *x, const float *grad_out, float *out,
-                                         size_t n, double beta)
-{
-    if (n == 0) return FPK_OK;
-    if (!x || !grad_out || !out) return FPK_ERR_NULL;
-    int streaming = fpk_streams(out, n, sizeof(float));
-    FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,
-        VECTOR_RANGE(out, x, grad_out, lo, hi, streaming, i, step, v,
-                     swish_beta_backward_v(v, load_first_v(grad_out + i, step), beta, x + i,
-                                           grad_out + i, step)));
-    return FPK_OK;
-}
+static BACKWARD_EXPR_KERNEL_V(swish_float_beta_backward_f32,
+                              swish_beta_backward_v(v, load_first_v(grad_out + i, step), beta,
+                                                    x + i, grad_out + i, step), , double beta)
 #define SWISH_ON_VECTORS(beta) (fabs(beta) >= 0x1p-100 && fabs(beta) <= FLT_MAX)   /* lo normal */
 #else
 #define SWISH_ON_VECTORS(beta) 0
