@@ -157,6 +157,26 @@ def cases(quick=False):
                     "numpy": _numpy_from_output(name, y, g, out, tmp), "torch": torch_backward,
                     "bytes": 12 * n, "flops": None})
 
+        # swish with another beta: its own vector path (z = beta x in two parts); neither
+        # library has a kernel for it, so their natural expressions x sigmoid(beta x)
+        beta = 1.702
+        swish_beta = fk.activations.get("swish", beta=beta)
+        torch_swish_beta = None
+        if torch is not None:
+            torch_swish_beta = _with_threads(threads, lambda: (
+                torch.mul(tx, beta, out=tout), torch.sigmoid(tout, out=tout),
+                torch.mul(tout, tx, out=tout)), torch)
+        result.append({
+            "name": f"swish beta={beta} forward f32 n={n}", "threads": threads,
+            "fpk": _with_threads(threads, lambda: swish_beta.forward(x, out=out)),
+            "numpy": lambda: (np.multiply(x, np.float32(-beta), out=tmp), np.exp(tmp, out=tmp),
+                              np.add(tmp, 1, out=tmp), np.divide(x, tmp, out=out)),
+            "torch": torch_swish_beta, "bytes": 8 * n, "flops": None})
+        result.append({
+            "name": f"swish beta={beta} backward f32 n={n}", "threads": threads,
+            "fpk": _with_threads(threads, lambda: swish_beta.backward(x, g, out=out)),
+            "numpy": None, "torch": None, "bytes": 12 * n, "flops": None})
+
         # softmax over rows
         shape = (SOFTMAX_SHAPE[0] // (16 if quick else 1), SOFTMAX_SHAPE[1])
         z = rng.standard_normal(shape, dtype=np.float32) * 3

@@ -337,6 +337,8 @@ static inline float silu_f(float x)
    [-2.25, -0.45] it is d P(d) with d = x - x0 instead, P fitted (relative error < 3e-9). */
 #define SILU_X0_HI -1.2784646f
 #define SILU_X0_LO 1.29792825e-08f
+#define SILU_X0_HI_D -1.2784645427610737       /* ... and in two doubles */
+#define SILU_X0_LO_D -1.0946994183093437e-16
 
 static inline float silu_root_f(float d)        /* silu'(x0 + d)/d for -0.98 <= d <= 0.83 */
 {
@@ -352,6 +354,17 @@ static inline float silu_root_f(float d)        /* silu'(x0 + d)/d for -0.98 <= 
     p = p * d + 0.1466488002f;
     p = p * d + 0.2178117062f;
     return p;
+}
+
+/* swish'(x) for float32 results, in double: near silu's root x0, where swish'(x) is about
+   0.22 (z - x0) and the formula cancels (hundreds of ULP below 1e-9), silu'(x0 + d) from
+   d = z - x0 with z = beta x kept exactly (fma). */
+static inline double swish_slope_for_float(double x, double beta)
+{
+    double z = swish_arg(x, beta);
+    if (!(fabs(z + 1.35) <= 0.9)) return swish_slope_d(x, beta);
+    double d = (z - SILU_X0_HI_D) - (fma(-beta, x, z) + SILU_X0_LO_D);
+    return d * silu_root_f((float)d);
 }
 
 static inline float silu_slope_f(float x)
@@ -620,11 +633,13 @@ FPK_VECTOR vfloat silu_root_v(vfloat d)
 }
 
 /* silu'(z) for z = z_hi + lo (swish'(x) is silu'(beta x); lo -0 when z is one part, which the
-   compiler drops; minus_abs_lo the low part of -|z|). lo joins where z's rounding would show:
-   the exponential, 1 + z, and z - x0 near silu's root x0. `far` (a constant after inlining)
+   compiler drops; minus_abs_lo the low part of -|z|), and to_root = z - x0, silu's root x0,
+   as precise as z allows (near x0, silu'(z) is about 0.22 (z - x0) and nothing else). lo joins
+   where z's rounding would show: the exponential and 1 + z. `far` (a constant after inlining)
    keeps the steps only lanes beyond [-60, 200] need: the clamp, and e^-|z| at 2^64 times its
    size. */
-FPK_VECTOR vfloat silu_slope_split_steps_v(vfloat z, vfloat lo, vfloat minus_abs_lo, int far)
+FPK_VECTOR vfloat silu_slope_split_steps_v(vfloat z, vfloat lo, vfloat minus_abs_lo,
+                                           vfloat to_root, int far)
 {
     vfloat xc = far ? clamp_v(z, -200.0f, 200.0f) : z;
     vfloat scale = far ? big_scale_v(xc) : splat(-0.0f);       /* -0: see exp_v */
@@ -634,12 +649,11 @@ FPK_VECTOR vfloat silu_slope_split_steps_v(vfloat z, vfloat lo, vfloat minus_abs
     vfloat u = add_v(splat(1.0f), e);
     vfloat u_lo = add_v(sub_v(splat(1.0f), u), e);
     vfloat above = add_v(fma_v(xc, e, u), u_lo);
-    vfloat below = mul_v(big_e, add_v(add_v(add_v(splat(1.0f), xc), lo), e));
+    vfloat below = mul_v(big_e, add_v(add_v(splat(1.0f), xc), add_v(lo, e)));   /* 1 + z exact */
     vfloat numerator = blend_v(is_v(xc, _CMP_GE_OQ, 0.0f), below, above);
     vfloat outside = over_one_plus_sq_compensated_v(numerator, e);
     outside = far ? scalef_v(outside, unscale) : outside;
-    vfloat d = add_v(sub_v(sub_v(xc, splat(SILU_X0_HI)), splat(SILU_X0_LO)), lo);
-    vfloat root = mul_v(d, silu_root_v(d));
+    vfloat root = mul_v(to_root, silu_root_v(to_root));
     vfloat offset = abs_v(add_v(xc, splat(1.35f)));
     return blend_v(is_v(offset, _CMP_LE_OQ, 0.9f), outside, root);
 }
@@ -647,7 +661,8 @@ FPK_VECTOR vfloat silu_slope_split_steps_v(vfloat z, vfloat lo, vfloat minus_abs
 /* silu_slope_f's steps. */
 FPK_VECTOR vfloat silu_slope_steps_v(vfloat x, int far)
 {
-    return silu_slope_split_steps_v(x, splat(-0.0f), splat(-0.0f), far);
+    vfloat to_root = sub_v(sub_v(x, splat(SILU_X0_HI)), splat(SILU_X0_LO));
+    return silu_slope_split_steps_v(x, splat(-0.0f), splat(-0.0f), to_root, far);
 }
 
 FPK_VECTOR vmask silu_far_v(vfloat x)      /* the lanes the far steps are for */
@@ -689,7 +704,7 @@ static __attribute__((noinline, cold)) vfloat swish_beta_lanes(const float *x, c
 {
     float lanes[FPK_LANES] = {0};
     for (size_t k = 0; k < step && k < FPK_LANES; k++)
-        lanes[k] = derivative ? (float)(g[k] * swish_slope_d(x[k], beta))
+        lanes[k] = derivative ? (float)(g[k] * swish_slope_for_float(x[k], beta))
                               : (float)swish_d(x[k], beta);
     return load_v(lanes);
 }
@@ -705,13 +720,30 @@ FPK_VECTOR vfloat swish_beta_v(vfloat v, double beta, const float *x, size_t ste
     return x_sigmoid_steps_v(v, z, minus_abs_lo_v(z, lo), 0);
 }
 
+/* z - x0 for z = beta x, in double: beta x = p + p_lo exactly (fma), x0 in two doubles, and
+   p - x0's high part exact near x0. z in floats (about 48 bits) or in one double left
+   silu'(z) hundreds of ULP off where it is below 1e-9. */
+FPK_VECTOR vdouble to_silu_root_d(vdouble x, double beta)
+{
+    vdouble p = mul_d(splat_d(beta), x);
+    vdouble minus_p_lo = fnma_d(splat_d(beta), x, p);
+    return sub_d(sub_d(p, splat_d(SILU_X0_HI_D)), add_d(minus_p_lo, splat_d(SILU_X0_LO_D)));
+}
+
 /* swish'(x) = silu'(z). */
+FPK_VECTOR vfloat swish_beta_slope_steps_v(vfloat v, double beta, vfloat z, vfloat lo)
+{
+    vfloat to_root = join_halves(to_silu_root_d(low_half(v), beta),
+                                 to_silu_root_d(high_half(v), beta));
+    vfloat minus_abs_lo = minus_abs_lo_v(z, lo);
+    return any_m(silu_far_v(z)) ? silu_slope_split_steps_v(z, lo, minus_abs_lo, to_root, 1)
+                                : silu_slope_split_steps_v(z, lo, minus_abs_lo, to_root, 0);
+}
+
 FPK_VECTOR vfloat swish_beta_slope_v(vfloat v, double beta)
 {
     vfloat lo, z = swish_z_v(v, beta, &lo);
-    vfloat minus_abs_lo = minus_abs_lo_v(z, lo);
-    return any_m(silu_far_v(z)) ? silu_slope_split_steps_v(z, lo, minus_abs_lo, 1)
-                                : silu_slope_split_steps_v(z, lo, minus_abs_lo, 0);
+    return swish_beta_slope_steps_v(v, beta, z, lo);
 }
 
 /* g swish'(x), or, where a lane's z is beyond [-60, 200] (rare), in double lane by lane: there
@@ -721,7 +753,7 @@ FPK_VECTOR vfloat swish_beta_backward_v(vfloat v, vfloat g, double beta, const f
 {
     vfloat lo, z = swish_z_v(v, beta, &lo);
     if (any_m(silu_far_v(z))) return swish_beta_lanes(x, grad_out, step, beta, 1);
-    return mul_v(g, silu_slope_split_steps_v(z, lo, minus_abs_lo_v(z, lo), 0));
+    return mul_v(g, swish_beta_slope_steps_v(v, beta, z, lo));
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -1098,8 +1130,8 @@ static BACKWARD_KERNEL(silu_backward_f32, float, f32, SLOPE_FOR_BACKWARD(silu_sl
    e^(beta x) below where x_sigmoid_f's 2^64 scaling keeps it normal (beta = 1e-20 at
    x = -1.4e22 was 400 ULP off in float). */
 static FORWARD_KERNEL(swish_double_beta_forward_f32, float, f32, swish_d(v, beta), , double beta)
-static FORWARD_KERNEL(swish_double_beta_derivative_f32, float, f32, swish_slope_d(v, beta), , double beta)
-static BACKWARD_KERNEL(swish_double_beta_backward_f32, float, f32, swish_slope_d(v, beta), , double beta)
+static FORWARD_KERNEL(swish_double_beta_derivative_f32, float, f32, swish_slope_for_float(v, beta), , double beta)
+static BACKWARD_KERNEL(swish_double_beta_backward_f32, float, f32, swish_slope_for_float(v, beta), , double beta)
 #if VECTOR_F32
 static FORWARD_KERNEL_V(swish_float_beta_forward_f32, swish_beta_v(v, beta, x + i, step), , double beta)
 static FORWARD_KERNEL_V(swish_float_beta_derivative_f32, swish_beta_slope_v(v, beta), , double beta)

@@ -1,5 +1,6 @@
 """Activations: C kernels against the formulaic references, float64 NumPy references, finite
 differences and a float32 ULP bound; edge values, bad inputs, out= and aliasing."""
+import decimal
 import math
 
 import numpy as np
@@ -213,6 +214,35 @@ def test_swish_other_betas_float32_within_4_ulp(beta, threads):
     assert ulp_distance(act.forward(x), want.astype(np.float32)).max() <= 4
     assert ulp_distance(act.derivative(x), want_slope.astype(np.float32)).max() <= 4
     assert ulp_distance(act.backward(x, g.astype(np.float32)), want_backward).max() <= 4
+
+
+def exact_swish_slope(x, beta):
+    """swish'(x) = s (1 + z (1 - s)), s = sigmoid(z), z = beta x, to 50 digits (decimal): near
+    silu's root the float64 formula cancels, and float64's z = beta x is rounded."""
+    with decimal.localcontext() as context:
+        context.prec = 50
+        z = decimal.Decimal(float(beta)) * decimal.Decimal(float(x))
+        s = 1 / (1 + (-z).exp())
+        return float(s * (1 + z * (1 - s)))
+
+
+@pytest.mark.parametrize("beta", [5.685, 3.411, 8.169, 0.2118696924142809, -159.46593917956153,
+                                  5.3267304797446976e20, -4.2379139953720186e-18, 1e-35, 3e38])
+def test_swish_other_betas_near_silu_root(beta):
+    """swish'(x) = silu'(beta x) crosses 0 where beta x = x0 = -1.2784645...: there it is
+    about 0.22 (beta x - x0), so beta x must be kept to more than float64's 53 bits (two floats
+    left it up to 2595 ULP off here; the float64 formula, 188). 1e-35 and 3e38 take the
+    double path."""
+    x0 = -1.2784645427610738
+    with np.errstate(over="ignore"):
+        centre = np.float32(x0 / beta)
+    bits = centre.view(np.int32) + np.arange(-3, 4, dtype=np.int32)
+    x = np.tile(bits.view(np.float32), 3)                  # whole vectors and a tail
+    g = np.float32(1e30)
+    want = np.array([exact_swish_slope(v, beta) for v in x])
+    act = make("swish", beta=beta)
+    assert ulp_distance(act.derivative(x), want.astype(np.float32)).max() <= 4
+    assert ulp_distance(act.backward(x, np.full_like(x, g)), (want * g).astype(np.float32)).max() <= 4
 
 
 def test_erf_float32_within_4_ulp(threads):
