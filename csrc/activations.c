@@ -730,20 +730,19 @@ FPK_VECTOR vdouble to_silu_root_d(vdouble x, double beta)
     return sub_d(sub_d(p, splat_d(SILU_X0_HI_D)), add_d(minus_p_lo, splat_d(SILU_X0_LO_D)));
 }
 
-/* swish'(x) = silu'(z). */
-FPK_VECTOR vfloat swish_beta_slope_steps_v(vfloat v, double beta, vfloat z, vfloat lo)
+/* swish'(x) = silu'(z), with silu's far steps where `far` (a constant after inlining). */
+FPK_VECTOR vfloat swish_beta_slope_steps_v(vfloat v, double beta, vfloat z, vfloat lo, int far)
 {
     vfloat to_root = join_halves(to_silu_root_d(low_half(v), beta),
                                  to_silu_root_d(high_half(v), beta));
-    vfloat minus_abs_lo = minus_abs_lo_v(z, lo);
-    return any_m(silu_far_v(z)) ? silu_slope_split_steps_v(z, lo, minus_abs_lo, to_root, 1)
-                                : silu_slope_split_steps_v(z, lo, minus_abs_lo, to_root, 0);
+    return silu_slope_split_steps_v(z, lo, minus_abs_lo_v(z, lo), to_root, far);
 }
 
 FPK_VECTOR vfloat swish_beta_slope_v(vfloat v, double beta)
 {
     vfloat lo, z = swish_z_v(v, beta, &lo);
-    return swish_beta_slope_steps_v(v, beta, z, lo);
+    return any_m(silu_far_v(z)) ? swish_beta_slope_steps_v(v, beta, z, lo, 1)
+                                : swish_beta_slope_steps_v(v, beta, z, lo, 0);
 }
 
 /* g swish'(x), or, where a lane's z is beyond [-60, 200] (rare), in double lane by lane: there
@@ -753,7 +752,7 @@ FPK_VECTOR vfloat swish_beta_backward_v(vfloat v, vfloat g, double beta, const f
 {
     vfloat lo, z = swish_z_v(v, beta, &lo);
     if (any_m(silu_far_v(z))) return swish_beta_lanes(x, grad_out, step, beta, 1);
-    return mul_v(g, swish_beta_slope_steps_v(v, beta, z, lo));
+    return mul_v(g, swish_beta_slope_steps_v(v, beta, z, lo, 0));   /* not far: tested */
 }
 
 /* ------------------------------------------------------------------------------------------
