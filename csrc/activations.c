@@ -242,10 +242,10 @@ static inline double gelu_slope_fd(float x)       /* Phi(x) + x phi(x) */
 
 /* num / (1 + e)^2 for 0 <= e <= 1, in float, the divisor as 1 + e (e + 2) in one fma: the 1 is
    exact and e + 2's rounding (2^-24 relative) touches only e (e + 2) < (1 + e)^2, so the
-   divisor is within 1.25 ULP, and the quotient within about 1.5 ULP plus num's and e's errors.
-   sigmoid' and tanh': 2 ULP over every float, as with 1 + e split exactly into u + u_lo and
-   squared (twice the operations, 20% slower); a plain (1 + e)^2 gives 5. The derivatives
-   below use it to stay in float lanes. */
+   divisor is within 1.25 ULP. sigmoid' and tanh' come out within 2 ULP over every float (e's
+   error included), as with 1 + e split exactly into u + u_lo and squared (twice the
+   operations, 20% slower); a plain (1 + e)^2 gives 5. The derivatives below use it to stay
+   in float lanes. */
 static inline float over_one_plus_sq_f(float num, float e)
 {
     return num / fmaf(e, e + 2.0f, 1.0f);

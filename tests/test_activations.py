@@ -168,11 +168,11 @@ def test_gelu_pieces_and_roots_float32_within_4_ulp(name):
                                            ("tanh", [0.0024596502, 0.33169794, 0.30878547,
                                                      0.84149057])])
 def test_sigmoid_and_tanh_slopes_around_their_worst_points(name, worst_x):
-    """sigmoid' and tanh' divide by (1 + e)^2 as 1 + e (e + 2), one fma (not compensated, for
-    speed): a scan of every positive float32 below 100 found their worst derivative (2 ULP)
-    and backward (3 ULP) at the first two x; the last two were the worst with the divisor
-    compensated, as before 2026-12-04. Every value around them, both signs, stays within
-    that."""
+    """sigmoid' and tanh' divide by (1 + e)^2 as 1 + e (e + 2), one fma, for speed: a scan of
+    every positive float32 below 100 found their worst derivative (2 ULP) and backward (3 ULP,
+    random g) at the first two x; the last two were the worst when 1 + e was split exactly
+    into u + u_lo and squared (before the evening of 2026-12-04). Around each, both signs, the
+    derivative stays within 2 ULP and backward within the 4-ULP contract."""
     x = float32_neighbours(worst_x + [-w for w in worst_x], 50_000)
     act = make(name)
     _, want_slope = reference(name, x)
