@@ -190,6 +190,7 @@ def explain_aliases(entry):
 ROLE_WORDS = {"forward", "derivative", "backward", "value", "values", "gradient", "grad", "step",
               "update", "fill", "sample", "init", "loss"}
 TYPE_SUFFIXES = ("_f32", "_f64")
+LANE_WORDS = ROLE_WORDS | {"scaled", "formula", "label", "ok", "v", "fv"}
 
 
 def _stem(function_name):
@@ -294,10 +295,14 @@ def c_kernels(entry, sources):
                 specific.append(macro)
             else:
                 shared.append(macro)
-        # Macros named after the entry (DEFINE_ADAM_RANGE, ADAM_ELEMENT for adam) hold its loop.
+        # Macros named after the entry (DEFINE_ADAM_RANGE, ADAM_ELEMENT for adam) hold its loop,
+        # and its vector functions (bce_grad_scaled_v) its float32 lanes, which the shared loops
+        # call by pasting names together.
         for macro, source in definitions.items():
             tokens = macro.lower().split("_")
-            if _is_macro(source) and macro not in specific and any(
+            lanes = any(macro.startswith(n + "_") and macro.endswith("_v")
+                        and set(macro[len(n) + 1:].split("_")) <= LANE_WORDS for n in names)
+            if (_is_macro(source) or lanes) and macro not in specific and any(
                     _contains(tokens, n.split("_")) for n in names):
                 specific.append(macro)
         if not (public or lines or specific):

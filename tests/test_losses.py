@@ -511,6 +511,30 @@ def test_mse_huber_float32_gradient_rounded_once(name, delta, reduction):
             assert np.array_equal(got, want, equal_nan=True)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_float32_gradient_rounded_once(reduction, threads):
+    """bce's float32 gradient with 0/1 targets is -scale/p or scale/(1 - p) on float lanes, 1 - p
+    and scale carried in two parts: still the double formula rounded once (within 0.5 ULP, up
+    to near-ties), for p near 0, near 1, at the clamps and NaN, from gradient and
+    value_and_gradient alike. Vectors with a soft target or a clamped p take the formula in
+    double."""
+    rng = np.random.default_rng(6)
+    n = 300_001
+    pred = np.concatenate([rng.uniform(0, 1, n), 10.0 ** rng.uniform(-8, 0, n),
+                           1 - 10.0 ** rng.uniform(-8, -0.3, n),
+                           [0, 1e-8, 1e-7, 1.00000001e-7, 0.5, 0.99999988, 0.99999994, 1,
+                            2.0 ** -24, 1 - 2.0 ** -24, np.nan]]).astype(np.float32)
+    target = np.round(rng.uniform(0, 1, pred.size)).astype(np.float32)
+    target[5 * n // 2:5 * n // 2 + 64] = 0.25                       # soft targets, in a few vectors
+    scale = 1.0 / pred.size if reduction == "mean" else 1.0
+    q = np.clip(pred.astype(np.float64), 1e-7, 1 - 1e-7)
+    want = scale * (q - target) / (q * (1 - q))
+    loss = make("bce", reduction=reduction)
+    for got in (loss.gradient(pred, target), loss.value_and_gradient(pred, target)[1]):
+        assert np.isnan(got[-1])
+        assert ulps(got[:-1], want[:-1]).max() <= 0.5 + 1e-6
+
+
 @pytest.mark.parametrize("hard", [True, False], ids=["0-1 targets", "soft targets"])
 def test_bce_float32_value_within_3_ulp(hard, threads):
     """bce's float32 value (float logarithms on vector lanes) against the double formula, for
