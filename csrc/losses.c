@@ -381,10 +381,17 @@ static inline vdouble clamp_prob_v(vdouble p)
 #define ONE_MINUS_EPS_F 0.999999881f      /* the float below 1 - PROB_EPS */
 #define LOG_EPS -16.1180954f              /* log(PROB_EPS) */
 #define LOG_ONE_MINUS_EPS -1.00000008e-7f /* log(1 - PROB_EPS) */
+static inline vmask soft_targets_v(vfloat y)      /* neither 0 nor 1 (NaN too) */
+{
+    return and_m(is_v(y, _CMP_NEQ_UQ, 0.0f), is_v(y, _CMP_NEQ_UQ, 1.0f));
+}
+static inline vmask below_eps_v(vfloat p) { return is_v(p, _CMP_NGE_UQ, EPS_F); }   /* NaN too */
+static inline vmask above_one_minus_eps_v(vfloat p) { return is_v(p, _CMP_GT_OQ, ONE_MINUS_EPS_F); }
+static inline vmask clamped_v(vfloat p) { return or_m(below_eps_v(p), above_one_minus_eps_v(p)); }
 static inline vfloat bce_loss_fv(vfloat p, vfloat y)
 {
     vfloat minus_loss;                                            /* y log p + (1 - y) log(1 - p) */
-    if (!any_m(and_m(is_v(y, _CMP_NEQ_UQ, 0.0f), is_v(y, _CMP_NEQ_UQ, 1.0f)))) {  /* 0 or 1 */
+    if (!any_m(soft_targets_v(y))) {                              /* every target 0 or 1 */
         vmask one = is_v(y, _CMP_EQ_OQ, 1.0f);
         vfloat kf, f = log_reduce_v(blend_v(one, sub_v(splat(1.0f), p), p), &kf);
         vmask from_p = andnot_m(one, is_v(p, _CMP_LT_OQ, 0.5f));   /* log(1 - p), p < 1/2 */
@@ -393,13 +400,12 @@ static inline vfloat bce_loss_fv(vfloat p, vfloat y)
         minus_loss = fma_v(y, log_v(p), mul_v(sub_v(splat(1.0f), y), log_one_minus_v(p)));
     }
     vfloat loss = sub_v(zero_v(), minus_loss);
-    vmask below = is_v(p, _CMP_NGE_UQ, EPS_F), above = is_v(p, _CMP_GT_OQ, ONE_MINUS_EPS_F);
-    if (any_m(or_m(below, above))) {                              /* below includes NaN */
+    if (any_m(clamped_v(p))) {
         vfloat not_y = sub_v(splat(1.0f), y);
         vfloat at_eps = fma_v(y, splat(LOG_EPS), mul_v(not_y, splat(LOG_ONE_MINUS_EPS)));
         vfloat at_one_minus_eps = fma_v(y, splat(LOG_ONE_MINUS_EPS), mul_v(not_y, splat(LOG_EPS)));
-        loss = blend_v(below, loss, sub_v(zero_v(), at_eps));
-        loss = blend_v(above, loss, sub_v(zero_v(), at_one_minus_eps));
+        loss = blend_v(below_eps_v(p), loss, sub_v(zero_v(), at_eps));
+        loss = blend_v(above_one_minus_eps_v(p), loss, sub_v(zero_v(), at_one_minus_eps));
         loss = blend_v(is_v(p, _CMP_UNORD_Q, 0.0f), loss, p);
     }
     return loss;
@@ -449,9 +455,8 @@ ON_HALVES(bce, formula_grad)
    half. */
 static inline vfloat bce_grad_scaled_v(vfloat p, vfloat y, double scale, double delta)
 {
-    vmask soft = and_m(is_v(y, _CMP_NEQ_UQ, 0.0f), is_v(y, _CMP_NEQ_UQ, 1.0f));
-    vmask clamped = or_m(is_v(p, _CMP_NGE_UQ, EPS_F), is_v(p, _CMP_GT_OQ, ONE_MINUS_EPS_F));
-    if (any_m(or_m(soft, clamped))) return bce_formula_grad_scaled_v(p, y, scale, delta);
+    if (any_m(or_m(soft_targets_v(y), clamped_v(p))))
+        return bce_formula_grad_scaled_v(p, y, scale, delta);
     float s_hi = (float)scale, s_lo = (float)(scale - s_hi);
     vfloat not_y = sub_v(splat(1.0f), y);
     vfloat d = sub_v(not_y, p);
