@@ -594,7 +594,7 @@ FPK_VECTOR vfloat x_sigmoid_steps_v(vfloat x, vfloat z, vfloat minus_abs_lo, int
     vfloat one = far ? scalef_v(splat(1.0f), scale) : splat(1.0f);
     vfloat numerator = blend_v(is_v(z, _CMP_GE_OQ, 0.0f), big_e, one);
     vfloat big_s = div_v(numerator, add_v(splat(1.0f), e));
-    if (!far) return mul_v(x, big_s);               /* big_s >= sigmoid(-60) > 0 */
+    if (!far) return mul_v(x, big_s);               /* big_s >= sigmoid(-86) > FLT_MIN */
     vfloat y = scalef_v(mul_v(x, big_s), unscale);
     vfloat signed_zero = with_sign_of_v(zero_v(), x);
     return blend_v(is_v(big_s, _CMP_EQ_OQ, 0.0f), y, signed_zero);
@@ -606,11 +606,12 @@ FPK_VECTOR vfloat silu_steps_v(vfloat x, int far)
     return x_sigmoid_steps_v(x, x, splat(-0.0f), far);
 }
 
-/* The same bits either way (see silu_slope_v). */
+/* The far steps only for vectors with a lane whose e^-|x| is below float's normal range, the
+   exponential's own test (sigmoid_far_v), so that the two share it: a lane in [-86, -60]
+   takes the same bits either way, as where every step is normal scaling by 2^64 is exact. */
 FPK_VECTOR vfloat silu_v(vfloat x)
 {
-    vmask far = is_v(x, _CMP_LT_OQ, -(float)TINY_ARGUMENT);
-    return any_m(far) ? silu_steps_v(x, 1) : silu_steps_v(x, 0);
+    return any_m(sigmoid_far_v(x)) ? silu_steps_v(x, 1) : silu_steps_v(x, 0);
 }
 
 FPK_VECTOR vfloat silu_root_v(vfloat d)

@@ -754,6 +754,27 @@ def test_threads_give_identical_results():
         np.testing.assert_array_equal(one[1], two[1])
 
 
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_lanes_do_not_depend_on_their_neighbours(name):
+    """A float32 vector with a lane far out (|x| > 86, inf, NaN; gelu below -13) takes slower,
+    rescaled steps; every other lane must keep the bits it has among ordinary neighbours, so
+    that results never depend on alignment or on how threads split the work. swish's forward
+    lets lanes in [-86, -60] take its ordinary steps beside ordinary neighbours and its scaled
+    ones beside a far lane."""
+    rng = np.random.default_rng(9)
+    x = np.concatenate([rng.uniform(-86, -50, 4000), rng.uniform(-12, 86, 4000)]).astype(np.float32)
+    g = rng.standard_normal(x.size).astype(np.float32)
+    far = np.float32([-100.0, -1e4, 150.0, 1e30, np.inf, -np.inf, np.nan])
+    x_mixed = np.repeat(x, 2)
+    x_mixed[1::2] = rng.choice(far, x.size)
+    g_mixed = np.repeat(g, 2)
+    act = make(name)
+    for alone, mixed in [(act.forward(x), act.forward(x_mixed)),
+                         (act.derivative(x), act.derivative(x_mixed)),
+                         (act.backward(x, g), act.backward(x_mixed, g_mixed))]:
+        np.testing.assert_array_equal(alone.view(np.uint32), mixed[0::2].view(np.uint32))
+
 # ---- registry and metadata --------------------------------------------------------------------
 
 def test_registry_names_aliases_and_hyperparameters():
