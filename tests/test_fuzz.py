@@ -175,7 +175,7 @@ def test_reductions(name, data):
     with np.errstate(all="ignore"):
         scaled = np.ldexp(np.asarray(REDUCTIONS[name](np.ldexp(x.astype(np.float64), -exponent),
                                                       axis=axis)), exponent)
-    limit = np.finfo(dtype).max / 4
+    limit = float(np.finfo(dtype).max) / 4
     overflow_range = magnitude > (np.sqrt(limit) if name == "std" else limit)
     right = close(want) | close(native) | close(scaled) | (overflow_range & ~np.isfinite(got))
     assert right.all(), (got, want, native, scaled)
