@@ -119,9 +119,11 @@ def zscore(x, axis=None, *, return_stats=False, out=None):
     if x.size:
         check(kernel("mean_std", dtype)(outer, n, inner, _ptr(x), _ptr(mean), _ptr(std)),
               "zscore")
-        with np.errstate(over="ignore"):    # |x - mean| must fit too: <= std sqrt(n - 1),
+        # |x - mean| must fit too. It is at most std sqrt(n - 1); where that bound is not
+        # finite, it is measured (rare; with an inf in x, inf - inf is NaN there, as the mean)
+        with np.errstate(over="ignore", invalid="ignore"):
             distance = std * dtype.type(math.sqrt(max(n - 1, 1)))
-            if not np.isfinite(distance).all():         # a loose bound: measure it (rare)
+            if not np.isfinite(distance).all():
                 distance = np.abs(x - mean.astype(np.float64)).max(axis=axis, keepdims=True)
             _check_fits("zscore", x, axis, mean, std, distance.astype(dtype))
         check(kernel("zscore_apply", dtype)(outer, n, inner, _ptr(x), _ptr(mean), _ptr(std),
