@@ -754,7 +754,6 @@ def test_threads_give_identical_results():
         np.testing.assert_array_equal(one[1], two[1])
 
 
-
 @pytest.mark.parametrize("name", ELEMENTWISE)
 def test_lanes_do_not_depend_on_their_neighbours(name):
     """A float32 vector with a lane far out (|x| > 86, inf, NaN; gelu below -13) takes slower,
@@ -774,6 +773,7 @@ def test_lanes_do_not_depend_on_their_neighbours(name):
                          (act.derivative(x), act.derivative(x_mixed)),
                          (act.backward(x, g), act.backward(x_mixed, g_mixed))]:
         np.testing.assert_array_equal(alone.view(np.uint32), mixed[0::2].view(np.uint32))
+
 
 # ---- registry and metadata --------------------------------------------------------------------
 
