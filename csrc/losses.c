@@ -717,6 +717,14 @@ static inline double minus_log_softmax_at(double z_j, size_t j, double lse, int6
         }                                                                                   \
     } while (0)
 
+/* The row loops below hand each row `next`, the row after it in the thread's range (NULL at
+   the range's end), and `ahead`, where a row kernel may leave the maximum of `next` found while
+   it read its own row (float softmax_cross_entropy does: a pass over each row saved). */
+typedef struct {
+    const float *row;       /* the row whose maximum is `max`, or NULL */
+    float max;
+} row_ahead;
+
 #define ROW_LOSS_VALUE(NAME, SUFFIX, T, ROW)                                                \
     int fpk_##NAME##_value_##SUFFIX(const T *pred, const int64_t *labels,                   \
                                     const T *target_rows, size_t rows, size_t cols,         \
@@ -736,9 +744,11 @@ static inline double minus_log_softmax_at(double z_j, size_t j, double lse, int6
         if (reduction == FPK_REDUCTION_NONE) {                                              \
             FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                 \
                 int mybad = 0;                                                              \
+                row_ahead ahead = {NULL, 0};                                                \
                 for (size_t r = lo; r < hi; r++) {                                          \
-                    const T *row = pred + r * cols;                                         \
+                    const T *row = pred + r * cols, *next = r + 1 < hi ? row + cols : NULL; \
                     double result;                                                          \
+                    (void)next, (void)ahead;                                                \
                     ROW(T, row, labels, target_rows, r, cols, result, mybad);               \
                     per_row[r] = (T)result;                                                 \
                 }                                                                           \
@@ -752,12 +762,15 @@ static inline double minus_log_softmax_at(double z_j, size_t j, double lse, int6
         if (!partial) return FPK_ERR_NOMEM;                                                 \
         FPK_PARALLEL_RANGES(blocks, fpk_threads_for(rows * cols), blo, bhi,                 \
             int mybad = 0;                                                                  \
+            size_t last = bhi * per_block < rows ? bhi * per_block : rows;                  \
+            row_ahead ahead = {NULL, 0};                                                    \
             for (size_t b = blo; b < bhi; b++) {                                            \
                 size_t end = (b + 1) * per_block < rows ? (b + 1) * per_block : rows;       \
                 double s = 0;                                                               \
                 for (size_t r = b * per_block; r < end; r++) {                              \
-                    const T *row = pred + r * cols;                                         \
+                    const T *row = pred + r * cols, *next = r + 1 < last ? row + cols : NULL; \
                     double result;                                                          \
+                    (void)next, (void)ahead;                                                \
                     ROW(T, row, labels, target_rows, r, cols, result, mybad);               \
                     s += result;                                                            \
                 }                                                                           \
@@ -780,14 +793,21 @@ static inline double minus_log_softmax_at(double z_j, size_t j, double lse, int6
 
 #define SCE_STAGE 4096      /* the longest row whose e_j are kept for the gradient */
 
-/* The largest entry of the row (NaN skipped, as log_sum_exp); the next rows are read ahead. */
-static inline float row_max_v(const float *z, size_t cols)
+/* most = the lanes' maxima with the first `count` of z[0..FPK_LANES) (NaN skipped, as
+   log_sum_exp: vmaxps returns its second operand where either is NaN). */
+static inline vfloat max_step_v(vfloat most, const float *z, size_t count)
 {
+    fpk_read_ahead(z);
+    return max_v(load_first_or_v(most, z, count), most);
+}
+
+/* The largest entry of the row: found by the row before it (in ahead), or now. */
+static inline float row_max_v(const float *z, size_t cols, const row_ahead *ahead)
+{
+    if (ahead->row == z) return ahead->max;
     vfloat most = splat(-INFINITY);
     for (size_t j = 0; j < cols; j += FPK_LANES)
-        WITH_COUNT(cols - j, count,
-            fpk_read_ahead(z + j);
-            most = max_v(load_first_or_v(most, z + j, count), most));
+        WITH_COUNT(cols - j, count, most = max_step_v(most, z + j, count));
     return reduce_max_v(most);
 }
 
@@ -796,16 +816,17 @@ static inline float row_max_v(const float *z, size_t cols)
    4 vectors first. Only a short last vector and the label's are masked, and e_c is a local
    until the end: an and with an all-ones mask on every vector, a float sum started from 0 and
    a store through e_c inside the loop cost this loop 11% of its time with the stage and 18%
-   without (in cache; the same sums). */
+   without (in cache; the same sums). With `next`, its maximum goes to ahead. */
 static inline double row_exp_sum_v(const float *z, size_t cols, float m, size_t c, float *e_c,
-                                   float *stage)
+                                   float *stage, const float *next, row_ahead *ahead)
 {
-    vfloat shift = splat(m), part = zero_v();
+    vfloat shift = splat(m), part = zero_v(), next_most = splat(-INFINITY);
     vdouble low = zero_d(), high = zero_d();
     size_t run = stage ? 1 : 4;                             /* vectors summed in float */
     float label_e = 0;
     for (size_t j = 0, k = 0; j < cols; j += FPK_LANES, k++)
         WITH_COUNT(cols - j, count,
+            if (next) next_most = max_step_v(next_most, next + j, count);
             vfloat e = exp_shifted_v(load_first_v(z + j, count), shift);
             if (stage) store_v(stage + j, e);
             if (count < FPK_LANES) e = keep_v(first_lanes(count), e);     /* 0 past the row */
@@ -820,6 +841,7 @@ static inline double row_exp_sum_v(const float *z, size_t cols, float m, size_t 
                 high = add_d(high, high_half(part));
             });
     *e_c = label_e;
+    *ahead = (row_ahead){next, next ? reduce_max_v(next_most) : 0};
     return reduce_add_d(add_d(low, high));
 }
 
@@ -831,10 +853,11 @@ static inline double sce_loss_of(double others, float e_c, float z_c, float m)
 }
 
 /* *loss of one row with label c (c < cols); 0 when the row must take the scalar path. */
-static inline int sce_row_v(const float *z, size_t cols, size_t c, double *loss)
+static inline int sce_row_v(const float *z, size_t cols, size_t c, double *loss,
+                            const float *next, row_ahead *ahead)
 {
-    float m = row_max_v(z, cols), e_c = 0;
-    double others = row_exp_sum_v(z, cols, m, c, &e_c, NULL);
+    float m = row_max_v(z, cols, ahead), e_c = 0;
+    double others = row_exp_sum_v(z, cols, m, c, &e_c, NULL, next, ahead);
     if (isinf(m) || isnan(others) || isnan(e_c)) return 0;
     *loss = sce_loss_of(others, e_c, z[c], m);
     return 1;
@@ -843,11 +866,12 @@ static inline int sce_row_v(const float *z, size_t cols, size_t c, double *loss)
 /* g = scale * d loss_row / d z of one row with label c (c < cols, cols <= SCE_STAGE), and
    *loss (when not NULL) from the same exponentials; 0 when the row must take the scalar path. */
 static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double scale, float *g,
-                                 int streaming, double *loss)
+                                 int streaming, double *loss, const float *next,
+                                 row_ahead *ahead)
 {
     float stage[SCE_STAGE];
-    float m = row_max_v(z, cols), e_c = 0;
-    double others = row_exp_sum_v(z, cols, m, c, &e_c, stage);
+    float m = row_max_v(z, cols, ahead), e_c = 0;
+    double others = row_exp_sum_v(z, cols, m, c, &e_c, stage, next, ahead);
     if (isinf(m) || isnan(others) || isnan(e_c)) return 0;
     if (loss) *loss = sce_loss_of(others, e_c, z[c], m);           /* before g, which may be z */
     double all = others + e_c, factor = scale / all;
@@ -866,15 +890,15 @@ static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double s
 #define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad)                        \
     do {                                                                                    \
         if (labels && labels[r] >= 0 && (uint64_t)labels[r] < (uint64_t)cols                \
-            && sce_row_v(z, cols, (size_t)labels[r], &result))                              \
+            && sce_row_v(z, cols, (size_t)labels[r], &result, next, &ahead))                \
             break;                                                                          \
         SCE_ROW(T, f32, z, labels, target_rows, r, cols, result, bad);                      \
     } while (0)
-/* (streaming: the variable of ROW_LOSS_GRADIENT) */
+/* (streaming, next and ahead: variables of the row loops) */
 #define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b)                                             \
     do {                                                                                    \
         if (l && l[r] >= 0 && (uint64_t)l[r] < (uint64_t)c && c <= SCE_STAGE                \
-            && sce_grad_row_v(z, c, (size_t)l[r], s, g, streaming, NULL))                   \
+            && sce_grad_row_v(z, c, (size_t)l[r], s, g, streaming, NULL, next, &ahead))     \
             break;                                                                          \
         SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b);                                       \
     } while (0)
@@ -882,7 +906,7 @@ static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double s
 #define SCE_BOTH_F32(T, z, l, t, r, c, s, g, result, b)                                     \
     do {                                                                                    \
         if (l && l[r] >= 0 && (uint64_t)l[r] < (uint64_t)c && c <= SCE_STAGE               \
-            && sce_grad_row_v(z, c, (size_t)l[r], s, g, streaming, &result))                \
+            && sce_grad_row_v(z, c, (size_t)l[r], s, g, streaming, &result, next, &ahead))  \
             break;                                                                          \
         BOTH_ROWS(T, z, l, t, r, c, s, g, result, b, SCE_ROW_F32, SCE_GRAD_F32);            \
     } while (0)
@@ -958,9 +982,11 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         (void)streaming;                                                                    \
         FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                     \
             int mybad = 0;                                                                  \
+            row_ahead ahead = {NULL, 0};                                                    \
             for (size_t r = lo; r < hi; r++) {                                              \
-                const T *row = pred + r * cols;                                             \
+                const T *row = pred + r * cols, *next = r + 1 < hi ? row + cols : NULL;     \
                 T *g_row = grad + r * cols;                                                 \
+                (void)next, (void)ahead;                                                    \
                 ROW(T, row, labels, target_rows, r, cols, scale, g_row, mybad);             \
             }                                                                               \
             if (streaming) fpk_stream_fence();                                              \
@@ -1010,12 +1036,15 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         (void)streaming;                                                                    \
         FPK_PARALLEL_RANGES(blocks, fpk_threads_for(rows * cols), blo, bhi,                 \
             int mybad = 0;                                                                  \
+            size_t last = bhi * per_block < rows ? bhi * per_block : rows;                  \
+            row_ahead ahead = {NULL, 0};                                                    \
             for (size_t b = blo; b < bhi; b++) {                                            \
                 size_t end = (b + 1) * per_block < rows ? (b + 1) * per_block : rows;       \
                 double s = 0;                                                               \
                 for (size_t r = b * per_block; r < end; r++) {                              \
-                    const T *row = pred + r * cols;                                         \
+                    const T *row = pred + r * cols, *next = r + 1 < last ? row + cols : NULL; \
                     T *g_row = grad + r * cols;                                             \
+                    (void)next, (void)ahead;                                                \
                     double result = NAN;                                                    \
                     BOTH(T, row, labels, target_rows, r, cols, scale, g_row, result, mybad); \
                     if (none) per_row[r] = (T)result;                                       \

@@ -639,6 +639,31 @@ def test_softmax_cross_entropy_float32_special_rows():
     assert one.value(np.ones((3, 1), np.float32), np.zeros(3, np.int64)).tolist() == [0, 0, 0]
 
 
+def test_softmax_cross_entropy_rows_far_apart(threads):
+    """Each float32 row's maximum is found while the row before it is computed: rows whose
+    logits sit 1000 apart (e^(z - max) overflows or vanishes under a neighbour's maximum), and
+    rows that take the scalar path (NaN, +inf) between them, give float64's numbers; also
+    for the gradient written over the logits."""
+    rng = np.random.default_rng(10)
+    logits = rng.standard_normal((3000, 100)).astype(np.float32)
+    logits += np.float32([-1000, 1000, 0])[np.arange(3000) % 3, None]
+    logits[10::97, 5] = np.nan
+    logits[20::89, 7] = np.inf
+    labels = rng.integers(0, 100, 3000)
+    for reduction in ("none", "sum"):
+        loss = make("softmax_cross_entropy", reduction=reduction)
+        want_value, want_slope = loss.value_and_gradient(logits.astype(np.float64), labels)
+        np.testing.assert_allclose(loss.value(logits, labels), want_value, rtol=2e-7)
+        np.testing.assert_allclose(loss.gradient(logits, labels), want_slope, rtol=4e-7, atol=1e-30)
+        value, slope = loss.value_and_gradient(logits, labels)
+        np.testing.assert_allclose(value, want_value, rtol=2e-7)
+        np.testing.assert_allclose(slope, want_slope, rtol=4e-7, atol=1e-30)
+        in_place = logits.copy()
+        np.testing.assert_allclose(loss.value_and_gradient(in_place, labels, out=in_place)[0],
+                                   want_value, rtol=2e-7)
+        np.testing.assert_allclose(in_place, want_slope, rtol=4e-7, atol=1e-30)
+
+
 @pytest.mark.parametrize("name", ["mse", "bce", "softmax_cross_entropy"])
 def test_float32_streaming_outputs(name):
     """Outputs above FPK_STREAM_BYTES are written with streaming stores: same numbers, at any
