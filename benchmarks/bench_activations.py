@@ -257,33 +257,39 @@ def cases(quick=False):
                            "fpk": _with_threads(threads, lambda lo=loss: lo.value_and_gradient(
                                p, y, out=grad)),
                            "numpy": None, "torch": torch_both, "bytes": 12 * n, "flops": None})
-        # softmax cross-entropy on a (16384, 1000)-ish batch of logits
-        rows = 1024 if quick else 16384
-        logits = rng.standard_normal((rows, 1000), dtype=np.float32)
-        labels = rng.integers(0, 1000, rows)
-        lgrad = np.empty_like(logits)
-        sce = fk.losses.get("softmax_cross_entropy")
-        torch_sce = torch_sce_both = None
-        if torch is not None:
-            tl, tlab = torch.from_numpy(logits), torch.from_numpy(labels)
-            torch_sce = _with_threads(threads, lambda: F.cross_entropy(tl, tlab), torch)
-            trainable = tl.clone().requires_grad_()       # value and gradient, as autograd does
-            torch_sce_both = _with_threads(threads, lambda: torch.autograd.grad(
-                F.cross_entropy(trainable, tlab), trainable), torch)
-        result.append({"name": f"softmax_cross_entropy value f32 ({rows}, 1000)",
-                       "threads": threads,
-                       "fpk": _with_threads(threads, lambda: sce.value(logits, labels)),
-                       "numpy": None, "torch": torch_sce, "bytes": 4 * logits.size, "flops": None})
-        result.append({"name": f"softmax_cross_entropy gradient f32 ({rows}, 1000)",
-                       "threads": threads,
-                       "fpk": _with_threads(threads, lambda: sce.gradient(logits, labels, out=lgrad)),
-                       "numpy": None, "torch": None, "bytes": 8 * logits.size, "flops": None})
-        result.append({"name": f"softmax_cross_entropy value_and_gradient f32 ({rows}, 1000)",
-                       "threads": threads,
-                       "fpk": _with_threads(threads, lambda: sce.value_and_gradient(
-                           logits, labels, out=lgrad)),
-                       "numpy": None, "torch": torch_sce_both, "bytes": 8 * logits.size,
-                       "flops": None})
+        # softmax cross-entropy on a (16384, 1000)-ish batch of logits, and on a vocabulary's
+        # worth of classes (rows longer than the 4096 exponentials the gradient keeps)
+        for rows, cols in ((1024, 1000), (64, 32000)) if quick else ((16384, 1000), (512, 32000)):
+            logits = rng.standard_normal((rows, cols), dtype=np.float32)
+            labels = rng.integers(0, cols, rows)
+            lgrad = np.empty_like(logits)
+            sce = fk.losses.get("softmax_cross_entropy")
+            torch_sce = torch_sce_both = None
+            if torch is not None:
+                tl, tlab = torch.from_numpy(logits), torch.from_numpy(labels)
+                torch_sce = _with_threads(
+                    threads, lambda tl=tl, tlab=tlab: F.cross_entropy(tl, tlab), torch)
+                trainable = tl.clone().requires_grad_()   # value and gradient, as autograd does
+                torch_sce_both = _with_threads(
+                    threads, lambda t=trainable, tlab=tlab: torch.autograd.grad(
+                        F.cross_entropy(t, tlab), t), torch)
+            shape = f"({rows}, {cols})"
+            result.append({"name": f"softmax_cross_entropy value f32 {shape}", "threads": threads,
+                           "fpk": _with_threads(threads, lambda z=logits, y=labels, s=sce:
+                                                s.value(z, y)),
+                           "numpy": None, "torch": torch_sce, "bytes": 4 * logits.size,
+                           "flops": None})
+            result.append({"name": f"softmax_cross_entropy gradient f32 {shape}",
+                           "threads": threads,
+                           "fpk": _with_threads(threads, lambda z=logits, y=labels, s=sce, g=lgrad:
+                                                s.gradient(z, y, out=g)),
+                           "numpy": None, "torch": None, "bytes": 8 * logits.size, "flops": None})
+            result.append({"name": f"softmax_cross_entropy value_and_gradient f32 {shape}",
+                           "threads": threads,
+                           "fpk": _with_threads(threads, lambda z=logits, y=labels, s=sce, g=lgrad:
+                                                s.value_and_gradient(z, y, out=g)),
+                           "numpy": None, "torch": torch_sce_both, "bytes": 8 * logits.size,
+                           "flops": None})
     return result
 
 

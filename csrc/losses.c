@@ -811,18 +811,17 @@ static inline float row_max_v(const float *z, size_t cols, const row_ahead *ahea
     return reduce_max_v(most);
 }
 
-/* S = sum over j != c of e_j, and *e_c; with `stage` (the gradient), the e_j are kept there
-   (room for cols rounded up to FPK_LANES). S is summed in double, for the value in float over
-   4 vectors first. Only a short last vector and the label's are masked, and e_c is a local
+/* S = sum over j != c of e_j, and *e_c; with `stage`, the e_j are kept there (room for cols
+   rounded up to FPK_LANES). S is summed in double, in float over `run` vectors first (4 for the
+   value; 1 for the gradient, whose every e_j carries the error of the sum). Only a short last vector and the label's are masked, and e_c is a local
    until the end: an and with an all-ones mask on every vector, a float sum started from 0 and
    a store through e_c inside the loop cost this loop 11% of its time with the stage and 18%
    without (in cache; the same sums). With `next`, its maximum goes to ahead. */
 static inline double row_exp_sum_v(const float *z, size_t cols, float m, size_t c, float *e_c,
-                                   float *stage, const float *next, row_ahead *ahead)
+                                   float *stage, size_t run, const float *next, row_ahead *ahead)
 {
     vfloat shift = splat(m), part = zero_v(), next_most = splat(-INFINITY);
     vdouble low = zero_d(), high = zero_d();
-    size_t run = stage ? 1 : 4;                             /* vectors summed in float */
     float label_e = 0;
     for (size_t j = 0, k = 0; j < cols; j += FPK_LANES, k++)
         WITH_COUNT(cols - j, count,
@@ -857,34 +856,46 @@ static inline int sce_row_v(const float *z, size_t cols, size_t c, double *loss,
                             const float *next, row_ahead *ahead)
 {
     float m = row_max_v(z, cols, ahead), e_c = 0;
-    double others = row_exp_sum_v(z, cols, m, c, &e_c, NULL, next, ahead);
+    double others = row_exp_sum_v(z, cols, m, c, &e_c, NULL, 4, next, ahead);
     if (isinf(m) || isnan(others) || isnan(e_c)) return 0;
     *loss = sce_loss_of(others, e_c, z[c], m);
     return 1;
 }
 
-/* g = scale * d loss_row / d z of one row with label c (c < cols, cols <= SCE_STAGE), and
-   *loss (when not NULL) from the same exponentials; 0 when the row must take the scalar path. */
-static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double scale, float *g,
-                                 int streaming, double *loss, const float *next,
-                                 row_ahead *ahead)
+/* g = scale * d loss_row / d z of one row with label c (c < cols), and *loss (when not NULL)
+   from the same sums; 0 when the row must take the scalar path. The e_j are kept in `stage`
+   for g, or taken again when it is NULL. */
+static inline int sce_grad_row_with(const float *z, size_t cols, size_t c, double scale,
+                                    float *g, int streaming, double *loss, const float *next,
+                                    row_ahead *ahead, float *stage)
 {
-    float stage[SCE_STAGE];
     float m = row_max_v(z, cols, ahead), e_c = 0;
-    double others = row_exp_sum_v(z, cols, m, c, &e_c, stage, next, ahead);
+    double others = row_exp_sum_v(z, cols, m, c, &e_c, stage, 1, next, ahead);
     if (isinf(m) || isnan(others) || isnan(e_c)) return 0;
     if (loss) *loss = sce_loss_of(others, e_c, z[c], m);           /* before g, which may be z */
     double all = others + e_c, factor = scale / all;
     /* the factor in two floats, so that e_j * factor is rounded once */
     vfloat factor_hi = splat((float)factor);
     vfloat factor_lo = splat((float)(factor - (float)factor));
-    vfloat g_c = splat((float)(-scale * others / all));
+    vfloat g_c = splat((float)(-scale * others / all)), shift = splat(m);
     FOR_STEPS(g, 0, cols, streaming, j, count,
-        vfloat e = load_v(stage + j);
+        vfloat e = stage ? load_v(stage + j) : exp_shifted_v(load_first_v(z + j, count), shift);
         vfloat v = fma_v(e, factor_hi, mul_v(e, factor_lo));
         if (c - j < count) v = blend_v(one_lane(c - j), v, g_c);
         fpk_store_step(g + j, v, count, streaming));
     return 1;
+}
+
+/* The same, the e_j kept for rows of up to SCE_STAGE (a stage known at each call, so that
+   neither loop tests it: 5% of the gradient's time at 1000 columns). */
+static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double scale, float *g,
+                                 int streaming, double *loss, const float *next,
+                                 row_ahead *ahead)
+{
+    float stage[SCE_STAGE];
+    if (cols <= SCE_STAGE)
+        return sce_grad_row_with(z, cols, c, scale, g, streaming, loss, next, ahead, stage);
+    return sce_grad_row_with(z, cols, c, scale, g, streaming, loss, next, ahead, NULL);
 }
 
 #define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad)                        \
@@ -897,7 +908,7 @@ static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double s
 /* (streaming, next and ahead: variables of the row loops) */
 #define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b)                                             \
     do {                                                                                    \
-        if (l && l[r] >= 0 && (uint64_t)l[r] < (uint64_t)c && c <= SCE_STAGE                \
+        if (l && l[r] >= 0 && (uint64_t)l[r] < (uint64_t)c                                  \
             && sce_grad_row_v(z, c, (size_t)l[r], s, g, streaming, NULL, next, &ahead))     \
             break;                                                                          \
         SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b);                                       \
@@ -905,7 +916,7 @@ static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double s
 /* loss and gradient of a row (result: the loss), the exponentials taken once */
 #define SCE_BOTH_F32(T, z, l, t, r, c, s, g, result, b)                                     \
     do {                                                                                    \
-        if (l && l[r] >= 0 && (uint64_t)l[r] < (uint64_t)c && c <= SCE_STAGE               \
+        if (l && l[r] >= 0 && (uint64_t)l[r] < (uint64_t)c                                  \
             && sce_grad_row_v(z, c, (size_t)l[r], s, g, streaming, &result, next, &ahead))  \
             break;                                                                          \
         BOTH_ROWS(T, z, l, t, r, c, s, g, result, b, SCE_ROW_F32, SCE_GRAD_F32);            \
