@@ -944,7 +944,8 @@ FPK_VECTOR vfloat gelu_tanh_slope_v(vfloat x)
         if (!x || !out) return FPK_ERR_NULL;                                                \
         int streaming = fpk_streams(out, n, sizeof(T));                                     \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            FPK_STORE_RANGE(T, SFX, out, x, x, lo, hi, streaming, i, v, EXPR));             \
+            FPK_STORE_RANGE(T, SFX, out, x, x, lo, hi, streaming, i, v, EXPR);              \
+            if (streaming) fpk_stream_fence());                                             \
         return FPK_OK;                                                                      \
     }
 
@@ -955,14 +956,16 @@ FPK_VECTOR vfloat gelu_tanh_slope_v(vfloat x)
         if (!x || !grad_out || !out) return FPK_ERR_NULL;                                   \
         int streaming = fpk_streams(out, n, sizeof(T));                                     \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            FPK_STORE_RANGE(T, SFX, out, x, grad_out, lo, hi, streaming, i, v, grad_out[i] * (EXPR))); \
+            FPK_STORE_RANGE(T, SFX, out, x, grad_out, lo, hi, streaming, i, v, grad_out[i] * (EXPR)); \
+            if (streaming) fpk_stream_fence());                                             \
         return FPK_OK;                                                                      \
     }
 
 #if VECTOR_F32
 /* for i in [lo, hi), FPK_LANES at a time: out[i..] = VALUE, an expression of i, of the step's
    length `step` (lanes past hi are off) and of v = x[i..]; x and y are read ahead. The steps
-   are FOR_STEPS' (fpk_stream.h): when streaming, the whole ones aligned so that they stream. */
+   are FOR_STEPS' (fpk_stream.h): when streaming, the whole ones aligned so that they stream
+   (the caller fences). */
 #define VECTOR_RANGE(out, x, y, lo, hi, streaming, i, step, v, VALUE)                       \
     do {                                                                                    \
         FOR_STEPS(out, lo, hi, streaming, i, step,                                          \
@@ -970,7 +973,6 @@ FPK_VECTOR vfloat gelu_tanh_slope_v(vfloat x)
             fpk_read_ahead((y) + i);                                                        \
             vfloat v = load_first_v((x) + i, step);                                         \
             fpk_store_step((out) + i, (VALUE), step, streaming));                           \
-        if (streaming) fpk_stream_fence();                                                  \
     } while (0)
 
 /* The float32 kernels from a vector expression VEXPR of v (the lanes of x). */
@@ -981,7 +983,8 @@ FPK_VECTOR vfloat gelu_tanh_slope_v(vfloat x)
         if (!x || !out) return FPK_ERR_NULL;                                                \
         int streaming = fpk_streams(out, n, sizeof(float));                                 \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            VECTOR_RANGE(out, x, x, lo, hi, streaming, i, step, v, VEXPR));                 \
+            VECTOR_RANGE(out, x, x, lo, hi, streaming, i, step, v, VEXPR);                  \
+            if (streaming) fpk_stream_fence());                                             \
         return FPK_OK;                                                                      \
     }
 
@@ -1026,7 +1029,8 @@ FPK_VECTOR vfloat times_slope_v(vfloat g, vfloat slope, vmask far, rescue_step r
         if (!x || !grad_out || !out) return FPK_ERR_NULL;                                   \
         int streaming = fpk_streams(out, n, sizeof(float));                                 \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            VECTOR_RANGE(out, x, grad_out, lo, hi, streaming, i, step, v, VALUE));          \
+            VECTOR_RANGE(out, x, grad_out, lo, hi, streaming, i, step, v, VALUE);           \
+            if (streaming) fpk_stream_fence());                                             \
         return FPK_OK;                                                                      \
     }
 
@@ -1566,7 +1570,8 @@ SOFTMAX_DIAGONAL_ROW(f64, double)
         if (!y || !grad_out || !out) return FPK_ERR_NULL;                                   \
         int streaming = fpk_streams(out, rows * cols, sizeof(T));                           \
         FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                     \
-            from_output_rows_##SUFFIX(y, grad_out, out, lo, hi, cols, streaming));          \
+            from_output_rows_##SUFFIX(y, grad_out, out, lo, hi, cols, streaming);           \
+            if (streaming) fpk_stream_fence());                                             \
         return FPK_OK;                                                                      \
     }
 
@@ -1585,6 +1590,7 @@ SOFTMAX_DIAGONAL_ROW(f64, double)
             if (lo < hi && needs_buffer && !buffer) __atomic_store_n(&failed, 1, __ATOMIC_RELAXED); \
             else if (grad_out) backward_rows_##SUFFIX(x, grad_out, out, lo, hi, cols, buffer, streaming); \
             else forward_rows_##SUFFIX(x, out, lo, hi, cols, buffer, streaming);            \
+            if (streaming) fpk_stream_fence();                                              \
             free(buffer););                                                                 \
         return failed ? FPK_ERR_NOMEM : FPK_OK;                                             \
     }
