@@ -1568,7 +1568,7 @@ SOFTMAX_DIAGONAL_ROW(f64, double)
     {                                                                                       \
         if (rows == 0 || cols == 0) return FPK_OK;                                          \
         if (!y || !grad_out || !out) return FPK_ERR_NULL;                                   \
-        int streaming = fpk_streams(out, rows * cols, sizeof(T));                           \
+        int streaming = fpk_streams_rows(out, rows, cols, sizeof(T));                       \
         FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                     \
             from_output_rows_##SUFFIX(y, grad_out, out, lo, hi, cols, streaming);           \
             if (streaming) fpk_stream_fence());                                             \
@@ -1583,7 +1583,7 @@ SOFTMAX_DIAGONAL_ROW(f64, double)
         if (rows == 0 || cols == 0) return FPK_OK;                                          \
         if (!x || !out) return FPK_ERR_NULL;                                                \
         int threads = fpk_threads_for(rows * cols), failed = 0;                             \
-        int streaming = fpk_streams(out, rows * cols, sizeof(T));                           \
+        int streaming = fpk_streams_rows(out, rows, cols, sizeof(T));                       \
         int needs_buffer = grad_out || streaming || (VECTOR_F32 && sizeof(T) == 4);         \
         FPK_PARALLEL_RANGES(rows, threads, lo, hi,                                          \
             T *buffer = lo < hi && needs_buffer ? malloc(SOFTMAX_BUFFER(cols) * sizeof(T)) : NULL; \

@@ -989,7 +989,7 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         if (rows == 0 || cols == 0) return FPK_OK;                                          \
         if (!pred || !grad) return FPK_ERR_NULL;                                            \
         double scale = reduction == FPK_REDUCTION_MEAN ? 1.0 / (double)rows : 1.0;          \
-        int bad = 0, streaming = fpk_streams(grad, rows * cols, sizeof(T)); /* for ROW */   \
+        int bad = 0, streaming = fpk_streams_rows(grad, rows, cols, sizeof(T)); /* for ROW */ \
         (void)streaming;                                                                    \
         FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                     \
             int mybad = 0;                                                                  \
@@ -1043,7 +1043,7 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         size_t blocks = (rows + per_block - 1) / per_block;                                 \
         double *partial = none ? NULL : malloc(blocks * sizeof(double));                    \
         if (!none && !partial) return FPK_ERR_NOMEM;                                        \
-        int bad = 0, streaming = fpk_streams(grad, rows * cols, sizeof(T)); /* for BOTH */  \
+        int bad = 0, streaming = fpk_streams_rows(grad, rows, cols, sizeof(T)); /* BOTH's */ \
         (void)streaming;                                                                    \
         FPK_PARALLEL_RANGES(blocks, fpk_threads_for(rows * cols), blo, bhi,                 \
             int mybad = 0;                                                                  \
