@@ -885,9 +885,19 @@ def test_large_outputs_match_small_calls(name, dtype, threads):
     assert np.array_equal(in_place, want_backward)
 
 
-def test_large_softmax_matches_small_calls(dtype, threads):
+def _aligned_empty(shape, dtype, alignment=64):
+    """An empty array whose data starts on an `alignment`-byte boundary."""
+    size, itemsize = int(np.prod(shape)), np.dtype(dtype).itemsize
+    buffer = np.empty(size + alignment // itemsize, dtype)
+    start = (-buffer.ctypes.data % alignment) // itemsize
+    return buffer[start:start + size].reshape(shape)
+
+
+@pytest.mark.parametrize("cols", [1001, 16])
+def test_large_softmax_matches_small_calls(dtype, threads, cols):
+    """Rows of 1001 stream at any alignment; rows of 16 only from a 64-byte boundary, where
+    every row is whole cache lines (fpk_streams_rows)."""
     rng = np.random.default_rng(22)
-    cols = 1001
     rows = _streaming_size(dtype) // cols + 1
     x = (rng.standard_normal((rows, cols)) * 3).astype(dtype)
     g = rng.standard_normal((rows, cols)).astype(dtype)
@@ -899,6 +909,9 @@ def test_large_softmax_matches_small_calls(dtype, threads):
     shifted = np.empty(rows * cols + 1, dtype)[1:].reshape(rows, cols)
     assert np.array_equal(act.forward(x, out=shifted), want)
     assert np.array_equal(act.backward(x, g, out=shifted), want_backward)
+    aligned = _aligned_empty((rows, cols), dtype)
+    assert np.array_equal(act.forward(x, out=aligned), want)
+    assert np.array_equal(act.backward(x, g, out=aligned), want_backward)
     in_place = x.copy()
     act.forward(in_place, out=in_place)
     assert np.array_equal(in_place, want)
