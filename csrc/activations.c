@@ -102,7 +102,13 @@ static inline double leaky_relu_slope_d(double x, double alpha)
     return x > 0 ? 1.0 : (x == x ? alpha : x);
 }
 
-static inline double tanh_d(double x) { return tanh(x); }
+/* tanh(|x|) = -m / (2 + m) with m = e^(-2|x|) - 1, and x's sign: libm's tanh is a call, which
+   kept the float64 kernel's loop scalar (8M doubles, 2 threads: 52 ms, against 16 for torch). */
+static inline double tanh_d(double x)
+{
+    double m = expm1_d(-2.0 * fabs(x));
+    return copysign(-m / (2.0 + m), x);
+}
 
 /* swish's sigmoid argument beta x, 0 at x = +-inf when beta = 0 (where swish is x/2). */
 static inline double swish_arg(double x, double beta)

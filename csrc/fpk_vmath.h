@@ -7,6 +7,7 @@
 #ifndef FPK_VMATH_H
 #define FPK_VMATH_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -88,16 +89,9 @@ static inline float exp_scaled_fd(double t, int32_t scale)
     return exp_reduced_f(r) * pow2_f(half) * pow2_f(n - half);
 }
 
-/* e^x in double, within about 1 ULP: Taylor terms to r^13 (|r| <= ln2/2). */
-static inline double exp_d(double x)
+/* e^r - 1 for |r| <= ln2/2 in double: Taylor terms to r^13. */
+static inline double expm1_reduced_d(double r)
 {
-    x = x > 710.0 ? 710.0 : x;
-    x = x < -746.0 ? -746.0 : x;
-    double shifted = x * 1.4426950408889634 + ROUNDER_D;
-    double k = shifted - ROUNDER_D;
-    int64_t n = bits_d(shifted) - bits_d(ROUNDER_D);
-    double r = x - k * 6.93147180369123816490e-01;   /* fdlibm's ln2 hi and lo */
-    r = r - k * 1.90821492927058770002e-10;
     double p = 1.0 / 6227020800.0;
     p = p * r + 1.0 / 479001600.0;
     p = p * r + 1.0 / 39916800.0;
@@ -110,9 +104,39 @@ static inline double exp_d(double x)
     p = p * r + 1.0 / 24.0;
     p = p * r + 1.0 / 6.0;
     p = p * r + 0.5;
-    double e_r = 1.0 + (r + r * r * p);
+    return r + r * r * p;
+}
+
+/* x = k ln2 + r with k = x/ln2 rounded, |r| <= ln2/2: returns r and stores k. */
+static inline double reduce_ln2_d(double x, int64_t *k_int)
+{
+    double shifted = x * 1.4426950408889634 + ROUNDER_D;
+    double k = shifted - ROUNDER_D;
+    *k_int = bits_d(shifted) - bits_d(ROUNDER_D);
+    double r = x - k * 6.93147180369123816490e-01;   /* fdlibm's ln2 hi and lo */
+    return r - k * 1.90821492927058770002e-10;
+}
+
+/* e^x in double, within about 1 ULP. */
+static inline double exp_d(double x)
+{
+    x = x > 710.0 ? 710.0 : x;
+    x = x < -746.0 ? -746.0 : x;
+    int64_t n;
+    double e_r = 1.0 + expm1_reduced_d(reduce_ln2_d(x, &n));
     int64_t half = n >> 1;
     return e_r * pow2_d(half) * pow2_d(n - half);
+}
+
+/* e^x - 1 in double for x <= 0, NaN stays NaN, within about 1 ULP: 2^k (e^r - 1) + (2^k - 1)
+   in one fma, so that nothing cancels near 0. Below -40 it is -1 (e^-40 < 2^-57). */
+static inline double expm1_d(double x)
+{
+    x = x < -40.0 ? -40.0 : x;
+    int64_t k;
+    double r = reduce_ln2_d(x, &k);
+    double pow2_k = pow2_d(k);
+    return fma(pow2_k, expm1_reduced_d(r), pow2_k - 1.0);
 }
 
 /* log(x) in double for x > 0 (normal), within about 1 ULP: x = 2^k m with m in [sqrt(1/2),
@@ -138,6 +162,14 @@ static inline double log_d(double x)
     p = p * s2 + 1.0 / 5;
     p = p * s2 + 1.0 / 3;
     return (double)k * 0.6931471805599453 + (2.0 * s + 2.0 * s * s2 * p);
+}
+
+/* log(1 + x) in double for x > -1 (1 + x normal), within a few ULP: log of u = 1 + x rounded,
+   plus (x - (u - 1))/u, the part of x the rounding dropped (0 where 1 + x is exact). */
+static inline double log1p_d(double x)
+{
+    double u = 1.0 + x;
+    return log_d(u) + (x - (u - 1.0)) / u;
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -66,17 +66,12 @@ static inline double clamp_prob(double p)
 {
     return p < PROB_EPS ? PROB_EPS : (p > 1.0 - PROB_EPS ? 1.0 - PROB_EPS : p);
 }
+/* With the vectorisable log_d and log1p_d (libm's are calls, which kept the float64 loop
+   scalar: 8M doubles, 2 threads, 55 ms). */
 static inline double bce_loss(double p, double y)
 {
     double q = clamp_prob(p);
-    return -(y * log(q) + (1.0 - y) * log1p(-q));
-}
-/* For float p: 1 - q is exact in double, so log(1 - q) needs no log1p, and the vectorisable
-   log_d keeps the loop vectorised. */
-static inline double bce_loss_f(double p, double y)
-{
-    double q = clamp_prob(p);
-    double loss = -(y * log_d(q) + (1.0 - y) * log_d(1.0 - q));
+    double loss = -(y * log_d(q) + (1.0 - y) * log1p_d(-q));
     return q == q ? loss : q;
 }
 /* The derivative of the formula, at the clamped p (a saturated prediction still gets a push). */
@@ -604,7 +599,7 @@ LOSS_BOTH(mae, mae_loss(p, y), mae_grad(p, y), any_label_ok(y), 0.0, )
 LOSS_BOTH(mse, mse_loss(p, y), mse_grad(p, y), any_label_ok(y), 0.0, )
 LOSS_BOTH(hinge, hinge_loss(p, y), hinge_grad(p, y), hinge_label_ok(y), 0.0, )
 LOSS_BOTH(huber, huber_loss(p, y, delta), huber_grad(p, y, delta), any_label_ok(y), delta, , double delta)
-ELEMENTWISE_LOSS_F32(bce, bce_loss_f(p, y), bce_grad(p, y), unit_label_ok(y), 0.0, )
+ELEMENTWISE_LOSS_F32(bce, bce_loss(p, y), bce_grad(p, y), unit_label_ok(y), 0.0, )
 ELEMENTWISE_LOSS(bce, f64, double, bce_loss(p, y), bce_grad(p, y), unit_label_ok(y), 0.0, )
 
 /* ------------------------------------------------------------------------------------------
