@@ -690,26 +690,72 @@ static inline double minus_log_softmax_at(double z_j, size_t j, double lse, int6
 /* Where the row's maximum is +inf: the index of its lone +inf (see LONE_INFINITY), else -1. */
 #define INFINITY_AT(SUFFIX, z, cols, lse) ((lse) == INFINITY ? lone_infinity_##SUFFIX(z, cols) : -1)
 
-/* Softmax cross-entropy of one row: sum_j y_j (-log softmax(z)_j), y one-hot for a label. A
-   class of weight 0 adds 0, even at z_j = -inf (NaN still propagates). */
-#define SCE_ROW(T, SUFFIX, z, labels, target_rows, r, cols, result, bad)                    \
+/* One class of a weighted row: loss += y (lse - z), total += y, ok &= y in [0, 1]. A class of
+   weight 0 adds 0, even at z = -inf (NaN in z still propagates). */
+static inline void weighted_term(double z, double y, double lse, double *loss, double *total,
+                                 int *ok)
+{
+    *ok &= unit_label_ok(y);
+    *total += y;
+    *loss += y != 0 ? y * (lse - z) : (z != z ? z : 0.0);
+}
+
+/* sum_j y_j (lse - z_j) of a weighted row whose lse is not +inf, and *weight = sum_j y_j, in
+   LANES running sums so that the loop vectorises (it was a quarter of the weighted rows'
+   time, scalar); *bad is set for a weight outside [0, 1]. */
+#define WEIGHTED_LOSS(SUFFIX, T)                                                            \
+    static inline double weighted_loss_##SUFFIX(const T *z, const T *y, size_t cols,        \
+                                                double lse, double *weight, int *bad)       \
+    {                                                                                       \
+        double loss[LANES] = {0}, total[LANES] = {0};                                       \
+        int ok = 1;                                                                         \
+        size_t j = 0;                                                                       \
+        for (; j + LANES <= cols; j += LANES)                                               \
+            for (int k = 0; k < LANES; k++)                                                 \
+                weighted_term(z[j + k], y[j + k], lse, &loss[k], &total[k], &ok);           \
+        for (int k = 0; j < cols; j++, k++)                                                 \
+            weighted_term(z[j], y[j], lse, &loss[k], &total[k], &ok);                       \
+        double sum = 0, w = 0;                                                              \
+        for (int k = 0; k < LANES; k++) sum += loss[k], w += total[k];                      \
+        *weight = w;                                                                        \
+        *bad |= !ok;                                                                        \
+        return sum;                                                                         \
+    }
+
+WEIGHTED_LOSS(f32, float)
+WEIGHTED_LOSS(f64, double)
+
+/* lse = log sum e^z of the row, and k, the index of its lone +inf (see INFINITY_AT). */
+#define ROW_LSE(SUFFIX, z, cols, lse, k)                                                    \
+    double lse = log_sum_exp_##SUFFIX(z, cols);                                             \
+    int64_t k = INFINITY_AT(SUFFIX, z, cols, lse)
+
+/* Softmax cross-entropy of one row from its lse and k: sum_j y_j (-log softmax(z)_j), y
+   one-hot for a label. */
+#define SCE_LOSS_AT(T, SUFFIX, z, labels, target_rows, r, cols, lse, k, result, bad)        \
     do {                                                                                    \
-        double lse = log_sum_exp_##SUFFIX(z, cols);                                         \
-        int64_t k = INFINITY_AT(SUFFIX, z, cols, lse);                                      \
         if (labels) {                                                                       \
             int64_t c = labels[r];                                                          \
             if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; result = NAN; break; }   \
             result = minus_log_softmax_at((double)z[c], (size_t)c, lse, k);                 \
-        } else {                                                                            \
-            const T *y = target_rows + r * cols;                                            \
-            double acc = 0;                                                                 \
-            for (size_t j = 0; j < cols; j++) {                                             \
-                bad |= !unit_label_ok((double)y[j]);                                        \
-                acc += y[j] != 0 ? (double)y[j] * minus_log_softmax_at((double)z[j], j, lse, k) \
-                                 : (isnan(z[j]) ? (double)z[j] : 0.0);                      \
-            }                                                                               \
-            result = acc;                                                                   \
+            break;                                                                          \
         }                                                                                   \
+        const T *y = target_rows + r * cols;                                                \
+        double weight;                                                                      \
+        if (lse != INFINITY) { result = weighted_loss_##SUFFIX(z, y, cols, lse, &weight, &bad); break; } \
+        double acc = 0;                                                                     \
+        for (size_t j = 0; j < cols; j++) {                                                 \
+            bad |= !unit_label_ok((double)y[j]);                                            \
+            acc += y[j] != 0 ? (double)y[j] * minus_log_softmax_at((double)z[j], j, lse, k) \
+                             : (isnan(z[j]) ? (double)z[j] : 0.0);                          \
+        }                                                                                   \
+        result = acc;                                                                       \
+    } while (0)
+
+#define SCE_ROW(T, SUFFIX, z, labels, target_rows, r, cols, result, bad)                    \
+    do {                                                                                    \
+        ROW_LSE(SUFFIX, z, cols, lse, k);                                                   \
+        SCE_LOSS_AT(T, SUFFIX, z, labels, target_rows, r, cols, lse, k, result, bad);       \
     } while (0)
 
 /* The row loops below hand each row `next`, the row after it in the thread's range (NULL at
@@ -914,14 +960,13 @@ static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double s
         if (l && l[r] >= 0 && (uint64_t)l[r] < (uint64_t)c                                  \
             && sce_grad_row_v(z, c, (size_t)l[r], s, g, streaming, &result, next, &ahead))  \
             break;                                                                          \
-        BOTH_ROWS(T, z, l, t, r, c, s, g, result, b, SCE_ROW_F32, SCE_GRAD_F32);            \
+        SCE_BOTH_ROW(T, f32, z, l, t, r, c, s, g, result, b);                               \
     } while (0)
 #else
 #define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad)                        \
     SCE_ROW(T, f32, z, labels, target_rows, r, cols, result, bad)
 #define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b)
-#define SCE_BOTH_F32(T, z, l, t, r, c, s, g, result, b)                                     \
-    BOTH_ROWS(T, z, l, t, r, c, s, g, result, b, SCE_ROW_F32, SCE_GRAD_F32)
+#define SCE_BOTH_F32(T, z, l, t, r, c, s, g, result, b) SCE_BOTH_ROW(T, f32, z, l, t, r, c, s, g, result, b)
 #endif
 #define SCE_ROW_F64(T, z, labels, target_rows, r, cols, result, bad)                        \
     SCE_ROW(T, f64, z, labels, target_rows, r, cols, result, bad)
@@ -949,11 +994,9 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         }                                                                                   \
     } while (0)
 
-/* d sce / d z_j = softmax(z)_j * sum_i y_i - y_j. */
-#define SCE_GRAD_ROW(T, SUFFIX, z, labels, target_rows, r, cols, scale, g, bad)             \
+/* d sce / d z_j = softmax(z)_j * sum_i y_i - y_j, from the row's lse and k. */
+#define SCE_GRAD_AT(T, SUFFIX, z, labels, target_rows, r, cols, lse, k, scale, g, bad)      \
     do {                                                                                    \
-        double lse = log_sum_exp_##SUFFIX(z, cols);                                         \
-        int64_t k = INFINITY_AT(SUFFIX, z, cols, lse);                                      \
         if (labels) {                                                                       \
             int64_t c = labels[r];                                                          \
             if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; break; }                 \
@@ -961,16 +1004,31 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
             for (size_t j = 0; j < cols; j++)                                               \
                 g[j] = (T)(scale * softmax_at((double)z[j], j, lse, k));                    \
             g[c] = (T)(scale * (softmax_at(z_c, (size_t)c, lse, k) - 1.0));                 \
-        } else {                                                                            \
-            const T *y = target_rows + r * cols;                                            \
-            double weight = 0;                                                              \
-            for (size_t j = 0; j < cols; j++) {                                             \
-                bad |= !unit_label_ok((double)y[j]);                                        \
-                weight += y[j];                                                             \
-            }                                                                               \
+            break;                                                                          \
+        }                                                                                   \
+        const T *y = target_rows + r * cols;                                                \
+        double weight;                                                                      \
+        weighted_loss_##SUFFIX(z, y, cols, lse, &weight, &bad);     /* the sum unused */     \
+        if (lse != INFINITY)           /* softmax_at's test out of the loop: it vectorises */ \
+            for (size_t j = 0; j < cols; j++)                                               \
+                g[j] = (T)(scale * (exp_d((double)z[j] - lse) * weight - (double)y[j]));    \
+        else                                                                                \
             for (size_t j = 0; j < cols; j++)                                               \
                 g[j] = (T)(scale * (softmax_at((double)z[j], j, lse, k) * weight - (double)y[j])); \
-        }                                                                                   \
+    } while (0)
+
+#define SCE_GRAD_ROW(T, SUFFIX, z, labels, target_rows, r, cols, scale, g, bad)             \
+    do {                                                                                    \
+        ROW_LSE(SUFFIX, z, cols, lse, k);                                                   \
+        SCE_GRAD_AT(T, SUFFIX, z, labels, target_rows, r, cols, lse, k, scale, g, bad);     \
+    } while (0)
+
+/* Both of one row, lse taken once; the loss first, as g may be z. */
+#define SCE_BOTH_ROW(T, SUFFIX, z, l, t, r, c, s, g, result, b)                             \
+    do {                                                                                    \
+        ROW_LSE(SUFFIX, z, c, lse, k);                                                      \
+        SCE_LOSS_AT(T, SUFFIX, z, l, t, r, c, lse, k, result, b);                           \
+        SCE_GRAD_AT(T, SUFFIX, z, l, t, r, c, lse, k, s, g, b);                             \
     } while (0)
 
 #define ROW_LOSS_GRADIENT(NAME, SUFFIX, T, ROW)                                             \
@@ -1010,8 +1068,7 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
     } while (0)
 #define CCE_BOTH(T, p, l, t, r, c, s, g, result, b)                                         \
     BOTH_ROWS(T, p, l, t, r, c, s, g, result, b, CCE_ROW_S, CCE_GRAD_ROW)
-#define SCE_BOTH_F64(T, z, l, t, r, c, s, g, result, b)                                     \
-    BOTH_ROWS(T, z, l, t, r, c, s, g, result, b, SCE_ROW_F64, SCE_GRAD_F64)
+#define SCE_BOTH_F64(T, z, l, t, r, c, s, g, result, b) SCE_BOTH_ROW(T, f64, z, l, t, r, c, s, g, result, b)
 
 /* Both in one pass, row by row, over the blocks of rows of ROW_LOSS_VALUE (so the total has
    its bits, but for float softmax_cross_entropy with labels on vectors, whose loss comes from
