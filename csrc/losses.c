@@ -939,26 +939,47 @@ static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double s
     return sce_grad_row_with(z, cols, c, scale, g, streaming, loss, next, ahead, NULL);
 }
 
+/* The index of a one-hot row's single nonzero weight when that weight is 1, else -1. */
+static inline int64_t one_hot_at(const float *y, size_t cols)
+{
+    size_t nonzero = 0, at = 0;                     /* at: the sum of the nonzeros' indices */
+    for (size_t j = 0; j < cols; j++) {             /* NaN counts as nonzero: not one-hot */
+        nonzero += y[j] != 0;
+        at += y[j] != 0 ? j : 0;
+    }
+    return nonzero == 1 && y[at] == 1.0f ? (int64_t)at : -1;
+}
+
+/* The class of row r for the vector kernels: its label when in range, or the class of a
+   one-hot row (the same loss and gradient as its label: one-hot targets took the scalar path,
+   4.5 times as long); else -1, the scalar path (which also reports a bad label or weight). */
+static inline int64_t row_class(const int64_t *labels, const float *target_rows, size_t r,
+                                size_t cols)
+{
+    if (!labels) return one_hot_at(target_rows + r * cols, cols);
+    return labels[r] >= 0 && (uint64_t)labels[r] < (uint64_t)cols ? labels[r] : -1;
+}
+
 #define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad)                        \
     do {                                                                                    \
-        if (labels && labels[r] >= 0 && (uint64_t)labels[r] < (uint64_t)cols                \
-            && sce_row_v(z, cols, (size_t)labels[r], &result, next, &ahead))                \
+        int64_t class_ = row_class(labels, target_rows, r, cols);                           \
+        if (class_ >= 0 && sce_row_v(z, cols, (size_t)class_, &result, next, &ahead))       \
             break;                                                                          \
         SCE_ROW(T, f32, z, labels, target_rows, r, cols, result, bad);                      \
     } while (0)
 /* (streaming, next and ahead: variables of the row loops) */
 #define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b)                                             \
     do {                                                                                    \
-        if (l && l[r] >= 0 && (uint64_t)l[r] < (uint64_t)c                                  \
-            && sce_grad_row_v(z, c, (size_t)l[r], s, g, streaming, NULL, next, &ahead))     \
+        int64_t class_ = row_class(l, t, r, c);                                             \
+        if (class_ >= 0 && sce_grad_row_v(z, c, (size_t)class_, s, g, streaming, NULL, next, &ahead)) \
             break;                                                                          \
         SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b);                                       \
     } while (0)
 /* loss and gradient of a row (result: the loss), the exponentials taken once */
 #define SCE_BOTH_F32(T, z, l, t, r, c, s, g, result, b)                                     \
     do {                                                                                    \
-        if (l && l[r] >= 0 && (uint64_t)l[r] < (uint64_t)c                                  \
-            && sce_grad_row_v(z, c, (size_t)l[r], s, g, streaming, &result, next, &ahead))  \
+        int64_t class_ = row_class(l, t, r, c);                                             \
+        if (class_ >= 0 && sce_grad_row_v(z, c, (size_t)class_, s, g, streaming, &result, next, &ahead)) \
             break;                                                                          \
         SCE_BOTH_ROW(T, f32, z, l, t, r, c, s, g, result, b);                               \
     } while (0)
@@ -1001,15 +1022,18 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
             int64_t c = labels[r];                                                          \
             if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; break; }                 \
             double z_c = z[c];                                       /* g may be z */       \
-            for (size_t j = 0; j < cols; j++)                                               \
-                g[j] = (T)(scale * softmax_at((double)z[j], j, lse, k));                    \
+            if (lse != INFINITY)       /* softmax_at's test out of the loop: it vectorises */ \
+                for (size_t j = 0; j < cols; j++) g[j] = (T)(scale * exp_d((double)z[j] - lse)); \
+            else                                                                            \
+                for (size_t j = 0; j < cols; j++)                                           \
+                    g[j] = (T)(scale * softmax_at((double)z[j], j, lse, k));                \
             g[c] = (T)(scale * (softmax_at(z_c, (size_t)c, lse, k) - 1.0));                 \
             break;                                                                          \
         }                                                                                   \
         const T *y = target_rows + r * cols;                                                \
         double weight;                                                                      \
         weighted_loss_##SUFFIX(z, y, cols, lse, &weight, &bad);     /* the sum unused */     \
-        if (lse != INFINITY)           /* softmax_at's test out of the loop: it vectorises */ \
+        if (lse != INFINITY)                                                                \
             for (size_t j = 0; j < cols; j++)                                               \
                 g[j] = (T)(scale * (exp_d((double)z[j] - lse) * weight - (double)y[j]));    \
         else                                                                                \

@@ -643,6 +643,43 @@ def test_softmax_cross_entropy_float32_special_rows():
     assert one.value(np.ones((3, 1), np.float32), np.zeros(3, np.int64)).tolist() == [0, 0, 0]
 
 
+def test_softmax_cross_entropy_one_hot_rows_as_labels(threads):
+    """float32 one-hot rows (a single nonzero weight, 1; -0 counts as 0) take the labels'
+    kernels: the same numbers as their labels. Other weight rows (soft, two ones, a NaN or a
+    2 among zeros) keep float64's numbers, and a bad weight still raises."""
+    rng = np.random.default_rng(12)
+    rows, cols = 3000, 37
+    logits = (rng.standard_normal((rows, cols)) * 3).astype(np.float32)
+    labels = rng.integers(0, cols, rows)
+    target = np.eye(cols, dtype=np.float32)[labels]
+    target[::7] = np.where(target[::7] == 0, np.float32(-0.0), target[::7])
+    one_hot = np.ones(rows, bool)
+    target[1::7] = rng.dirichlet(np.ones(cols), rows // 7 + 1)[: len(target[1::7])]
+    twos, halves = np.arange(2, rows, 7), np.arange(3, rows, 7)
+    target[twos, (labels[twos] + 1) % cols] = 1
+    target[halves, labels[halves]] = 0.5
+    one_hot[1::7] = one_hot[2::7] = one_hot[3::7] = False
+    for reduction in ("none", "sum"):
+        loss = make("softmax_cross_entropy", reduction=reduction)
+        value, slope = loss.value_and_gradient(logits, target)
+        want_value, want_slope = loss.value_and_gradient(logits.astype(np.float64), target)
+        np.testing.assert_allclose(value, want_value, rtol=2e-6)
+        np.testing.assert_allclose(loss.gradient(logits, target), want_slope, rtol=2e-6, atol=1e-12)
+        np.testing.assert_allclose(slope, want_slope, rtol=2e-6, atol=1e-12)
+    loss = make("softmax_cross_entropy", reduction="none")
+    assert np.array_equal(loss.value(logits, target)[one_hot], loss.value(logits, labels)[one_hot])
+    assert np.array_equal(loss.gradient(logits, target)[one_hot], loss.gradient(logits, labels)[one_hot])
+    with_nan = target.copy()
+    with_nan[0, (labels[0] + 1) % cols] = np.nan
+    with pytest.raises(ValueError):
+        loss.value(logits, with_nan)
+    with_two = target.copy()
+    with_two[0] = 0
+    with_two[0, 0] = 2
+    with pytest.raises(ValueError):
+        loss.gradient(logits, with_two)
+
+
 def test_softmax_cross_entropy_rows_far_apart(threads):
     """Each float32 row's maximum is found while the row before it is computed: rows whose
     logits sit 1000 apart (e^(z - max) overflows or vanishes under a neighbour's maximum), and
