@@ -609,21 +609,44 @@ ELEMENTWISE_LOSS(bce, f64, double, bce_loss(p, y), bce_grad(p, y), unit_label_ok
  * MEAN divides by the number of rows.
  * ---------------------------------------------------------------------------------------- */
 
+/* One class of a weighted cce row: sum += y log(clamp(p)), ok &= y in [0, 1]; a class of
+   weight 0 adds 0 * p (0, or NaN for p NaN or infinite). */
+static inline void cce_term(double p, double y, double *sum, int *ok)
+{
+    double q = clamp_prob(p);
+    *ok &= unit_label_ok(y);
+    *sum += y != 0 ? y * (q == q ? log_d(q) : q) : 0.0 * p;
+}
+
+/* -sum_j y_j log(clamp(p_j)) of a weighted row, in LANES running sums with the vectorisable
+   log_d (libm's log kept the loop scalar: 8.4 ms for (16384, 1000) one-hot rows). */
+#define CCE_WEIGHTED(SUFFIX, T)                                                             \
+    static inline double cce_weighted_##SUFFIX(const T *p, const T *y, size_t cols, int *bad) \
+    {                                                                                       \
+        double sum[LANES] = {0};                                                            \
+        int ok = 1;                                                                         \
+        size_t j = 0;                                                                       \
+        for (; j + LANES <= cols; j += LANES)                                               \
+            for (int k = 0; k < LANES; k++) cce_term(p[j + k], y[j + k], &sum[k], &ok);     \
+        for (int k = 0; j < cols; j++, k++) cce_term(p[j], y[j], &sum[k], &ok);             \
+        double total = 0;                                                                   \
+        for (int k = 0; k < LANES; k++) total += sum[k];                                    \
+        *bad |= !ok;                                                                        \
+        return -total;                                                                      \
+    }
+
+CCE_WEIGHTED(f32, float)
+CCE_WEIGHTED(f64, double)
+
 /* -sum_j y_j log(clamp(p_j)) of one row; *bad set for a label out of range. */
-#define CCE_ROW(T, p, labels, target_rows, r, cols, result, bad)                            \
+#define CCE_ROW(T, SUFFIX, p, labels, target_rows, r, cols, result, bad)                    \
     do {                                                                                    \
         if (labels) {                                                                       \
             int64_t c = labels[r];                                                          \
             if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; result = NAN; break; }   \
             result = -log(clamp_prob((double)p[c]));                                        \
         } else {                                                                            \
-            const T *y = target_rows + r * cols;                                            \
-            double acc = 0;                                                                 \
-            for (size_t j = 0; j < cols; j++) {                                             \
-                bad |= !unit_label_ok((double)y[j]);                                        \
-                acc += y[j] != 0 ? (double)y[j] * log(clamp_prob((double)p[j])) : 0.0 * p[j]; \
-            }                                                                               \
-            result = -acc;                                                                  \
+            result = cce_weighted_##SUFFIX(p, target_rows + r * cols, cols, &bad);          \
         }                                                                                   \
     } while (0)
 
@@ -822,8 +845,10 @@ typedef struct {
         return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
     }
 
-#define CCE_ROW_S(T, p, labels, target_rows, r, cols, result, bad)                          \
-    CCE_ROW(T, p, labels, target_rows, r, cols, result, bad)
+#define CCE_ROW_F32(T, p, labels, target_rows, r, cols, result, bad)                        \
+    CCE_ROW(T, f32, p, labels, target_rows, r, cols, result, bad)
+#define CCE_ROW_F64(T, p, labels, target_rows, r, cols, result, bad)                        \
+    CCE_ROW(T, f64, p, labels, target_rows, r, cols, result, bad)
 #if VECTOR_F32
 /* softmax_cross_entropy of float rows with class labels, on vectors. With m the row's
    maximum, e_j = e^(z_j - m) in float and S = sum over j != c of e_j in double:
@@ -992,8 +1017,8 @@ static inline int64_t row_class(const int64_t *labels, const float *target_rows,
 #define SCE_ROW_F64(T, z, labels, target_rows, r, cols, result, bad)                        \
     SCE_ROW(T, f64, z, labels, target_rows, r, cols, result, bad)
 
-ROW_LOSS_VALUE(cce, f32, float, CCE_ROW_S)
-ROW_LOSS_VALUE(cce, f64, double, CCE_ROW_S)
+ROW_LOSS_VALUE(cce, f32, float, CCE_ROW_F32)
+ROW_LOSS_VALUE(cce, f64, double, CCE_ROW_F64)
 ROW_LOSS_VALUE(softmax_cross_entropy, f32, float, SCE_ROW_F32)
 ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
 
@@ -1090,8 +1115,10 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         ROW(T, p, l, t, r, c, result, b);                                                   \
         GRAD(T, p, l, t, r, c, s, g, b);                                                    \
     } while (0)
-#define CCE_BOTH(T, p, l, t, r, c, s, g, result, b)                                         \
-    BOTH_ROWS(T, p, l, t, r, c, s, g, result, b, CCE_ROW_S, CCE_GRAD_ROW)
+#define CCE_BOTH_F32(T, p, l, t, r, c, s, g, result, b)                                     \
+    BOTH_ROWS(T, p, l, t, r, c, s, g, result, b, CCE_ROW_F32, CCE_GRAD_ROW)
+#define CCE_BOTH_F64(T, p, l, t, r, c, s, g, result, b)                                     \
+    BOTH_ROWS(T, p, l, t, r, c, s, g, result, b, CCE_ROW_F64, CCE_GRAD_ROW)
 #define SCE_BOTH_F64(T, z, l, t, r, c, s, g, result, b) SCE_BOTH_ROW(T, f64, z, l, t, r, c, s, g, result, b)
 
 /* Both in one pass, row by row, over the blocks of rows of ROW_LOSS_VALUE (so the total has
@@ -1149,7 +1176,7 @@ ROW_LOSS_GRADIENT(cce, f32, float, CCE_GRAD_ROW)
 ROW_LOSS_GRADIENT(cce, f64, double, CCE_GRAD_ROW)
 ROW_LOSS_GRADIENT(softmax_cross_entropy, f32, float, SCE_GRAD_F32)
 ROW_LOSS_GRADIENT(softmax_cross_entropy, f64, double, SCE_GRAD_F64)
-ROW_LOSS_BOTH(cce, f32, float, CCE_BOTH)
-ROW_LOSS_BOTH(cce, f64, double, CCE_BOTH)
+ROW_LOSS_BOTH(cce, f32, float, CCE_BOTH_F32)
+ROW_LOSS_BOTH(cce, f64, double, CCE_BOTH_F64)
 ROW_LOSS_BOTH(softmax_cross_entropy, f32, float, SCE_BOTH_F32)
 ROW_LOSS_BOTH(softmax_cross_entropy, f64, double, SCE_BOTH_F64)
