@@ -274,22 +274,17 @@ def cases(quick=False):
                     threads, lambda t=trainable, tlab=tlab: torch.autograd.grad(
                         F.cross_entropy(t, tlab), t), torch)
             shape = f"({rows}, {cols})"
-            result.append({"name": f"softmax_cross_entropy value f32 {shape}", "threads": threads,
-                           "fpk": _with_threads(threads, lambda z=logits, y=labels, s=sce:
-                                                s.value(z, y)),
-                           "numpy": None, "torch": torch_sce, "bytes": 4 * logits.size,
-                           "flops": None})
-            result.append({"name": f"softmax_cross_entropy gradient f32 {shape}",
-                           "threads": threads,
-                           "fpk": _with_threads(threads, lambda z=logits, y=labels, s=sce, g=lgrad:
-                                                s.gradient(z, y, out=g)),
-                           "numpy": None, "torch": None, "bytes": 8 * logits.size, "flops": None})
-            result.append({"name": f"softmax_cross_entropy value_and_gradient f32 {shape}",
-                           "threads": threads,
-                           "fpk": _with_threads(threads, lambda z=logits, y=labels, s=sce, g=lgrad:
-                                                s.value_and_gradient(z, y, out=g)),
-                           "numpy": None, "torch": torch_sce_both, "bytes": 8 * logits.size,
-                           "flops": None})
+
+            def sce_case(what, call, torch_call, bytes_per_logit, shape=shape, size=logits.size):
+                return {"name": f"softmax_cross_entropy {what} f32 {shape}", "threads": threads,
+                        "fpk": _with_threads(threads, call), "numpy": None, "torch": torch_call,
+                        "bytes": bytes_per_logit * size, "flops": None}
+            z, y, g = logits, labels, lgrad
+            result += [
+                sce_case("value", lambda z=z, y=y: sce.value(z, y), torch_sce, 4),
+                sce_case("gradient", lambda z=z, y=y, g=g: sce.gradient(z, y, out=g), None, 8),
+                sce_case("value_and_gradient", lambda z=z, y=y, g=g: sce.value_and_gradient(
+                    z, y, out=g), torch_sce_both, 8)]
             if cols > 1000:
                 continue
             # one-hot target rows instead of labels (the labels' kernels take them)
@@ -300,12 +295,8 @@ def cases(quick=False):
                 torch_one_hot = _with_threads(
                     threads, lambda t=trainable, y=torch.from_numpy(one_hot): torch.autograd.grad(
                         F.cross_entropy(t, y), t), torch)
-            result.append({"name": f"softmax_cross_entropy value_and_gradient one-hot f32 {shape}",
-                           "threads": threads,
-                           "fpk": _with_threads(threads, lambda z=logits, y=one_hot, s=sce, g=lgrad:
-                                                s.value_and_gradient(z, y, out=g)),
-                           "numpy": None, "torch": torch_one_hot, "bytes": 12 * logits.size,
-                           "flops": None})
+            result.append(sce_case("value_and_gradient one-hot", lambda z=z, y=one_hot, g=g:
+                                   sce.value_and_gradient(z, y, out=g), torch_one_hot, 12))
     return result
 
 

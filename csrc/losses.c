@@ -724,8 +724,8 @@ static inline void weighted_term(double z, double y, double lse, double *loss, d
 }
 
 /* sum_j y_j (lse - z_j) of a weighted row whose lse is not +inf, and *weight = sum_j y_j, in
-   LANES running sums so that the loop vectorises (it was a quarter of the weighted rows'
-   time, scalar); *bad is set for a weight outside [0, 1]. */
+   LANES running sums so that the loop vectorises (the compiler may not reorder one sum);
+   *bad is set for a weight outside [0, 1]. */
 #define WEIGHTED_LOSS(SUFFIX, T)                                                            \
     static inline double weighted_loss_##SUFFIX(const T *z, const T *y, size_t cols,        \
                                                 double lse, double *weight, int *bad)       \
