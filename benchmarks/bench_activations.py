@@ -157,6 +157,14 @@ def cases(quick=False):
                     "numpy": _numpy_from_output(name, y, g, out, tmp), "torch": torch_backward,
                     "bytes": 12 * n, "flops": None})
 
+        # the error function on its own (NumPy has none)
+        result.append({
+            "name": f"erf f32 n={n}", "threads": threads,
+            "fpk": _with_threads(threads, lambda: fk.erf(x, out=out)), "numpy": None,
+            "torch": _with_threads(threads, lambda: torch.erf(tx, out=tout), torch)
+            if torch is not None else None,
+            "bytes": 8 * n, "flops": None})
+
         # swish with another beta: its own vector path (z = beta x in two parts); neither
         # library has a kernel for it, so their natural expressions x sigmoid(beta x)
         beta = 1.702

@@ -310,6 +310,19 @@ def test_float64_matches_numpy_reference(name, threads):
         np.testing.assert_allclose(act.backward(x, g), g * want_slope, rtol=1e-12, atol=1e-14)
 
 
+def test_erf_float32_dense(threads):
+    """Every 1024th float32 in [0, 4.5], and every one near the switch from the polynomial to
+    1 - erfc (|x| = 1/2) and near the clamp (|x| = 4), both signs, within 4 ULP of float64's
+    erf (libm's, through the float64 kernel)."""
+    bits = lambda v: int(np.float32(v).view(np.int32))
+    x = np.concatenate([np.arange(0, bits(4.5), 1024, dtype=np.int32),
+                        np.arange(bits(0.49), bits(0.51), dtype=np.int32),
+                        np.arange(bits(3.99), bits(4.01), dtype=np.int32)]).view(np.float32)
+    x = np.concatenate([x, -x])
+    distance = ulp_distance(fk.erf(x), fk.erf(x.astype(np.float64)).astype(np.float32))
+    assert distance.max() <= 4, x[np.argmax(distance)]
+
+
 def test_erf_float64():
     x = np.concatenate([np.linspace(-7, 7, 2001), EDGE])
     np.testing.assert_allclose(fk.erf(x), _erf(x).astype(np.float64), rtol=1e-15, atol=1e-300)
