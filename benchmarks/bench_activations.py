@@ -287,12 +287,12 @@ def cases(quick=False):
                 return {"name": f"softmax_cross_entropy {what} f32 {shape}", "threads": threads,
                         "fpk": _with_threads(threads, call), "numpy": None, "torch": torch_call,
                         "bytes": bytes_per_logit * size, "flops": None}
-            z, y, g = logits, labels, lgrad
-            result += [
-                sce_case("value", lambda z=z, y=y: sce.value(z, y), torch_sce, 4),
-                sce_case("gradient", lambda z=z, y=y, g=g: sce.gradient(z, y, out=g), None, 8),
-                sce_case("value_and_gradient", lambda z=z, y=y, g=g: sce.value_and_gradient(
-                    z, y, out=g), torch_sce_both, 8)]
+            result += [      # (defaults bind this shape's arrays: the cases run later)
+                sce_case("value", lambda z=logits, y=labels: sce.value(z, y), torch_sce, 4),
+                sce_case("gradient", lambda z=logits, y=labels, g=lgrad: sce.gradient(
+                    z, y, out=g), None, 8),
+                sce_case("value_and_gradient", lambda z=logits, y=labels, g=lgrad:
+                         sce.value_and_gradient(z, y, out=g), torch_sce_both, 8)]
             if cols > 1000:
                 continue
             # one-hot target rows instead of labels (the labels' kernels take them)
@@ -303,8 +303,8 @@ def cases(quick=False):
                 torch_one_hot = _with_threads(
                     threads, lambda t=trainable, y=torch.from_numpy(one_hot): torch.autograd.grad(
                         F.cross_entropy(t, y), t), torch)
-            result.append(sce_case("value_and_gradient one-hot", lambda z=z, y=one_hot, g=g:
-                                   sce.value_and_gradient(z, y, out=g), torch_one_hot, 12))
+            result.append(sce_case("value_and_gradient one-hot", lambda z=logits, y=one_hot,
+                                   g=lgrad: sce.value_and_gradient(z, y, out=g), torch_one_hot, 12))
     return result
 
 

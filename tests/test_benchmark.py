@@ -175,3 +175,18 @@ def test_matmul_cases_run_and_agree():
     case = cases[0]
     fpk_result, numpy_result = case["fpk"](), case["numpy"]()
     np.testing.assert_allclose(fpk_result, numpy_result, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.skipif(not BENCHMARKS.is_dir(), reason="no source tree")
+@pytest.mark.parametrize("path", sorted(BENCHMARKS.glob("bench_*.py")), ids=lambda p: p.stem)
+def test_every_quick_case_runs(path):
+    """Each case of the repository's benchmarks runs once, in its quick size, after all the
+    cases are built (as the harness runs them: a lambda bound late to a name the file reuses
+    would call the wrong array)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for case in module.cases(quick=True):
+        for library in ("fpk", "numpy", "torch"):
+            if callable(case.get(library)):
+                case[library]()
