@@ -879,10 +879,11 @@ static inline float row_max_v(const float *z, size_t cols, const row_ahead *ahea
 
 /* S = sum over j != c of e_j, and *e_c; with `stage`, the e_j are kept there (room for cols
    rounded up to FPK_LANES). S is summed in double, in float over `run` vectors first (4 for the
-   value; 1 for the gradient, whose every e_j carries the error of the sum). Only a short last vector and the label's are masked, and e_c is a local
-   until the end: an and with an all-ones mask on every vector, a float sum started from 0 and
-   a store through e_c inside the loop cost this loop 11% of its time with the stage and 18%
-   without (in cache; the same sums). With `next`, its maximum goes to ahead. */
+   value; 1 for the gradient, whose every e_j carries the error of the sum). Only a short last
+   vector and the label's are masked, and e_c is a local until the end: an and with an all-ones
+   mask on every vector, a float sum started from 0 and a store through e_c inside the loop
+   cost this loop 11% of its time with the stage and 18% without (in cache; the same sums).
+   With `next`, the maximum of that row goes to ahead. */
 static inline double row_exp_sum_v(const float *z, size_t cols, float m, size_t c, float *e_c,
                                    float *stage, size_t run, const float *next, row_ahead *ahead)
 {
@@ -977,7 +978,7 @@ static inline int64_t one_hot_at(const float *y, size_t cols)
 
 /* The class of row r for the vector kernels: its label when in range, or the class of a
    one-hot row (the same loss and gradient as its label: one-hot targets took the scalar path,
-   4.5 times as long); else -1, the scalar path (which also reports a bad label or weight). */
+   3.4 times as long); else -1, the scalar path (which also reports a bad label or weight). */
 static inline int64_t row_class(const int64_t *labels, const float *target_rows, size_t r,
                                 size_t cols)
 {
