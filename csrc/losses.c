@@ -765,7 +765,10 @@ WEIGHTED_LOSS(f64, double)
         }                                                                                   \
         const T *y = target_rows + r * cols;                                                \
         double weight;                                                                      \
-        if (lse != INFINITY) { result = weighted_loss_##SUFFIX(z, y, cols, lse, &weight, &bad); break; } \
+        if (lse != INFINITY) {                                                              \
+            result = weighted_loss_##SUFFIX(z, y, cols, lse, &weight, &bad);                \
+            break;                                                                          \
+        }                                                                                   \
         double acc = 0;                                                                     \
         for (size_t j = 0; j < cols; j++) {                                                 \
             bad |= !unit_label_ok((double)y[j]);                                            \
@@ -997,7 +1000,8 @@ static inline int64_t row_class(const int64_t *labels, const float *target_rows,
 #define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b)                                             \
     do {                                                                                    \
         int64_t class_ = row_class(l, t, r, c);                                             \
-        if (class_ >= 0 && sce_grad_row_v(z, c, (size_t)class_, s, g, streaming, NULL, next, &ahead)) \
+        if (class_ >= 0                                                                     \
+            && sce_grad_row_v(z, c, (size_t)class_, s, g, streaming, NULL, next, &ahead))   \
             break;                                                                          \
         SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b);                                       \
     } while (0)
@@ -1005,7 +1009,8 @@ static inline int64_t row_class(const int64_t *labels, const float *target_rows,
 #define SCE_BOTH_F32(T, z, l, t, r, c, s, g, result, b)                                     \
     do {                                                                                    \
         int64_t class_ = row_class(l, t, r, c);                                             \
-        if (class_ >= 0 && sce_grad_row_v(z, c, (size_t)class_, s, g, streaming, &result, next, &ahead)) \
+        if (class_ >= 0                                                                     \
+            && sce_grad_row_v(z, c, (size_t)class_, s, g, streaming, &result, next, &ahead)) \
             break;                                                                          \
         SCE_BOTH_ROW(T, f32, z, l, t, r, c, s, g, result, b);                               \
     } while (0)
@@ -1013,7 +1018,8 @@ static inline int64_t row_class(const int64_t *labels, const float *target_rows,
 #define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad)                        \
     SCE_ROW(T, f32, z, labels, target_rows, r, cols, result, bad)
 #define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b)
-#define SCE_BOTH_F32(T, z, l, t, r, c, s, g, result, b) SCE_BOTH_ROW(T, f32, z, l, t, r, c, s, g, result, b)
+#define SCE_BOTH_F32(T, z, l, t, r, c, s, g, result, b)                                     \
+    SCE_BOTH_ROW(T, f32, z, l, t, r, c, s, g, result, b)
 #endif
 #define SCE_ROW_F64(T, z, labels, target_rows, r, cols, result, bad)                        \
     SCE_ROW(T, f64, z, labels, target_rows, r, cols, result, bad)
@@ -1120,7 +1126,8 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
     BOTH_ROWS(T, p, l, t, r, c, s, g, result, b, CCE_ROW_F32, CCE_GRAD_ROW)
 #define CCE_BOTH_F64(T, p, l, t, r, c, s, g, result, b)                                     \
     BOTH_ROWS(T, p, l, t, r, c, s, g, result, b, CCE_ROW_F64, CCE_GRAD_ROW)
-#define SCE_BOTH_F64(T, z, l, t, r, c, s, g, result, b) SCE_BOTH_ROW(T, f64, z, l, t, r, c, s, g, result, b)
+#define SCE_BOTH_F64(T, z, l, t, r, c, s, g, result, b)                                     \
+    SCE_BOTH_ROW(T, f64, z, l, t, r, c, s, g, result, b)
 
 /* Both in one pass, row by row, over the blocks of rows of ROW_LOSS_VALUE (so the total has
    its bits, but for float softmax_cross_entropy with labels on vectors, whose loss comes from
