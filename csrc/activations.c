@@ -340,9 +340,9 @@ static inline float silu_f(float x)
      x < 0:   e (1 + x + e) / (1 + e)^2      (e at 2^64 times its size below x = -60)
    It crosses zero at x0 = -1.2785, where 1 + x + e cancels and e's last bit matters: on
    [-1.38, -1.09] it is d P(d) with d = x - x0 instead, P of degree 5 (relative error < 1.1e-8,
-   fitted by csrc/fit_silu_root.py). Outside it the formula stays within 3.5 2^-24 relative (measured over every float;
-   it passes that at -1.35 and -1.1, and grows without bound toward x0), and backward within
-   4 ULP. */
+   fitted by csrc/fit_silu_root.py). Outside it the formula stays within 3.5 2^-24 relative
+   (measured over every float; it passes that at -1.35 and -1.1, and grows without bound toward
+   x0), and backward within 4 ULP. */
 #define SILU_ROOT_CENTRE -1.235f                /* the interval: |x - centre| <= half width */
 #define SILU_ROOT_HALF_WIDTH 0.145f
 #define SILU_X0_HI -1.2784646f
@@ -835,14 +835,14 @@ FPK_VECTOR vfloat erf_v(vfloat x)
     p = fma_v(p, xx, splat(-3.7612637877e-01f));
     p = fma_v(p, xx, splat(1.1283792257e+00f));
     vfloat near = mul_v(x, p);
-    vfloat a = min_v(splat(4.0f), abs_v(x));                 /* NaN stays NaN */
+    vfloat a = min_v(splat(4.0f), abs_v(x));                 /* NaN stays NaN (and is far) */
     vfloat minus_a = sub_v(zero_v(), a);
     vfloat hi = mul_v(minus_a, a), k;                        /* -a^2 = hi + lo */
     vfloat s = expm1_split_v(hi, fms_v(minus_a, a, hi), &k);
     vfloat c0, r = gelu_piece_v(gelu_tail_table, mul_v(a, splat(1.41421356f)), 0, &c0);
     vfloat erfc = scalef_small_v(fma_v(r, s, r), add_v(k, splat(1.0f)));
     vfloat far = with_sign_of_v(sub_v(splat(1.0f), erfc), x);
-    return blend_v(is_v(abs_v(x), _CMP_LT_OQ, 0.5f), far, near);
+    return blend_v(is_v(a, _CMP_LT_OQ, 0.5f), far, near);
 }
 
 /* The lanes where gelu' may be below FLT_MIN (x < -13.2; see times_slope_v). */
@@ -1345,17 +1345,10 @@ FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
    of g e in the same pass as e. Sums in double: sum(e) of every vector, sum(g e) of runs of
    FLOAT_RUN vectors summed in float. */
 
-/* lanes = max(lanes, the first `count` of p[0..FPK_LANES)), NaN skipped: vmaxps returns
-   its second operand where either is NaN, and lanes never are. */
-static inline vfloat max_step(vfloat lanes, const float *p, size_t count)
-{
-    return max_v(load_first_or_v(splat(-INFINITY), p, count), lanes);
-}
-
 static inline vfloat row_max_lanes(const float *row, size_t cols)
 {
     vfloat lanes = splat(-INFINITY);
-    for (size_t j = 0; j < cols; j += FPK_LANES) lanes = max_step(lanes, row + j, cols - j);
+    for (size_t j = 0; j < cols; j += FPK_LANES) lanes = max_step_v(lanes, row + j, cols - j);
     return lanes;
 }
 
@@ -1391,10 +1384,7 @@ static inline vfloat exp_row_f32(const float *row, float *e, size_t cols, float 
     vfloat next_lanes = splat(-INFINITY);
     for (size_t j = 0; j < cols; j += FPK_LANES) {
         size_t count = cols - j;
-        if (next) {
-            fpk_read_ahead(next + j);
-            next_lanes = max_step(next_lanes, next + j, count);
-        }
+        if (next) next_lanes = max_step_v(next_lanes, next + j, count);
         vfloat v = load_first_v(row + j, count);
         vfloat ev = exp_shifted_v(v, splat(top));
         if (count < FPK_LANES) ev = keep_v(first_lanes(count), ev);     /* 0 past the row */

@@ -140,6 +140,15 @@ static inline void fpk_read_ahead(const float *p)
 #endif
 }
 
+/* lanes = max(lanes, the first `count` of p[0..FPK_LANES)), p read ahead (the row maxima of
+   softmax and softmax_cross_entropy). NaN is skipped: vmaxps returns its second operand where
+   either is NaN, and lanes never are. */
+static inline vfloat max_step_v(vfloat lanes, const float *p, size_t count)
+{
+    fpk_read_ahead(p);
+    return max_v(load_first_or_v(lanes, p, count), lanes);
+}
+
 /* How many of the `left` elements from out on the next step takes: FPK_LANES, or when
    streaming first those before out's next vector boundary, so that the full steps after can
    stream. */

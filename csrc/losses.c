@@ -748,14 +748,18 @@ static inline void weighted_term(double z, double y, double lse, double *loss, d
 WEIGHTED_LOSS(f32, float)
 WEIGHTED_LOSS(f64, double)
 
-/* lse = log sum e^z of the row, and k, the index of its lone +inf (see INFINITY_AT). */
-#define ROW_LSE(SUFFIX, z, cols, lse, k)                                                    \
-    double lse = log_sum_exp_##SUFFIX(z, cols);                                             \
-    int64_t k = INFINITY_AT(SUFFIX, z, cols, lse)
+/* The sums of row r that its loss and gradient share, taken once: lse = log sum e^z, k the
+   index of its lone +inf (see INFINITY_AT), and for a weighted row (no labels) its
+   weighted_loss (meaningful where lse is not +inf) and weight sum, its weights checked. */
+#define ROW_SUMS(SUFFIX, z, labels, target_rows, r, cols, lse, k, loss, weight, bad)        \
+    double lse = log_sum_exp_##SUFFIX(z, cols), weight = 1, loss = 0;                       \
+    int64_t k = INFINITY_AT(SUFFIX, z, cols, lse);                                          \
+    if (!(labels))                                                                          \
+        loss = weighted_loss_##SUFFIX(z, target_rows + r * cols, cols, lse, &weight, &bad)
 
-/* Softmax cross-entropy of one row from its lse and k: sum_j y_j (-log softmax(z)_j), y
+/* Softmax cross-entropy of one row from its ROW_SUMS: sum_j y_j (-log softmax(z)_j), y
    one-hot for a label. */
-#define SCE_LOSS_AT(T, SUFFIX, z, labels, target_rows, r, cols, lse, k, result, bad)        \
+#define SCE_LOSS_AT(T, z, labels, target_rows, r, cols, lse, k, loss, result, bad)          \
     do {                                                                                    \
         if (labels) {                                                                       \
             int64_t c = labels[r];                                                          \
@@ -763,25 +767,21 @@ WEIGHTED_LOSS(f64, double)
             result = minus_log_softmax_at((double)z[c], (size_t)c, lse, k);                 \
             break;                                                                          \
         }                                                                                   \
-        const T *y = target_rows + r * cols;                                                \
-        double weight;                                                                      \
-        if (lse != INFINITY) {                                                              \
-            result = weighted_loss_##SUFFIX(z, y, cols, lse, &weight, &bad);                \
-            break;                                                                          \
-        }                                                                                   \
+        result = loss;                                                                      \
+        if (lse != INFINITY) break;                                                         \
+        const T *y = target_rows + r * cols;                     /* the limits of a lone +inf */ \
         double acc = 0;                                                                     \
-        for (size_t j = 0; j < cols; j++) {                                                 \
-            bad |= !unit_label_ok((double)y[j]);                                            \
+        for (size_t j = 0; j < cols; j++)                                                   \
             acc += y[j] != 0 ? (double)y[j] * minus_log_softmax_at((double)z[j], j, lse, k) \
                              : (isnan(z[j]) ? (double)z[j] : 0.0);                          \
-        }                                                                                   \
         result = acc;                                                                       \
     } while (0)
 
 #define SCE_ROW(T, SUFFIX, z, labels, target_rows, r, cols, result, bad)                    \
     do {                                                                                    \
-        ROW_LSE(SUFFIX, z, cols, lse, k);                                                   \
-        SCE_LOSS_AT(T, SUFFIX, z, labels, target_rows, r, cols, lse, k, result, bad);       \
+        ROW_SUMS(SUFFIX, z, labels, target_rows, r, cols, lse, k, loss, weight, bad);       \
+        (void)weight;                                                                       \
+        SCE_LOSS_AT(T, z, labels, target_rows, r, cols, lse, k, loss, result, bad);         \
     } while (0)
 
 /* The row loops below hand each row `next`, the row after it in the thread's range (NULL at
@@ -861,14 +861,6 @@ typedef struct {
    spelled out there), and so do rows of weights. */
 
 #define SCE_STAGE 4096      /* the longest row whose e_j are kept for the gradient */
-
-/* most = the lanes' maxima with the first `count` of z[0..FPK_LANES) (NaN skipped, as
-   log_sum_exp: vmaxps returns its second operand where either is NaN). */
-static inline vfloat max_step_v(vfloat most, const float *z, size_t count)
-{
-    fpk_read_ahead(z);
-    return max_v(load_first_or_v(most, z, count), most);
-}
 
 /* The largest entry of the row: found by the row before it (in ahead), or now. */
 static inline float row_max_v(const float *z, size_t cols, const row_ahead *ahead)
@@ -1047,8 +1039,8 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         }                                                                                   \
     } while (0)
 
-/* d sce / d z_j = softmax(z)_j * sum_i y_i - y_j, from the row's lse and k. */
-#define SCE_GRAD_AT(T, SUFFIX, z, labels, target_rows, r, cols, lse, k, scale, g, bad)      \
+/* d sce / d z_j = softmax(z)_j * sum_i y_i - y_j, from the row's ROW_SUMS. */
+#define SCE_GRAD_AT(T, z, labels, target_rows, r, cols, lse, k, weight, scale, g, bad)      \
     do {                                                                                    \
         if (labels) {                                                                       \
             int64_t c = labels[r];                                                          \
@@ -1063,8 +1055,6 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
             break;                                                                          \
         }                                                                                   \
         const T *y = target_rows + r * cols;                                                \
-        double weight;                                                                      \
-        weighted_loss_##SUFFIX(z, y, cols, lse, &weight, &bad);     /* the sum unused */     \
         if (lse != INFINITY)                                                                \
             for (size_t j = 0; j < cols; j++)                                               \
                 g[j] = (T)(scale * (exp_d((double)z[j] - lse) * weight - (double)y[j]));    \
@@ -1075,16 +1065,17 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
 
 #define SCE_GRAD_ROW(T, SUFFIX, z, labels, target_rows, r, cols, scale, g, bad)             \
     do {                                                                                    \
-        ROW_LSE(SUFFIX, z, cols, lse, k);                                                   \
-        SCE_GRAD_AT(T, SUFFIX, z, labels, target_rows, r, cols, lse, k, scale, g, bad);     \
+        ROW_SUMS(SUFFIX, z, labels, target_rows, r, cols, lse, k, loss, weight, bad);       \
+        (void)loss;                                                                         \
+        SCE_GRAD_AT(T, z, labels, target_rows, r, cols, lse, k, weight, scale, g, bad);     \
     } while (0)
 
-/* Both of one row, lse taken once; the loss first, as g may be z. */
+/* Both of one row, its sums taken once; the loss first, as g may be z. */
 #define SCE_BOTH_ROW(T, SUFFIX, z, l, t, r, c, s, g, result, b)                             \
     do {                                                                                    \
-        ROW_LSE(SUFFIX, z, c, lse, k);                                                      \
-        SCE_LOSS_AT(T, SUFFIX, z, l, t, r, c, lse, k, result, b);                           \
-        SCE_GRAD_AT(T, SUFFIX, z, l, t, r, c, lse, k, s, g, b);                             \
+        ROW_SUMS(SUFFIX, z, l, t, r, c, lse, k, loss, weight, b);                           \
+        SCE_LOSS_AT(T, z, l, t, r, c, lse, k, loss, result, b);                             \
+        SCE_GRAD_AT(T, z, l, t, r, c, lse, k, weight, s, g, b);                             \
     } while (0)
 
 #define ROW_LOSS_GRADIENT(NAME, SUFFIX, T, ROW)                                             \
