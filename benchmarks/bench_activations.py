@@ -2,10 +2,10 @@
 
 Every case does one call on preallocated inputs and outputs. fpkernels runs against PyTorch's
 own out= kernels and against NumPy's natural expression (with out= where it has one).
-Bytes moved: 8n forward (read x, write out), 12n backward (read x and grad, write out; or the
-saved output y and grad for backward_from_output, what torch's sigmoid, tanh and softmax
-backward kernels read),
-8n for a loss value (read pred and target), 12n for a loss gradient.
+Bytes moved, for n float32 elements: 8n forward (read x, write out), 12n backward (read x and
+grad, write out; or the saved output y and grad for backward_from_output, what torch's sigmoid,
+tanh and softmax backward kernels read), 8n for a loss value (read pred and target), 12n for a
+loss gradient; twice as many per element for float64.
 
     flock /tmp/fpk-bench.lock python benchmarks/bench_activations.py [--quick]
 """
@@ -90,6 +90,80 @@ def _numpy_from_output(name, y, g, out, tmp):
                     np.multiply(g, tmp, out=out))
 
 
+def _torch_kernels(name, torch, tx, tg, ty, tout):
+    """PyTorch's own out= kernels of an activation, (forward, backward), writing into tout;
+    sigmoid's and tanh's backward take the forward output, which is left in ty."""
+    aten = torch.ops.aten
+    approximate = "tanh" if name == "gelu_tanh" else "none"
+    forward = {
+        "relu": lambda: torch.clamp_min(tx, 0, out=tout),
+        "leaky_relu": lambda: aten.leaky_relu.out(tx, 0.01, out=tout),
+        "sigmoid": lambda: torch.sigmoid(tx, out=tout),
+        "tanh": lambda: torch.tanh(tx, out=tout),
+        "swish": lambda: aten.silu.out(tx, out=tout),
+        "gelu": lambda: aten.gelu.out(tx, approximate="none", out=tout),
+        "gelu_tanh": lambda: aten.gelu.out(tx, approximate="tanh", out=tout),
+    }[name]
+    if name in ("sigmoid", "tanh"):
+        getattr(torch, name)(tx, out=ty)
+    backward = {
+        "relu": lambda: aten.threshold_backward.grad_input(tg, tx, 0, grad_input=tout),
+        "leaky_relu": lambda: aten.leaky_relu_backward.grad_input(tg, tx, 0.01, False,
+                                                                  grad_input=tout),
+        "sigmoid": lambda: aten.sigmoid_backward.grad_input(tg, ty, grad_input=tout),
+        "tanh": lambda: aten.tanh_backward.grad_input(tg, ty, grad_input=tout),
+        "swish": lambda: aten.silu_backward.grad_input(tg, tx, grad_input=tout),
+        "gelu": lambda: aten.gelu_backward.grad_input(tg, tx, approximate="none", grad_input=tout),
+        "gelu_tanh": lambda: aten.gelu_backward.grad_input(tg, tx, approximate=approximate,
+                                                           grad_input=tout),
+    }[name]
+    return forward, backward
+
+
+def _elementwise_cases(names, x, g, threads, torch):
+    """forward and backward of each activation named, then erf, on x and g (one dtype)."""
+    n, dtype = x.size, {np.float32: "f32", np.float64: "f64"}[x.dtype.type]
+    size = x.itemsize
+    out, tmp = np.empty_like(x), np.empty_like(x)
+    if torch is not None:
+        tx, tg = torch.from_numpy(x), torch.from_numpy(g)
+        tout, ty = torch.empty_like(tx), torch.empty_like(tx)
+    result = []
+    for name in names:
+        act = fk.activations.get(name)
+        torch_forward = torch_backward = None
+        if torch is not None:
+            forward, backward = _torch_kernels(name, torch, tx, tg, ty, tout)
+            torch_forward = _with_threads(threads, forward, torch)
+            torch_backward = _with_threads(threads, backward, torch)
+        result.append({
+            "name": f"{name} forward {dtype} n={n}", "threads": threads,
+            "fpk": _with_threads(threads, lambda a=act: a.forward(x, out=out)),
+            "numpy": _numpy_forward(name, x, out, tmp), "torch": torch_forward,
+            "bytes": 2 * size * n, "flops": None})
+        result.append({
+            "name": f"{name} backward {dtype} n={n}", "threads": threads,
+            "fpk": _with_threads(threads, lambda a=act: a.backward(x, g, out=out)),
+            "numpy": _numpy_backward(name, x, g, out, tmp), "torch": torch_backward,
+            "bytes": 3 * size * n, "flops": None})
+        if name in ("sigmoid", "tanh"):     # torch's own work: from the output
+            y = act.forward(x)
+            result.append({
+                "name": f"{name} backward_from_output {dtype} n={n}", "threads": threads,
+                "fpk": _with_threads(threads, lambda a=act, y=y: a.backward_from_output(
+                    y, g, out=out)),
+                "numpy": _numpy_from_output(name, y, g, out, tmp), "torch": torch_backward,
+                "bytes": 3 * size * n, "flops": None})
+    # the error function on its own (NumPy has none)
+    result.append({
+        "name": f"erf {dtype} n={n}", "threads": threads,
+        "fpk": _with_threads(threads, lambda: fk.erf(x, out=out)), "numpy": None,
+        "torch": _with_threads(threads, lambda: torch.erf(tx, out=tout), torch)
+        if torch is not None else None,
+        "bytes": 2 * size * n, "flops": None})
+    return result
+
+
 def cases(quick=False):
     """The benchmark cases of this family (see benchmarks/bench.py)."""
     try:
@@ -103,67 +177,16 @@ def cases(quick=False):
     out = np.empty_like(x)
     tmp = np.empty_like(x)
     if torch is not None:
-        tx, tg, tout = torch.from_numpy(x), torch.from_numpy(g), torch.empty(n)
-        ty = torch.empty(n)
+        tx, tout = torch.from_numpy(x), torch.empty(n)
         F, aten = torch.nn.functional, torch.ops.aten
+    # float64: the same bytes as float32's cases (half the elements), where the work differs
+    x64, g64 = x[:n // 2].astype(np.float64), g[:n // 2].astype(np.float64)
     result = []
     for threads in (1, 2):
-        for name in ["relu", "leaky_relu", "sigmoid", "tanh", "swish", "gelu", "gelu_tanh"]:
-            act = fk.activations.get(name)
-            torch_forward = torch_backward = None
-            if torch is not None:
-                approximate = "tanh" if name == "gelu_tanh" else "none"
-                forward = {
-                    "relu": lambda: torch.clamp_min(tx, 0, out=tout),
-                    "leaky_relu": lambda: aten.leaky_relu.out(tx, 0.01, out=tout),
-                    "sigmoid": lambda: torch.sigmoid(tx, out=tout),
-                    "tanh": lambda: torch.tanh(tx, out=tout),
-                    "swish": lambda: aten.silu.out(tx, out=tout),
-                    "gelu": lambda: aten.gelu.out(tx, approximate="none", out=tout),
-                    "gelu_tanh": lambda: aten.gelu.out(tx, approximate="tanh", out=tout),
-                }[name]
-                if name in ("sigmoid", "tanh"):     # torch's backward takes the forward output
-                    getattr(torch, name)(tx, out=ty)
-                backward = {
-                    "relu": lambda: aten.threshold_backward.grad_input(tg, tx, 0, grad_input=tout),
-                    "leaky_relu": lambda: aten.leaky_relu_backward.grad_input(
-                        tg, tx, 0.01, False, grad_input=tout),
-                    "sigmoid": lambda: aten.sigmoid_backward.grad_input(tg, ty, grad_input=tout),
-                    "tanh": lambda: aten.tanh_backward.grad_input(tg, ty, grad_input=tout),
-                    "swish": lambda: aten.silu_backward.grad_input(tg, tx, grad_input=tout),
-                    "gelu": lambda: aten.gelu_backward.grad_input(tg, tx, approximate="none",
-                                                                  grad_input=tout),
-                    "gelu_tanh": lambda a=approximate: aten.gelu_backward.grad_input(
-                        tg, tx, approximate=a, grad_input=tout),
-                }[name]
-                torch_forward = _with_threads(threads, forward, torch)
-                torch_backward = _with_threads(threads, backward, torch)
-            numpy_forward = _numpy_forward(name, x, out, tmp)
-            numpy_backward = _numpy_backward(name, x, g, out, tmp)
-            result.append({
-                "name": f"{name} forward f32 n={n}", "threads": threads,
-                "fpk": _with_threads(threads, lambda a=act: a.forward(x, out=out)),
-                "numpy": numpy_forward, "torch": torch_forward, "bytes": 8 * n, "flops": None})
-            result.append({
-                "name": f"{name} backward f32 n={n}", "threads": threads,
-                "fpk": _with_threads(threads, lambda a=act: a.backward(x, g, out=out)),
-                "numpy": numpy_backward, "torch": torch_backward, "bytes": 12 * n, "flops": None})
-            if name in ("sigmoid", "tanh"):     # the same work as torch's: from the output
-                y = act.forward(x)
-                result.append({
-                    "name": f"{name} backward_from_output f32 n={n}", "threads": threads,
-                    "fpk": _with_threads(threads, lambda a=act, y=y: a.backward_from_output(
-                        y, g, out=out)),
-                    "numpy": _numpy_from_output(name, y, g, out, tmp), "torch": torch_backward,
-                    "bytes": 12 * n, "flops": None})
-
-        # the error function on its own (NumPy has none)
-        result.append({
-            "name": f"erf f32 n={n}", "threads": threads,
-            "fpk": _with_threads(threads, lambda: fk.erf(x, out=out)), "numpy": None,
-            "torch": _with_threads(threads, lambda: torch.erf(tx, out=tout), torch)
-            if torch is not None else None,
-            "bytes": 8 * n, "flops": None})
+        result += _elementwise_cases(["relu", "leaky_relu", "sigmoid", "tanh", "swish", "gelu",
+                                      "gelu_tanh"], x, g, threads, torch)
+        result += _elementwise_cases(["sigmoid", "tanh", "swish", "gelu", "gelu_tanh"],
+                                     x64, g64, threads, torch)
 
         # swish with another beta: its own vector path (z = beta x in two parts); neither
         # library has a kernel for it, so their natural expressions x sigmoid(beta x)

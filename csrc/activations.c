@@ -15,7 +15,6 @@
  *         (tests/test_activations.py checks 4 ULP over the whole float32 range). The
  *         derivatives that cross zero (silu', gelu') use a polynomial in x - x0 around the
  *         root x0, and sums like (1 + e)^2 have their rounding errors compensated with fma;
- *   *_fd  float inputs computed in double (erf);
  *   *_v   vector versions of the float32 functions (16 lanes with AVX-512, 8 with AVX2; the
  *         operations of fpk_simd.h): twins of the *_f ones, except gelu and gelu_tanh, whose
  *         float-only design (gelu_tanh' included) has its own block.
@@ -137,15 +136,6 @@ static inline double swish_slope_d(double x, double beta)   /* s + beta x s (1 -
     return s + times_vanishing(z, slope);
 }
 
-static inline double gelu_d(double x) { return times_vanishing(x, 0.5 * erfc(-x * SQRT_HALF)); }
-
-static inline double gelu_slope_d(double x)    /* Phi(x) + x phi(x) */
-{
-    double cdf = 0.5 * erfc(-x * SQRT_HALF);
-    double pdf = INV_SQRT_2PI * exp_d(-0.5 * x * x);
-    return cdf + times_vanishing(x, pdf);
-}
-
 static inline double gelu_tanh_d(double x)
 {
     double u = SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x);
@@ -163,12 +153,14 @@ static inline double gelu_tanh_slope_d(double x)
 }
 
 /* ------------------------------------------------------------------------------------------
- * The Gaussian CDF Phi(x) = erfc(-x/sqrt 2)/2 for float inputs, in double, vectorisable:
- *   |z| < 0.85 (z = x/sqrt 2):  Phi = 1/2 + z P(z^2)/2,  P fitted (relative error < 3e-17)
- *   beyond:                     erfc(|z|) = e^(-z^2) R(|z|),  R(a) = erfc(a) e^(a^2) fitted as a
- *                               polynomial in t = 1/(1 + a/2) (relative error < 5e-12)
- * For float x, z^2 = x^2/2 is exact in double, so e^(-z^2) keeps its precision. Accurate to
- * double precision where gelu' crosses zero (x = -0.75), and far beyond float elsewhere.
+ * erf and the Gaussian CDF Phi(x) = erfc(-x/sqrt 2)/2 in double, vectorisable (libm's erf and
+ * erfc are calls, which kept the float64 erf and gelu loops scalar):
+ *   |z| < 0.85:  erf(z) = z P(z^2)
+ *   beyond:      erfc(a) = e^(-a^2) t S(t), t = 2/(2 + a), for a <= 27.3 (erfc underflows beyond)
+ * P and S are fitted polynomials (csrc/fit_erf.py), each within 3e-16 relative as evaluated.
+ * a^2 is split exactly into hi + lo by an fma and e^(-a^2) taken from both parts: from hi alone
+ * it would be off by a^2 2^-53 relative, 1.6e-13 where Phi nears underflow. gelu' takes its
+ * x phi(x) from the same e^(-x^2/2).
  * ---------------------------------------------------------------------------------------- */
 
 static inline double erf_small_d(double z)        /* erf(z) for |z| <= 0.85 */
@@ -188,52 +180,76 @@ static inline double erf_small_d(double z)        /* erf(z) for |z| <= 0.85 */
     return z * p;
 }
 
-static inline double erfc_scaled_d(double a)      /* erfc(a) e^(a^2) for 0.85 <= a <= 10.5 */
+/* erfc(a) for 0.85 <= a <= 27.3 from e_sq = e^(-a^2) */
+static inline double erfc_far_d(double a, double e_sq)
 {
-    a = a > 10.5 ? 10.5 : a;
-    double t = 1.0 / (1.0 + 0.5 * a);
-    double r = 0.00830968088117361;
-    r = r * t + 0.031029542870500464;
-    r = r * t - 0.28262234951832993;
-    r = r * t + 0.6659931665680332;
-    r = r * t - 0.7035104615707335;
-    r = r * t + 0.3395852555284453;
-    r = r * t - 0.16965228040398345;
-    r = r * t + 0.13233117410354647;
-    r = r * t + 0.16620788450152013;
-    r = r * t + 0.24828856275289515;
-    r = r * t + 0.2819564506718112;
-    r = r * t + 0.2821025878112766;
-    r = r * t - 1.9715722000060094e-07;
-    return r;
+    double t = 2.0 / (2.0 + a);
+    double u = t * 3.1570888468809075 - 1.2155009451795842;     /* [0.068, 0.70] -> [-1, 1] */
+    double p = 1.6863233214394755e-12;
+    p = p * u - 5.946387758878382e-11;
+    p = p * u + 9.239492731969131e-11;
+    p = p * u + 5.231391777400064e-10;
+    p = p * u - 1.6084176984927754e-09;
+    p = p * u - 1.440653498682451e-09;
+    p = p * u + 1.4622112775251363e-08;
+    p = p * u - 1.3194250878587658e-08;
+    p = p * u - 9.820031723053241e-08;
+    p = p * u + 2.587766581801523e-07;
+    p = p * u + 5.467779771357659e-07;
+    p = p * u - 3.102634614195392e-06;
+    p = p * u - 2.884673040546334e-06;
+    p = p * u + 3.612313124178132e-05;
+    p = p * u + 2.8661104756641372e-05;
+    p = p * u - 0.0004794951276394456;
+    p = p * u - 0.0009733113099596349;
+    p = p * u + 0.006629937867936423;
+    p = p * u + 0.049844582077553254;
+    p = p * u + 0.17906973951280364;
+    p = p * u + 0.4389143065026781;
+    return t * p * e_sq;
 }
 
-/* Phi(x) for x = a float value (held in double). */
-static inline double gauss_cdf_fd(double x)
+/* e^(-a^2) for a >= 0, a^2 = hi + lo exactly */
+static inline double exp_minus_square_d(double a)
 {
-    double z = x * SQRT_HALF;
-    double a = fabs(z);
-    double near = 0.5 + 0.5 * erf_small_d(a < 0.85 ? z : 0.0);
-    double tail = 0.5 * exp_d(-0.5 * x * x) * erfc_scaled_d(a);     /* erfc(a)/2 */
-    double far = x < 0 ? tail : 1.0 - tail;
-    return a < 0.85 ? near : (x == x ? far : x);
+    double hi = a * a;
+    return exp_split_d(-hi, fma(-a, a, hi));
 }
 
-/* erf(x) for a float x (held in double), from the same two pieces. */
-static inline double erf_fd(double x)
+static inline double erf_d(double x)
 {
     double a = fabs(x);
-    double near = erf_small_d(a < 0.85 ? x : 0.0);
-    double far = copysign(1.0 - exp_d(-x * x) * erfc_scaled_d(a), x);
-    return a < 0.85 ? near : (x == x ? far : x);
+    a = a > 6.0 ? 6.0 : a;                        /* erfc(6) < 2^-55: erf is +-1 beyond */
+    double far = 1.0 - erfc_far_d(a, exp_minus_square_d(a));
+    return a < 0.85 ? erf_small_d(x) : copysign(far, x);      /* NaN: far is NaN */
 }
 
-static inline double gelu_fd(float x) { return times_vanishing(x, gauss_cdf_fd(x)); }
-
-static inline double gelu_slope_fd(float x)       /* Phi(x) + x phi(x) */
+/* Phi(x), and e^(-x^2/2) in *e_half_sq */
+static inline double gauss_cdf_d(double x, double *e_half_sq)
 {
-    double pdf = INV_SQRT_2PI * exp_d(-0.5 * (double)x * x);
-    return gauss_cdf_fd(x) + times_vanishing(x, pdf);
+    double b = fabs(x);
+    b = b > 39.0 ? 39.0 : b;                      /* e^(-39^2/2) and Phi(-39) are 0 in double */
+    double h = 0.5 * b, hi = h * b;               /* x^2/2 = hi + lo */
+    *e_half_sq = exp_split_d(-hi, fma(-h, b, hi));
+    double a = b * SQRT_HALF;
+    double tail = 0.5 * erfc_far_d(a, *e_half_sq);                 /* Phi(-|x|) */
+    double near = 0.5 + 0.5 * erf_small_d(x * SQRT_HALF);
+    return a < 0.85 ? near : (x < 0 ? tail : 1.0 - tail);         /* NaN: 1 - tail is NaN */
+}
+
+static inline double gelu_d(double x)
+{
+    double e_half_sq;
+    return times_vanishing(x, gauss_cdf_d(x, &e_half_sq));
+}
+
+/* Phi(x) + x phi(x), in one fma (so that vector and scalar code round alike); beyond |x| = 39,
+   phi(x) is 0 and x is clamped, for the limits at +-inf. */
+static inline double gelu_slope_d(double x)
+{
+    double e_half_sq, cdf = gauss_cdf_d(x, &e_half_sq);
+    double xc = x > 39.0 ? 39.0 : (x < -39.0 ? -39.0 : x);
+    return fma(xc, INV_SQRT_2PI * e_half_sq, cdf);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -1220,9 +1236,9 @@ BACKWARD_KERNEL(fpk_tanh_backward_from_output_f64, double, f64, TANH_SLOPE_FROM_
 #if VECTOR_F32
 FORWARD_KERNEL_V(fpk_erf_f32, erf_v(v), )
 #else
-FORWARD_KERNEL(fpk_erf_f32, float, f32, erf_fd(v), )
+FORWARD_KERNEL(fpk_erf_f32, float, f32, erf_d(v), )
 #endif
-FORWARD_KERNEL(fpk_erf_f64, double, f64, erf(v), )
+FORWARD_KERNEL(fpk_erf_f64, double, f64, erf_d(v), )
 
 /* ------------------------------------------------------------------------------------------
  * softmax, row by row along the last axis.

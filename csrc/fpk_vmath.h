@@ -117,16 +117,22 @@ static inline double reduce_ln2_d(double x, int64_t *k_int)
     return r - k * 1.90821492927058770002e-10;
 }
 
-/* e^x in double, within about 1 ULP. */
-static inline double exp_d(double x)
+/* e^(hi + lo) in double for an argument in two parts, |lo| a few ULP of hi at most (x^2 split
+   exactly by an fma, say), within about 1 ULP: lo joins the reduced argument, so the result
+   keeps the precision e^hi alone would lose (|hi| 2^-53 relative, 1.6e-13 at hi = -745). */
+static inline double exp_split_d(double hi, double lo)
 {
-    x = x > 710.0 ? 710.0 : x;
-    x = x < -746.0 ? -746.0 : x;
+    hi = hi > 710.0 ? 710.0 : hi;
+    hi = hi < -746.0 ? -746.0 : hi;
     int64_t n;
-    double e_r = 1.0 + expm1_reduced_d(reduce_ln2_d(x, &n));
+    double e_r = 1.0 + expm1_reduced_d(reduce_ln2_d(hi, &n) + lo);
     int64_t half = n >> 1;
     return e_r * pow2_d(half) * pow2_d(n - half);
 }
+
+/* e^x in double, within about 1 ULP: an argument in one part (x + -0 is x for every x, so the
+   compiler drops the addition). */
+static inline double exp_d(double x) { return exp_split_d(x, -0.0); }
 
 /* e^x - 1 in double for x <= 0, NaN stays NaN, within about 1 ULP: 2^k (e^r - 1) + (2^k - 1)
    in one fma, so that nothing cancels near 0. Below -40 it is -1 (e^-40 < 2^-57). */

@@ -312,8 +312,8 @@ def test_float64_matches_numpy_reference(name, threads):
 
 def test_erf_float32_dense(threads):
     """Every 1024th float32 in [0, 4.5], and every one near the switch from the polynomial to
-    1 - erfc (|x| = 1/2) and near the clamp (|x| = 4), both signs, within 4 ULP of float64's
-    erf (libm's, through the float64 kernel)."""
+    1 - erfc (|x| = 1/2) and near the clamp (|x| = 4), both signs, within 4 ULP of the float64
+    kernel's erf (test_erf_float64_dense)."""
     bits = lambda v: int(np.float32(v).view(np.int32))
     x = np.concatenate([np.arange(0, bits(4.5), 1024, dtype=np.int32),
                         np.arange(bits(0.49), bits(0.51), dtype=np.int32),
@@ -326,6 +326,51 @@ def test_erf_float32_dense(threads):
 def test_erf_float64():
     x = np.concatenate([np.linspace(-7, 7, 2001), EDGE])
     np.testing.assert_allclose(fk.erf(x), _erf(x).astype(np.float64), rtol=1e-15, atol=1e-300)
+
+
+def ulp_distance_64(got, want):
+    """|got - want| in units of want's last place, float64."""
+    return np.abs(got - want) / np.spacing(np.abs(want))
+
+
+def test_erf_float64_dense(threads):
+    """Within 2 ULP of libm's erf (measured 1), around the switch from z P(z^2) to
+    1 - erfc (|x| = 0.85) and across [-6.5, 6.5], where erf reaches +-1."""
+    x = np.concatenate([np.linspace(-6.5, 6.5, 20_001), np.linspace(0.84, 0.86, 2001)])
+    x = np.concatenate([x, -x])
+    distance = ulp_distance_64(fk.erf(x), _erf(x).astype(np.float64))
+    assert distance.max() <= 2, x[np.argmax(distance)]
+
+
+def exact_gauss(x):
+    """(Phi(x), x phi(x)) for x <= 0 within libm's erfc (2 ULP): Phi(x) = erfc(z)/2 at
+    z = -x/sqrt 2, taken at z's double z0 by libm and moved to z by a Taylor step (decimal gives
+    z - z0, and x phi(x) to 40 digits). float64's z0 alone is off by z^2 2^-52 relative in erfc:
+    1600 ULP where Phi nears underflow."""
+    with decimal.localcontext() as context:
+        context.prec = 40
+        context.Emin = -10 ** 6
+        d = decimal.Decimal(float(x))
+        z = -d / decimal.Decimal(2).sqrt()
+        z0 = float(z)
+        step = float(z - decimal.Decimal(z0)) * 2 / math.sqrt(math.pi) * math.exp(-z0 * z0)
+        x_phi = d * (-d * d / 2).exp() / (2 * decimal.Decimal(PI_40)).sqrt()
+        return 0.5 * (math.erfc(z0) - step), float(x_phi)
+
+
+PI_40 = "3.141592653589793238462643383279502884197"
+
+
+def test_gelu_float64_tail(threads):
+    """gelu and gelu' in float64 where Phi is a tail (x <= -1.2, down to where gelu underflows):
+    within 8 ULP of exact_gauss's (measured 5 against mpmath). gelu' = Phi + x phi cancels
+    toward its root at -0.75, so from x = -2 on."""
+    x = np.concatenate([np.linspace(-37.5, -1.2, 4001), -np.geomspace(1.2, 37.5, 500)])
+    phi_cdf, x_phi = np.array([exact_gauss(v) for v in x]).T
+    act = make("gelu")
+    assert ulp_distance_64(act.forward(x), x * phi_cdf).max() <= 8
+    slope = x <= -2
+    assert ulp_distance_64(act.derivative(x[slope]), (phi_cdf + x_phi)[slope]).max() <= 8
 
 
 # ---- limits and special values ---------------------------------------------------------------
