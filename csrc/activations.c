@@ -157,7 +157,7 @@ static inline double gelu_tanh_slope_d(double x)
  * erfc are calls, which kept the float64 erf and gelu loops scalar):
  *   |z| < 0.85:  erf(z) = z P(z^2)
  *   beyond:      erfc(a) = e^(-a^2) t S(t), t = 2/(2 + a), for a <= 27.3 (erfc underflows beyond)
- * P and S are fitted polynomials (csrc/fit_erf.py), each within 3e-16 relative as evaluated.
+ * P and S are fitted polynomials (csrc/fit_double.py), each within 3e-16 relative as evaluated.
  * a^2 is split exactly into hi + lo by an fma and e^(-a^2) taken from both parts: from hi alone
  * it would be off by a^2 2^-53 relative, 1.6e-13 where Phi nears underflow. gelu' takes its
  * x phi(x) from the same e^(-x^2/2).

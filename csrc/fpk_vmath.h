@@ -89,21 +89,19 @@ static inline float exp_scaled_fd(double t, int32_t scale)
     return exp_reduced_f(r) * pow2_f(half) * pow2_f(n - half);
 }
 
-/* e^r - 1 for |r| <= ln2/2 in double: Taylor terms to r^13. */
+/* e^r - 1 for |r| <= ln2/2 in double: r + r^2 P(r), P fitted (csrc/fit_double.py). */
 static inline double expm1_reduced_d(double r)
 {
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
+    double p = 2.5106263269311678e-08;
+    p = p * r + 2.7621325347067737e-07;
+    p = p * r + 2.7557252861387166e-06;
+    p = p * r + 2.48015186696279e-05;
+    p = p * r + 0.00019841269876842176;
+    p = p * r + 0.0013888888918920927;
+    p = p * r + 0.008333333333325551;
+    p = p * r + 0.04166666666662067;
+    p = p * r + 0.1666666666666667;
+    p = p * r + 0.5000000000000001;
     return r + r * r * p;
 }
 
@@ -118,16 +116,18 @@ static inline double reduce_ln2_d(double x, int64_t *k_int)
 }
 
 /* e^(hi + lo) in double for an argument in two parts, |lo| a few ULP of hi at most (x^2 split
-   exactly by an fma, say), within about 1 ULP: lo joins the reduced argument, so the result
-   keeps the precision e^hi alone would lose (|hi| 2^-53 relative, 1.6e-13 at hi = -745). */
+   exactly by an fma, say), within about 1 ULP, for hi <= 600 (every caller's argument is at
+   most 0: e^(x - max), e^-|x|, e^(-x^2)): lo joins the reduced argument, so the result keeps the
+   precision e^hi alone would lose (|hi| 2^-53 relative, 1.6e-13 at hi = -745). 2^k is taken as
+   2^(k + 64), which is normal down to hi = -746, times 2^-64: subnormal results are rounded
+   once, in 5 operations where building 2^k in two halves for them took 8. NaN stays NaN. */
 static inline double exp_split_d(double hi, double lo)
 {
-    hi = hi > 710.0 ? 710.0 : hi;
+    hi = hi > 600.0 ? 600.0 : hi;
     hi = hi < -746.0 ? -746.0 : hi;
-    int64_t n;
-    double e_r = 1.0 + expm1_reduced_d(reduce_ln2_d(hi, &n) + lo);
-    int64_t half = n >> 1;
-    return e_r * pow2_d(half) * pow2_d(n - half);
+    int64_t k;
+    double e_r = 1.0 + expm1_reduced_d(reduce_ln2_d(hi, &k) + lo);
+    return e_r * pow2_d(k + 64) * 0x1p-64;
 }
 
 /* e^x in double, within about 1 ULP: an argument in one part (x + -0 is x for every x, so the
