@@ -115,10 +115,8 @@ static inline double swish_arg(double x, double beta)
     return beta == 0.0 && isinf(x) ? 0.0 : beta * x;
 }
 
-static inline double swish_d(double x, double beta)
-{
-    return times_vanishing(x, sigmoid_d(swish_arg(x, beta)));
-}
+static inline double swish_of_d(double x, double z) { return times_vanishing(x, sigmoid_d(z)); }
+static inline double swish_d(double x, double beta) { return swish_of_d(x, swish_arg(x, beta)); }
 
 /* sigmoid(z) and sigmoid'(z) together: one exponential, one division. */
 static inline void sigmoid_and_slope_d(double z, double *s, double *slope)
@@ -129,12 +127,17 @@ static inline void sigmoid_and_slope_d(double z, double *s, double *slope)
     *slope = e * r * r;
 }
 
-static inline double swish_slope_d(double x, double beta)   /* s + beta x s (1 - s) */
+/* s + z s (1 - s), z = beta x. Beyond |z| = 800 the slope is 0 in double: z is clamped there,
+   for the limits at +-inf, and the sum taken in one fma. */
+static inline double swish_slope_of_d(double z)
 {
-    double s, slope, z = swish_arg(x, beta);
+    double s, slope;
     sigmoid_and_slope_d(z, &s, &slope);
-    return s + times_vanishing(z, slope);
+    double zc = z > 800.0 ? 800.0 : (z < -800.0 ? -800.0 : z);
+    return fma(zc, slope, s);
 }
+
+static inline double swish_slope_d(double x, double beta) { return swish_slope_of_d(swish_arg(x, beta)); }
 
 static inline double gelu_tanh_d(double x)
 {
@@ -1207,9 +1210,29 @@ int fpk_swish_backward_f32(const float *x, const float *grad_out, float *out, si
     return SWISH_ON_VECTORS(beta) ? swish_float_beta_backward_f32(x, grad_out, out, n, beta)
                                   : swish_double_beta_backward_f32(x, grad_out, out, n, beta);
 }
-FORWARD_KERNEL(fpk_swish_forward_f64, double, f64, swish_d(v, beta), , double beta)
-FORWARD_KERNEL(fpk_swish_derivative_f64, double, f64, swish_slope_d(v, beta), , double beta)
-BACKWARD_KERNEL(fpk_swish_backward_f64, double, f64, swish_slope_d(v, beta), , double beta)
+/* float64: beta = 0 (swish = x/2; z = 0 even at x = +-inf) has kernels of its own, so that
+   the others take z = beta x with no test per element (swish_d in cache: 11.9 TSC cycles per 8
+   doubles against 14.0). */
+#define SWISH_F64(SUFFIX, Z)                                                                \
+    static FORWARD_KERNEL(swish_forward_##SUFFIX, double, f64, swish_of_d(v, Z), , double beta) \
+    static FORWARD_KERNEL(swish_derivative_##SUFFIX, double, f64, swish_slope_of_d(Z), , double beta) \
+    static BACKWARD_KERNEL(swish_backward_##SUFFIX, double, f64, swish_slope_of_d(Z), , double beta)
+SWISH_F64(f64, beta * v)
+SWISH_F64(zero_beta_f64, swish_arg(v, 0.0))
+int fpk_swish_forward_f64(const double *x, double *out, size_t n, double beta)
+{
+    return (beta == 0.0 ? swish_forward_zero_beta_f64 : swish_forward_f64)(x, out, n, beta);
+}
+int fpk_swish_derivative_f64(const double *x, double *out, size_t n, double beta)
+{
+    return (beta == 0.0 ? swish_derivative_zero_beta_f64 : swish_derivative_f64)(x, out, n, beta);
+}
+int fpk_swish_backward_f64(const double *x, const double *grad_out, double *out, size_t n,
+                           double beta)
+{
+    return (beta == 0.0 ? swish_backward_zero_beta_f64 : swish_backward_f64)(x, grad_out, out, n,
+                                                                              beta);
+}
 ACTIVATION_V(gelu, gelu_f(v), gelu_slope_f(v), gelu_v(v), gelu_slope_v(v), gelu_d(v), gelu_slope_d(v), gelu_far_v(v), gelu_rescue, )
 ACTIVATION_V(gelu_tanh, gelu_tanh_f(v), gelu_tanh_slope_d(v), gelu_tanh_v(v), gelu_tanh_slope_v(v), gelu_tanh_d(v), gelu_tanh_slope_d(v), gelu_tanh_far_v(v), gelu_tanh_rescue, )
 
