@@ -638,16 +638,38 @@ static inline void cce_term(double p, double y, double *sum, int *ok)
 CCE_WEIGHTED(f32, float)
 CCE_WEIGHTED(f64, double)
 
+/* The index of a one-hot row's single nonzero weight when that weight is 1, else -1. */
+#define ONE_HOT_AT(SUFFIX, T)                                                               \
+    static inline int64_t one_hot_at_##SUFFIX(const T *y, size_t cols)                      \
+    {                                                                                       \
+        size_t nonzero = 0, at = 0;                 /* at: the sum of the nonzeros' indices */ \
+        for (size_t j = 0; j < cols; j++) {         /* NaN counts as nonzero: not one-hot */ \
+            nonzero += y[j] != 0;                                                           \
+            at += y[j] != 0 ? j : 0;                                                        \
+        }                                                                                   \
+        return nonzero == 1 && y[at] == 1 ? (int64_t)at : -1;                               \
+    }                                                                                       \
+    /* The class of a one-hot cce row whose probabilities are all finite, which then takes  \
+       its label's formula: the weighted one reads and logs every class (one-hot (16384,    \
+       1000) float32 rows: 5.75 ms for the value, against 0.07 with labels). Else -1: a     \
+       weight of 0 still adds 0 * p there, NaN for p NaN or infinite. */                    \
+    static inline int64_t cce_class_##SUFFIX(const T *p, const T *y, size_t cols)           \
+    {                                                                                       \
+        int64_t c = one_hot_at_##SUFFIX(y, cols);                                           \
+        int finite = 1;                                                                     \
+        for (size_t j = 0; c >= 0 && j < cols; j++) finite &= isfinite(p[j]);               \
+        return finite ? c : -1;                                                             \
+    }
+ONE_HOT_AT(f32, float)
+ONE_HOT_AT(f64, double)
+
 /* -sum_j y_j log(clamp(p_j)) of one row; *bad set for a label out of range. */
 #define CCE_ROW(T, SUFFIX, p, labels, target_rows, r, cols, result, bad)                    \
     do {                                                                                    \
-        if (labels) {                                                                       \
-            int64_t c = labels[r];                                                          \
-            if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; result = NAN; break; }   \
-            result = -log(clamp_prob((double)p[c]));                                        \
-        } else {                                                                            \
-            result = cce_weighted_##SUFFIX(p, target_rows + r * cols, cols, &bad);          \
-        }                                                                                   \
+        const T *y_ = labels ? NULL : target_rows + r * cols;                               \
+        int64_t c_ = labels ? labels[r] : cce_class_##SUFFIX(p, y_, cols);  /* -1: weighted */ \
+        if (labels && (c_ < 0 || (uint64_t)c_ >= (uint64_t)cols)) { bad = 1; result = NAN; break; } \
+        result = c_ >= 0 ? -log(clamp_prob((double)p[c_])) : cce_weighted_##SUFFIX(p, y_, cols, &bad); \
     } while (0)
 
 /* log sum_j e^(z_j) of one row, stable: m + log sum e^(z_j - m); LANES running maxima and
@@ -960,24 +982,13 @@ static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double s
     return sce_grad_row_with(z, cols, c, scale, g, streaming, loss, next, ahead, NULL);
 }
 
-/* The index of a one-hot row's single nonzero weight when that weight is 1, else -1. */
-static inline int64_t one_hot_at(const float *y, size_t cols)
-{
-    size_t nonzero = 0, at = 0;                     /* at: the sum of the nonzeros' indices */
-    for (size_t j = 0; j < cols; j++) {             /* NaN counts as nonzero: not one-hot */
-        nonzero += y[j] != 0;
-        at += y[j] != 0 ? j : 0;
-    }
-    return nonzero == 1 && y[at] == 1.0f ? (int64_t)at : -1;
-}
-
 /* The class of row r for the vector kernels: its label when in range, or the class of a
    one-hot row (the same loss and gradient as its label: one-hot targets took the scalar path,
    3.4 times as long); else -1, the scalar path (which also reports a bad label or weight). */
 static inline int64_t row_class(const int64_t *labels, const float *target_rows, size_t r,
                                 size_t cols)
 {
-    if (!labels) return one_hot_at(target_rows + r * cols, cols);
+    if (!labels) return one_hot_at_f32(target_rows + r * cols, cols);
     return labels[r] >= 0 && (uint64_t)labels[r] < (uint64_t)cols ? labels[r] : -1;
 }
 
@@ -1021,23 +1032,26 @@ ROW_LOSS_VALUE(cce, f64, double, CCE_ROW_F64)
 ROW_LOSS_VALUE(softmax_cross_entropy, f32, float, SCE_ROW_F32)
 ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
 
-/* d cce / d p_j = -y_j / clamp(p_j)  (the formula's derivative at the clamped p). */
-#define CCE_GRAD_ROW(T, p, labels, target_rows, r, cols, scale, g, bad)                     \
+/* d cce / d p_j = -y_j / clamp(p_j)  (the formula's derivative at the clamped p); a one-hot
+   row of cce_class's takes its label's, with the -0 the formula gives for weights of 0. */
+#define CCE_GRAD_ROW(T, SUFFIX, p, labels, target_rows, r, cols, scale, g, bad)             \
     do {                                                                                    \
-        if (labels) {                                                                       \
-            int64_t c = labels[r];                                                          \
-            if (c < 0 || (uint64_t)c >= (uint64_t)cols) { bad = 1; break; }                 \
-            double p_c = clamp_prob((double)p[c]);          /* before g, which may be p */   \
-            for (size_t j = 0; j < cols; j++) g[j] = 0;                                     \
-            g[c] = (T)(-scale / p_c);                                                       \
+        const T *y_ = labels ? NULL : target_rows + r * cols;                               \
+        int64_t c_ = labels ? labels[r] : cce_class_##SUFFIX(p, y_, cols);  /* -1: weighted */ \
+        if (labels && (c_ < 0 || (uint64_t)c_ >= (uint64_t)cols)) { bad = 1; break; }       \
+        if (c_ >= 0) {                                                                      \
+            double p_c = clamp_prob((double)p[c_]);         /* before g, which may be p */   \
+            for (size_t j = 0; j < cols; j++) g[j] = labels ? 0 : (T)-0.0;                 \
+            g[c_] = (T)(-scale / p_c);                                                      \
         } else {                                                                            \
-            const T *y = target_rows + r * cols;                                            \
             for (size_t j = 0; j < cols; j++) {                                             \
-                bad |= !unit_label_ok((double)y[j]);                                        \
-                g[j] = (T)(-scale * (double)y[j] / clamp_prob((double)p[j]));               \
+                bad |= !unit_label_ok((double)y_[j]);                                       \
+                g[j] = (T)(-scale * (double)y_[j] / clamp_prob((double)p[j]));              \
             }                                                                               \
         }                                                                                   \
     } while (0)
+#define CCE_GRAD_F32(T, p, l, t, r, c, s, g, b) CCE_GRAD_ROW(T, f32, p, l, t, r, c, s, g, b)
+#define CCE_GRAD_F64(T, p, l, t, r, c, s, g, b) CCE_GRAD_ROW(T, f64, p, l, t, r, c, s, g, b)
 
 /* d sce / d z_j = softmax(z)_j * sum_i y_i - y_j, from the row's ROW_SUMS. */
 #define SCE_GRAD_AT(T, z, labels, target_rows, r, cols, lse, k, weight, scale, g, bad)      \
@@ -1114,9 +1128,9 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         GRAD(T, p, l, t, r, c, s, g, b);                                                    \
     } while (0)
 #define CCE_BOTH_F32(T, p, l, t, r, c, s, g, result, b)                                     \
-    BOTH_ROWS(T, p, l, t, r, c, s, g, result, b, CCE_ROW_F32, CCE_GRAD_ROW)
+    BOTH_ROWS(T, p, l, t, r, c, s, g, result, b, CCE_ROW_F32, CCE_GRAD_F32)
 #define CCE_BOTH_F64(T, p, l, t, r, c, s, g, result, b)                                     \
-    BOTH_ROWS(T, p, l, t, r, c, s, g, result, b, CCE_ROW_F64, CCE_GRAD_ROW)
+    BOTH_ROWS(T, p, l, t, r, c, s, g, result, b, CCE_ROW_F64, CCE_GRAD_F64)
 #define SCE_BOTH_F64(T, z, l, t, r, c, s, g, result, b)                                     \
     SCE_BOTH_ROW(T, f64, z, l, t, r, c, s, g, result, b)
 
@@ -1171,8 +1185,8 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
     }
 
-ROW_LOSS_GRADIENT(cce, f32, float, CCE_GRAD_ROW)
-ROW_LOSS_GRADIENT(cce, f64, double, CCE_GRAD_ROW)
+ROW_LOSS_GRADIENT(cce, f32, float, CCE_GRAD_F32)
+ROW_LOSS_GRADIENT(cce, f64, double, CCE_GRAD_F64)
 ROW_LOSS_GRADIENT(softmax_cross_entropy, f32, float, SCE_GRAD_F32)
 ROW_LOSS_GRADIENT(softmax_cross_entropy, f64, double, SCE_GRAD_F64)
 ROW_LOSS_BOTH(cce, f32, float, CCE_BOTH_F32)

@@ -680,6 +680,35 @@ def test_softmax_cross_entropy_one_hot_rows_as_labels(threads):
         loss.gradient(logits, with_two)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cce_one_hot_rows_as_labels(dtype, threads):
+    """One-hot cce rows whose probabilities are all finite take their labels' formula: the same
+    loss as their labels, and the weighted formula's gradient (-0 for each weight of 0). A NaN
+    or infinite probability of another class still makes the row NaN (0 * p), and soft rows
+    keep the weighted formula."""
+    rng = np.random.default_rng(13)
+    rows, cols = 2000, 29
+    p = rng.dirichlet(np.ones(cols), rows).astype(dtype)
+    labels = rng.integers(0, cols, rows)
+    target = np.eye(cols, dtype=dtype)[labels]
+    other = (labels + 1) % cols
+    p[0, other[0]], p[1, other[1]], p[2, labels[2]] = np.nan, np.inf, 0
+    target[3] = rng.dirichlet(np.ones(cols))
+    loss = make("cce", reduction="none")
+    with np.errstate(all="ignore"):
+        value, slope = loss.value_and_gradient(p, target)
+        gradient = loss.gradient(p, target)
+    labelled = loss.value(p, labels)
+    assert np.isnan(value[:2]).all() and np.isnan(slope[0, other[0]])     # -0 / NaN
+    assert np.array_equal(value[4:], labelled[4:]) and value[2] == labelled[2]
+    assert value[3] == pytest.approx(-np.sum(target[3] * np.log(p[3].astype(np.float64))))
+    want = np.where(target == 1, -1 / np.maximum(p, 1e-12 if dtype == np.float64 else 1e-7), -0.0)
+    one_hot = np.arange(rows) >= 4
+    assert np.array_equal(gradient[one_hot], slope[one_hot])
+    assert np.array_equal(np.signbit(gradient[one_hot]), np.signbit(want[one_hot].astype(dtype)))
+    np.testing.assert_allclose(gradient[one_hot], want[one_hot], rtol=1e-6)
+
+
 def test_softmax_cross_entropy_rows_far_apart(threads):
     """Each float32 row's maximum is found while the row before it is computed: rows whose
     logits sit 1000 apart (e^(z - max) overflows or vanishes under a neighbour's maximum), and
