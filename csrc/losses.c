@@ -929,10 +929,11 @@ static inline double row_exp_sum_v(const float *z, size_t cols, float m, size_t 
 }
 
 /* The loss of a row from its sums. e_c vanishing: log S - (z_c - m), up to
-   log1p(e_c / S) < 1e-30. */
+   log1p(e_c / S) < 1e-30. log1p_d, not libm's log1p, a call that took a quarter of the time of
+   narrow rows ((1M, 10) value_and_gradient, 2 threads: 20.2 -> 15.3-15.9 ms). */
 static inline double sce_loss_of(double others, float e_c, float z_c, float m)
 {
-    return e_c > 1e-30f ? log1p(others / e_c) : log(others) - ((double)z_c - m);
+    return e_c > 1e-30f ? log1p_d(others / e_c) : log(others) - ((double)z_c - m);
 }
 
 /* *loss of one row with label c (c < cols); 0 when the row must take the scalar path. */
