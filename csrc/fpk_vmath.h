@@ -128,7 +128,8 @@ static inline double exp_reduced_d(double hi, double lo)
     return e_r * pow2_d(k + 64) * 0x1p-64;
 }
 
-/* e^(hi + lo) for any hi (0 below -746; every caller's is at most 0). */
+/* e^(hi + lo) with hi clamped to [-746, 600] (so 0 below -746; every caller's hi is at most
+   0, e^(-a^2)). */
 static inline double exp_split_d(double hi, double lo)
 {
     hi = hi > 600.0 ? 600.0 : hi;
