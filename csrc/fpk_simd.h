@@ -135,6 +135,7 @@ static inline void stream_v(float *p, vfloat x) { _mm512_stream_ps(p, x); }   /*
 /* Doubles: the two halves of a vfloat. */
 static inline vdouble splat_d(double c) { return _mm512_set1_pd(c); }
 static inline vdouble zero_d(void) { return _mm512_setzero_pd(); }
+static inline void store_d(double *p, vdouble x) { _mm512_storeu_pd(p, x); }
 static inline vdouble add_d(vdouble a, vdouble b) { return _mm512_add_pd(a, b); }
 static inline vdouble low_half(vfloat x) { return _mm512_cvtps_pd(_mm512_castps512_ps256(x)); }
 static inline vdouble high_half(vfloat x)
@@ -313,6 +314,7 @@ static inline void stream_v(float *p, vfloat x) { _mm256_stream_ps(p, x); }   /*
 
 static inline vdouble splat_d(double c) { return _mm256_set1_pd(c); }
 static inline vdouble zero_d(void) { return _mm256_setzero_pd(); }
+static inline void store_d(double *p, vdouble x) { _mm256_storeu_pd(p, x); }
 static inline vdouble add_d(vdouble a, vdouble b) { return _mm256_add_pd(a, b); }
 static inline vdouble low_half(vfloat x) { return _mm256_cvtps_pd(_mm256_castps256_ps128(x)); }
 static inline vdouble high_half(vfloat x) { return _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)); }

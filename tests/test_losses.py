@@ -709,6 +709,41 @@ def test_cce_one_hot_rows_as_labels(dtype, threads):
     np.testing.assert_allclose(gradient[one_hot], want[one_hot], rtol=1e-6)
 
 
+@pytest.mark.parametrize("cols", [1, 2, 7, 8, 9, 10, 15, 16, 17])
+def test_softmax_cross_entropy_narrow_rows(cols, threads):
+    """Rows of at most a vector's width take a block of rows at a time, one row on each lane:
+    float64's numbers for every reduction, with labels and one-hot rows, also in place, for a
+    row count that leaves a partial block, and with rows that the row kernels must take among
+    them (NaN, +inf, only -inf, soft weights, a logit far below the rest)."""
+    rng = np.random.default_rng(cols)
+    rows = 203
+    logits = (rng.standard_normal((rows, cols)) * 4).astype(np.float32)
+    labels = rng.integers(0, cols, rows)
+    logits[5, 0], logits[17, -1], logits[18] = np.nan, np.inf, -np.inf
+    logits[40, labels[40]] = -200                     # p_c underflows: log S - (z_c - m)
+    logits[41] *= 1e6
+    target = np.eye(cols, dtype=np.float32)[labels]
+    target[60] = 1 / cols                             # a soft row among one-hot ones
+    for reduction in ("none", "sum", "mean"):
+        loss = make("softmax_cross_entropy", reduction=reduction)
+        for y in (labels, target):
+            with np.errstate(all="ignore"):
+                value, slope = loss.value_and_gradient(logits, y)
+                want_value, want_slope = loss.value_and_gradient(logits.astype(np.float64), y)
+                np.testing.assert_allclose(value, want_value, rtol=2e-6, atol=1e-30)
+                np.testing.assert_allclose(loss.value(logits, y), want_value, rtol=2e-6, atol=1e-30)
+                np.testing.assert_allclose(slope, want_slope, rtol=2e-6, atol=1e-12)
+                np.testing.assert_allclose(loss.gradient(logits, y), want_slope, rtol=2e-6,
+                                           atol=1e-12)
+                in_place = logits.copy()
+                loss.gradient(in_place, y, out=in_place)
+                np.testing.assert_allclose(in_place, want_slope, rtol=2e-6, atol=1e-12)
+    bad = labels.copy()
+    bad[100] = cols
+    with pytest.raises(ValueError):
+        make("softmax_cross_entropy").value_and_gradient(logits, bad)
+
+
 def test_softmax_cross_entropy_rows_far_apart(threads):
     """Each float32 row's maximum is found while the row before it is computed: rows whose
     logits sit 1000 apart (e^(z - max) overflows or vanishes under a neighbour's maximum), and
