@@ -212,18 +212,19 @@ static inline double erfc_far_d(double a, double e_sq)
     return t * p * e_sq;
 }
 
-/* e^(-a^2) for a >= 0, a^2 = hi + lo exactly */
-static inline double exp_minus_square_d(double a)
+/* e^(-p q) for p, q >= 0, the product split exactly into hi + lo (p = q = a for e^(-a^2), or
+   p = |x|/2, q = |x| for e^(-x^2/2)) */
+static inline double exp_minus_product_d(double p, double q)
 {
-    double hi = a * a;
-    return exp_split_d(-hi, fma(-a, a, hi));
+    double hi = p * q;
+    return exp_split_d(-hi, fma(-p, q, hi));
 }
 
 static inline double erf_d(double x)
 {
     double a = fabs(x);
     a = a > 6.0 ? 6.0 : a;                        /* erfc(6) < 2^-55: erf is +-1 beyond */
-    double far = 1.0 - erfc_far_d(a, exp_minus_square_d(a));
+    double far = 1.0 - erfc_far_d(a, exp_minus_product_d(a, a));
     return a < 0.85 ? erf_small_d(x) : copysign(far, x);      /* NaN: far is NaN */
 }
 
@@ -232,8 +233,7 @@ static inline double gauss_cdf_d(double x, double *e_half_sq)
 {
     double b = fabs(x);
     b = b > 39.0 ? 39.0 : b;                      /* e^(-39^2/2) and Phi(-39) are 0 in double */
-    double h = 0.5 * b, hi = h * b;               /* x^2/2 = hi + lo */
-    *e_half_sq = exp_split_d(-hi, fma(-h, b, hi));
+    *e_half_sq = exp_minus_product_d(0.5 * b, b);
     double a = b * SQRT_HALF;
     double tail = 0.5 * erfc_far_d(a, *e_half_sq);                 /* Phi(-|x|) */
     double near = 0.5 + 0.5 * erf_small_d(x * SQRT_HALF);

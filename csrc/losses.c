@@ -833,8 +833,8 @@ typedef struct {
         if (reduction == FPK_REDUCTION_NONE) {                                              \
             FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                 \
                 int mybad = 0;                                                              \
-                row_ahead ahead = {NULL, 0};                                            \
-                NARROW_STATE                                                \
+                row_ahead ahead = {NULL, 0};                                                \
+                NARROW_STATE                                                                \
                 for (size_t r = lo; r < hi; r++) {                                          \
                     const T *row = pred + r * cols, *next = r + 1 < hi ? row + cols : NULL; \
                     double result;                                                          \
@@ -853,8 +853,8 @@ typedef struct {
         FPK_PARALLEL_RANGES(blocks, fpk_threads_for(rows * cols), blo, bhi,                 \
             int mybad = 0;                                                                  \
             size_t last = bhi * per_block < rows ? bhi * per_block : rows;                  \
-            row_ahead ahead = {NULL, 0};                                            \
-                NARROW_STATE                                                    \
+            row_ahead ahead = {NULL, 0};                                                    \
+            NARROW_STATE                                                                    \
             for (size_t b = blo; b < bhi; b++) {                                            \
                 size_t end = (b + 1) * per_block < rows ? (b + 1) * per_block : rows;       \
                 double s = 0;                                                               \
@@ -1031,13 +1031,14 @@ static void narrow_fill(narrow_block *nb, const float *z, const int64_t *labels,
     for (size_t j = 1; j < cols; j++) m = max_v(load_v(across[j]), m);   /* NaN: in the sums */
     vfloat e_c = zero_v(), z_c = zero_v();
     vdouble low = zero_d(), high = zero_d();                     /* S, over j != c */
+    vmask is_class[NARROW_COLS];                                 /* lanes whose class is j */
     for (size_t j = 0; j < cols; j++) {
         vfloat x = load_v(across[j]), e = exp_shifted_v(x, m);
-        vmask is_class = is_v(classes, _CMP_EQ_OQ, (float)j);
+        is_class[j] = is_v(classes, _CMP_EQ_OQ, (float)j);
         store_v(across[j], e);
-        e_c = blend_v(is_class, e_c, e);
-        z_c = blend_v(is_class, z_c, x);
-        e = keep_v(andnot_m(is_class, first_lanes(FPK_LANES)), e);
+        e_c = blend_v(is_class[j], e_c, e);
+        z_c = blend_v(is_class[j], z_c, x);
+        e = keep_v(andnot_m(is_class[j], first_lanes(FPK_LANES)), e);
         low = add_d(low, low_half(e));
         high = add_d(high, high_half(e));
     }
@@ -1068,7 +1069,7 @@ static void narrow_fill(narrow_block *nb, const float *z, const int64_t *labels,
         for (size_t j = 0; j < cols; j++) {
             vfloat e = load_v(across[j]);
             vfloat v = fma_v(e, hi, mul_v(e, lo));
-            store_v(nb->grad[j], blend_v(is_v(classes, _CMP_EQ_OQ, (float)j), v, at_class));
+            store_v(nb->grad[j], blend_v(is_class[j], v, at_class));
         }
     }
     nb->first = first;
@@ -1220,8 +1221,8 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         (void)streaming;                                                                    \
         FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                     \
             int mybad = 0;                                                                  \
-            row_ahead ahead = {NULL, 0};                                            \
-                NARROW_STATE                                                    \
+            row_ahead ahead = {NULL, 0};                                                    \
+            NARROW_STATE                                                                    \
             for (size_t r = lo; r < hi; r++) {                                              \
                 const T *row = pred + r * cols, *next = r + 1 < hi ? row + cols : NULL;     \
                 T *g_row = grad + r * cols;                                                 \
@@ -1278,8 +1279,8 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         FPK_PARALLEL_RANGES(blocks, fpk_threads_for(rows * cols), blo, bhi,                 \
             int mybad = 0;                                                                  \
             size_t last = bhi * per_block < rows ? bhi * per_block : rows;                  \
-            row_ahead ahead = {NULL, 0};                                            \
-                NARROW_STATE                                                    \
+            row_ahead ahead = {NULL, 0};                                                    \
+            NARROW_STATE                                                                    \
             for (size_t b = blo; b < bhi; b++) {                                            \
                 size_t end = (b + 1) * per_block < rows ? (b + 1) * per_block : rows;       \
                 double s = 0;                                                               \
