@@ -164,6 +164,41 @@ def _elementwise_cases(names, x, g, threads, torch):
     return result
 
 
+def _softmax_cases(z, zg, dtype, threads, torch):
+    """softmax forward, backward and backward_from_output on rows z (grad_out zg) in dtype."""
+    z, zg = z.astype(dtype), zg.astype(dtype)
+    zout, shape, name = np.empty_like(z), z.shape, {np.float32: "f32", np.float64: "f64"}[dtype]
+    softmax = fk.activations.get("softmax")
+    zs = softmax.forward(z)
+    torch_sm = torch_smb = None
+    if torch is not None:
+        tz, tzg, tzs, tzout = (torch.from_numpy(a) for a in (z, zg, zs, zout))
+        torch_sm = _with_threads(threads, lambda: torch.softmax(tz, -1, out=tzout), torch)
+        torch_smb = _with_threads(threads, lambda: torch.ops.aten._softmax_backward_data.out(
+            tzg, tzs, -1, tz.dtype, grad_input=tzout), torch)
+
+    def numpy_softmax():
+        np.subtract(z, z.max(axis=1, keepdims=True), out=zout)
+        np.exp(zout, out=zout)
+        np.divide(zout, zout.sum(axis=1, keepdims=True), out=zout)
+
+    def numpy_from_output():
+        np.multiply(zg, zs, out=zout)
+        dot = zout.sum(axis=1, keepdims=True)
+        np.subtract(zg, dot, out=zout)
+        np.multiply(zout, zs, out=zout)
+    size = z.itemsize * z.size
+    return [{"name": f"softmax forward {name} {shape}", "threads": threads,
+             "fpk": _with_threads(threads, lambda: softmax.forward(z, out=zout)),
+             "numpy": numpy_softmax, "torch": torch_sm, "bytes": 2 * size, "flops": None},
+            {"name": f"softmax backward {name} {shape}", "threads": threads,
+             "fpk": _with_threads(threads, lambda: softmax.backward(z, zg, out=zout)),
+             "numpy": None, "torch": torch_smb, "bytes": 3 * size, "flops": None},
+            {"name": f"softmax backward_from_output {name} {shape}", "threads": threads,
+             "fpk": _with_threads(threads, lambda: softmax.backward_from_output(zs, zg, out=zout)),
+             "numpy": numpy_from_output, "torch": torch_smb, "bytes": 3 * size, "flops": None}]
+
+
 def cases(quick=False):
     """The benchmark cases of this family (see benchmarks/bench.py)."""
     try:
@@ -208,44 +243,12 @@ def cases(quick=False):
             "fpk": _with_threads(threads, lambda: swish_beta.backward(x, g, out=out)),
             "numpy": None, "torch": None, "bytes": 12 * n, "flops": None})
 
-        # softmax over rows
-        shape = (SOFTMAX_SHAPE[0] // (16 if quick else 1), SOFTMAX_SHAPE[1])
-        z = rng.standard_normal(shape, dtype=np.float32) * 3
-        zg = rng.standard_normal(shape, dtype=np.float32)
-        zout = np.empty_like(z)
-        softmax = fk.activations.get("softmax")
-        torch_sm = torch_smb = None
-        if torch is not None:
-            tz, tzg, tzout, tzs = (torch.from_numpy(z), torch.from_numpy(zg), torch.empty(shape),
-                                   torch.empty(shape))
-            torch.softmax(tz, -1, out=tzs)
-            torch_sm = _with_threads(threads, lambda: torch.softmax(tz, -1, out=tzout), torch)
-            torch_smb = _with_threads(threads, lambda: aten._softmax_backward_data.out(
-                tzg, tzs, -1, torch.float32, grad_input=tzout), torch)
-
-        def numpy_softmax():
-            np.subtract(z, z.max(axis=1, keepdims=True), out=zout)
-            np.exp(zout, out=zout)
-            np.divide(zout, zout.sum(axis=1, keepdims=True), out=zout)
-        m = z.size
-        result.append({"name": f"softmax forward f32 {shape}", "threads": threads,
-                       "fpk": _with_threads(threads, lambda: softmax.forward(z, out=zout)),
-                       "numpy": numpy_softmax, "torch": torch_sm, "bytes": 8 * m, "flops": None})
-        result.append({"name": f"softmax backward f32 {shape}", "threads": threads,
-                       "fpk": _with_threads(threads, lambda: softmax.backward(z, zg, out=zout)),
-                       "numpy": None, "torch": torch_smb, "bytes": 12 * m, "flops": None})
-        zs = softmax.forward(z)
-
-        def numpy_from_output():
-            np.multiply(zg, zs, out=zout)
-            dot = zout.sum(axis=1, keepdims=True)
-            np.subtract(zg, dot, out=zout)
-            np.multiply(zout, zs, out=zout)
-        result.append({"name": f"softmax backward_from_output f32 {shape}", "threads": threads,
-                       "fpk": _with_threads(threads, lambda: softmax.backward_from_output(
-                           zs, zg, out=zout)),
-                       "numpy": numpy_from_output, "torch": torch_smb, "bytes": 12 * m,
-                       "flops": None})
+        # softmax over rows: the target's square batch, and a classifier's 10 classes
+        for dtype, rows, cols in [(np.float32, *SOFTMAX_SHAPE), (np.float64, *SOFTMAX_SHAPE),
+                                  (np.float32, N // 16, 10), (np.float64, N // 16, 10)]:
+            shape = (rows // (16 if quick else 1), cols)
+            result += _softmax_cases(rng.standard_normal(shape) * 3, rng.standard_normal(shape),
+                                     dtype, threads, torch)
 
         # losses: value, gradient, and both in one pass (what a training step needs)
         p = rng.uniform(0.01, 0.99, n).astype(np.float32)

@@ -39,8 +39,10 @@
    vectors and one for the short steps), and a call per vector spills every register. */
 #if defined(__GNUC__)
 #define FPK_VECTOR static inline __attribute__((always_inline))
+#define FPK_NOINLINE __attribute__((noinline))  /* a function GCC is not to inline */
 #else
 #define FPK_VECTOR static inline
+#define FPK_NOINLINE
 #endif
 
 #if defined(__AVX512F__)

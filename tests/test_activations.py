@@ -695,6 +695,57 @@ def test_softmax_backward_by_finite_differences():
     np.testing.assert_allclose(act.backward(x, g), numeric, rtol=1e-6, atol=1e-9)
 
 
+def softmax_limits_reference(x):
+    """softmax in float64 with its limits: one-hot at a lone +inf; NaN for two +inf, a row of
+    only -inf, or NaN anywhere in the row."""
+    x = np.asarray(x, np.float64)
+    with np.errstate(all="ignore"):
+        s = softmax_reference(x)
+    infs = (x == np.inf).sum(-1)
+    s[infs == 1] = x[infs == 1] == np.inf
+    s[(infs > 1) | np.isnan(x).any(-1) | (x == -np.inf).all(-1)] = np.nan
+    return s
+
+
+@pytest.mark.parametrize("cols", [1, 2, 3, 7, 10, 15, 16, 17])
+def test_softmax_narrow_rows(cols, dtype, threads):
+    """Rows narrower than 16 are taken a block of rows at a time as one flat array (float64,
+    and float32 without SIMD): each row keeps its own maximum and sums, across block edges
+    (203 rows leave a partial block), with rows 1000 apart, and rows at their limits among
+    them; forward and backward, also written over x or over grad_out."""
+    rng = np.random.default_rng(cols)
+    x = rng.standard_normal((203, cols)) * 3
+    x += np.array([-1000.0, 0, 1000])[np.arange(203) % 3, None]
+    x[5, 0], x[17, -1], x[40] = np.nan, np.inf, -np.inf
+    x[41, :2] = np.inf                                  # two +inf when cols > 1: NaN
+    x = x.astype(dtype)
+    g = rng.standard_normal((203, cols)).astype(dtype)
+    s = softmax_limits_reference(x)
+    want_back = s * (g - np.nansum(g * s, -1, keepdims=True))
+    want_back[np.isnan(s).any(-1)] = np.nan
+    rtol, atol = (1e-13, 1e-15) if dtype == np.float64 else (2e-6, 1e-7)  # atol: g - sum(g s)
+    act = make("softmax")                                                 # may cancel
+    np.testing.assert_allclose(act.forward(x), s, rtol=rtol, atol=1e-300)
+    np.testing.assert_allclose(act.backward(x, g), want_back, rtol=rtol, atol=atol)
+    y = x.copy()
+    np.testing.assert_array_equal(act.forward(y, out=y), act.forward(x))
+    for target in ("x", "g"):
+        x2, g2 = x.copy(), g.copy()
+        out = x2 if target == "x" else g2
+        np.testing.assert_array_equal(act.backward(x2, g2, out=out), act.backward(x, g))
+
+
+def test_softmax_narrow_rows_streamed():
+    """An output of 32 MB and more is written with streaming stores: narrow rows' blocks too."""
+    x = np.random.default_rng(3).standard_normal((420_001, 10))
+    g = np.random.default_rng(4).standard_normal((420_001, 10))
+    s = softmax_reference(x)
+    act = make("softmax")
+    np.testing.assert_allclose(act.forward(x), s, rtol=1e-13)
+    np.testing.assert_allclose(act.backward(x, g), s * (g - (g * s).sum(-1, keepdims=True)),
+                               rtol=1e-11, atol=1e-15)
+
+
 def test_softmax_in_place_and_aliasing(dtype):
     x = np.random.default_rng(11).standard_normal((40, 9)).astype(dtype)
     g = np.random.default_rng(12).standard_normal((40, 9)).astype(dtype)
