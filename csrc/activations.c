@@ -1428,6 +1428,26 @@ INF_COUNT(f64, double)
             FPK_STORE_RANGE(T, SUFFIX, (out + first * cols), e, e, 0, n, streaming, i,      \
                             v, v);                                                          \
         }                                                                                   \
+    }                                                                                       \
+    /* backward_from_output's narrow rows, a block at a time: each row's sum(g y) written   \
+       beside its entries, then out = y (g - sum(g y)) over the block. */                   \
+    static FPK_NOINLINE void narrow_from_output_rows_##SUFFIX(const T *y, const T *grad_out, \
+                                                              T *out, size_t lo, size_t hi, \
+                                                              size_t cols, int streaming)   \
+    {                                                                                       \
+        double dots[NARROW_BLOCK];                                                          \
+        size_t block = NARROW_BLOCK / cols;                                                 \
+        for (size_t first = lo; first < hi; first += block) {                               \
+            size_t rows = hi - first < block ? hi - first : block, n = rows * cols;         \
+            const T *yb = y + first * cols, *gb = grad_out + first * cols;                  \
+            for (size_t i = 0; i < n; i += cols) {                                          \
+                double dot = 0;                                                             \
+                for (size_t j = i; j < i + cols; j++) dot += (double)gb[j] * yb[j];         \
+                for (size_t j = i; j < i + cols; j++) dots[j] = dot;                        \
+            }                                                                               \
+            FPK_STORE_RANGE(T, SUFFIX, (out + first * cols), yb, gb, 0, n, streaming, i, v, \
+                            v * (gb[i] - dots[i]));                                         \
+        }                                                                                   \
     }
 
 /* Rows [lo, hi): forward (grad_out NULL), or backward, the Jacobian-vector product
@@ -1696,7 +1716,9 @@ SOFTMAX_DIAGONAL_ROW(f64, double)
         if (!y || !grad_out || !out) return FPK_ERR_NULL;                                   \
         int streaming = fpk_streams_rows(out, rows, cols, sizeof(T));                       \
         FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                     \
-            from_output_rows_##SUFFIX(y, grad_out, out, lo, hi, cols, streaming);           \
+            if (cols < NARROW_COLS_##SUFFIX)                                                \
+                narrow_from_output_rows_##SUFFIX(y, grad_out, out, lo, hi, cols, streaming);\
+            else from_output_rows_##SUFFIX(y, grad_out, out, lo, hi, cols, streaming);      \
             if (streaming) fpk_stream_fence());                                             \
         return FPK_OK;                                                                      \
     }

@@ -712,7 +712,7 @@ def test_softmax_narrow_rows(cols, dtype, threads):
     """Rows narrower than 16 are taken a block of rows at a time as one flat array (float64,
     and float32 without SIMD): each row keeps its own maximum and sums, across block edges
     (203 rows leave a partial block), with rows 1000 apart, and rows at their limits among
-    them; forward and backward, also written over x or over grad_out."""
+    them; forward, backward and backward_from_output, also written over an input."""
     rng = np.random.default_rng(cols)
     x = rng.standard_normal((203, cols)) * 3
     x += np.array([-1000.0, 0, 1000])[np.arange(203) % 3, None]
@@ -733,6 +733,16 @@ def test_softmax_narrow_rows(cols, dtype, threads):
         x2, g2 = x.copy(), g.copy()
         out = x2 if target == "x" else g2
         np.testing.assert_array_equal(act.backward(x2, g2, out=out), act.backward(x, g))
+    y = act.forward(x)                                  # and from the saved output
+    y64 = y.astype(np.float64)
+    want_from_output = y64 * (g - (g * y64).sum(-1, keepdims=True))
+    np.testing.assert_allclose(act.backward_from_output(y, g), want_from_output, rtol=rtol,
+                               atol=atol)
+    for target in ("y", "g"):
+        y2, g2 = y.copy(), g.copy()
+        out = y2 if target == "y" else g2
+        np.testing.assert_array_equal(act.backward_from_output(y2, g2, out=out),
+                                      act.backward_from_output(y, g))
 
 
 def test_softmax_narrow_rows_streamed():
@@ -744,6 +754,8 @@ def test_softmax_narrow_rows_streamed():
     np.testing.assert_allclose(act.forward(x), s, rtol=1e-13)
     np.testing.assert_allclose(act.backward(x, g), s * (g - (g * s).sum(-1, keepdims=True)),
                                rtol=1e-11, atol=1e-15)
+    np.testing.assert_allclose(act.backward_from_output(s, g),
+                               s * (g - (g * s).sum(-1, keepdims=True)), rtol=1e-11, atol=1e-15)
 
 
 def test_softmax_in_place_and_aliasing(dtype):
