@@ -23,10 +23,12 @@
 #define FPK_CAN_STREAM 0
 #endif
 
-/* Bytes per staged block, well inside L1 with the next blocks of two inputs read ahead (8 KB
-   blocks of doubles left sigmoid's float64 backward_from_output at 2.29-2.35 ms for 8M, 2
-   threads; 4 KB, 1.92-2.03, against torch's 2.0-2.2). */
-#define FPK_STAGE_BYTES 4096
+/* Bytes per staged block: small, as a block leaves in one burst of streaming stores, and a
+   burst longer than the core can hold in flight stalls it. float64, 8M doubles, 1 thread:
+   sigmoid backward took 6.5-6.7 ms with 4 KB blocks, 4.8-5.3 with plain stores, 4.3-4.6 with
+   1 KB; 2 threads: 3.2-3.5 (4 KB), 2.5-2.6 (1 KB), swish backward 4.0-4.3 and 3.2-3.4, and
+   sigmoid's memory-bound backward_from_output 1.94-1.95 and 1.69-1.72 (8 KB: 2.29-2.35). */
+#define FPK_STAGE_BYTES 1024
 
 /* Whether an output of n elements of `size` bytes at out is written with streaming stores. */
 static inline int fpk_streams(const void *out, size_t n, size_t size)
