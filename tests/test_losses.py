@@ -744,6 +744,74 @@ def test_softmax_cross_entropy_narrow_rows(cols, threads):
         make("softmax_cross_entropy").value_and_gradient(logits, bad)
 
 
+def sce_reference(z, labels):
+    """Per-row softmax cross-entropy and its gradient in float64, accurate as p_c -> 1:
+    loss = log1p(sum_{j != c} e^(z_j - z_c)), gradient softmax(z) - one_hot(c) with
+    softmax(z)_c - 1 taken as -sum_{j != c} softmax(z)_j."""
+    rows = np.arange(len(z))
+    shifted = np.exp(z - z[rows, labels][:, None])
+    shifted[rows, labels] = 0
+    e = np.exp(z - z.max(-1, keepdims=True))
+    slope = e / e.sum(-1, keepdims=True)
+    slope[rows, labels] = 0
+    slope[rows, labels] = -slope.sum(-1)
+    return np.log1p(shifted.sum(-1)), slope
+
+
+@pytest.mark.parametrize("cols", [1, 2, 3, 10, 24, 25])
+def test_softmax_cross_entropy_float64_narrow_rows(cols, threads):
+    """float64 rows of up to 24 classes take a block of 32 rows at a time as one flat array: each
+    row keeps its own maximum and sums across block edges (203 rows, rows 700 apart), its loss
+    is accurate as p_c -> 1 (a margin of 30: loss 1.4e-12, relative 1e-14), and the rows the row kernels take
+    (NaN, +inf, only -inf, soft weights, a bad label) sit among them; labels and one-hot
+    targets, every reduction, also in place."""
+    rng = np.random.default_rng(cols)
+    rows = 203
+    z = rng.standard_normal((rows, cols)) * 4 + np.array([-700.0, 0, 700])[np.arange(rows) % 3, None]
+    labels = rng.integers(0, cols, rows)
+    z[7] = 0
+    z[7, labels[7]] = 30                              # p_c = 1 - 9e-13 * (cols - 1)
+    z[5, 0], z[17, -1], z[18] = np.nan, np.inf, -np.inf
+    plain = np.ones(rows, bool)
+    plain[[5, 17, 18]] = False
+    want_value, want_slope = sce_reference(z[plain], labels[plain])
+    target = np.eye(cols)[labels]
+    target[60] = 1 / cols                             # a soft row among one-hot ones
+    for y in (labels, target):
+        loss = make("softmax_cross_entropy", reduction="none")
+        with np.errstate(all="ignore"):
+            value, slope = loss.value_and_gradient(z, y)
+            want_rows = loss.value(z, y), loss.gradient(z, y)
+        np.testing.assert_array_equal(value, want_rows[0])            # the same formulas
+        np.testing.assert_array_equal(slope, want_rows[1])
+        keep = plain & (np.arange(rows) != 60)
+        # wider rows take lse - z_c: within a few ULP of max |z| absolute, not relative
+        atol = 1e-300 if cols <= 24 else 4 * np.spacing(700.0)
+        np.testing.assert_allclose(value[keep], want_value[keep[plain]], rtol=1e-14, atol=atol)
+        np.testing.assert_allclose(slope[keep], want_slope[keep[plain]], rtol=1e-13,
+                                   atol=1e-16 if cols <= 24 else 1e-13)
+        assert np.isnan(value[5]) and np.isnan(slope[5]).all()
+        assert np.isnan(value[18])
+        for reduction in ("sum", "mean"):
+            total = make("softmax_cross_entropy", reduction=reduction)
+            with np.errstate(all="ignore"):
+                assert np.isnan(total.value(z, y))
+                ok = z[keep], y[keep]
+                got, got_slope = total.value_and_gradient(*ok)
+            scale = 1.0 if reduction == "sum" else 1 / keep.sum()
+            assert got == pytest.approx(want_value[keep[plain]].sum() * scale, rel=1e-13)
+            np.testing.assert_allclose(got_slope, want_slope[keep[plain]] * scale, rtol=1e-13,
+                                       atol=1e-16 if cols <= 24 else 1e-13)
+        in_place = z.copy()
+        with np.errstate(all="ignore"):
+            loss.value_and_gradient(in_place, y, out=in_place)
+        np.testing.assert_array_equal(in_place, slope)
+    bad = labels.copy()
+    bad[100] = cols
+    with pytest.raises(ValueError):
+        make("softmax_cross_entropy").value_and_gradient(z, bad)
+
+
 def test_softmax_cross_entropy_rows_far_apart(threads):
     """Each float32 row's maximum is found while the row before it is computed: rows whose
     logits sit 1000 apart (e^(z - max) overflows or vanishes under a neighbour's maximum), and
