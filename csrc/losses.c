@@ -1214,9 +1214,74 @@ static inline int narrow_row_f64(narrow_block_f64 *nb, const double *z, const in
      && narrow_row_f64(&narrow64, z - r * cols, labels, target_rows, r, rows, cols, scale, g) \
      && (result = narrow64.loss[r - narrow64.first], 1))
 
+/* The sum over j in [lo, hi) but skip of e_j = e^(z_j - m), e_j kept in e when it is not NULL.
+   A skip inside the range costs a mask an entry (a fifth of a long row's value), so long rows
+   take a range each side of the class; short ones one range, as two would each end in scalar
+   steps. KEEP and MASK are constants in each of the four loops. */
+#define EXP_SUM_LOOP(KEEP, MASK)                                                            \
+    do {                                                                                    \
+        _Pragma("omp simd reduction(+:sum)")                                                \
+        for (size_t j = lo; j < hi; j++) {                                                  \
+            double e_j = exp_d(z[j] - m);                                                   \
+            if (KEEP) e[j] = e_j;                                                           \
+            sum += (MASK) && j == skip ? 0.0 : e_j;                                         \
+        }                                                                                   \
+    } while (0)
+
+static inline double exp_sum_f64(const double *z, double *e, size_t lo, size_t hi, size_t skip,
+                                 double m)
+{
+    double sum = 0;
+    int inside = lo <= skip && skip < hi;
+    if (e && inside) EXP_SUM_LOOP(1, 1);
+    else if (e) EXP_SUM_LOOP(1, 0);
+    else if (inside) EXP_SUM_LOOP(0, 1);
+    else EXP_SUM_LOOP(0, 0);
+    return sum;
+}
+
+/* A wider float64 row with class c (row_class_f64) by the same formulas, on the compiler's
+   vectors: its loss, and with g (which may be z) its gradient, e_j = e^(z_j - m) kept in g
+   between two passes: one exponential an entry, where the row kernels take two. 0 (nothing
+   written) when the row must take the row kernels: no class, NaN, or an infinite maximum.
+   value_and_gradient, 2 threads: (16384, 1000) 7.6 -> 5.5 ms, (512, 32000) 7.9 -> 5.8, (1M,
+   32) 37 -> 25; the value alone as before on long rows, 10% slower at 32 classes. */
+static int sce_row_f64(const double *z, size_t cols, int64_t c, double scale, double *g,
+                       double *loss)
+{
+    if (c < 0) return 0;
+    double m = -INFINITY;
+    int nan = 0;
+    _Pragma("omp simd reduction(max:m) reduction(|:nan)")
+    for (size_t j = 0; j < cols; j++) {
+        m = z[j] > m ? z[j] : m;
+        nan |= z[j] != z[j];
+    }
+    if (nan || isinf(m)) return 0;
+    double z_c = z[c];                                          /* g may be z */
+    size_t at = (size_t)c;
+    double others = cols < 256 ? exp_sum_f64(z, g, 0, cols, at, m)
+                               : exp_sum_f64(z, g, 0, at, at, m)
+                                 + exp_sum_f64(z, g, at + 1, cols, at, m);
+    double e_c = exp_d(z_c - m), all = others + e_c;
+    *loss = e_c > 1e-300 ? log1p_d(others / e_c) : log_d(others) - (z_c - m);
+    if (g) {
+        double factor = scale / all;
+        _Pragma("omp simd")
+        for (size_t j = 0; j < cols; j++) g[j] *= factor;
+        g[c] = -scale * others / all;
+    }
+    return 1;
+}
+
+/* row r by the narrow block or sce_row_f64 when they can (result: its loss), else 0 */
+#define SCE_FAST_F64(z, l, t, r, c, s, g, result)                                           \
+    (NARROW_ROW_F64(z, l, t, r, c, s, g, result)                                            \
+     || (c > NARROW_COLS_F64 && sce_row_f64(z, c, row_class_f64(l, t, r, c), s, g, &result)))
+
 #define SCE_ROW_F64(T, z, labels, target_rows, r, cols, result, bad)                        \
     do {                                                                                    \
-        if (NARROW_ROW_F64(z, labels, target_rows, r, cols, 1.0, NULL, result)) break;      \
+        if (SCE_FAST_F64(z, labels, target_rows, r, cols, 1.0, NULL, result)) break;        \
         SCE_ROW(T, f64, z, labels, target_rows, r, cols, result, bad);                      \
     } while (0)
 
@@ -1316,7 +1381,7 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
 #define SCE_GRAD_F64(T, z, l, t, r, c, s, g, b)                                             \
     do {                                                                                    \
         double loss_;                                                                       \
-        if (NARROW_ROW_F64(z, l, t, r, c, s, g, loss_)) { (void)loss_; break; }            \
+        if (SCE_FAST_F64(z, l, t, r, c, s, g, loss_)) { (void)loss_; break; }              \
         SCE_GRAD_ROW(T, f64, z, l, t, r, c, s, g, b);                                       \
     } while (0)
 
@@ -1332,7 +1397,7 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
     BOTH_ROWS(T, p, l, t, r, c, s, g, result, b, CCE_ROW_F64, CCE_GRAD_F64)
 #define SCE_BOTH_F64(T, z, l, t, r, c, s, g, result, b)                                     \
     do {                                                                                    \
-        if (NARROW_ROW_F64(z, l, t, r, c, s, g, result)) break;                             \
+        if (SCE_FAST_F64(z, l, t, r, c, s, g, result)) break;                               \
         SCE_BOTH_ROW(T, f64, z, l, t, r, c, s, g, result, b);                               \
     } while (0)
 
