@@ -1402,8 +1402,9 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
     } while (0)
 
 /* Both in one pass, row by row, over the blocks of rows of ROW_LOSS_VALUE (so the total has
-   its bits, but for float softmax_cross_entropy with labels on vectors, whose loss comes from
-   the gradient's exponentials and may differ from the value kernel's in the last bits). */
+   its bits, but for softmax_cross_entropy rows with a class on float vectors or by
+   sce_row_f64, whose loss comes from the gradient's exponentials, summed in another order: it
+   may differ from the value kernel's in the last bit). */
 #define ROW_LOSS_BOTH(NAME, SUFFIX, T, BOTH)                                                \
     int fpk_##NAME##_value_and_gradient_##SUFFIX(const T *pred, const int64_t *labels,      \
                                                  const T *target_rows, T *grad, size_t rows, \
