@@ -293,11 +293,12 @@ def cases(quick=False):
                            "numpy": None, "torch": torch_both, "bytes": 12 * n, "flops": None})
         # softmax cross-entropy on a (16384, 1000)-ish batch of logits, on a vocabulary's worth
         # of classes (rows longer than the 4096 exponentials the gradient keeps), and on 10
-        # classes (rows narrower than a vector, taken a block of rows at a time)
+        # classes (rows narrower than a vector, taken a block of rows at a time); float64 too
         sizes = ((1024, 1000), (64, 32000), (65536, 10)) if quick else (
             (16384, 1000), (512, 32000), (1 << 20, 10))
-        for rows, cols in sizes:
-            logits = rng.standard_normal((rows, cols), dtype=np.float32)
+        for dtype, rows, cols in [(np.float32, *size) for size in sizes] + [
+                (np.float64, *size) for size in (sizes[0], sizes[2])]:
+            logits = rng.standard_normal((rows, cols)).astype(dtype)
             labels = rng.integers(0, cols, rows)
             lgrad = np.empty_like(logits)
             sce = fk.losses.get("softmax_cross_entropy")
@@ -310,19 +311,19 @@ def cases(quick=False):
                 torch_sce_both = _with_threads(
                     threads, lambda t=trainable, tlab=tlab: torch.autograd.grad(
                         F.cross_entropy(t, tlab), t), torch)
-            shape = f"({rows}, {cols})"
+            shape = f"{'f32' if dtype == np.float32 else 'f64'} ({rows}, {cols})"
 
-            def sce_case(what, call, torch_call, bytes_per_logit, shape=shape, size=logits.size):
-                return {"name": f"softmax_cross_entropy {what} f32 {shape}", "threads": threads,
+            def sce_case(what, call, torch_call, bytes_per_float, shape=shape, size=logits.nbytes):
+                return {"name": f"softmax_cross_entropy {what} {shape}", "threads": threads,
                         "fpk": _with_threads(threads, call), "numpy": None, "torch": torch_call,
-                        "bytes": bytes_per_logit * size, "flops": None}
+                        "bytes": bytes_per_float * size // 4, "flops": None}
             result += [      # (defaults bind this shape's arrays: the cases run later)
                 sce_case("value", lambda z=logits, y=labels: sce.value(z, y), torch_sce, 4),
                 sce_case("gradient", lambda z=logits, y=labels, g=lgrad: sce.gradient(
                     z, y, out=g), None, 8),
                 sce_case("value_and_gradient", lambda z=logits, y=labels, g=lgrad:
                          sce.value_and_gradient(z, y, out=g), torch_sce_both, 8)]
-            if cols != 1000:
+            if cols != 1000 or dtype != np.float32:
                 continue
             # one-hot target rows instead of labels (the labels' kernels take them)
             one_hot = np.zeros_like(logits)
