@@ -1108,7 +1108,7 @@ static inline void narrow_gradient(float *g, const narrow_block *nb, size_t r, s
     do {                                                                                    \
         float *no_g_ = NULL;                                                                \
         if (NARROW_ROW(z, labels, target_rows, r, cols, 1.0, no_g_, result)) break;         \
-        int64_t class_ = row_class_f32(labels, target_rows, r, cols);                           \
+        int64_t class_ = row_class_f32(labels, target_rows, r, cols);                       \
         if (class_ >= 0 && sce_row_v(z, cols, (size_t)class_, &result, next, &ahead))       \
             break;                                                                          \
         SCE_ROW(T, f32, z, labels, target_rows, r, cols, result, bad);                      \
@@ -1118,7 +1118,7 @@ static inline void narrow_gradient(float *g, const narrow_block *nb, size_t r, s
     do {                                                                                    \
         double loss_;                                                                       \
         if (NARROW_ROW(z, l, t, r, c, s, g, loss_)) { (void)loss_; break; }                \
-        int64_t class_ = row_class_f32(l, t, r, c);                                             \
+        int64_t class_ = row_class_f32(l, t, r, c);                                         \
         if (class_ >= 0                                                                     \
             && sce_grad_row_v(z, c, (size_t)class_, s, g, streaming, NULL, next, &ahead))   \
             break;                                                                          \
@@ -1128,7 +1128,7 @@ static inline void narrow_gradient(float *g, const narrow_block *nb, size_t r, s
 #define SCE_BOTH_F32(T, z, l, t, r, c, s, g, result, b)                                     \
     do {                                                                                    \
         if (NARROW_ROW(z, l, t, r, c, s, g, result)) break;                                 \
-        int64_t class_ = row_class_f32(l, t, r, c);                                             \
+        int64_t class_ = row_class_f32(l, t, r, c);                                         \
         if (class_ >= 0                                                                     \
             && sce_grad_row_v(z, c, (size_t)class_, s, g, streaming, &result, next, &ahead)) \
             break;                                                                          \
@@ -1160,7 +1160,25 @@ typedef struct {
     double grad[NARROW_ROWS_F64 * NARROW_COLS_F64];   /* row k's gradient from k cols on */
 } narrow_block_f64;
 
-#define NARROW_STATE_f64 narrow_block_f64 narrow64; narrow64.first = narrow64.count = 0;
+#define NARROW_STATE_f64                                                                    \
+    narrow_block_f64 narrow64;                                                              \
+    narrow64.first = narrow64.count = 0;                                                    \
+    (void)narrow64;
+
+/* A float64 row's loss from others = the sum over j != c of e_j = e^(z_j - m) and e_c, by the
+   float formulas (sce_loss_of); with g, which holds the e_j, its gradient there as well. */
+static inline double sce_finish_f64(double others, double e_c, double z_c, double m,
+                                    double scale, double *g, size_t cols, size_t c)
+{
+    double all = others + e_c;
+    if (g) {
+        double factor = scale / all;
+        _Pragma("omp simd")
+        for (size_t j = 0; j < cols; j++) g[j] *= factor;
+        g[c] = -scale * others / all;
+    }
+    return e_c > 1e-300 ? log1p_d(others / e_c) : log_d(others) - (z_c - m);
+}
 
 static void narrow_fill_f64(narrow_block_f64 *nb, const double *z, const int64_t *labels,
                             const double *target_rows, size_t first, size_t rows, size_t cols,
@@ -1184,11 +1202,8 @@ static void narrow_fill_f64(narrow_block_f64 *nb, const double *z, const int64_t
         for (size_t j = 0; j < cols; j++) others += (int64_t)j == c ? 0.0 : e_row[j];
         if (c < 0 || isinf(m) || isnan(others) || isnan(e_row[c])) continue;
         taken |= (uint64_t)1 << k;
-        double e_c = e_row[c], all = others + e_c;
-        nb->loss[k] = e_c > 1e-300 ? log1p_d(others / e_c) : log_d(others) - (zb[k * cols + c] - m);
-        if (!gradient) continue;
-        for (size_t j = 0; j < cols; j++) e_row[j] *= scale / all;
-        e_row[c] = -scale * others / all;
+        nb->loss[k] = sce_finish_f64(others, e_row[c], zb[k * cols + c], m, scale,
+                                     gradient ? e_row : NULL, cols, (size_t)c);
     }
     nb->first = first;
     nb->count = count;
@@ -1263,14 +1278,7 @@ static int sce_row_f64(const double *z, size_t cols, int64_t c, double scale, do
     double others = cols < 256 ? exp_sum_f64(z, g, 0, cols, at, m)
                                : exp_sum_f64(z, g, 0, at, at, m)
                                  + exp_sum_f64(z, g, at + 1, cols, at, m);
-    double e_c = exp_d(z_c - m), all = others + e_c;
-    *loss = e_c > 1e-300 ? log1p_d(others / e_c) : log_d(others) - (z_c - m);
-    if (g) {
-        double factor = scale / all;
-        _Pragma("omp simd")
-        for (size_t j = 0; j < cols; j++) g[j] *= factor;
-        g[c] = -scale * others / all;
-    }
+    *loss = sce_finish_f64(others, exp_d(z_c - m), z_c, m, scale, g, cols, at);
     return 1;
 }
 
