@@ -784,8 +784,9 @@ def test_softmax_cross_entropy_float64_rows(cols, threads):
         with np.errstate(all="ignore"):
             value, slope = loss.value_and_gradient(z, y)
             want_rows = loss.value(z, y), loss.gradient(z, y)
-        np.testing.assert_allclose(value, want_rows[0], rtol=1e-15)   # the same formulas,
-        np.testing.assert_array_equal(slope, want_rows[1])            # sums in another order
+        # the same formulas, but value's sums may go in another order (AVX2: 1e-14 at 1000)
+        np.testing.assert_allclose(value, want_rows[0], rtol=1e-13)
+        np.testing.assert_array_equal(slope, want_rows[1])
         keep = plain & (np.arange(rows) != 60)
         np.testing.assert_allclose(value[keep], want_value[keep[plain]], rtol=1e-14, atol=1e-300)
         np.testing.assert_allclose(slope[keep], want_slope[keep[plain]], rtol=1e-13, atol=1e-16)
