@@ -848,7 +848,7 @@ typedef struct {
             FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                 \
                 int mybad = 0;                                                              \
                 row_ahead ahead = {NULL, 0};                                                \
-                NARROW_STATE_##SUFFIX                                                       \
+                NARROW_STATE_##SUFFIX(hi)                                                   \
                 for (size_t r = lo; r < hi; r++) {                                          \
                     const T *row = pred + r * cols, *next = r + 1 < hi ? row + cols : NULL; \
                     double result;                                                          \
@@ -868,7 +868,7 @@ typedef struct {
             int mybad = 0;                                                                  \
             size_t last = bhi * per_block < rows ? bhi * per_block : rows;                  \
             row_ahead ahead = {NULL, 0};                                                    \
-            NARROW_STATE_##SUFFIX                                                           \
+            NARROW_STATE_##SUFFIX(last)                                                     \
             for (size_t b = blo; b < bhi; b++) {                                            \
                 size_t end = (b + 1) * per_block < rows ? (b + 1) * per_block : rows;       \
                 double s = 0;                                                               \
@@ -1015,16 +1015,21 @@ typedef struct {
     float grad[NARROW_COLS][FPK_LANES];         /* grad[j][k]: class j of row first + k */
 } narrow_block;
 
-#define NARROW_STATE_f32 narrow_block narrow = {0, 0, 0, {0}, {{0}}}; (void)narrow;
+/* A thread's narrow block, over its rows up to END (a block never reads past them). */
+#define NARROW_STATE_f32(END)                                                               \
+    narrow_block narrow = {0, 0, 0, {0}, {{0}}};                                            \
+    size_t narrow_end = (END);                                                              \
+    (void)narrow, (void)narrow_end;
 
-/* Rows [first, first + count) of z (count <= FPK_LANES, cols <= NARROW_COLS) into nb: the loss,
-   and with `gradient` scale * d loss / d z, of each row whose class is known and whose
-   maximum is finite with no NaN (the others are left to the row kernels). */
+/* Rows [first, first + count) of z (count <= FPK_LANES, up to end, the end of the thread's
+   rows; cols <= NARROW_COLS) into nb: the loss, and with `gradient` scale * d loss / d z, of
+   each row whose class is known and whose maximum is finite with no NaN (the others are left
+   to the row kernels). */
 static void narrow_fill(narrow_block *nb, const float *z, const int64_t *labels,
-                        const float *target_rows, size_t first, size_t rows, size_t cols,
+                        const float *target_rows, size_t first, size_t end, size_t cols,
                         double scale, int gradient)
 {
-    size_t count = rows - first < FPK_LANES ? rows - first : FPK_LANES;
+    size_t count = end - first < FPK_LANES ? end - first : FPK_LANES;
     float across[NARROW_COLS][FPK_LANES] = {{0}}, class_of[FPK_LANES];
     for (size_t k = 0; k < FPK_LANES; k++) {
         int64_t c = k < count ? row_class_f32(labels, target_rows, first + k, cols) : -1;
@@ -1083,11 +1088,11 @@ static void narrow_fill(narrow_block *nb, const float *z, const int64_t *labels,
 
 /* Whether row r is done in the narrow block (filled from r on when r is past it). */
 static inline int narrow_row(narrow_block *nb, const float *z, const int64_t *labels,
-                             const float *target_rows, size_t r, size_t rows, size_t cols,
+                             const float *target_rows, size_t r, size_t end, size_t cols,
                              double scale, int gradient)
 {
     if (r < nb->first || r >= nb->first + nb->count)
-        narrow_fill(nb, z, labels, target_rows, r, rows, cols, scale, gradient);
+        narrow_fill(nb, z, labels, target_rows, r, end, cols, scale, gradient);
     return nb->taken >> (r - nb->first) & 1;
 }
 
@@ -1100,7 +1105,8 @@ static inline void narrow_gradient(float *g, const narrow_block *nb, size_t r, s
 /* row r in the narrow block: its loss into result and (g not NULL) its gradient into g */
 #define NARROW_ROW(z, labels, target_rows, r, cols, scale, g, result)                       \
     (cols <= NARROW_COLS                                                                     \
-     && narrow_row(&narrow, z - r * cols, labels, target_rows, r, rows, cols, scale, g != NULL) \
+     && narrow_row(&narrow, z - r * cols, labels, target_rows, r, narrow_end, cols, scale,   \
+                   g != NULL)                                                               \
      && (result = narrow.loss[r - narrow.first],                                             \
          g ? narrow_gradient(g, &narrow, r, cols) : (void)0, 1))
 
@@ -1135,7 +1141,7 @@ static inline void narrow_gradient(float *g, const narrow_block *nb, size_t r, s
         SCE_BOTH_ROW(T, f32, z, l, t, r, c, s, g, result, b);                               \
     } while (0)
 #else
-#define NARROW_STATE_f32
+#define NARROW_STATE_f32(END)
 #define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad)                        \
     SCE_ROW(T, f32, z, labels, target_rows, r, cols, result, bad)
 #define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b)
@@ -1160,10 +1166,11 @@ typedef struct {
     double grad[NARROW_ROWS_F64 * NARROW_COLS_F64];   /* row k's gradient from k cols on */
 } narrow_block_f64;
 
-#define NARROW_STATE_f64                                                                    \
+#define NARROW_STATE_f64(END)                                                               \
     narrow_block_f64 narrow64;                                                              \
     narrow64.first = narrow64.count = 0;                                                    \
-    (void)narrow64;
+    size_t narrow_end = (END);                                                              \
+    (void)narrow64, (void)narrow_end;
 
 /* A float64 row's loss from others = the sum over j != c of e_j = e^(z_j - m) and e_c, by the
    float formulas (sce_loss_of); with g, which holds the e_j, its gradient there as well. */
@@ -1180,11 +1187,12 @@ static inline double sce_finish_f64(double others, double e_c, double z_c, doubl
     return e_c > 1e-300 ? log1p_d(others / e_c) : log_d(others) - (z_c - m);
 }
 
+/* Rows [first, first + count) of z, count <= NARROW_ROWS_F64, up to end (as narrow_fill). */
 static void narrow_fill_f64(narrow_block_f64 *nb, const double *z, const int64_t *labels,
-                            const double *target_rows, size_t first, size_t rows, size_t cols,
+                            const double *target_rows, size_t first, size_t end, size_t cols,
                             double scale, int gradient)
 {
-    size_t count = rows - first < NARROW_ROWS_F64 ? rows - first : NARROW_ROWS_F64;
+    size_t count = end - first < NARROW_ROWS_F64 ? end - first : NARROW_ROWS_F64;
     size_t n = count * cols;
     const double *zb = z + first * cols;
     double shift[NARROW_ROWS_F64 * NARROW_COLS_F64], *e = nb->grad;
@@ -1213,11 +1221,11 @@ static void narrow_fill_f64(narrow_block_f64 *nb, const double *z, const int64_t
 /* Whether row r is done in the narrow block (filled from r on when r is past it); its
    gradient (g not NULL) then copied into g. */
 static inline int narrow_row_f64(narrow_block_f64 *nb, const double *z, const int64_t *labels,
-                                 const double *target_rows, size_t r, size_t rows, size_t cols,
+                                 const double *target_rows, size_t r, size_t end, size_t cols,
                                  double scale, double *g)
 {
     if (r < nb->first || r >= nb->first + nb->count)
-        narrow_fill_f64(nb, z, labels, target_rows, r, rows, cols, scale, g != NULL);
+        narrow_fill_f64(nb, z, labels, target_rows, r, end, cols, scale, g != NULL);
     if (!(nb->taken >> (r - nb->first) & 1)) return 0;
     for (size_t j = 0; g && j < cols; j++) g[j] = nb->grad[(r - nb->first) * cols + j];
     return 1;
@@ -1226,7 +1234,8 @@ static inline int narrow_row_f64(narrow_block_f64 *nb, const double *z, const in
 /* row r in the narrow block: its loss into result and (g not NULL) its gradient into g */
 #define NARROW_ROW_F64(z, labels, target_rows, r, cols, scale, g, result)                   \
     (cols <= NARROW_COLS_F64                                                                \
-     && narrow_row_f64(&narrow64, z - r * cols, labels, target_rows, r, rows, cols, scale, g) \
+     && narrow_row_f64(&narrow64, z - r * cols, labels, target_rows, r, narrow_end, cols,    \
+                       scale, g)                                                            \
      && (result = narrow64.loss[r - narrow64.first], 1))
 
 /* The sum over j in [lo, hi) but skip of e_j = e^(z_j - m), e_j kept in e when it is not NULL.
@@ -1374,7 +1383,7 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         FPK_PARALLEL_RANGES(rows, fpk_threads_for(rows * cols), lo, hi,                     \
             int mybad = 0;                                                                  \
             row_ahead ahead = {NULL, 0};                                                    \
-            NARROW_STATE_##SUFFIX                                                           \
+            NARROW_STATE_##SUFFIX(hi)                                                       \
             for (size_t r = lo; r < hi; r++) {                                              \
                 const T *row = pred + r * cols, *next = r + 1 < hi ? row + cols : NULL;     \
                 T *g_row = grad + r * cols;                                                 \
@@ -1441,7 +1450,7 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
             int mybad = 0;                                                                  \
             size_t last = bhi * per_block < rows ? bhi * per_block : rows;                  \
             row_ahead ahead = {NULL, 0};                                                    \
-            NARROW_STATE_##SUFFIX                                                           \
+            NARROW_STATE_##SUFFIX(last)                                                     \
             for (size_t b = blo; b < bhi; b++) {                                            \
                 size_t end = (b + 1) * per_block < rows ? (b + 1) * per_block : rows;       \
                 double s = 0;                                                               \
