@@ -120,9 +120,14 @@ def _torch_kernels(name, torch, tx, tg, ty, tout):
     return forward, backward
 
 
+def _short(dtype):
+    """The dtype's name in the case names: f32 or f64."""
+    return {np.float32: "f32", np.float64: "f64"}[np.dtype(dtype).type]
+
+
 def _elementwise_cases(names, x, g, threads, torch):
     """forward and backward of each activation named, then erf, on x and g (one dtype)."""
-    n, dtype = x.size, {np.float32: "f32", np.float64: "f64"}[x.dtype.type]
+    n, dtype = x.size, _short(x.dtype)
     size = x.itemsize
     out, tmp = np.empty_like(x), np.empty_like(x)
     if torch is not None:
@@ -167,7 +172,7 @@ def _elementwise_cases(names, x, g, threads, torch):
 def _softmax_cases(z, zg, dtype, threads, torch):
     """softmax forward, backward and backward_from_output on rows z (grad_out zg) in dtype."""
     z, zg = z.astype(dtype), zg.astype(dtype)
-    zout, shape, name = np.empty_like(z), z.shape, {np.float32: "f32", np.float64: "f64"}[dtype]
+    zout, shape, name = np.empty_like(z), z.shape, _short(dtype)
     softmax = fk.activations.get("softmax")
     zs = softmax.forward(z)
     torch_sm = torch_smb = None
@@ -311,7 +316,7 @@ def cases(quick=False):
                 torch_sce_both = _with_threads(
                     threads, lambda t=trainable, tlab=tlab: torch.autograd.grad(
                         F.cross_entropy(t, tlab), t), torch)
-            shape = f"{'f32' if dtype == np.float32 else 'f64'} ({rows}, {cols})"
+            shape = f"{_short(dtype)} ({rows}, {cols})"
 
             def sce_case(what, call, torch_call, bytes_per_float, shape=shape, size=logits.nbytes):
                 return {"name": f"softmax_cross_entropy {what} {shape}", "threads": threads,

@@ -1474,10 +1474,13 @@ INF_COUNT(f64, double)
                 sum = row_exp_##SUFFIX(row, e, cols, top, g, &dot, next, &top);             \
             }                                                                               \
             double scale = 1.0 / sum;                               /* rounded once */      \
-            if (g) dot = scaled_dot_##SUFFIX(g, e, cols, dot, &scale);                      \
-            if (g) FPK_STORE_RANGE(T, SUFFIX, o, e, g, 0, cols, streaming, j, v,            \
-                                   v * scale * (g[j] - dot));                               \
-            else FPK_STORE_RANGE(T, SUFFIX, o, e, e, 0, cols, streaming, j, v, v * scale);  \
+            if (g) {                                                                        \
+                dot = scaled_dot_##SUFFIX(g, e, cols, dot, &scale);                         \
+                FPK_STORE_RANGE(T, SUFFIX, o, e, g, 0, cols, streaming, j, v,               \
+                                v * scale * (g[j] - dot));                                  \
+            } else {                                                                        \
+                FPK_STORE_RANGE(T, SUFFIX, o, e, e, 0, cols, streaming, j, v, v * scale);   \
+            }                                                                               \
         }                                                                                   \
     }
 
@@ -1723,7 +1726,8 @@ SOFTMAX_DIAGONAL_ROW(f64, double)
         return FPK_OK;                                                                      \
     }
 
-/* Forward (grad_out NULL) or backward over all rows, each thread with its own row buffer. */
+/* Forward (grad_out NULL) or backward over all rows: narrow rows a block at a time, wider ones
+   through a row buffer of each thread's own. */
 #define SOFTMAX_DRIVER(SUFFIX, T)                                                           \
     static int softmax_##SUFFIX(const T *x, const T *grad_out, T *out, size_t rows, size_t cols) \
     {                                                                                       \
@@ -1732,13 +1736,15 @@ SOFTMAX_DIAGONAL_ROW(f64, double)
         int threads = fpk_threads_for(rows * cols), failed = 0;                             \
         int streaming = fpk_streams_rows(out, rows, cols, sizeof(T));                       \
         FPK_PARALLEL_RANGES(rows, threads, lo, hi,                                          \
-            T *buffer = lo < hi ? malloc(SOFTMAX_BUFFER(cols) * sizeof(T)) : NULL;          \
-            if (lo < hi && !buffer) __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);         \
-            else if (cols < NARROW_COLS_##SUFFIX)                                           \
+            if (cols < NARROW_COLS_##SUFFIX) {                                              \
                 narrow_rows_##SUFFIX(x, grad_out, out, lo, hi, cols, streaming);            \
-            else softmax_rows_##SUFFIX(x, grad_out, out, lo, hi, cols, buffer, streaming);  \
-            if (streaming) fpk_stream_fence();                                              \
-            free(buffer););                                                                 \
+            } else {                                                                        \
+                T *buffer = lo < hi ? malloc(SOFTMAX_BUFFER(cols) * sizeof(T)) : NULL;      \
+                if (lo < hi && !buffer) __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);     \
+                else softmax_rows_##SUFFIX(x, grad_out, out, lo, hi, cols, buffer, streaming); \
+                free(buffer);                                                               \
+            }                                                                               \
+            if (streaming) fpk_stream_fence(););                                            \
         return failed ? FPK_ERR_NOMEM : FPK_OK;                                             \
     }
 

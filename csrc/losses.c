@@ -1086,34 +1086,28 @@ static void narrow_fill(narrow_block *nb, const float *z, const int64_t *labels,
     nb->taken = taken;
 }
 
-/* Whether row r is done in the narrow block (filled from r on when r is past it). */
+/* Whether row r is done in the narrow block (filled from r on when r is past it); its
+   gradient (g not NULL) then copied into g. */
 static inline int narrow_row(narrow_block *nb, const float *z, const int64_t *labels,
                              const float *target_rows, size_t r, size_t end, size_t cols,
-                             double scale, int gradient)
+                             double scale, float *g)
 {
     if (r < nb->first || r >= nb->first + nb->count)
-        narrow_fill(nb, z, labels, target_rows, r, end, cols, scale, gradient);
-    return nb->taken >> (r - nb->first) & 1;
-}
-
-/* Row r's gradient from the narrow block into g. */
-static inline void narrow_gradient(float *g, const narrow_block *nb, size_t r, size_t cols)
-{
-    for (size_t j = 0; j < cols; j++) g[j] = nb->grad[j][r - nb->first];
+        narrow_fill(nb, z, labels, target_rows, r, end, cols, scale, g != NULL);
+    if (!(nb->taken >> (r - nb->first) & 1)) return 0;
+    for (size_t j = 0; g && j < cols; j++) g[j] = nb->grad[j][r - nb->first];
+    return 1;
 }
 
 /* row r in the narrow block: its loss into result and (g not NULL) its gradient into g */
 #define NARROW_ROW(z, labels, target_rows, r, cols, scale, g, result)                       \
-    (cols <= NARROW_COLS                                                                     \
-     && narrow_row(&narrow, z - r * cols, labels, target_rows, r, narrow_end, cols, scale,   \
-                   g != NULL)                                                               \
-     && (result = narrow.loss[r - narrow.first],                                             \
-         g ? narrow_gradient(g, &narrow, r, cols) : (void)0, 1))
+    (cols <= NARROW_COLS                                                                    \
+     && narrow_row(&narrow, z - r * cols, labels, target_rows, r, narrow_end, cols, scale, g) \
+     && (result = narrow.loss[r - narrow.first], 1))
 
 #define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad)                        \
     do {                                                                                    \
-        float *no_g_ = NULL;                                                                \
-        if (NARROW_ROW(z, labels, target_rows, r, cols, 1.0, no_g_, result)) break;         \
+        if (NARROW_ROW(z, labels, target_rows, r, cols, 1.0, NULL, result)) break;          \
         int64_t class_ = row_class_f32(labels, target_rows, r, cols);                       \
         if (class_ >= 0 && sce_row_v(z, cols, (size_t)class_, &result, next, &ahead))       \
             break;                                                                          \
