@@ -43,9 +43,10 @@ def two_floats(v):
     return hi, np.float32(float(v - mp.mpf(float(hi))))
 
 
-def over_root(part):
-    """part(a) / (a0 - a), with a0 (the root of part) in two floats as the kernel holds it."""
-    a0_hi, a0_lo = two_floats(mp.findroot(part, 0.75))
+def over_root(part, near=0.75):
+    """part(a) / (a0 - a), with a0 (the root of part near `near`) in two floats as the kernel
+    holds it."""
+    a0_hi, a0_lo = two_floats(mp.findroot(part, near))
     return lambda a: part(a) / ((mp.mpf(float(a0_hi)) - a) + mp.mpf(float(a0_lo)))
 
 
@@ -58,7 +59,7 @@ def float_horner(coefficients, d, c0_hi, c0_lo):
     return np.float64(c0_hi) + rest
 
 
-def fit_piece(function, lo, hi, centre, lawson_steps):
+def fit_piece(function, lo, hi, centre, lawson_steps, degree=DEGREE):
     # (the kernel's fma(a, 2, 2) rounds the last few floats below an edge up into the next
     # interval, whose polynomial then serves them: a few ULP of a outside its fit, harmless)
     nodes = np.cos(np.pi * (np.arange(800) + 0.5) / 800)
@@ -66,7 +67,7 @@ def fit_piece(function, lo, hi, centre, lawson_steps):
                                   np.float32([lo, np.nextafter(np.float32(hi), np.float32(0))])]))
     y = np.array([float(function(mp.mpf(float(v)))) for v in a])
     d = a - np.float32(centre)                                  # float, as the kernel has it
-    powers = np.vander(d.astype(np.float64), DEGREE + 1)        # d^8 ... d^0
+    powers = np.vander(d.astype(np.float64), degree + 1)        # d^degree ... d^0
     relative = 1 / np.abs(y)
     lawson = np.ones_like(y)
     for _ in range(lawson_steps + 1):
@@ -76,7 +77,7 @@ def fit_piece(function, lo, hi, centre, lawson_steps):
         lawson *= error / error.max() + 1e-6
         lawson /= lawson.sum()
     fixed = []
-    for k in range(DEGREE):                 # round highest first, refit the rest
+    for k in range(degree):                 # round highest first, refit the rest
         fixed.append(np.float32(c[k]))
         rest_of_y = y - powers[:, :k + 1] @ np.array(fixed, np.float64)
         w = relative * lawson

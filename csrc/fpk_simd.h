@@ -109,6 +109,12 @@ static inline vfloat lookup16_v(const float *table, vint index)
     return _mm512_permutexvar_ps(index, _mm512_load_ps(table));
 }
 
+/* table[index & 31] lane by lane (table 64-byte aligned): one vpermt2ps over two registers. */
+static inline vfloat lookup32_v(const float *table, vint index)
+{
+    return _mm512_permutex2var_ps(_mm512_load_ps(table), index, _mm512_load_ps(table + 16));
+}
+
 /* table[index & 7] lane by lane (table 32-byte aligned). */
 static inline vfloat lookup8_v(const float *table, vint index)
 {

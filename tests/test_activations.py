@@ -182,6 +182,22 @@ def test_sigmoid_and_tanh_slopes_around_their_worst_points(name, worst_x):
     assert ulp_distance(act.backward(x, g), want_backward).max() <= 4
 
 
+def test_silu_slope_table_edges(threads):
+    """On AVX-512, silu' for |x| < 16 is a piecewise polynomial (csrc/fpk_silu_table.h): 32
+    intervals of width 1/2, read from |x| + 16 rounded, which puts the last floats below an
+    edge in the next interval, and the floats just below 16 beyond the table (the formula
+    takes them). Every float32 within 64 of each edge, both signs, keeps the derivative and
+    backward (g in [1, 2)) within 4 ULP; a scan of every float32 with |x| < 16.5 measured 2 ULP
+    for the derivative and 3 for backward (python csrc/fit_silu_table.py --check)."""
+    edges = [k / 2 for k in range(33)] + [16 - 2.0 ** -20]
+    x = float32_neighbours(edges + [-e for e in edges], 64)
+    _, want = reference("swish", x)
+    g = np.random.default_rng(5).uniform(1, 2, x.size).astype(np.float32)
+    act = make("swish")
+    assert ulp_distance(act.derivative(x), want.astype(np.float32)).max() <= 4
+    assert ulp_distance(act.backward(x, g), (g.astype(np.float64) * want).astype(np.float32)).max() <= 4
+
+
 def test_silu_slope_over_its_root_interval_and_beyond(threads):
     """silu' (swish with beta = 1) is d P(d), d = x - x0, on [-1.38, -1.09] around its root x0,
     and the formula beyond, which cancels toward x0 (measured within 3.5 2^-24 relative outside
@@ -888,11 +904,13 @@ def test_lanes_do_not_depend_on_their_neighbours(name):
     rescaled steps; every other lane must keep the bits it has among ordinary neighbours, so
     that results never depend on alignment or on how threads split the work. swish's forward
     lets lanes in [-86, -60] take its ordinary steps beside ordinary neighbours and its scaled
-    ones beside a far lane."""
+    ones beside a far lane; on AVX-512, swish' takes its table for |x| < 16 and the formula as
+    well beside a lane beyond 16."""
     rng = np.random.default_rng(9)
-    x = np.concatenate([rng.uniform(-86, -50, 4000), rng.uniform(-12, 86, 4000)]).astype(np.float32)
+    x = np.concatenate([rng.uniform(-86, -50, 4000), rng.uniform(-12, 86, 4000),
+                        rng.uniform(-16, 16, 4000)]).astype(np.float32)
     g = rng.standard_normal(x.size).astype(np.float32)
-    far = np.float32([-100.0, -1e4, 150.0, 1e30, np.inf, -np.inf, np.nan])
+    far = np.float32([-100.0, -1e4, 150.0, 1e30, np.inf, -np.inf, np.nan, 16.0, -20.0, 50.0])
     x_mixed = np.repeat(x, 2)
     x_mixed[1::2] = rng.choice(far, x.size)
     g_mixed = np.repeat(g, 2)

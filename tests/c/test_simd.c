@@ -62,10 +62,21 @@ static void check_scalef(void)
 
 static void check_lookup_and_blend(void)
 {
-    static const float table[16] __attribute__((aligned(64))) = {
-        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static const float table[32] __attribute__((aligned(64))) = {
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+        16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
     int32_t index[FPK_LANES];
     float got[FPK_LANES], a[FPK_LANES], b[FPK_LANES];
+#if FPK_LANES == 16
+    for (int shift = 0; shift < 32; shift++) {
+        for (int j = 0; j < FPK_LANES; j++) index[j] = (3 * j + shift) % 32 + 32 * j;   /* high bits ignored */
+        vint i;
+        memcpy(&i, index, sizeof i);
+        to_array(got, lookup32_v(table, i));
+        for (int j = 0; j < FPK_LANES; j++)
+            check(got[j] == table[index[j] & 31], "lookup32_v", got[j], table[index[j] & 31]);
+    }
+#endif
     for (int shift = 0; shift < 16; shift++) {
         for (int j = 0; j < FPK_LANES; j++) index[j] = (j + shift) % 16 + 16 * j;   /* high bits ignored */
         vint i;
