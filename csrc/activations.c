@@ -1058,16 +1058,19 @@ FPK_VECTOR vfloat gelu_tanh_slope_v(vfloat x)
 #if VECTOR_F32
 /* for i in [lo, hi), FPK_LANES at a time: out[i..] = VALUE, an expression of i, of the step's
    length `step` (lanes past hi are off) and of v = x[i..]; x and y are read ahead. The steps
-   are FOR_STEPS' (fpk_stream.h): when streaming, the whole ones aligned so that they stream
-   (the caller fences). */
-#define VECTOR_RANGE(out, x, y, lo, hi, streaming, i, step, v, VALUE)                       \
+   are FOR_STEPS' (fpk_stream.h), WHOLE its choice: when streaming, the whole ones aligned so
+   that they stream (the caller fences). ROW_RANGE is for softmax's forward rows (see
+   FOR_STEPS). */
+#define VECTOR_STEPS(WHOLE, out, x, y, lo, hi, streaming, i, step, v, VALUE)                \
     do {                                                                                    \
-        FOR_STEPS(out, lo, hi, streaming, i, step,                                          \
+        FOR_STEPS(out, lo, hi, streaming, WHOLE, i, step,                                   \
             fpk_read_ahead((x) + i);                                                        \
             fpk_read_ahead((y) + i);                                                        \
             vfloat v = load_first_v((x) + i, step);                                         \
             fpk_store_step((out) + i, (VALUE), step, streaming));                           \
     } while (0)
+#define VECTOR_RANGE(...) VECTOR_STEPS(1, __VA_ARGS__)
+#define ROW_RANGE(...) VECTOR_STEPS(0, __VA_ARGS__)
 
 /* The float32 kernels from a vector expression VEXPR of v (the lanes of x). */
 #define FORWARD_KERNEL_V(NAME, VEXPR, ...)                                                  \
@@ -1681,7 +1684,7 @@ static void softmax_rows_f32(const float *x, const float *grad_out, float *out, 
         float scale = (float)(1.0 / sum);
         if (!g) {       /* e (1/sum) rounded once: 1/sum in two parts, hi + lo */
             vfloat hi = splat(scale), lo = splat((float)(1.0 / sum - scale));
-            VECTOR_RANGE(o, e, e, 0, cols, streaming, j, step, v, fma_v(v, hi, mul_v(v, lo)));
+            ROW_RANGE(o, e, e, 0, cols, streaming, j, step, v, fma_v(v, hi, mul_v(v, lo)));
         } else {
             jacobian_row_f32(e, g, o, cols, 1.0 / sum, dot / sum, streaming);
         }

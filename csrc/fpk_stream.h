@@ -175,14 +175,17 @@ static inline void fpk_store_step(float *out, vfloat v, size_t step, int streami
 }
 
 /* For each step of [lo, hi) that fpk_step gives (when streaming, the whole ones are aligned):
-   the statements with i the step's first element and count its length. A run of whole steps
-   takes a loop of its own, in which count is the constant FPK_LANES: there is no fpk_step per
-   step, and where masks are emulated they fold away. (With AVX-512's masks, a masked step per
-   vector cost swish' 20% and sigmoid' 12% more in cache: scalar work on every step.) */
-#define FOR_STEPS(out, lo, hi, streaming, i, count, ...)                                    \
+   the statements with i the step's first element and count its length. With WHOLE (a
+   constant), and always where masks are emulated, a run of whole steps takes a loop of its own,
+   in which count is the constant FPK_LANES: there is no fpk_step per step, and emulated masks
+   fold away. With AVX-512's masks a masked step per vector cost element-wise kernels 12-20% in
+   cache (scalar work on every step), but softmax's forward rows are better written at that
+   pace: in a tight loop (a multiply-add a vector) a row went out in one burst of stores, which
+   the next row's exponentials then waited behind (4096 x 4096 float32 14-17% slower). */
+#define FOR_STEPS(out, lo, hi, streaming, whole, i, count, ...)                             \
     for (size_t i = (lo), step_; i < (hi); i += step_) {                                    \
         step_ = fpk_step((out) + i, (hi) - i, streaming);                                   \
-        if (step_ == FPK_LANES) {                                                           \
+        if (((whole) || !FPK_FREE_MASKS) && step_ == FPK_LANES) {                           \
             const size_t count = FPK_LANES;                                                 \
             for (; (hi) - i >= FPK_LANES; i += FPK_LANES) {                                 \
                 __VA_ARGS__;                                                                \

@@ -523,7 +523,7 @@ static inline vdouble add_first_d(vdouble sum, vmask_d m_d, vdouble b, size_t co
    streaming the full ones can use streaming stores. */
 #define MAP_RANGE_V(NAME, FN, out, lo, hi, streaming, scale, delta, bad_lanes)              \
     do {                                                                                    \
-        FOR_STEPS(out, lo, hi, streaming, i, count,                                         \
+        FOR_STEPS(out, lo, hi, streaming, 1, i, count,                                      \
             vmask m = first_lanes(count);                                                   \
             fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                           \
             vfloat p = load_first_v(pred + i, count), y = load_first_v(target + i, count);  \
@@ -555,7 +555,7 @@ static inline vdouble add_first_d(vdouble sum, vmask_d m_d, vdouble b, size_t co
     {                                                                                       \
         vdouble low = zero_d(), high = zero_d();                                            \
         vmask bad_lanes = no_lanes();                                                       \
-        FOR_STEPS(grad, start, end, streaming, i, count,                                    \
+        FOR_STEPS(grad, start, end, streaming, 1, i, count,                                 \
                 vmask m = first_lanes(count);                                               \
                 fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                       \
                 vfloat p = load_first_v(pred + i, count), y = load_first_v(target + i, count); \
@@ -979,7 +979,7 @@ static inline int sce_grad_row_with(const float *z, size_t cols, size_t c, doubl
     vfloat factor_hi = splat((float)factor);
     vfloat factor_lo = splat((float)(factor - (float)factor));
     vfloat g_c = splat((float)(-scale * others / all)), shift = splat(m);
-    FOR_STEPS(g, 0, cols, streaming, j, count,
+    FOR_STEPS(g, 0, cols, streaming, 1, j, count,
         vfloat e = stage ? load_v(stage + j) : exp_shifted_v(load_first_v(z + j, count), shift);
         vfloat v = fma_v(e, factor_hi, mul_v(e, factor_lo));
         if (c - j < count) v = blend_v(one_lane(c - j), v, g_c);

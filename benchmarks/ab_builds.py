@@ -1,0 +1,69 @@
+"""Two or more builds of fpkernels, timed in turn in one process: an A/B of a change.
+
+    git archive HEAD~1 | tar -x -C /tmp/base && (cd /tmp/base && python build_ffi.py)
+    flock /tmp/fpk-bench.lock python benchmarks/ab_builds.py softmax_forward /tmp/base .
+
+Each build's compiled module is loaded under a name of its own and its C function called
+directly, the builds taking turns call by call (40 each, 2 threads); printed: each build's
+best and median milliseconds. A shared machine's memory speed swings by half within minutes,
+so runs in separate processes, even alternated, hid differences of 10-20% that this shows.
+Not part of bench.py (its name does not start with bench_).
+"""
+import glob
+import importlib.util
+import sys
+import time
+
+import numpy as np
+
+rng = np.random.default_rng(0)
+SQUARE = (rng.standard_normal((4096, 4096)) * 3).astype(np.float32)
+LONG = (rng.standard_normal(1 << 24) * 3).astype(np.float32)
+LOGITS = rng.standard_normal((16384, 1000)).astype(np.float32)
+LABELS = rng.integers(0, 1000, 16384)
+
+CASES = {   # name: (input, call(lib, ffi, x, g, out) of the C function)
+    "softmax_forward": (SQUARE, lambda lib, ffi, x, g, o:
+                        lib.fpk_softmax_forward_f32(x, o, 4096, 4096)),
+    "softmax_backward": (SQUARE, lambda lib, ffi, x, g, o:
+                         lib.fpk_softmax_backward_f32(x, g, o, 4096, 4096)),
+    "swish_backward": (LONG, lambda lib, ffi, x, g, o:
+                       lib.fpk_swish_backward_f32(x, g, o, LONG.size, 1.0)),
+    "gelu_forward": (LONG, lambda lib, ffi, x, g, o: lib.fpk_gelu_forward_f32(x, o, LONG.size)),
+    "sce_gradient": (LOGITS, lambda lib, ffi, x, g, o: lib.fpk_softmax_cross_entropy_gradient_f32(
+        x, ffi.cast("int64_t *", LABELS.ctypes.data), ffi.NULL, o, 16384, 1000, 1)),
+}
+
+
+def load(build, k):
+    path = glob.glob(f"{build}/fpkernels/_fpkernels*.so")[0]
+    spec = importlib.util.spec_from_file_location(f"build{k}._fpkernels", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.lib.fpk_set_num_threads(2)
+    return module
+
+
+def main(case, builds):
+    x, call = CASES[case]
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    out = np.empty_like(x)
+    calls = []
+    for k, build in enumerate(builds):
+        module = load(build, k)
+        pointers = [module.ffi.cast("float *", a.ctypes.data) for a in (x, g, out)]
+        calls.append(lambda m=module, p=pointers: call(m.lib, m.ffi, *p))
+    times = [[] for _ in builds]
+    for _ in range(40):
+        for k, f in enumerate(calls):
+            start = time.perf_counter()
+            f()
+            times[k].append((time.perf_counter() - start) * 1e3)
+    for build, t in zip(builds, times):
+        print(f"{case:18s} {build:24s} best {min(t):.2f} ms, median {np.median(t):.2f} ms")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3 or sys.argv[1] not in CASES:
+        sys.exit(f"usage: ab_builds.py {{{','.join(CASES)}}} BUILD_DIR BUILD_DIR ...")
+    main(sys.argv[1], sys.argv[2:])
