@@ -17,20 +17,30 @@ import time
 import numpy as np
 
 rng = np.random.default_rng(0)
-SQUARE = (rng.standard_normal((4096, 4096)) * 3).astype(np.float32)
-LONG = (rng.standard_normal(1 << 24) * 3).astype(np.float32)
-LOGITS = rng.standard_normal((16384, 1000)).astype(np.float32)
 LABELS = rng.integers(0, 1000, 16384)
 
-CASES = {   # name: (input, call(lib, ffi, x, g, out) of the C function)
-    "softmax_forward": (SQUARE, lambda lib, ffi, x, g, o:
+
+def square():
+    return (rng.standard_normal((4096, 4096)) * 3).astype(np.float32)
+
+
+def long_array():
+    return (rng.standard_normal(1 << 24) * 3).astype(np.float32)
+
+
+def logits():
+    return rng.standard_normal((16384, 1000)).astype(np.float32)
+
+
+CASES = {   # name: (the input's maker, call(lib, ffi, x, g, out) of the C function)
+    "softmax_forward": (square, lambda lib, ffi, x, g, o:
                         lib.fpk_softmax_forward_f32(x, o, 4096, 4096)),
-    "softmax_backward": (SQUARE, lambda lib, ffi, x, g, o:
+    "softmax_backward": (square, lambda lib, ffi, x, g, o:
                          lib.fpk_softmax_backward_f32(x, g, o, 4096, 4096)),
-    "swish_backward": (LONG, lambda lib, ffi, x, g, o:
-                       lib.fpk_swish_backward_f32(x, g, o, LONG.size, 1.0)),
-    "gelu_forward": (LONG, lambda lib, ffi, x, g, o: lib.fpk_gelu_forward_f32(x, o, LONG.size)),
-    "sce_gradient": (LOGITS, lambda lib, ffi, x, g, o: lib.fpk_softmax_cross_entropy_gradient_f32(
+    "swish_backward": (long_array, lambda lib, ffi, x, g, o:
+                       lib.fpk_swish_backward_f32(x, g, o, 1 << 24, 1.0)),
+    "gelu_forward": (long_array, lambda lib, ffi, x, g, o: lib.fpk_gelu_forward_f32(x, o, 1 << 24)),
+    "sce_gradient": (logits, lambda lib, ffi, x, g, o: lib.fpk_softmax_cross_entropy_gradient_f32(
         x, ffi.cast("int64_t *", LABELS.ctypes.data), ffi.NULL, o, 16384, 1000, 1)),
 }
 
@@ -44,18 +54,20 @@ def load(build, k):
     return module
 
 
-def main(case, builds):
-    x, call = CASES[case]
+def main(case, builds, calls=40):
+    make, call = CASES[case]
+    x = make()
     g = rng.standard_normal(x.shape).astype(np.float32)
     out = np.empty_like(x)
-    calls = []
+    functions = []
     for k, build in enumerate(builds):
         module = load(build, k)
         pointers = [module.ffi.cast("float *", a.ctypes.data) for a in (x, g, out)]
-        calls.append(lambda m=module, p=pointers: call(m.lib, m.ffi, *p))
+        functions.append(lambda m=module, p=pointers: call(m.lib, m.ffi, *p))
+        assert functions[-1]() == 0, f"{build}: {case} failed"     # and a warm-up
     times = [[] for _ in builds]
-    for _ in range(40):
-        for k, f in enumerate(calls):
+    for _ in range(calls):
+        for k, f in enumerate(functions):
             start = time.perf_counter()
             f()
             times[k].append((time.perf_counter() - start) * 1e3)

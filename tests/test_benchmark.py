@@ -177,6 +177,19 @@ def test_matmul_cases_run_and_agree():
     np.testing.assert_allclose(fpk_result, numpy_result, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.skipif(not (BENCHMARKS / "ab_builds.py").exists(), reason="no source tree")
+def test_ab_builds_times_a_build_against_itself(capsys):
+    """benchmarks/ab_builds.py loads each build's compiled module under a name of its own and
+    calls its C function in turn: here the installed build twice, 2 calls each."""
+    spec = importlib.util.spec_from_file_location("ab_builds", BENCHMARKS / "ab_builds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    build = str(Path(fk.__file__).resolve().parents[1])
+    module.main("swish_backward", [build, build], calls=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all("swish_backward" in line and " ms" in line for line in lines)
+
+
 @pytest.mark.skipif(not BENCHMARKS.is_dir(), reason="no source tree")
 @pytest.mark.parametrize("path", sorted(BENCHMARKS.glob("bench_*.py")), ids=lambda p: p.stem)
 def test_every_quick_case_runs(path):
