@@ -569,7 +569,10 @@ def test_softmax_float32_within_4_ulp(threads):
     """float32 softmax within 4 ULP of float64 (rounded), its diagonal within 1, on rows whose
     entries span many binades: x - max rounds in float32, by up to |x - max| 2^-24, and without
     that error put back the result was 64 ULP off in rows spanning 60 (so is torch.softmax).
-    Also a row whose sum is many equal entries, whose exponentials' errors add up in it."""
+    Also a row whose sum is many equal entries, whose exponentials' errors add up in it, and
+    rows of one 0 and many -18: each e^-18 is below half an ULP of the running sums, so a plain
+    float sum drops them all (about 1000 ULP off), and the float32 rows keep each addition's
+    rounding error instead (exact_sum)."""
     rng = np.random.default_rng(16)
     rows = []
     for spread in [1e-2, 1, 10, 30, 100, 1e3]:
@@ -580,6 +583,10 @@ def test_softmax_float32_within_4_ulp(threads):
     many = np.full((1, 1002), -2.6435587, np.float32)
     many[0, 0], many[0, 1] = 0.0, -1.9876543
     rows.append(many)
+    for cols in (17, 4096, 5000):
+        tiny = np.full((2, cols), -18.0, np.float32)
+        tiny[0, 0] = tiny[1, -1] = 0.0
+        rows.append(tiny)
     act = make("softmax")
     for x in rows:
         assert ulp_distance(act.forward(x), softmax_reference(x).astype(np.float32)).max() <= 4
