@@ -1,7 +1,7 @@
 """Fit the table of csrc/fpk_silu_table.h and print it as C, or check the built kernels.
 
     python csrc/fit_silu_table.py > csrc/fpk_silu_table.h     (needs mpmath; a developer's tool)
-    PYTHONPATH=. python csrc/fit_silu_table.py --check         (about 90 s)
+    PYTHONPATH=. python csrc/fit_silu_table.py --check         (about 75 s)
 
 F(a) = silu'(-a) = s (1 - a (1 - s)), s = sigmoid(-a), and P(a) = F(a) / (a0 - a), a0 = 1.2785
 its root in two floats. P is a polynomial of degree 6 in d = a - the centre on each of the 32
