@@ -318,16 +318,16 @@ def cases(quick=False):
                         F.cross_entropy(t, tlab), t), torch)
             shape = f"{_short(dtype)} ({rows}, {cols})"
 
-            def sce_case(what, call, torch_call, bytes_per_float, shape=shape, size=logits.nbytes):
+            def sce_case(what, call, torch_call, passes, shape=shape, size=logits.nbytes):
                 return {"name": f"softmax_cross_entropy {what} {shape}", "threads": threads,
                         "fpk": _with_threads(threads, call), "numpy": None, "torch": torch_call,
-                        "bytes": bytes_per_float * size // 4, "flops": None}
+                        "bytes": passes * size, "flops": None}
             result += [      # (defaults bind this shape's arrays: the cases run later)
-                sce_case("value", lambda z=logits, y=labels: sce.value(z, y), torch_sce, 4),
+                sce_case("value", lambda z=logits, y=labels: sce.value(z, y), torch_sce, 1),
                 sce_case("gradient", lambda z=logits, y=labels, g=lgrad: sce.gradient(
-                    z, y, out=g), None, 8),
+                    z, y, out=g), None, 2),          # passes over the logits' bytes: read, write
                 sce_case("value_and_gradient", lambda z=logits, y=labels, g=lgrad:
-                         sce.value_and_gradient(z, y, out=g), torch_sce_both, 8)]
+                         sce.value_and_gradient(z, y, out=g), torch_sce_both, 2)]
             if cols != 1000 or dtype != np.float32:
                 continue
             # one-hot target rows instead of labels (the labels' kernels take them)
@@ -339,7 +339,7 @@ def cases(quick=False):
                     threads, lambda t=trainable, y=torch.from_numpy(one_hot): torch.autograd.grad(
                         F.cross_entropy(t, y), t), torch)
             result.append(sce_case("value_and_gradient one-hot", lambda z=logits, y=one_hot,
-                                   g=lgrad: sce.value_and_gradient(z, y, out=g), torch_one_hot, 12))
+                                   g=lgrad: sce.value_and_gradient(z, y, out=g), torch_one_hot, 3))
     return result
 
 
