@@ -40,6 +40,8 @@ CASES = {   # name: (the input's maker, call(lib, ffi, x, g, out) of the C funct
     "swish_backward": (long_array, lambda lib, ffi, x, g, o:
                        lib.fpk_swish_backward_f32(x, g, o, 1 << 24, 1.0)),
     "gelu_forward": (long_array, lambda lib, ffi, x, g, o: lib.fpk_gelu_forward_f32(x, o, 1 << 24)),
+    "gelu_tanh_backward": (long_array, lambda lib, ffi, x, g, o:
+                           lib.fpk_gelu_tanh_backward_f32(x, g, o, 1 << 24)),
     "sce_gradient": (logits, lambda lib, ffi, x, g, o: lib.fpk_softmax_cross_entropy_gradient_f32(
         x, ffi.cast("int64_t *", LABELS.ctypes.data), ffi.NULL, o, 16384, 1000, 1)),
 }

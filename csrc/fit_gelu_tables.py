@@ -59,7 +59,7 @@ def float_horner(coefficients, d, c0_hi, c0_lo):
     return np.float64(c0_hi) + rest
 
 
-def fit_piece(function, lo, hi, centre, lawson_steps, degree=DEGREE):
+def fit_piece(function, lo, hi, centre, lawson_steps, degree=DEGREE, evaluate=float_horner):
     # (the kernel's fma(a, 2, 2) rounds the last few floats below an edge up into the next
     # interval, whose polynomial then serves them: a few ULP of a outside its fit, harmless)
     nodes = np.cos(np.pi * (np.arange(800) + 0.5) / 800)
@@ -84,7 +84,7 @@ def fit_piece(function, lo, hi, centre, lawson_steps, degree=DEGREE):
         tail, *_ = np.linalg.lstsq(powers[:, k + 1:] * w[:, None], rest_of_y * w, rcond=None)
         c = np.concatenate([np.array(fixed, np.float64), tail])
     c0_hi, c0_lo = two_floats(mp.mpf(c[-1]))
-    got = float_horner(np.array(fixed, np.float32), d, c0_hi, c0_lo)
+    got = evaluate(np.array(fixed, np.float32), d, c0_hi, c0_lo)
     return fixed + [c0_hi, c0_lo, np.float32(centre)], np.max(np.abs(got - y) * relative)
 
 

@@ -8,7 +8,7 @@ its root in two floats. P is a polynomial of degree 6 in d = a - the centre on e
 intervals of width 1/2 of 0 <= a < 16, fitted as csrc/fit_gelu_tables.py fits gelu's (its
 fit_piece: weighted least squares toward minimax relative error, coefficients rounded to float
 highest first; of the fits after 0 to 40 Lawson steps, each interval keeps the one whose float
-evaluation is closest). Centred intervals: from their left end, P's Horner terms cancel where
+evaluation is closest). Centred intervals: from their left end, P's terms cancel where
 P falls by e^-1/2 across the interval (up to 3 ULP instead of 0.7).
 
 --check runs swish's float32 derivative and backward (g uniform in [1, 2)) over every float32
@@ -34,8 +34,8 @@ HEADER = """/* fpk_silu_table.h - private to activations.c: silu' on AVX-512 lan
  * of width 1/2 of 0 <= a < 16, c the interval's centre, its coefficients picked lane by lane
  * with one vpermt2ps (32 entries) each. Layout: row k < SILU_DEGREE holds the coefficients of
  * d^(SILU_DEGREE - k), then the constant in two parts (high, low), then c; column j is the
- * interval j/2 <= a < (j + 1)/2. Relative error of P's float evaluation (Horner with fma)
- * < {worst:.1e}.
+ * interval j/2 <= a < (j + 1)/2. Relative error of P's float evaluation (Estrin's scheme with
+ * fma) < {worst:.1e}.
  */
 #ifndef FPK_SILU_TABLE_H
 #define FPK_SILU_TABLE_H
@@ -57,11 +57,32 @@ def silu_slope_reflected(a):                # F(a) = silu'(-a)
     return s * (1 - a * (1 - s))
 
 
+def float_estrin(coefficients, d, c0_hi, c0_lo):
+    """The kernel's evaluation (root_times_piece32_v): the coefficients in pairs, each c d + c',
+    joined by d^2 (Estrin's scheme), in float with fma (emulated in double), + c0 in two parts."""
+    def fma(a, b, c):
+        return (a.astype(np.float64) * b + c).astype(np.float32)
+    c = [np.full_like(d, v) for v in coefficients]
+    dd = (d.astype(np.float64) ** 2).astype(np.float32)
+    odd = len(c) % 2
+    p = c[0] if odd else fma(c[0], d, c[1])
+    for k in range(2 - odd, len(c), 2):
+        p = fma(p, dd, fma(c[k], d, c[k + 1]))
+    return np.float64(c0_hi) + fma(p, d, c0_lo)
+
+
 def best_piece(function, j):
     lo = j * WIDTH
-    fits = [fit.fit_piece(function, lo, lo + WIDTH, lo + WIDTH / 2, steps, DEGREE)
+    fits = [fit.fit_piece(function, lo, lo + WIDTH, lo + WIDTH / 2, steps, DEGREE, float_estrin)
             for steps in (0, 1, 2, 3, 5, 10, 20, 40)]
     return min(fits, key=lambda piece: piece[1])
+
+
+def print_rows(pieces):
+    """The table's rows as C initialisers, 8 numbers a line."""
+    for row in np.array([column for column, _ in pieces]).T:
+        lines = [", ".join(fit.c_float(v) for v in row[i:i + 8]) for i in range(0, PIECES, 8)]
+        print("    {" + ",\n     ".join(lines) + "},")
 
 
 def check():
@@ -100,9 +121,6 @@ elif __name__ == "__main__":
     pieces = [best_piece(fit.over_root(silu_slope_reflected, 1.25), j) for j in range(PIECES)]
     worst = max(error for _, error in pieces)
     print(f"worst relative error of P's float evaluation: {worst:.2e}", file=sys.stderr)
-    rows = np.array([column for column, _ in pieces]).T
     print(HEADER.format(worst=worst, a0_hi=fit.c_float(a0_hi), a0_lo=fit.c_float(a0_lo)))
-    for row in rows:                        # 8 numbers a line
-        lines = [", ".join(fit.c_float(v) for v in row[i:i + 8]) for i in range(0, PIECES, 8)]
-        print("    {" + ",\n     ".join(lines) + "},")
+    print_rows(pieces)
     print(FOOTER)

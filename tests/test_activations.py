@@ -198,6 +198,24 @@ def test_silu_slope_table_edges(threads):
     assert ulp_distance(act.backward(x, g), (g.astype(np.float64) * want).astype(np.float32)).max() <= 4
 
 
+def test_gelu_tanh_slope_table_edges(threads):
+    """On AVX-512, gelu_tanh' is E G(|x|) with G a piecewise polynomial laid out as silu's
+    (csrc/fpk_gelu_tanh_table.h), |x| clamped at 6 for x > 0 and at 15.75 for x < 0, and
+    its Taylor polynomial of degree 3 for |x| < 2^-6 (where E G rounds to 3 ULP: x = -8.0306e-7
+    and -0.0038116, say). Every float32 within 64 of each interval edge, of those points, of 11
+    (where gelu_tanh'(x) rounds to 0 below) and of five x near 0, both signs, keeps the
+    derivative within 2 ULP and backward (g in [1, 2)) within 4, as a scan of every float32
+    with |x| < 16.5 measured (python csrc/fit_gelu_tanh_table.py --check)."""
+    edges = [k / 2 for k in range(33)] + [15.75, 11.0, 2.0 ** -6, 2.0546e-7, 8.0306e-7,
+                                          2.1104e-6, 0.0038116262, 0.008224932]
+    x = float32_neighbours(edges + [-e for e in edges], 64)
+    _, want = reference("gelu_tanh", x)
+    g = np.random.default_rng(6).uniform(1, 2, x.size).astype(np.float32)
+    act = make("gelu_tanh")
+    assert ulp_distance(act.derivative(x), want.astype(np.float32)).max() <= 2
+    assert ulp_distance(act.backward(x, g), (g.astype(np.float64) * want).astype(np.float32)).max() <= 4
+
+
 def test_silu_slope_over_its_root_interval_and_beyond(threads):
     """silu' (swish with beta = 1) is d P(d), d = x - x0, on [-1.38, -1.09] around its root x0,
     and the formula beyond, which cancels toward x0 (measured within 3.5 2^-24 relative outside
