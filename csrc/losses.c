@@ -497,15 +497,17 @@ static inline vdouble add_first_d(vdouble sum, vmask_d m_d, vdouble b, size_t co
     return !FPK_FREE_MASKS && count >= FPK_LANES ? add_d(sum, b) : add_lanes_d(sum, m_d, b);
 }
 
-/* BLOCK_SUM on vectors (double lanes for each half of the floats). */
+/* BLOCK_SUM on vectors (double lanes for each half of the floats). FOR_STEPS without an output
+   (pred stands in; nothing streams) gives the whole vectors a loop of their own: in cache mse's
+   value 4.58 -> 3.44 TSC cycles per 16 floats, bce's 17.4 -> 14.4, with the same sums (each
+   element in the lane it had). */
 #define BLOCK_SUM_V(NAME)                                                                   \
     static double NAME##_block_sum_v(const float *pred, const float *target, size_t start,  \
                                      size_t end, int *bad, double delta)                    \
     {                                                                                       \
         vdouble low = zero_d(), high = zero_d();                                            \
         vmask bad_lanes = no_lanes();                                                       \
-        for (size_t i = start; i < end; i += FPK_LANES)                                     \
-            WITH_COUNT(end - i, count,                                                      \
+        FOR_STEPS(pred, start, end, 0, 1, i, count,                                         \
                 vmask m = first_lanes(count);                                               \
                 fpk_read_ahead(pred + i), fpk_read_ahead(target + i);                       \
                 vfloat p = load_first_v(pred + i, count), y = load_first_v(target + i, count); \
