@@ -28,6 +28,14 @@ def long_array():
     return (rng.standard_normal(1 << 24) * 3).astype(np.float32)
 
 
+def square_f64():
+    return rng.standard_normal((4096, 4096)) * 3
+
+
+def long_array_f64():
+    return rng.standard_normal(1 << 23) * 3
+
+
 def logits():
     return rng.standard_normal((16384, 1000)).astype(np.float32)
 
@@ -42,6 +50,10 @@ CASES = {   # name: (the input's maker, call(lib, ffi, x, g, out) of the C funct
     "gelu_forward": (long_array, lambda lib, ffi, x, g, o: lib.fpk_gelu_forward_f32(x, o, 1 << 24)),
     "gelu_tanh_backward": (long_array, lambda lib, ffi, x, g, o:
                            lib.fpk_gelu_tanh_backward_f32(x, g, o, 1 << 24)),
+    "softmax_backward_f64": (square_f64, lambda lib, ffi, x, g, o:
+                             lib.fpk_softmax_backward_f64(x, g, o, 4096, 4096)),
+    "sigmoid_backward_f64": (long_array_f64, lambda lib, ffi, x, g, o:
+                             lib.fpk_sigmoid_backward_f64(x, g, o, 1 << 23)),
     "sce_gradient": (logits, lambda lib, ffi, x, g, o: lib.fpk_softmax_cross_entropy_gradient_f32(
         x, ffi.cast("int64_t *", LABELS.ctypes.data), ffi.NULL, o, 16384, 1000, 1)),
 }
@@ -59,12 +71,13 @@ def load(build, k):
 def main(case, builds, calls=40):
     make, call = CASES[case]
     x = make()
-    g = rng.standard_normal(x.shape).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(x.dtype)
     out = np.empty_like(x)
     functions = []
     for k, build in enumerate(builds):
         module = load(build, k)
-        pointers = [module.ffi.cast("float *", a.ctypes.data) for a in (x, g, out)]
+        c_type = "double *" if x.dtype == np.float64 else "float *"
+        pointers = [module.ffi.cast(c_type, a.ctypes.data) for a in (x, g, out)]
         functions.append(lambda m=module, p=pointers: call(m.lib, m.ffi, *p))
         assert functions[-1]() == 0, f"{build}: {case} failed"     # and a warm-up
     times = [[] for _ in builds]

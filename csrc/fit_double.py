@@ -9,7 +9,8 @@ erfc_far_d:       erfc(a) = e^(-a^2) t S(u), t = 2/(2 + a), for 0.85 <= a <= 27.
                   degree 20.
 erf_small_d:      erf(z) = z P(z^2) for |z| <= 0.85; its coefficients are only checked here.
 Each fit is the Chebyshev interpolant at 80 nodes (near-minimax for functions this smooth) of
-values from mpmath at 40 digits, turned into powers of its variable for Horner's rule. Printed:
+values from mpmath at 40 digits, turned into powers of its variable (expm1_reduced_d takes its
+P by Estrin's scheme, the others by Horner's rule; the same polynomial either way). Printed:
 the coefficients, highest degree first, and the largest relative error of each polynomial's
 result evaluated in double (as the kernels do) over 4000 points.
 """

@@ -92,17 +92,15 @@ static inline float exp_scaled_fd(double t, int32_t scale)
 /* e^r - 1 for |r| <= ln2/2 in double: r + r^2 P(r), P fitted (csrc/fit_double.py). */
 static inline double expm1_reduced_d(double r)
 {
-    double p = 2.5106263269311678e-08;
-    p = p * r + 2.7621325347067737e-07;
-    p = p * r + 2.7557252861387166e-06;
-    p = p * r + 2.48015186696279e-05;
-    p = p * r + 0.00019841269876842176;
-    p = p * r + 0.0013888888918920927;
-    p = p * r + 0.008333333333325551;
-    p = p * r + 0.04166666666662067;
-    p = p * r + 0.1666666666666667;
-    p = p * r + 0.5000000000000001;
-    return r + r * r * p;
+    /* Estrin's scheme: pairs joined by r^2, r^4, r^8 (4 multiply-adds deep, not Horner's 9) */
+    double r2 = r * r, r4 = r2 * r2;
+    double p01 = 0.5000000000000001 + 0.1666666666666667 * r;
+    double p23 = 0.04166666666662067 + 0.008333333333325551 * r;
+    double p45 = 0.0013888888918920927 + 0.00019841269876842176 * r;
+    double p67 = 2.48015186696279e-05 + 2.7557252861387166e-06 * r;
+    double p89 = 2.7621325347067737e-07 + 2.5106263269311678e-08 * r;
+    double p = (p01 + p23 * r2) + (p45 + p67 * r2) * r4 + p89 * (r4 * r4);
+    return r + r2 * p;
 }
 
 /* x = k ln2 + r with k = x/ln2 rounded, |r| <= ln2/2: returns r and stores k. */
