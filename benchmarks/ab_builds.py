@@ -7,6 +7,11 @@ Each build's compiled module is loaded under a name of its own and its C functio
 directly, the builds taking turns call by call (40 each, 2 threads); printed: each build's
 best and median milliseconds. A shared machine's memory speed swings by half within minutes,
 so runs in separate processes, even alternated, hid differences of 10-20% that this shows.
+`torch` in place of a build directory takes a turn with PyTorch's own out= kernel for the
+case (softmax's and sigmoid's backward from the saved output, as torch's autograd runs them):
+
+    flock /tmp/fpk-bench.lock python benchmarks/ab_builds.py gelu_tanh_backward . torch
+
 Not part of bench.py (its name does not start with bench_).
 """
 import glob
@@ -40,23 +45,44 @@ def logits():
     return rng.standard_normal((16384, 1000)).astype(np.float32)
 
 
-CASES = {   # name: (the input's maker, call(lib, ffi, x, g, out) of the C function)
+CASES = {   # name: (the input's maker, the C function's call(lib, ffi, x, g, out), torch's
+            #        call(aten, x, g, y, out), y the softmax (rows) or sigmoid of x)
     "softmax_forward": (square, lambda lib, ffi, x, g, o:
-                        lib.fpk_softmax_forward_f32(x, o, 4096, 4096)),
+                        lib.fpk_softmax_forward_f32(x, o, 4096, 4096),
+                        lambda aten, x, g, y, o: aten._softmax.out(x, -1, False, out=o)),
     "softmax_backward": (square, lambda lib, ffi, x, g, o:
-                         lib.fpk_softmax_backward_f32(x, g, o, 4096, 4096)),
+                         lib.fpk_softmax_backward_f32(x, g, o, 4096, 4096),
+                         lambda aten, x, g, y, o: aten._softmax_backward_data.out(
+                             g, y, -1, x.dtype, grad_input=o)),
     "swish_backward": (long_array, lambda lib, ffi, x, g, o:
-                       lib.fpk_swish_backward_f32(x, g, o, 1 << 24, 1.0)),
-    "gelu_forward": (long_array, lambda lib, ffi, x, g, o: lib.fpk_gelu_forward_f32(x, o, 1 << 24)),
+                       lib.fpk_swish_backward_f32(x, g, o, 1 << 24, 1.0),
+                       lambda aten, x, g, y, o: aten.silu_backward.grad_input(g, x, grad_input=o)),
+    "gelu_forward": (long_array, lambda lib, ffi, x, g, o: lib.fpk_gelu_forward_f32(x, o, 1 << 24),
+                     lambda aten, x, g, y, o: aten.gelu.out(x, approximate="none", out=o)),
     "gelu_tanh_backward": (long_array, lambda lib, ffi, x, g, o:
-                           lib.fpk_gelu_tanh_backward_f32(x, g, o, 1 << 24)),
+                           lib.fpk_gelu_tanh_backward_f32(x, g, o, 1 << 24),
+                           lambda aten, x, g, y, o: aten.gelu_backward.grad_input(
+                               g, x, approximate="tanh", grad_input=o)),
     "softmax_backward_f64": (square_f64, lambda lib, ffi, x, g, o:
-                             lib.fpk_softmax_backward_f64(x, g, o, 4096, 4096)),
+                             lib.fpk_softmax_backward_f64(x, g, o, 4096, 4096),
+                             lambda aten, x, g, y, o: aten._softmax_backward_data.out(
+                                 g, y, -1, x.dtype, grad_input=o)),
     "sigmoid_backward_f64": (long_array_f64, lambda lib, ffi, x, g, o:
-                             lib.fpk_sigmoid_backward_f64(x, g, o, 1 << 23)),
+                             lib.fpk_sigmoid_backward_f64(x, g, o, 1 << 23),
+                             lambda aten, x, g, y, o: aten.sigmoid_backward.grad_input(
+                                 g, y, grad_input=o)),
     "sce_gradient": (logits, lambda lib, ffi, x, g, o: lib.fpk_softmax_cross_entropy_gradient_f32(
-        x, ffi.cast("int64_t *", LABELS.ctypes.data), ffi.NULL, o, 16384, 1000, 1)),
+        x, ffi.cast("int64_t *", LABELS.ctypes.data), ffi.NULL, o, 16384, 1000, 1), None),
 }
+
+
+def torch_call(call_torch, x, g, out):
+    """PyTorch's turn: its kernel on tensors sharing x's, g's and out's memory, 2 threads."""
+    import torch
+    torch.set_num_threads(2)
+    tx, tg, tout = (torch.from_numpy(a) for a in (x, g, out))
+    y = torch.softmax(tx, -1) if tx.dim() == 2 else torch.sigmoid(tx)
+    return lambda: call_torch(torch.ops.aten, tx, tg, y, tout)
 
 
 def load(build, k):
@@ -69,12 +95,18 @@ def load(build, k):
 
 
 def main(case, builds, calls=40):
-    make, call = CASES[case]
+    make, call, call_torch = CASES[case]
     x = make()
     g = rng.standard_normal(x.shape).astype(x.dtype)
     out = np.empty_like(x)
     functions = []
     for k, build in enumerate(builds):
+        if build == "torch":
+            if call_torch is None:
+                sys.exit(f"{case}: no PyTorch kernel to compare with")
+            functions.append(torch_call(call_torch, x, g, out))
+            functions[-1]()                                           # a warm-up
+            continue
         module = load(build, k)
         c_type = "double *" if x.dtype == np.float64 else "float *"
         pointers = [module.ffi.cast(c_type, a.ctypes.data) for a in (x, g, out)]
@@ -92,5 +124,5 @@ def main(case, builds, calls=40):
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in CASES:
-        sys.exit(f"usage: ab_builds.py {{{','.join(CASES)}}} BUILD_DIR BUILD_DIR ...")
+        sys.exit(f"usage: ab_builds.py {{{','.join(CASES)}}} BUILD_DIR|torch BUILD_DIR|torch ...")
     main(sys.argv[1], sys.argv[2:])

@@ -177,17 +177,35 @@ def test_matmul_cases_run_and_agree():
     np.testing.assert_allclose(fpk_result, numpy_result, rtol=1e-4, atol=1e-3)
 
 
+def ab_builds_and_installed_build():
+    """benchmarks/ab_builds.py as a module, and the directory holding the installed package."""
+    spec = importlib.util.spec_from_file_location("ab_builds", BENCHMARKS / "ab_builds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, str(Path(fk.__file__).resolve().parents[1])
+
+
 @pytest.mark.skipif(not (BENCHMARKS / "ab_builds.py").exists(), reason="no source tree")
 def test_ab_builds_times_a_build_against_itself(capsys):
     """benchmarks/ab_builds.py loads each build's compiled module under a name of its own and
     calls its C function in turn: here the installed build twice, 2 calls each."""
-    spec = importlib.util.spec_from_file_location("ab_builds", BENCHMARKS / "ab_builds.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    build = str(Path(fk.__file__).resolve().parents[1])
+    module, build = ab_builds_and_installed_build()
     module.main("swish_backward", [build, build], calls=2)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all("swish_backward" in line and " ms" in line for line in lines)
+
+
+@pytest.mark.skipif(not (BENCHMARKS / "ab_builds.py").exists(), reason="no source tree")
+def test_ab_builds_takes_turns_with_torch(capsys):
+    """`torch` in place of a build runs PyTorch's own kernel for the case, beside the build's."""
+    pytest.importorskip("torch")
+    module, build = ab_builds_and_installed_build()
+    cases = [name for name, (_, _, call_torch) in module.CASES.items() if call_torch]
+    for case in cases:
+        module.main(case, [build, "torch"], calls=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 * len(cases) and all(" ms" in line for line in lines)
+    assert sum(line.split()[1] == "torch" for line in lines) == len(cases)
 
 
 @pytest.mark.skipif(not BENCHMARKS.is_dir(), reason="no source tree")
