@@ -63,6 +63,9 @@ CASES = {   # name: (the input's maker, the C function's call(lib, ffi, x, g, ou
                            lib.fpk_gelu_tanh_backward_f32(x, g, o, 1 << 24),
                            lambda aten, x, g, y, o: aten.gelu_backward.grad_input(
                                g, x, approximate="tanh", grad_input=o)),
+    "softmax_forward_f64": (square_f64, lambda lib, ffi, x, g, o:
+                            lib.fpk_softmax_forward_f64(x, o, 4096, 4096),
+                            lambda aten, x, g, y, o: aten._softmax.out(x, -1, False, out=o)),
     "softmax_backward_f64": (square_f64, lambda lib, ffi, x, g, o:
                              lib.fpk_softmax_backward_f64(x, g, o, 4096, 4096),
                              lambda aten, x, g, y, o: aten._softmax_backward_data.out(
