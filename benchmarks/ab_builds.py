@@ -54,6 +54,10 @@ CASES = {   # name: (the input's maker, the C function's call(lib, ffi, x, g, ou
                          lib.fpk_softmax_backward_f32(x, g, o, 4096, 4096),
                          lambda aten, x, g, y, o: aten._softmax_backward_data.out(
                              g, y, -1, x.dtype, grad_input=o)),
+    "softmax_from_output": (square, lambda lib, ffi, x, g, o:
+                            lib.fpk_softmax_backward_from_output_f32(x, g, o, 4096, 4096),
+                            lambda aten, x, g, y, o: aten._softmax_backward_data.out(
+                                g, x, -1, x.dtype, grad_input=o)),
     "swish_backward": (long_array, lambda lib, ffi, x, g, o:
                        lib.fpk_swish_backward_f32(x, g, o, 1 << 24, 1.0),
                        lambda aten, x, g, y, o: aten.silu_backward.grad_input(g, x, grad_input=o)),
