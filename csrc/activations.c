@@ -1585,8 +1585,12 @@ INF_COUNT(f64, double)
                 dot = scaled_dot_##SUFFIX(g, e, cols, dot, &scale);                         \
                 FPK_STORE_RANGE(T, SUFFIX, o, e, g, 0, cols, streaming, j, v,               \
                                 v * scale * (g[j] - dot));                                  \
-            } else {                                                                        \
-                FPK_STORE_RANGE(T, SUFFIX, o, e, e, 0, cols, streaming, j, v, v * scale);   \
+            } else {    /* reading e from the cache, bring in the row after next, a block   \
+                           ahead, which the next row's exponentials read: float64 (4096,    \
+                           4096) 8.9 -> 7.25 ms (backward with the next row's g: slower) */ \
+                const T *after_next = r + 2 < hi ? row + 2 * cols : row;                    \
+                FPK_STORE_RANGE(T, SUFFIX, o, e, after_next, 0, cols, streaming, j, v,      \
+                                v * scale);                                                 \
             }                                                                               \
         }                                                                                   \
     }
