@@ -80,6 +80,10 @@ CASES = {   # name: (the input's maker, the C function's call(lib, ffi, x, g, ou
                                  g, y, grad_input=o)),
     "sce_gradient": (logits, lambda lib, ffi, x, g, o: lib.fpk_softmax_cross_entropy_gradient_f32(
         x, ffi.cast("int64_t *", LABELS.ctypes.data), ffi.NULL, o, 16384, 1000, 1), None),
+    "sce_value_and_gradient": (logits, lambda lib, ffi, x, g, o:
+                               lib.fpk_softmax_cross_entropy_value_and_gradient_f32(
+                                   x, ffi.cast("int64_t *", LABELS.ctypes.data), ffi.NULL, o,
+                                   16384, 1000, 1, ffi.NULL, ffi.new("double *")), None),
 }
 
 
