@@ -45,19 +45,24 @@ def logits():
     return rng.standard_normal((16384, 1000)).astype(np.float32)
 
 
+def torch_softmax(aten, x, g, y, o):
+    return aten._softmax.out(x, -1, False, out=o)
+
+
+def torch_softmax_backward(aten, x, g, y, o):
+    return aten._softmax_backward_data.out(g, y, -1, x.dtype, grad_input=o)
+
+
 CASES = {   # name: (the input's maker, the C function's call(lib, ffi, x, g, out), torch's
             #        call(aten, x, g, y, out), y the softmax (rows) or sigmoid of x)
     "softmax_forward": (square, lambda lib, ffi, x, g, o:
-                        lib.fpk_softmax_forward_f32(x, o, 4096, 4096),
-                        lambda aten, x, g, y, o: aten._softmax.out(x, -1, False, out=o)),
+                        lib.fpk_softmax_forward_f32(x, o, 4096, 4096), torch_softmax),
     "softmax_backward": (square, lambda lib, ffi, x, g, o:
                          lib.fpk_softmax_backward_f32(x, g, o, 4096, 4096),
-                         lambda aten, x, g, y, o: aten._softmax_backward_data.out(
-                             g, y, -1, x.dtype, grad_input=o)),
+                         torch_softmax_backward),
     "softmax_from_output": (square, lambda lib, ffi, x, g, o:
                             lib.fpk_softmax_backward_from_output_f32(x, g, o, 4096, 4096),
-                            lambda aten, x, g, y, o: aten._softmax_backward_data.out(
-                                g, x, -1, x.dtype, grad_input=o)),
+                            lambda aten, x, g, y, o: torch_softmax_backward(aten, x, g, x, o)),
     "swish_backward": (long_array, lambda lib, ffi, x, g, o:
                        lib.fpk_swish_backward_f32(x, g, o, 1 << 24, 1.0),
                        lambda aten, x, g, y, o: aten.silu_backward.grad_input(g, x, grad_input=o)),
@@ -68,12 +73,10 @@ CASES = {   # name: (the input's maker, the C function's call(lib, ffi, x, g, ou
                            lambda aten, x, g, y, o: aten.gelu_backward.grad_input(
                                g, x, approximate="tanh", grad_input=o)),
     "softmax_forward_f64": (square_f64, lambda lib, ffi, x, g, o:
-                            lib.fpk_softmax_forward_f64(x, o, 4096, 4096),
-                            lambda aten, x, g, y, o: aten._softmax.out(x, -1, False, out=o)),
+                            lib.fpk_softmax_forward_f64(x, o, 4096, 4096), torch_softmax),
     "softmax_backward_f64": (square_f64, lambda lib, ffi, x, g, o:
                              lib.fpk_softmax_backward_f64(x, g, o, 4096, 4096),
-                             lambda aten, x, g, y, o: aten._softmax_backward_data.out(
-                                 g, y, -1, x.dtype, grad_input=o)),
+                             torch_softmax_backward),
     "sigmoid_backward_f64": (long_array_f64, lambda lib, ffi, x, g, o:
                              lib.fpk_sigmoid_backward_f64(x, g, o, 1 << 23),
                              lambda aten, x, g, y, o: aten.sigmoid_backward.grad_input(

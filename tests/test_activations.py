@@ -182,6 +182,17 @@ def test_sigmoid_and_tanh_slopes_around_their_worst_points(name, worst_x):
     assert ulp_distance(act.backward(x, g), want_backward).max() <= 4
 
 
+def check_slope_around(name, points, derivative_ulps):
+    """Every float32 within 64 of each point, both signs: the derivative within
+    derivative_ulps, backward (g in [1, 2), where a relative error shows most) within 4."""
+    x = float32_neighbours(points + [-p for p in points], 64)
+    _, want = reference(name, x)
+    g = np.random.default_rng(5).uniform(1, 2, x.size).astype(np.float32)
+    act = make(name)
+    assert ulp_distance(act.derivative(x), want.astype(np.float32)).max() <= derivative_ulps
+    assert ulp_distance(act.backward(x, g), (g.astype(np.float64) * want).astype(np.float32)).max() <= 4
+
+
 def test_silu_slope_table_edges(threads):
     """On AVX-512, silu' for |x| < 16 is a piecewise polynomial (csrc/fpk_silu_table.h): 32
     intervals of width 1/2, read from |x| + 16 rounded, which puts the last floats below an
@@ -189,13 +200,7 @@ def test_silu_slope_table_edges(threads):
     takes them). Every float32 within 64 of each edge, both signs, keeps the derivative and
     backward (g in [1, 2)) within 4 ULP; a scan of every float32 with |x| < 16.5 measured 2 ULP
     for the derivative and 3 for backward (python csrc/fit_silu_table.py --check)."""
-    edges = [k / 2 for k in range(33)] + [16 - 2.0 ** -20]
-    x = float32_neighbours(edges + [-e for e in edges], 64)
-    _, want = reference("swish", x)
-    g = np.random.default_rng(5).uniform(1, 2, x.size).astype(np.float32)
-    act = make("swish")
-    assert ulp_distance(act.derivative(x), want.astype(np.float32)).max() <= 4
-    assert ulp_distance(act.backward(x, g), (g.astype(np.float64) * want).astype(np.float32)).max() <= 4
+    check_slope_around("swish", [k / 2 for k in range(33)] + [16 - 2.0 ** -20], 4)
 
 
 def test_gelu_tanh_slope_table_edges(threads):
@@ -206,14 +211,8 @@ def test_gelu_tanh_slope_table_edges(threads):
     (where gelu_tanh'(x) rounds to 0 below) and of five x near 0, both signs, keeps the
     derivative within 2 ULP and backward (g in [1, 2)) within 4, as a scan of every float32
     with |x| < 16.5 measured (python csrc/fit_gelu_tanh_table.py --check)."""
-    edges = [k / 2 for k in range(33)] + [15.75, 11.0, 2.0 ** -6, 2.0546e-7, 8.0306e-7,
-                                          2.1104e-6, 0.0038116262, 0.008224932]
-    x = float32_neighbours(edges + [-e for e in edges], 64)
-    _, want = reference("gelu_tanh", x)
-    g = np.random.default_rng(6).uniform(1, 2, x.size).astype(np.float32)
-    act = make("gelu_tanh")
-    assert ulp_distance(act.derivative(x), want.astype(np.float32)).max() <= 2
-    assert ulp_distance(act.backward(x, g), (g.astype(np.float64) * want).astype(np.float32)).max() <= 4
+    check_slope_around("gelu_tanh", [k / 2 for k in range(33)] + [
+        15.75, 11.0, 2.0 ** -6, 2.0546e-7, 8.0306e-7, 2.1104e-6, 0.0038116262, 0.008224932], 2)
 
 
 def test_silu_slope_over_its_root_interval_and_beyond(threads):
