@@ -1007,12 +1007,6 @@ FPK_VECTOR vmask gelu_tanh_far_v(vfloat x) { return is_v(x, _CMP_LT_OQ, -9.0f); 
 #if FPK_LANES == 16
 #include "fpk_gelu_tanh_table.h"
 
-/* 2^k y for |y| < 2^8 on every lane, as scale_down_v does it. */
-FPK_VECTOR vfloat scale_down_all_v(vfloat y, vfloat k)
-{
-    return mask_scalef_small_v(mul_v(y, zero_v()), is_v(k, _CMP_NLT_UQ, -160.0f), y, k);
-}
-
 /* gelu_tanh'(x) from the piecewise polynomial of fpk_gelu_tanh_table.h: at a = |x|,
    F(a) = gelu_tanh'(-a) = E G(a) with E = e^-z as gelu_tanh_v takes it and G = (a0 - a) P(a),
    and gelu_tanh'(x) = F for x <= 0, 1 - F for x > 0. G holds what the formula below computes
@@ -1029,7 +1023,7 @@ FPK_VECTOR vfloat gelu_tanh_slope_v(vfloat x)
     vfloat k, s = expm1_split_v(minus_z, minus_z_lo, &k);            /* E = 2^k (1 + s) */
     vfloat g = root_times_piece32_v(gelu_tanh_slope_table, GELU_TANH_DEGREE, a,
                                     GELU_TANH_A0_HI, GELU_TANH_A0_LO);
-    vfloat f = scale_down_all_v(fma_v(g, s, g), k);
+    vfloat f = scale_down_v(fma_v(g, s, g), first_lanes(FPK_LANES), k);
     vfloat slope = mask_sub_v(f, positive, splat(1.0f), f);
     /* near 0, F is just below 1/2 while G(1 + s) is rounded just above it, at twice the
        spacing: 3 ULP there. Its Taylor polynomial 1/2 + x (sqrt(2/pi) - 0.26728 x^2) is

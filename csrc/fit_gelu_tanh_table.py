@@ -58,39 +58,13 @@ def slope_reflected(a):                     # F(a) = gelu_tanh'(-a) = E G
     return mp.exp(-a * (fit.C1 + fit.C3 * a * a)) * slope_part(a)
 
 
-def check():
-    import fpkernels as fk
-
-    mp.mp.dps = 50
-    a0 = float(mp.findroot(slope_part, 0.75))
-    act, rng, worst = fk.activations.get("gelu_tanh"), np.random.default_rng(0), [0, 0]
+def slope64(x):                              # gelu_tanh'(x) = s + x s (1 - s) z'(x) in float64
     c1, c3 = float(fit.C1), float(fit.C3)
-    end = int(np.float32(16.5).view(np.int32))
-    for sign in (1, -1):
-        for start in range(0, end, 1 << 24):
-            bits = np.arange(start, min(start + (1 << 24), end), dtype=np.int32)
-            x = bits.view(np.float32) * np.float32(sign)
-            v = x.astype(np.float64)
-            s = 1 / (1 + np.exp(-v * (c1 + c3 * v * v)))          # sigmoid(z), z = 2u
-            want = s + v * s * (1 - s) * (c1 + 3 * c3 * v * v)
-            for i in np.flatnonzero(np.abs(v + a0) < 1e-5):
-                want[i] = float(slope_reflected(-mp.mpf(float(x[i]))))
-            g = rng.uniform(1, 2, x.size).astype(np.float32)
-            normal = np.abs(want) >= np.finfo(np.float32).tiny
-            pairs = [(act.derivative(x), want), (act.backward(x, g), g * want)]
-            for k, (got, exact) in enumerate(pairs):
-                distance = silu.ulp_distance(got, exact.astype(np.float32))[normal]
-                worst[k] = max(worst[k], int(distance.max()))
-    print(f"every float32 with |x| < 16.5: derivative within {worst[0]} ULP, backward {worst[1]}")
+    s = 1 / (1 + np.exp(-x * (c1 + c3 * x * x)))               # sigmoid(z), z = 2u
+    return s + x * s * (1 - s) * (c1 + 3 * c3 * x * x)
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--check"]:
-    check()
+    silu.scan("gelu_tanh", slope64, slope_reflected, float(mp.findroot(slope_part, 0.75)))
 elif __name__ == "__main__":
-    a0_hi, a0_lo = fit.two_floats(mp.findroot(slope_part, 0.75))
-    pieces = [silu.best_piece(fit.over_root(slope_part), j) for j in range(silu.PIECES)]
-    worst = max(error for _, error in pieces)
-    print(f"worst relative error of P's float evaluation: {worst:.2e}", file=sys.stderr)
-    print(HEADER.format(worst=worst, a0_hi=fit.c_float(a0_hi), a0_lo=fit.c_float(a0_lo)))
-    silu.print_rows(pieces)
-    print(FOOTER)
+    silu.print_table(HEADER, FOOTER, slope_part, 0.75)
