@@ -23,6 +23,7 @@ import numpy as np
 
 rng = np.random.default_rng(0)
 LABELS = rng.integers(0, 1000, 16384)
+TARGETS = (rng.uniform(0, 1, 1 << 24) > 0.5).astype(np.float32)     # bce's, as bench.py's
 
 
 def square():
@@ -39,6 +40,10 @@ def square_f64():
 
 def long_array_f64():
     return rng.standard_normal(1 << 23) * 3
+
+
+def probabilities():
+    return rng.uniform(0.01, 0.99, 1 << 24).astype(np.float32)
 
 
 def logits():
@@ -81,6 +86,10 @@ CASES = {   # name: (the input's maker, the C function's call(lib, ffi, x, g, ou
                              lib.fpk_sigmoid_backward_f64(x, g, o, 1 << 23),
                              lambda aten, x, g, y, o: aten.sigmoid_backward.grad_input(
                                  g, y, grad_input=o)),
+    "bce_value_and_gradient": (probabilities, lambda lib, ffi, x, g, o:
+                               lib.fpk_bce_value_and_gradient_f32(
+                                   x, ffi.cast("float *", TARGETS.ctypes.data), o, 1 << 24, 1,
+                                   ffi.NULL, ffi.new("double *")), None),
     "sce_gradient": (logits, lambda lib, ffi, x, g, o: lib.fpk_softmax_cross_entropy_gradient_f32(
         x, ffi.cast("int64_t *", LABELS.ctypes.data), ffi.NULL, o, 16384, 1000, 1), None),
     "sce_value_and_gradient": (logits, lambda lib, ffi, x, g, o:

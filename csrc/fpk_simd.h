@@ -94,6 +94,7 @@ static inline vmask or_m(vmask a, vmask b) { return a | b; }
 static inline vmask and_m(vmask a, vmask b) { return a & b; }
 static inline vmask andnot_m(vmask a, vmask b) { return (vmask)(~a & b); }   /* b and not a */
 static inline int any_m(vmask m) { return m != 0; }
+static inline int all_m(vmask m) { return m == 0xFFFF; }                 /* every lane */
 static inline vfloat blend_v(vmask m, vfloat a, vfloat b) { return _mm512_mask_blend_ps(m, a, b); }
 static inline vfloat keep_v(vmask m, vfloat x) { return _mm512_maskz_mov_ps(m, x); }   /* else 0 */
 /* op on the lanes of m, src elsewhere */
@@ -263,6 +264,7 @@ static inline vmask or_m(vmask a, vmask b) { return _mm256_or_ps(a, b); }
 static inline vmask and_m(vmask a, vmask b) { return _mm256_and_ps(a, b); }
 static inline vmask andnot_m(vmask a, vmask b) { return _mm256_andnot_ps(a, b); }
 static inline int any_m(vmask m) { return _mm256_movemask_ps(m) != 0; }
+static inline int all_m(vmask m) { return _mm256_movemask_ps(m) == 0xFF; }   /* every lane */
 static inline vfloat blend_v(vmask m, vfloat a, vfloat b) { return _mm256_blendv_ps(a, b, m); }
 static inline vfloat keep_v(vmask m, vfloat x) { return _mm256_and_ps(m, x); }
 static inline vfloat mask_sub_v(vfloat src, vmask m, vfloat a, vfloat b) { return blend_v(m, src, sub_v(a, b)); }

@@ -376,26 +376,38 @@ static inline vdouble clamp_prob_v(vdouble p)
 #define ONE_MINUS_EPS_F 0.999999881f      /* the float below 1 - PROB_EPS */
 #define LOG_EPS -16.1180954f              /* log(PROB_EPS) */
 #define LOG_ONE_MINUS_EPS -1.00000008e-7f /* log(1 - PROB_EPS) */
-static inline vmask soft_targets_v(vfloat y)      /* neither 0 nor 1 (NaN too) */
+/* The tests of the usual case, where every target is 0 or 1 and every p inside the clamps, as
+   "all lanes pass" of two compares each (the second masked by the first), and no label check
+   beside them, as 0 and 1 pass it: in cache bce's value 14.0 -> 12.5 and value_and_gradient
+   16.7 -> 14.8 TSC cycles per 16 floats (the same bits). */
+static inline vmask hard_targets_v(vfloat y)      /* 0 or 1 */
 {
-    return and_m(is_v(y, _CMP_NEQ_UQ, 0.0f), is_v(y, _CMP_NEQ_UQ, 1.0f));
+    return or_m(is_v(y, _CMP_EQ_OQ, 0.0f), is_v(y, _CMP_EQ_OQ, 1.0f));
 }
 static inline vmask below_eps_v(vfloat p) { return is_v(p, _CMP_NGE_UQ, EPS_F); }   /* NaN too */
 static inline vmask above_one_minus_eps_v(vfloat p) { return is_v(p, _CMP_GT_OQ, ONE_MINUS_EPS_F); }
-static inline vmask clamped_v(vfloat p) { return or_m(below_eps_v(p), above_one_minus_eps_v(p)); }
+static inline vmask unclamped_v(vfloat p)        /* EPS_F <= p <= ONE_MINUS_EPS_F */
+{
+    return mask_cmp_v(is_v(p, _CMP_GE_OQ, EPS_F), p, splat(ONE_MINUS_EPS_F), _CMP_LE_OQ);
+}
+/* p_t = p where the target is 1 (`one`), 1 - p where it is 0: the loss is -log p_t */
+static inline vfloat target_probability_v(vfloat p, vmask one)
+{
+    return blend_v(one, sub_v(splat(1.0f), p), p);
+}
 static inline vfloat bce_loss_fv(vfloat p, vfloat y)
 {
     vfloat minus_loss;                                            /* y log p + (1 - y) log(1 - p) */
-    if (!any_m(soft_targets_v(y))) {                              /* every target 0 or 1 */
+    if (all_m(hard_targets_v(y))) {                               /* every target 0 or 1 */
         vmask one = is_v(y, _CMP_EQ_OQ, 1.0f);
-        vfloat kf, f = log_reduce_v(blend_v(one, sub_v(splat(1.0f), p), p), &kf);
+        vfloat kf, f = log_reduce_v(target_probability_v(p, one), &kf);
         vmask from_p = andnot_m(one, is_v(p, _CMP_LT_OQ, 0.5f));   /* log(1 - p), p < 1/2 */
         minus_loss = log_reduced_v(blend_v(from_p, f, one_minus_reduced_v(p, kf)), kf);
     } else {
         minus_loss = fma_v(y, log_v(p), mul_v(sub_v(splat(1.0f), y), log_one_minus_v(p)));
     }
     vfloat loss = sub_v(zero_v(), minus_loss);
-    if (any_m(clamped_v(p))) {
+    if (!all_m(unclamped_v(p))) {
         vfloat not_y = sub_v(splat(1.0f), y);
         vfloat at_eps = fma_v(y, splat(LOG_EPS), mul_v(not_y, splat(LOG_ONE_MINUS_EPS)));
         vfloat at_one_minus_eps = fma_v(y, splat(LOG_ONE_MINUS_EPS), mul_v(not_y, splat(LOG_EPS)));
@@ -412,7 +424,11 @@ static inline vdouble bce_formula_grad_v(vdouble p, vdouble y, double delta)
     vdouble q = clamp_prob_v(p);
     return div_d(sub_d(q, y), mul_d(q, sub_d(splat_d(1.0), q)));
 }
-static inline vmask bce_label_ok_v(vfloat y) { return and_m(is_v(y, _CMP_GE_OQ, 0.0f), is_v(y, _CMP_LE_OQ, 1.0f)); }
+static inline vmask bce_label_ok_v(vfloat y)
+{
+    vmask hard = hard_targets_v(y);
+    return all_m(hard) ? hard : and_m(is_v(y, _CMP_GE_OQ, 0.0f), is_v(y, _CMP_LE_OQ, 1.0f));
+}
 
 /* NAME_FN_scaled_v: (float)(scale * FN) at float lanes p and y (FN: loss or grad), from
    NAME_FN_halves, the two double halves of FN. */
@@ -442,7 +458,7 @@ ON_HALVES(hinge, grad)
 ON_HALVES(huber, loss)
 ON_HALVES(bce, formula_grad)
 /* bce's gradient on float lanes where every target is 0 or 1 and every p inside the clamps
-   (nearly always): scale/d with d = -p (y = 1) or 1 - p (y = 0), the formula's
+   (nearly always): scale/d with d = -p_t = -p (y = 1) or p_t = 1 - p (y = 0), the formula's
    (q - y)/(q (1 - q)) without the factor it cancels. d is exact as d + d_lo (Fast2Sum, as
    1 >= p) and scale as s_hi + s_lo, and the quotient's error is taken back with an fma: one
    rounding, as the formula in double has (of 12M inputs under 3 reductions, one, a near-tie,
@@ -450,12 +466,13 @@ ON_HALVES(bce, formula_grad)
    half. */
 static inline vfloat bce_grad_scaled_v(vfloat p, vfloat y, double scale, double delta)
 {
-    if (any_m(or_m(soft_targets_v(y), clamped_v(p))))
+    if (!all_m(and_m(hard_targets_v(y), unclamped_v(p))))
         return bce_formula_grad_scaled_v(p, y, scale, delta);
     float s_hi = (float)scale, s_lo = (float)(scale - s_hi);
-    vfloat not_y = sub_v(splat(1.0f), y);
-    vfloat d = sub_v(not_y, p);
-    vfloat d_lo = sub_v(sub_v(not_y, d), p);
+    vmask one = is_v(y, _CMP_EQ_OQ, 1.0f);
+    vfloat p_t = target_probability_v(p, one);                   /* the loss's: computed once */
+    vfloat d = mask_sub_v(p_t, one, zero_v(), p_t);
+    vfloat d_lo = keep_v(andnot_m(one, first_lanes(FPK_LANES)), sub_v(sub_v(splat(1.0f), p_t), p));
     vfloat t = div_v(splat(s_hi), d);
     /* t (d + d_lo) = s - rest, so s/(d + d_lo) = t + rest/d (nearly), rest/d = rest t/s */
     vfloat rest = fnma_v(t, d_lo, add_v(fnma_v(t, d, splat(s_hi)), splat(s_lo)));
