@@ -1,4 +1,5 @@
 """A fast smoke test of the benchmark harness: tiny sizes, no timing assertions."""
+import contextlib
 import importlib.util
 import json
 from pathlib import Path
@@ -163,6 +164,27 @@ def test_numpy_forced_runs_in_a_child():
          "stmt": "np.matmul(a, a)"}, threads=1, min_time=0.001)
     assert seconds > 0
     assert cores is None or isinstance(cores, list)
+
+
+def test_numpy_blas_cases_get_their_threads_without_threadpoolctl(monkeypatch):
+    """Without threadpoolctl, NumPy's BLAS keeps the thread count it started with (all cores),
+    so a case with NumPy code for a child (matmul) times NumPy's default kernels again in a
+    child given the case's OPENBLAS_NUM_THREADS; with threadpoolctl, in this process."""
+    children = []
+    monkeypatch.setattr(benchmark, "time_numpy_in_child",
+                        lambda code, threads, min_time=0.2, coretype=None:
+                        children.append((threads, coretype)) or (7.0, None))
+    case = {"name": "tiny matmul", "threads": 1, "fpk": lambda: None, "numpy": lambda: None,
+            "torch": None, "bytes": None, "flops": None,
+            "numpy_forced": {"setup": "", "stmt": "None"}}
+    limits = {1: {"copy_bandwidth": 1e10, "fma_peak": 1e11}}
+    monkeypatch.setattr(benchmark, "_threadpoolctl", lambda: None)
+    [row] = benchmark.run_cases([case], limits=limits, forced=False, rounds=1, min_time=0.001)
+    assert row["numpy"] == 7.0 and children == [(1, None)]
+    monkeypatch.setattr(benchmark, "_threadpoolctl", lambda: object())
+    monkeypatch.setattr(benchmark, "thread_limit", lambda threads: contextlib.nullcontext())
+    [row] = benchmark.run_cases([case], limits=limits, forced=False, rounds=1, min_time=0.001)
+    assert row["numpy"] < 7.0 and len(children) == 1
 
 
 @pytest.mark.skipif(not (BENCHMARKS / "bench_matmul.py").exists(), reason="no source tree")
