@@ -215,7 +215,7 @@ def time_numpy_in_child(forced, threads, min_time=0.2, coretype=None):
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           timeout=600, cwd=package_parent)
     if done.returncode != 0:
-        raise RuntimeError(f"NumPy timing with OPENBLAS_CORETYPE={coretype} failed:\n"
+        raise RuntimeError(f"NumPy timing with OPENBLAS_CORETYPE={coretype or 'as set'} failed:\n"
                            + done.stderr[-2000:])
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     return answer["seconds"], answer["cores"]
@@ -277,7 +277,12 @@ def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None, rounds=3,
         row = {"name": case["name"], "threads": threads, "bytes": case["bytes"],
                "flops": case["flops"], "fpk": None, "numpy": None, "torch": None,
                "numpy_forced": None, "numpy_forced_cores": None}
-        libraries = [library for library in ("fpk", "numpy", "torch") if case[library] is not None]
+        # without threadpoolctl, NumPy's BLAS keeps its own thread count (all cores) in this
+        # process: cases with code for a child (matmul) time NumPy there, given the case's
+        # (matmul, n >= 1024, 1 thread: 0.94-0.95x "NumPy" in this process, 1.87-1.94x so)
+        numpy_in_child = bool(case.get("numpy_forced")) and _threadpoolctl() is None
+        libraries = [library for library in ("fpk", "numpy", "torch")
+                     if case[library] is not None and not (library == "numpy" and numpy_in_child)]
         bandwidth = limits[threads].get("copy_bandwidth", 0.0)
         with thread_limit(threads):
             for _ in range(rounds):
@@ -288,10 +293,7 @@ def run_cases(cases, min_time=0.2, limits=None, forced=True, log=None, rounds=3,
                         row[library] = seconds
                 if case["bytes"]:
                     bandwidth = max(bandwidth, copy_bandwidth(threads, copy_bytes, reps=1))
-        if case.get("numpy_forced") and case["numpy"] is not None and _threadpoolctl() is None:
-            # NumPy's BLAS ran on its own thread count above (all cores): time it again where
-            # it gets the case's (matmul, n >= 1024, 1 thread: 0.94-0.95x "NumPy" above,
-            # 1.87-1.94x so)
+        if numpy_in_child and case["numpy"] is not None:
             row["numpy"], _ = time_numpy_in_child(case["numpy_forced"], threads, min_time)
         if forced and case.get("numpy_forced"):
             row["numpy_forced"], row["numpy_forced_cores"] = time_numpy_forced(
