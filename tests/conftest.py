@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 
 import fpkernels as fk
 
-# Profiles: "ci" (default) keeps the suite fast; "fuzz" is the long run (see docs/testing.md).
+# Profiles: "ci" (default) keeps the suite fast; "fuzz" is the long run (see docs/hardening.md).
 settings.register_profile("ci", max_examples=40, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("fuzz", max_examples=5000, deadline=None,
