@@ -78,7 +78,18 @@ def _numpy_backward(name, x, g, out, tmp):
                         np.reciprocal(tmp, out=tmp), np.subtract(1, tmp, out=out),
                         np.multiply(out, x, out=out), np.add(out, 1, out=out),
                         np.multiply(out, tmp, out=out), np.multiply(out, g, out=out))
-    return None
+    if name == "gelu_tanh":  # with t = tanh(u): (1 + t)/2 + x (1 - t^2) u'/2
+        c, a = np.float32(np.sqrt(2 / np.pi)), np.float32(0.044715)   # = (1 + t)(1 + x u' (1 - t))/2
+        return lambda: (np.multiply(x, x, out=tmp), np.multiply(tmp, 3 * a, out=out),
+                        np.add(out, 1, out=out), np.multiply(out, c, out=out),      # u'
+                        np.multiply(tmp, a, out=tmp), np.add(tmp, 1, out=tmp),
+                        np.multiply(tmp, x, out=tmp), np.multiply(tmp, c, out=tmp),  # u
+                        np.tanh(tmp, out=tmp), np.subtract(1, tmp, out=tmp),         # 1 - t
+                        np.multiply(out, x, out=out), np.multiply(out, tmp, out=out),
+                        np.add(out, 1, out=out), np.subtract(2, tmp, out=tmp),       # 1 + t
+                        np.multiply(out, tmp, out=out), np.multiply(out, np.float32(0.5), out=out),
+                        np.multiply(out, g, out=out))
+    return None   # gelu: NumPy has no erf
 
 
 def _numpy_from_output(name, y, g, out, tmp):
@@ -187,18 +198,26 @@ def _softmax_cases(z, zg, dtype, threads, torch):
         np.exp(zout, out=zout)
         np.divide(zout, zout.sum(axis=1, keepdims=True), out=zout)
 
-    def numpy_from_output():
-        np.multiply(zg, zs, out=zout)
+    def numpy_from_output(s=zs):
+        np.multiply(zg, s, out=zout)
         dot = zout.sum(axis=1, keepdims=True)
         np.subtract(zg, dot, out=zout)
-        np.multiply(zout, zs, out=zout)
+        np.multiply(zout, s, out=zout)
+
+    s_again = np.empty_like(z)
+
+    def numpy_backward():                   # from z, as softmax.backward: s first, then the same
+        np.subtract(z, z.max(axis=1, keepdims=True), out=s_again)
+        np.exp(s_again, out=s_again)
+        np.divide(s_again, s_again.sum(axis=1, keepdims=True), out=s_again)
+        numpy_from_output(s_again)
     size = z.itemsize * z.size
     return [{"name": f"softmax forward {name} {shape}", "threads": threads,
              "fpk": _with_threads(threads, lambda: softmax.forward(z, out=zout)),
              "numpy": numpy_softmax, "torch": torch_sm, "bytes": 2 * size, "flops": None},
             {"name": f"softmax backward {name} {shape}", "threads": threads,
              "fpk": _with_threads(threads, lambda: softmax.backward(z, zg, out=zout)),
-             "numpy": None, "torch": torch_smb, "bytes": 3 * size, "flops": None},
+             "numpy": numpy_backward, "torch": torch_smb, "bytes": 3 * size, "flops": None},
             {"name": f"softmax backward_from_output {name} {shape}", "threads": threads,
              "fpk": _with_threads(threads, lambda: softmax.backward_from_output(zs, zg, out=zout)),
              "numpy": numpy_from_output, "torch": torch_smb, "bytes": 3 * size, "flops": None}]
