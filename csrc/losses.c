@@ -870,9 +870,8 @@ typedef struct {
                 NARROW_STATE_##SUFFIX(hi)                                                   \
                 for (size_t r = lo; r < hi; r++) {                                          \
                     const T *row = pred + r * cols, *next = r + 1 < hi ? row + cols : NULL; \
-                    const T *after_next = r + 2 < hi ? next + cols : NULL;                  \
                     double result;                                                          \
-                    (void)next, (void)after_next, (void)ahead;                              \
+                    (void)next, (void)ahead;                                                \
                     ROW(T, row, labels, target_rows, r, cols, result, mybad);               \
                     per_row[r] = (T)result;                                                 \
                 }                                                                           \
@@ -894,9 +893,8 @@ typedef struct {
                 double s = 0;                                                               \
                 for (size_t r = b * per_block; r < end; r++) {                              \
                     const T *row = pred + r * cols, *next = r + 1 < last ? row + cols : NULL; \
-                    const T *after_next = r + 2 < last ? next + cols : NULL;                \
                     double result;                                                          \
-                    (void)next, (void)after_next, (void)ahead;                              \
+                    (void)next, (void)ahead;                                                \
                     ROW(T, row, labels, target_rows, r, cols, result, mybad);               \
                     s += result;                                                            \
                 }                                                                           \
@@ -987,8 +985,9 @@ static inline int sce_row_v(const float *z, size_t cols, size_t c, double *loss,
 /* g = scale * d loss_row / d z of one row with label c (c < cols), and *loss (when not NULL)
    from the same sums; 0 when the row must take the scalar path. The e_j are kept in `stage`
    for g, or taken again when it is NULL. g's pass, which reads only the stage, brings the row
-   after next (the next row's exponentials read it; NULL: none) into the cache a line a step:
-   (16384, 1000) value_and_gradient 2.66 -> 2.56 ms in a slow stretch of the machine. */
+   after next (the next row's exponentials read it; at the range's end, z again) into the
+   cache a line a step: (16384, 1000) value_and_gradient 2.66 -> 2.56 ms in a slow stretch of
+   the machine. */
 static inline int sce_grad_row_with(const float *z, size_t cols, size_t c, double scale,
                                     float *g, int streaming, double *loss, const float *next,
                                     const float *after_next, row_ahead *ahead, float *stage)
@@ -1002,7 +1001,6 @@ static inline int sce_grad_row_with(const float *z, size_t cols, size_t c, doubl
     vfloat factor_hi = splat((float)factor);
     vfloat factor_lo = splat((float)(factor - (float)factor));
     vfloat g_c = splat((float)(-scale * others / all)), shift = splat(m);
-    after_next = after_next ? after_next : z;
     FOR_STEPS(g, 0, cols, streaming, 1, j, count,
         fpk_prefetch(after_next + j, 64);
         vfloat e = stage ? load_v(stage + j) : exp_shifted_v(load_first_v(z + j, count), shift);
@@ -1422,7 +1420,7 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
             NARROW_STATE_##SUFFIX(hi)                                                       \
             for (size_t r = lo; r < hi; r++) {                                              \
                 const T *row = pred + r * cols, *next = r + 1 < hi ? row + cols : NULL;     \
-                const T *after_next = r + 2 < hi ? next + cols : NULL;                      \
+                const T *after_next = r + 2 < hi ? next + cols : row;                       \
                 T *g_row = grad + r * cols;                                                 \
                 (void)next, (void)after_next, (void)ahead;                                  \
                 ROW(T, row, labels, target_rows, r, cols, scale, g_row, mybad);             \
@@ -1493,7 +1491,7 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
                 double s = 0;                                                               \
                 for (size_t r = b * per_block; r < end; r++) {                              \
                     const T *row = pred + r * cols, *next = r + 1 < last ? row + cols : NULL; \
-                    const T *after_next = r + 2 < last ? next + cols : NULL;                \
+                    const T *after_next = r + 2 < last ? next + cols : row;                 \
                     T *g_row = grad + r * cols;                                             \
                     (void)next, (void)after_next, (void)ahead;                              \
                     double result = NAN;                                                    \
