@@ -60,7 +60,10 @@ ffibuilder = FFI()
 ffibuilder.cdef(cdef_from_header(HEADER.read_text()))
 ffibuilder.set_source(
     "fpkernels._fpkernels",
-    '#include "fpkernels.h"',
+    # The flags in the generated C file as well: setuptools rebuilds an extension only when a
+    # source is newer than it, so a build with other switches in a folder built before would
+    # otherwise reuse the old objects (an AVX-512 "portable" wheel).
+    '#include "fpkernels.h"\n/* built with: %s */' % " ".join(flags),
     sources=sorted(relative(p) for p in CSRC.glob("*.c")),
     include_dirs=[relative(CSRC)],
     extra_compile_args=flags + ['-DFPK_CFLAGS="%s"' % " ".join(flags)],

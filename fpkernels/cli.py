@@ -195,14 +195,14 @@ def cmd_explain(args, out, registries_=None):
         raise CommandError(str(error), code=1) from None
     except (LookupError, ValueError) as error:
         raise CommandError(str(error).strip("'\"")) from None
+    # The text first: without matplotlib a learner still gets the explanation, then the hint.
+    out.write(explain.render(kind, entry, out.style, out.width, plot=not args.no_plot))
     if args.png:
         from . import figures
         try:
             figures.save(kind, entry, args.png)
         except figures.MissingMatplotlib as error:
             raise CommandError(str(error)) from None
-    out.write(explain.render(kind, entry, out.style, out.width, plot=not args.no_plot))
-    if args.png:
         out.write(out.style.paint(f"figure saved to {args.png}", "good"))
     return 0
 
@@ -583,6 +583,7 @@ def main(argv=None, stdout=None, stderr=None, registries_=None):
                 warnings.simplefilter("ignore", warning)
             return args.run(args, out, registries_)
     except CommandError as error:
+        stdout.flush()                   # what the command printed comes before the error
         err = Output(stderr, args.color, args.width)
         err.write(f"{err.style.paint('fpkernels ' + args.command + ':', 'error')} {error}")
         return error.code

@@ -76,7 +76,7 @@ def figure(data, title=""):
         ax.set_ylim(y0, y1)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
-        ax.set_title(data.title + (f" (lr = {data.lr:g})" if getattr(data, "lr", None) else ""))
+        ax.set_title(data.title)                 # explain already put lr = ... in it
         ax.legend(loc="upper right", fontsize="small")
     else:
         raise ValueError(f"unknown plot kind {data.kind!r}")

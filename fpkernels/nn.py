@@ -452,7 +452,7 @@ def _format_logs(epoch, last_epoch, logs):
     for key in ("accuracy", "val_loss", "val_accuracy"):
         if key in logs:
             parts.append(f"{key} {logs[key]:.4f}")
-    parts.append(f"{logs['seconds']:.2f} s")
+    parts.append(f"{logs['seconds']:.2f} s this epoch")
     return "  ".join(parts)
 
 

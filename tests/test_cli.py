@@ -157,8 +157,12 @@ def test_explain_png_without_matplotlib(fakes, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     code, out, err = run(["explain", "fgelu", "--png", str(tmp_path / "g.png")], fakes)
-    assert code == 2 and out == ""
-    assert 'pip install "fpkernels[plot]"' in err
+    assert code == 2 and "fgelu: Fake GELU" in out and "Try it" in out    # the text still
+    assert 'pip install "fpkernels[plot]"' in err and not (tmp_path / "g.png").exists()
+    both = io.StringIO()                                 # stdout and stderr in one stream
+    cli.main(["explain", "fgelu", "--png", str(tmp_path / "g.png")], stdout=both, stderr=both,
+             registries_=fakes)
+    assert both.getvalue().index("Try it") < both.getvalue().index("fpkernels explain: PNG")
 
 
 # ---------------------------------------------------------------------------- colour, width

@@ -1,8 +1,10 @@
 """The demo (`fpkernels demo`) end to end, and the image loaders behind it."""
 import gzip
 import os
+import re
 import runpy
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ def test_demo_runs_end_to_end_on_a_tiny_setting(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "held-out test accuracy:" in out and "trouser vs dress" in out
     assert len(out.strip().splitlines()) == 1                      # --quiet: the result only
+    assert out.rstrip().endswith(" s in all")             # the run's time, not an epoch's
 
 
 def test_demo_prints_architecture_progress_and_saves_the_curve(tmp_path, capsys):
@@ -255,10 +258,13 @@ def test_example_scripts(script, tmp_path, monkeypatch, capsys):
 
 
 def test_tutorial_ten_lines_run(tmp_path, monkeypatch, capsys):
+    """The ten lines, then the tutorial's other blocks (the loop by hand) on what they made."""
     tutorial = Path(__file__).resolve().parents[1] / "docs" / "tutorial.md"
     if not tutorial.exists():
         pytest.skip("docs/ is not beside the tests")
-    code = tutorial.read_text().split("```python\n")[1].split("```")[0]
+    code, *more = [textwrap.dedent(block) for block in          # blocks in a list are indented
+                   re.findall(r"^ *```python\n(.*?)^ *```", tutorial.read_text(), re.S | re.M)]
+    assert more                                                  # the loop by hand
     monkeypatch.chdir(tmp_path)
     namespace = {}
     with fk.num_threads(1):
@@ -267,3 +273,8 @@ def test_tutorial_ten_lines_run(tmp_path, monkeypatch, capsys):
                                      namespace["y"][namespace["test"]])["accuracy"] >= 0.95
     assert (tmp_path / "trousers_vs_dresses.npz").exists()
     assert "epoch 1 .." in capsys.readouterr().out
+    before = [p.copy() for p in namespace["net"].parameters()]
+    with fk.num_threads(1):
+        for block in more:
+            exec(compile(block, str(tutorial), "exec"), namespace)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, namespace["net"].parameters()))

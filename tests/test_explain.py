@@ -502,6 +502,18 @@ def test_png_figures(fakes, kind, name, tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_png_title_names_the_learning_rate_once(fakes, monkeypatch):
+    """The figure's title is the plot's own; no matplotlib needed: a stand-in Figure records it."""
+    from unittest import mock
+    from fpkernels import figures
+    data = explain.plot_data("optimizers", fakes["optimizers"].entry("fsgd"))
+    Figure = mock.MagicMock()
+    monkeypatch.setattr(figures, "_figure_class", lambda: Figure)
+    figures.figure(data)
+    (title,), _ = Figure.return_value.subplots.return_value.set_title.call_args
+    assert title == "fsgd on a bowl (lr = 0.1)"
+
+
 def test_png_without_matplotlib_says_how_to_install(fakes, monkeypatch, tmp_path):
     from fpkernels import figures
     monkeypatch.setitem(sys.modules, "matplotlib", None)
