@@ -37,8 +37,11 @@ INTROS = {
               "a number (the mean over elements unless `reduction='sum'` or `'none'`), and "
               "`gradient(pred, target)` is its derivative with respect to `pred`, the signal "
               "training follows. `value_and_gradient(pred, target)` gives both in one pass "
-              "over the data, as a training step needs them (`fk.nn` uses it). The figures "
-              "show the loss of one prediction and its gradient.",
+              "over the data, as a training step needs them (`fk.nn` uses it). `out=pred` "
+              "(or `out=target`) writes the gradient over that array; a target the loss "
+              "rejects (bce, hinge, weight rows) raises before anything is written, those "
+              "losses then reading the data once more to check first. The figures show the "
+              "loss of one prediction and its gradient.",
     "initializers": "An initializer fills a new weight matrix of shape (out, in): "
                     "`init(shape, rng=seed)`, reproducible from the seed whatever the thread "
                     "count; fan_in = shape[1], fan_out = shape[0]. The figures show a histogram "

@@ -105,6 +105,16 @@ class _ElementWiseLoss(_LossBase):
         is_bad, wording = self.label_rule or (None, "")
         self._check_targets(status, given_target, is_bad, f"targets must be {wording}")
 
+    def _check_in_place(self, pred, target, out, dtype, given):
+        """Where out is pred or target, the gradient kernel would find a rejected target after
+        overwriting part of the caller's array (the bad value too, when out is target): the
+        value kernel, which writes nothing, checks the targets first. Only losses that check
+        their targets pay this pass, and only in place."""
+        if self.label_rule is not None and (out is pred or out is target):
+            self._check(kernel(self.kernel + "_value", dtype)(
+                ptr(pred), ptr(target), pred.size, _REDUCTIONS["sum"], ffi.NULL,
+                ffi.new("double *"), *self._hyper()), given)
+
     def value(self, pred, target):
         """The loss: a Python float for reduction 'mean'/'sum', an array for 'none'."""
         pred, target, dtype, given = self._inputs(pred, target)
@@ -119,6 +129,7 @@ class _ElementWiseLoss(_LossBase):
         pred, target, dtype, given = self._inputs(pred, target)
         out = output(out, pred.shape, dtype)
         pred, target = apart(pred, out), apart(target, out)
+        self._check_in_place(pred, target, out, dtype, given)
         self._check(kernel(self.kernel + "_gradient", dtype)(
             ptr(pred), ptr(target), ptr(out), pred.size, self._reduction, *self._hyper()), given)
         return out
@@ -132,6 +143,7 @@ class _ElementWiseLoss(_LossBase):
         pred, target, dtype, given = self._inputs(pred, target)
         out = output(out, pred.shape, dtype)
         pred, target = apart(pred, out), apart(target, out)
+        self._check_in_place(pred, target, out, dtype, given)
         values, values_ptr, total = self._value_outputs(pred.shape, dtype)
         self._check(kernel(self.kernel + "_value_and_gradient", dtype)(
             ptr(pred), ptr(target), ptr(out), pred.size, self._reduction, values_ptr, total,
@@ -287,6 +299,14 @@ class _RowLoss(_LossBase):
         self._check_targets(status, rows_target, _outside_unit_interval,
                             "one-hot target rows must hold weights in [0, 1]")
 
+    def _check_in_place(self, pred, rows_target, out, dtype, rows, classes):
+        """As _ElementWiseLoss._check_in_place, for weight rows (labels are checked before
+        any kernel runs)."""
+        if rows_target is not None and (out is pred or out is rows_target):
+            self._check(kernel(self.kernel + "_value", dtype)(
+                ptr(pred), ffi.NULL, ptr(rows_target), rows, classes, _REDUCTIONS["sum"],
+                ffi.NULL, ffi.new("double *")), rows_target)
+
     @staticmethod
     def _targets(labels, rows_target):
         if labels is not None:
@@ -308,6 +328,7 @@ class _RowLoss(_LossBase):
         pred, labels, rows_target, dtype, rows, classes = self._inputs(pred, target)
         out = output(out, pred.shape, dtype)
         pred = apart(pred, out)
+        self._check_in_place(pred, rows_target, out, dtype, rows, classes)
         label_ptr, target_ptr = self._targets(labels, apart(rows_target, out))
         self._check(kernel(self.kernel + "_gradient", dtype)(
             ptr(pred), label_ptr, target_ptr, ptr(out), rows, classes, self._reduction),
@@ -323,6 +344,7 @@ class _RowLoss(_LossBase):
         pred, labels, rows_target, dtype, rows, classes = self._inputs(pred, target)
         out = output(out, pred.shape, dtype)
         pred = apart(pred, out)
+        self._check_in_place(pred, rows_target, out, dtype, rows, classes)
         label_ptr, target_ptr = self._targets(labels, apart(rows_target, out))
         values, values_ptr, total = self._value_outputs(pred.shape[:-1], dtype)
         self._check(kernel(self.kernel + "_value_and_gradient", dtype)(
@@ -337,7 +359,9 @@ class CCE(_RowLoss):
 
     pred holds one row of class probabilities per example (e.g. a softmax output), clamped to
     [1e-7, 1 − 1e-7]; target is one class index per row or one one-hot row per row. 'mean'
-    averages over the rows (examples)."""
+    averages over the rows (examples). Target rows may also hold other weights in [0, 1]
+    (soft labels, taken as given, not normalised); a class of weight 0 adds nothing whatever
+    its p, as the other classes of a class index do."""
     formula = "CCE = −(1/N)·Σᵣ log p[r, yᵣ]  =  −(1/N)·Σᵣ Σⱼ y[r, j]·log p[r, j]"
     formulaic = staticmethod(_formulaic.cce)
     formulaic_gradient = staticmethod(_formulaic.cce_gradient)

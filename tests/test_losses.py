@@ -468,8 +468,9 @@ def test_elementwise_float32_against_double(name, n, threads):
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_mae_float32_gradient_bits(reduction, threads):
     """mae's float32 gradient is taken in float lanes (p - y rounds, its sign never changes):
-    the bits of sign(p - y) * float32(scale), for neighbouring floats, signed zeros,
-    subnormals, infinities and NaN, from gradient and value_and_gradient alike."""
+    the bits of sign(p - y) * float32(scale), and +0 where p = y (the kink, as PyTorch takes
+    it, p = y = +-inf too), for neighbouring floats, signed zeros, subnormals, infinities and
+    NaN, from gradient and value_and_gradient alike."""
     tiny = np.float32(1e-45)
     specials = np.array([0.0, -0.0, tiny, -tiny, 1.0, np.nextafter(np.float32(1), np.float32(2)),
                          np.inf, -np.inf, np.nan, 3e38, -3e38], np.float32)
@@ -481,12 +482,12 @@ def test_mae_float32_gradient_bits(reduction, threads):
     scale = 1.0 / pred.size if reduction == "mean" else 1.0
     with np.errstate(invalid="ignore"):
         difference = pred.astype(np.float64) - target
-        want = np.where(difference == 0, difference * 0.0,           # sign_of(0) keeps 0's sign
+        want = np.where(pred == target, 0.0,
                         np.sign(difference) * np.float32(scale)).astype(np.float32)
     mae = make("mae", reduction=reduction)
     for got in (mae.gradient(pred, target), mae.value_and_gradient(pred, target)[1]):
         assert np.array_equal(got, want, equal_nan=True)
-        assert np.array_equal(np.signbit(got[difference == 0]), np.signbit(want[difference == 0]))
+        assert not np.signbit(got[pred == target]).any()
 
 
 @pytest.mark.parametrize("name, delta", [("mse", None), ("huber", 1.0), ("huber", 0.1),
@@ -682,10 +683,10 @@ def test_softmax_cross_entropy_one_hot_rows_as_labels(threads):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cce_one_hot_rows_as_labels(dtype, threads):
-    """One-hot cce rows whose probabilities are all finite take their labels' formula: the same
-    loss as their labels, and the weighted formula's gradient (-0 for each weight of 0). A NaN
-    or infinite probability of another class still makes the row NaN (0 * p), and soft rows
-    keep the weighted formula."""
+    """One-hot cce rows take their labels' formula: the same loss as their labels, and the
+    weighted formula's gradient (-0 for each weight of 0). A class of weight 0 adds nothing
+    whatever its probability (a NaN or infinite one too, which a label would not read either),
+    and soft rows keep the weighted formula."""
     rng = np.random.default_rng(13)
     rows, cols = 2000, 29
     p = rng.dirichlet(np.ones(cols), rows).astype(dtype)
@@ -699,8 +700,8 @@ def test_cce_one_hot_rows_as_labels(dtype, threads):
         value, slope = loss.value_and_gradient(p, target)
         gradient = loss.gradient(p, target)
     labelled = loss.value(p, labels)
-    assert np.isnan(value[:2]).all() and np.isnan(slope[0, other[0]])     # -0 / NaN
-    assert np.array_equal(value[4:], labelled[4:]) and value[2] == labelled[2]
+    assert np.array_equal(value[:3], labelled[:3]) and np.array_equal(value[4:], labelled[4:])
+    assert slope[0, other[0]] == 0 and slope[1, other[1]] == 0
     assert value[3] == pytest.approx(-np.sum(target[3] * np.log(p[3].astype(np.float64))))
     want = np.where(target == 1, -1 / np.maximum(p, 1e-12 if dtype == np.float64 else 1e-7), -0.0)
     one_hot = np.arange(rows) >= 4
@@ -860,3 +861,46 @@ def test_float32_streaming_outputs(name):
     if name != "softmax_cross_entropy":
         per = make(name, reduction="none").value(pred, target)
         np.testing.assert_array_equal(per[-5:], make(name, reduction="none").value(pred[-5:], target[-5:]))
+
+
+@pytest.mark.parametrize("method", ["gradient", "value_and_gradient"])
+@pytest.mark.parametrize("case", ["hinge-target", "hinge-pred", "bce-target", "bce-pred",
+                                  "cce-target", "cce-pred", "softmax_cross_entropy-target"])
+def test_rejected_target_in_place_writes_nothing(case, method):
+    """With out= an input, a target the kernel rejects used to be found after part of the
+    gradient overwrote that input (and the error named a value that was never there): the
+    targets are now checked first, and the inputs stay as given."""
+    name, where = case.split("-")
+    rows = name in ("cce", "softmax_cross_entropy")
+    if rows:
+        pred = np.full((2, 3), 1 / 3)
+        target = np.array([[1.0, 0, 0], [0, 1.5, 0]])
+        found = "1.5 at index (1, 1)"
+    else:
+        pred = np.array([0.25, 0.5, 0.75])
+        target = np.array([1.0, 1.0, 0.0 if name == "hinge" else 2.0])
+        found = f"{target[2].item()!r} at index 2"
+    given_pred, given_target = pred.copy(), target.copy()
+    out = target if where == "target" else pred
+    with pytest.raises(ValueError, match=re.escape(found)):
+        getattr(make(name), method)(pred, target, out=out)
+    np.testing.assert_array_equal(pred, given_pred)
+    np.testing.assert_array_equal(target, given_target)
+
+
+def test_kernels_agree_with_formulaic_at_weight_zero_and_kinks():
+    """A class of weight 0 adds nothing (cce: whatever its p, as with a class index;
+    softmax_cross_entropy: even at a logit of -inf), and mae's gradient is 0 where p = y,
+    p = y = +-inf too, NaN for a NaN p: kernels and formulaic references alike."""
+    cce, sce = make("cce"), make("softmax_cross_entropy")
+    p, one_hot = [[np.nan, 0.5, 0.5]], [[0.0, 1.0, 0.0]]
+    assert cce.value(p, [1]) == cce.value(p, one_hot) == pytest.approx(formulaic.cce(p, one_hot))
+    z = [[-np.inf, 0.0, 1.0]]
+    assert sce.value(z, one_hot) == pytest.approx(formulaic.softmax_cross_entropy(z, one_hot))
+    assert sce.value(z, one_hot) == pytest.approx(np.log1p(np.e))
+    pred, target = [np.inf, -np.inf, np.nan, 1.0, 2.0], [np.inf, -np.inf, 0.0, 1.0, 0.0]
+    want = [0.0, 0.0, np.nan, 0.0, 1.0]
+    for dtype in (np.float32, np.float64):
+        got = make("mae", reduction="none").gradient(np.array(pred, dtype), np.array(target, dtype))
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(formulaic.mae_gradient(pred, target, reduction="none"), want)

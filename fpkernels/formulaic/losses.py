@@ -45,7 +45,7 @@ def _sign(x):
         return 1.0
     if x < 0:
         return -1.0
-    return 0.0
+    return x * 0.0    # 0 (NaN stays NaN)
 
 
 def _clamp(p):
@@ -64,11 +64,14 @@ def mae(predicted, actual, reduction="mean"):
 
 
 def mae_gradient(predicted, actual, reduction="mean"):
-    """d MAE / d p = sign(p − y) / n (0 where p equals y)."""
+    """d MAE / d p = sign(p − y) / n (0 where p equals y, the kink, as PyTorch takes it)."""
     scale = _scale(len(predicted), reduction)
     gradient = []
     for p, y in zip(predicted, actual):
-        gradient.append(_sign(p - y) * scale)
+        if p == y:
+            gradient.append(0.0)      # also at p = y = ±inf, where p − y is NaN
+        else:
+            gradient.append(_sign(p - y) * scale)
     return gradient
 
 
@@ -226,7 +229,8 @@ def softmax_cross_entropy(predicted, actual, reduction="mean"):
         log_total = _log_sum_exp(logits)
         loss = 0.0
         for z, weight in zip(logits, y):
-            loss = loss + weight * (log_total - z)
+            if weight != 0:           # a class of weight 0 adds nothing, even at z = −inf
+                loss = loss + weight * (log_total - z)
         losses.append(loss)
     return _reduce(losses, reduction)
 
