@@ -23,6 +23,7 @@ import numpy as np
 
 rng = np.random.default_rng(0)
 LABELS = rng.integers(0, 1000, 16384)
+TEN_LABELS = rng.integers(0, 10, 1 << 20)
 TARGETS = (rng.uniform(0, 1, 1 << 24) > 0.5).astype(np.float32)     # bce's, as bench.py's
 
 
@@ -48,6 +49,11 @@ def probabilities():
 
 def logits():
     return rng.standard_normal((16384, 1000)).astype(np.float32)
+
+
+def ten_classes():
+    """A classifier's rows: (1048576, 10) float32, as bench.py's short-row cases."""
+    return (rng.standard_normal((1 << 20, 10)) * 3).astype(np.float32)
 
 
 def torch_softmax(aten, x, g, y, o):
@@ -82,6 +88,15 @@ CASES = {   # name: (the input's maker, the C function's call(lib, ffi, x, g, ou
     "softmax_backward_f64": (square_f64, lambda lib, ffi, x, g, o:
                              lib.fpk_softmax_backward_f64(x, g, o, 4096, 4096),
                              torch_softmax_backward),
+    "softmax_forward_10": (ten_classes, lambda lib, ffi, x, g, o:
+                           lib.fpk_softmax_forward_f32(x, o, 1 << 20, 10), torch_softmax),
+    "softmax_backward_10": (ten_classes, lambda lib, ffi, x, g, o:
+                            lib.fpk_softmax_backward_f32(x, g, o, 1 << 20, 10),
+                            torch_softmax_backward),
+    "sce_value_and_gradient_10": (ten_classes, lambda lib, ffi, x, g, o:
+                                  lib.fpk_softmax_cross_entropy_value_and_gradient_f32(
+                                      x, ffi.cast("int64_t *", TEN_LABELS.ctypes.data), ffi.NULL,
+                                      o, 1 << 20, 10, 1, ffi.NULL, ffi.new("double *")), None),
     "sigmoid_backward_f64": (long_array_f64, lambda lib, ffi, x, g, o:
                              lib.fpk_sigmoid_backward_f64(x, g, o, 1 << 23),
                              lambda aten, x, g, y, o: aten.sigmoid_backward.grad_input(

@@ -125,6 +125,12 @@ static inline vfloat lookup8_v(const float *table, vint index)
 
 static inline float reduce_max_v(vfloat x) { return _mm512_reduce_max_ps(x); }
 
+/* Lanes picked by index: x[index] (vpermps), and from a and b together, a's lanes 0-15 and b's
+   16-31 (vpermt2ps). */
+static inline vfloat pick_v(vfloat x, vint index) { return _mm512_permutexvar_ps(index, x); }
+static inline vfloat pick2_v(vfloat a, vint index, vfloat b) { return _mm512_permutex2var_ps(a, index, b); }
+static inline vint load_i(const int32_t *p) { return _mm512_loadu_si512(p); }
+
 /* Memory: whole vectors, and the first `count` lanes (count may exceed FPK_LANES). */
 static inline vmask first_lanes(size_t count)
 {
@@ -139,6 +145,7 @@ static inline vfloat load_first_or_v(vfloat fill, const float *p, size_t count)
     return _mm512_mask_loadu_ps(fill, first_lanes(count), p);
 }
 static inline void store_first_v(float *p, vfloat x, size_t count) { _mm512_mask_storeu_ps(p, first_lanes(count), x); }
+static inline void store_lanes_v(float *p, vmask m, vfloat x) { _mm512_mask_storeu_ps(p, m, x); }   /* m's lanes */
 static inline void stream_v(float *p, vfloat x) { _mm512_stream_ps(p, x); }   /* p 64-byte aligned */
 
 /* Doubles: the two halves of a vfloat. */

@@ -349,6 +349,83 @@ FPK_VECTOR vfloat log_one_minus_v(vfloat p)
     f = blend_v(is_v(p, _CMP_LT_OQ, 0.5f), f, one_minus_reduced_v(p, kf));
     return log_reduced_v(f, kf);
 }
+
+#if FPK_LANES == 16
+/* ---- maxima and sums of 16 short rows at once (AVX-512) ------------------------------------
+ * A block of 16 rows of at most 16 entries, each row in a vector of its own (the lanes past it
+ * -inf for a maximum, 0 for a sum): a row's maximum or sum takes 8 operations across its
+ * lanes, and a tree across the 16 vectors gives all 16 in 15 steps of 3, row r's in lane r of
+ * the last. Level k of the tree takes its vectors as groups of 16 >> k lanes, one a row, and
+ * pairs each group's lower half with its upper half (vpermt2ps), two vectors into one. The
+ * rows' entries themselves are the block's 16 cols floats read as cols whole vectors; lane l of
+ * the k-th belongs to row (16 k + l) / cols (block_rows). */
+#define TREE_ROWS 16
+
+typedef struct { vint lower[4], upper[4]; } tree_pairing;
+
+static inline tree_pairing tree_pairings(void)
+{
+    tree_pairing pairing;
+    for (int level = 0; level < 4; level++) {
+        int32_t lower[16], upper[16];
+        int width = 16 >> level, half = width / 2, groups = 16 / width;
+        for (int lane = 0; lane < 16; lane++) {
+            int group = lane / half;                    /* of the pair's 2 * groups */
+            int source = group < groups ? group * width : 16 + (group - groups) * width;
+            lower[lane] = source + lane % half;
+            upper[lane] = lower[lane] + half;
+        }
+        pairing.lower[level] = load_i(lower);
+        pairing.upper[level] = load_i(upper);
+    }
+    return pairing;
+}
+
+/* row_of[k]: the row (16 k + l) / cols of each lane l of the block's vector k, k < cols. */
+static inline void block_rows(size_t cols, vint row_of[TREE_ROWS])
+{
+    for (size_t k = 0; k < cols; k++) {
+        int32_t rows[16];
+        for (int lane = 0; lane < 16; lane++) rows[lane] = (int32_t)((16 * k + lane) / cols);
+        row_of[k] = load_i(rows);
+    }
+}
+
+/* Lane r: the largest lane of v[r] (v is overwritten). */
+FPK_VECTOR vfloat tree_max(vfloat v[TREE_ROWS], const tree_pairing *p)
+{
+    for (int level = 0, n = TREE_ROWS; n > 1; level++, n /= 2)
+        for (int k = 0; k < n / 2; k++)
+            v[k] = max_v(pick2_v(v[2 * k], p->lower[level], v[2 * k + 1]),
+                         pick2_v(v[2 * k], p->upper[level], v[2 * k + 1]));
+    return v[0];
+}
+
+/* Lane r: the sum of v[r]'s lanes, as the float total plus *error, which gathers every
+   addition's rounding error (TwoSum) and, when given, the lanes of errors[r] (v and errors are
+   overwritten). */
+FPK_VECTOR vfloat tree_sum(vfloat v[TREE_ROWS], vfloat *errors, vfloat *error,
+                           const tree_pairing *p)
+{
+    vfloat carried[TREE_ROWS / 2] = {0};        /* level by level, in place as v */
+    for (int level = 0, n = TREE_ROWS; n > 1; level++, n /= 2)
+        for (int k = 0; k < n / 2; k++) {
+            vfloat a = pick2_v(v[2 * k], p->lower[level], v[2 * k + 1]);
+            vfloat b = pick2_v(v[2 * k], p->upper[level], v[2 * k + 1]);
+            vfloat total = add_v(a, b), b_part = sub_v(total, a);
+            vfloat rounding = add_v(sub_v(a, sub_v(total, b_part)), sub_v(b, b_part));
+            vfloat *in = level > 0 ? carried : errors;
+            if (in)
+                rounding = add_v(rounding, add_v(pick2_v(in[2 * k], p->lower[level], in[2 * k + 1]),
+                                                 pick2_v(in[2 * k], p->upper[level], in[2 * k + 1])));
+            v[k] = total;
+            carried[k] = rounding;
+        }
+    *error = carried[0];
+    return v[0];
+}
+#endif
+
 #endif /* FPK_SIMD */
 
 #endif /* FPK_VMATH_H */
