@@ -1731,17 +1731,19 @@ NARROW_ROWS(f32, float)
 #if FPK_LANES == 16
 /* Softmax of short rows (3 to 16 entries) on AVX-512, 16 rows a block: the rows' maxima and
    sums come from trees across them (fpk_vmath.h), the exponentials and out from the block's
-   entries as whole vectors. In cache, TSC cycles per 16 floats, forward in rows of 3, 4, 6,
-   8, 10, 12, 16: 57 -> 50, 54 -> 39, 49 -> 29, 38 -> 23, 40 -> 21, 42 -> 19, 31 -> 16 (rows
-   of 11 and more took the wide rows' loop); backward in rows of 4, 10, 16: 70 -> 65, 52 ->
-   32, 50 -> 23. Rows of 2 were no faster, of 1 slower: they keep narrow_rows_f32. Forward
+   entries as whole vectors. AVX-512 in cache, TSC cycles per 16 floats, forward in rows of 3,
+   4, 6, 8, 10, 12, 16: 57 -> 50, 54 -> 39, 49 -> 29, 38 -> 23, 40 -> 21, 42 -> 19, 31 -> 16
+   (rows of 11 and more took the wide rows' loop); backward in rows of 4, 10, 16: 70 -> 65,
+   52 -> 32, 50 -> 23. Rows of 2 were no faster, of 1 slower: they keep narrow_rows_f32. Forward
    gives its bits as before, but for results below FLT_MIN (e (1/sum) is rounded there twice:
    1 ULP at most); backward takes the wide rows' float formula (jacobian_times_v) where
    narrow_rows_f32 worked in double (about 0.6 ULP on average against 0.35, with the same
-   largest errors where g - sum(g s) cancels). */
+   largest errors where g - sum(g s) cancels). AVX2's 8 lanes keep narrow_rows_f32: its build
+   with 8-row blocks, timed on the AVX-512 machine at 16M floats, 2 threads, was slower on rows
+   of 4 and 6 (backward 13.4 -> 19.4 and 13.7 -> 15.2 ms) for 15% on rows of 8. */
 
-/* A block of `count` <= 16 rows of x from xb into ob, forward (gb NULL) or backward, with e
-   the block's exponentials; returns the rows left out of the stores (see short_rows_f32). */
+/* A block of `count` <= FPK_LANES rows of x from xb into ob, forward (gb NULL) or backward, e
+   for the block's exponentials; returns the rows left out of the stores (see short_rows_f32). */
 FPK_VECTOR vmask short_block(const float *xb, const float *gb, float *ob, size_t count,
                              size_t cols, int streaming, const tree_pairing *pairing,
                              const vint row_of[TREE_ROWS], float *e)
@@ -1752,11 +1754,11 @@ FPK_VECTOR vmask short_block(const float *xb, const float *gb, float *ob, size_t
         v[k] = k < count ? load_first_or_v(splat(-INFINITY), xb + k * cols, cols) : zero_v();
     vfloat top = tree_max(v, pairing);
     vmask special = andnot_m(cmp_v(abs_v(top), splat(INFINITY), _CMP_LT_OQ), first_lanes(count));
-    for (size_t k = 0; 16 * k < n; k++) {
-        fpk_read_ahead(xb + 16 * k);
-        if (gb) fpk_read_ahead(gb + 16 * k);
-        vfloat x = load_first_v(xb + 16 * k, n - 16 * k);
-        store_v(e + 16 * k, exp_shifted_v(x, pick_v(top, row_of[k])));
+    for (size_t k = 0; FPK_LANES * k < n; k++) {
+        fpk_read_ahead(xb + FPK_LANES * k);
+        if (gb) fpk_read_ahead(gb + FPK_LANES * k);
+        vfloat x = load_first_v(xb + FPK_LANES * k, n - FPK_LANES * k);
+        store_v(e + FPK_LANES * k, exp_shifted_v(x, pick_v(top, row_of[k])));
     }
     for (size_t k = 0; k < TREE_ROWS; k++) {
         v[k] = k < count ? load_first_v(e + k * cols, cols) : zero_v();
@@ -1785,29 +1787,29 @@ FPK_VECTOR vmask short_block(const float *xb, const float *gb, float *ob, size_t
     int plain = count == TREE_ROWS && !any_m(special);              /* whole vectors, all out */
     int stream = plain && streaming && (uintptr_t)ob % sizeof(vfloat) == 0;
     vfloat special_rows = blend_v(special, zero_v(), splat(1.0f));
-    for (size_t k = 0; 16 * k < n; k++) {
-        vfloat ev = load_v(e + 16 * k), scale = pick_v(scale_hi, row_of[k]), y;
+    for (size_t k = 0; FPK_LANES * k < n; k++) {
+        vfloat ev = load_v(e + FPK_LANES * k), scale = pick_v(scale_hi, row_of[k]), y;
         if (gb)
-            y = jacobian_times_v(ev, load_first_v(gb + 16 * k, n - 16 * k), scale,
+            y = jacobian_times_v(ev, load_first_v(gb + FPK_LANES * k, n - FPK_LANES * k), scale,
                                  pick_v(dot_hi, row_of[k]), pick_v(dot_lo, row_of[k]));
         else
             y = fma_v(ev, scale, mul_v(ev, pick_v(scale_lo, row_of[k])));
         if (stream) {
-            stream_v(ob + 16 * k, y);
+            stream_v(ob + FPK_LANES * k, y);
         } else if (plain) {
-            store_v(ob + 16 * k, y);
+            store_v(ob + FPK_LANES * k, y);
         } else {
             vmask skipped = cmp_v(pick_v(special_rows, row_of[k]), zero_v(), _CMP_NEQ_OQ);
-            store_lanes_v(ob + 16 * k, andnot_m(skipped, first_lanes(n - 16 * k)), y);
+            store_lanes_v(ob + FPK_LANES * k, andnot_m(skipped, first_lanes(n - FPK_LANES * k)), y);
         }
     }
     return special;
 }
 
-/* Rows [lo, hi), forward (grad_out NULL) or backward, 16 rows a block (fewer in the last). A
-   row at a limit (its maximum +-inf, or a NaN the tree kept) or, backward, with sum(g s) not
-   finite or beyond 2^100 (see jacobian_row_f32) is left out of its block's stores and taken
-   alone by narrow_rows_f32 after them: every row gets the same formulas whatever its
+/* Rows [lo, hi), forward (grad_out NULL) or backward, FPK_LANES rows a block (fewer in the
+   last). A row at a limit (its maximum +-inf, or a NaN the tree kept) or, backward, with
+   sum(g s) not finite or beyond 2^100 (see jacobian_row_f32) is left out of its block's stores
+   and taken alone by narrow_rows_f32 after them: every row gets the same formulas whatever its
    neighbours, and so the same bits for any split of the rows among threads. Whole blocks of
    forward and of backward each have a copy of short_block of their own (constants folded). */
 static void short_rows_f32(const float *x, const float *grad_out, float *out, size_t lo,

@@ -104,16 +104,22 @@ static inline vfloat mask_fma_v(vfloat a, vmask m, vfloat b, vfloat c) { return 
 static inline vfloat mask_scalef_small_v(vfloat src, vmask m, vfloat x, vfloat k) { return _mm512_mask_scalef_ps(src, m, x, k); }
 static inline vmask mask_cmp_v(vmask m, vfloat a, vfloat b, int predicate) { return _mm512_mask_cmp_ps_mask(m, a, b, predicate); }
 
+/* Lanes picked by index: x[index & 15] (vpermps), and from a and b together, a's lanes 0-15
+   and b's 16-31 (vpermt2ps). */
+static inline vfloat pick_v(vfloat x, vint index) { return _mm512_permutexvar_ps(index, x); }
+static inline vfloat pick2_v(vfloat a, vint index, vfloat b) { return _mm512_permutex2var_ps(a, index, b); }
+static inline vint load_i(const int32_t *p) { return _mm512_loadu_si512(p); }
+
 /* table[index & 15] lane by lane (table 64-byte aligned). */
 static inline vfloat lookup16_v(const float *table, vint index)
 {
-    return _mm512_permutexvar_ps(index, _mm512_load_ps(table));
+    return pick_v(_mm512_load_ps(table), index);
 }
 
 /* table[index & 31] lane by lane (table 64-byte aligned): one vpermt2ps over two registers. */
 static inline vfloat lookup32_v(const float *table, vint index)
 {
-    return _mm512_permutex2var_ps(_mm512_load_ps(table), index, _mm512_load_ps(table + 16));
+    return pick2_v(_mm512_load_ps(table), index, _mm512_load_ps(table + 16));
 }
 
 /* table[index & 7] lane by lane (table 32-byte aligned). */
@@ -124,12 +130,6 @@ static inline vfloat lookup8_v(const float *table, vint index)
 }
 
 static inline float reduce_max_v(vfloat x) { return _mm512_reduce_max_ps(x); }
-
-/* Lanes picked by index: x[index] (vpermps), and from a and b together, a's lanes 0-15 and b's
-   16-31 (vpermt2ps). */
-static inline vfloat pick_v(vfloat x, vint index) { return _mm512_permutexvar_ps(index, x); }
-static inline vfloat pick2_v(vfloat a, vint index, vfloat b) { return _mm512_permutex2var_ps(a, index, b); }
-static inline vint load_i(const int32_t *p) { return _mm512_loadu_si512(p); }
 
 /* Memory: whole vectors, and the first `count` lanes (count may exceed FPK_LANES). */
 static inline vmask first_lanes(size_t count)
@@ -280,19 +280,27 @@ static inline vfloat mask_fma_v(vfloat a, vmask m, vfloat b, vfloat c) { return 
 static inline vmask mask_cmp_v(vmask m, vfloat a, vfloat b, int predicate) { return and_m(m, cmp_v(a, b, predicate)); }
 static inline vfloat mask_scalef_small_v(vfloat src, vmask m, vfloat x, vfloat k) { return blend_v(m, src, scalef_small_v(x, k)); }
 
-/* table[index & 15]: two 8-entry permutes, the one for bit 3 chosen by blendv (which reads
-   each lane's sign bit: bit 3 shifted there). */
+/* Lanes picked by index: x[index & 7] (vpermps), and from a and b together, a's lanes 0-7 and
+   b's 8-15: two permutes, the one for bit 3 chosen by blendv (which reads each lane's sign
+   bit: bit 3 shifted there). */
+static inline vfloat pick_v(vfloat x, vint index) { return _mm256_permutevar8x32_ps(x, index); }
+static inline vfloat pick2_v(vfloat a, vint index, vfloat b)
+{
+    return _mm256_blendv_ps(pick_v(a, index), pick_v(b, index),
+                            _mm256_castsi256_ps(_mm256_slli_epi32(index, 28)));
+}
+static inline vint load_i(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* table[index & 15]. */
 static inline vfloat lookup16_v(const float *table, vint index)
 {
-    vfloat low = _mm256_permutevar8x32_ps(_mm256_load_ps(table), index);
-    vfloat high = _mm256_permutevar8x32_ps(_mm256_load_ps(table + 8), index);
-    return _mm256_blendv_ps(low, high, _mm256_castsi256_ps(_mm256_slli_epi32(index, 28)));
+    return pick2_v(_mm256_load_ps(table), index, _mm256_load_ps(table + 8));
 }
 
 /* table[index & 7]: one permute, a third of lookup16_v's cost. */
 static inline vfloat lookup8_v(const float *table, vint index)
 {
-    return _mm256_permutevar8x32_ps(_mm256_load_ps(table), index);
+    return pick_v(_mm256_load_ps(table), index);
 }
 
 static inline float reduce_max_v(vfloat x)
@@ -327,6 +335,7 @@ static inline void store_first_v(float *p, vfloat x, size_t count)
     if (count >= 8) _mm256_storeu_ps(p, x);
     else _mm256_maskstore_ps(p, first_lanes_i(count), x);
 }
+static inline void store_lanes_v(float *p, vmask m, vfloat x) { _mm256_maskstore_ps(p, _mm256_castps_si256(m), x); }
 static inline void stream_v(float *p, vfloat x) { _mm256_stream_ps(p, x); }   /* p 32-byte aligned */
 
 static inline vdouble splat_d(double c) { return _mm256_set1_pd(c); }

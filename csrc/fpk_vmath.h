@@ -350,28 +350,30 @@ FPK_VECTOR vfloat log_one_minus_v(vfloat p)
     return log_reduced_v(f, kf);
 }
 
-#if FPK_LANES == 16
-/* ---- maxima and sums of 16 short rows at once (AVX-512) ------------------------------------
- * A block of 16 rows of at most 16 entries, each row in a vector of its own (the lanes past it
- * -inf for a maximum, 0 for a sum): a row's maximum or sum takes 8 operations across its
- * lanes, and a tree across the 16 vectors gives all 16 in 15 steps of 3, row r's in lane r of
- * the last. Level k of the tree takes its vectors as groups of 16 >> k lanes, one a row, and
- * pairs each group's lower half with its upper half (vpermt2ps), two vectors into one. The
- * rows' entries themselves are the block's 16 cols floats read as cols whole vectors; lane l of
- * the k-th belongs to row (16 k + l) / cols (block_rows). */
-#define TREE_ROWS 16
+#if FPK_LANES == 16     /* (written for any lane count; AVX2 does not use them: activations.c) */
+/* ---- maxima and sums of short rows, FPK_LANES rows at once ---------------------------------
+ * A block of FPK_LANES rows of at most FPK_LANES entries, each row in a vector of its own (the
+ * lanes past it -inf for a maximum, 0 for a sum): a row's maximum or sum would take 8
+ * operations across its lanes, and a tree across the vectors gives them all, row r's in lane
+ * r of the last vector (AVX-512: 15 steps of 3 operations for 16 rows). Level k of the tree
+ * takes its vectors as groups of FPK_LANES >> k lanes, one a row, and pairs each group's lower
+ * half with its upper half (pick2_v), two vectors into one. The rows' entries themselves are
+ * the block's FPK_LANES cols floats read as cols whole vectors; lane l of the k-th belongs to
+ * row (FPK_LANES k + l) / cols (block_rows). */
+#define TREE_ROWS FPK_LANES
+#define TREE_LEVELS (FPK_LANES == 16 ? 4 : 3)
 
 typedef struct { vint lower[4], upper[4]; } tree_pairing;
 
 static inline tree_pairing tree_pairings(void)
 {
     tree_pairing pairing;
-    for (int level = 0; level < 4; level++) {
-        int32_t lower[16], upper[16];
-        int width = 16 >> level, half = width / 2, groups = 16 / width;
-        for (int lane = 0; lane < 16; lane++) {
+    for (int level = 0; level < TREE_LEVELS; level++) {
+        int32_t lower[FPK_LANES], upper[FPK_LANES];
+        int width = FPK_LANES >> level, half = width / 2, groups = FPK_LANES / width;
+        for (int lane = 0; lane < FPK_LANES; lane++) {
             int group = lane / half;                    /* of the pair's 2 * groups */
-            int source = group < groups ? group * width : 16 + (group - groups) * width;
+            int source = group < groups ? group * width : FPK_LANES + (group - groups) * width;
             lower[lane] = source + lane % half;
             upper[lane] = lower[lane] + half;
         }
@@ -381,12 +383,13 @@ static inline tree_pairing tree_pairings(void)
     return pairing;
 }
 
-/* row_of[k]: the row (16 k + l) / cols of each lane l of the block's vector k, k < cols. */
+/* row_of[k]: the row (FPK_LANES k + l) / cols of each lane l of the block's vector k, k < cols. */
 static inline void block_rows(size_t cols, vint row_of[TREE_ROWS])
 {
     for (size_t k = 0; k < cols; k++) {
-        int32_t rows[16];
-        for (int lane = 0; lane < 16; lane++) rows[lane] = (int32_t)((16 * k + lane) / cols);
+        int32_t rows[FPK_LANES];
+        for (int lane = 0; lane < FPK_LANES; lane++)
+            rows[lane] = (int32_t)((FPK_LANES * k + lane) / cols);
         row_of[k] = load_i(rows);
     }
 }
