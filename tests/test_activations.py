@@ -788,7 +788,8 @@ def test_softmax_narrow_rows(cols, dtype, threads):
 
 
 def test_softmax_narrow_rows_streamed(dtype):
-    """An output of 32 MB and more is written with streaming stores: narrow rows' blocks too."""
+    """An output of 32 MB and more, in rows of 10: not whole cache lines, so plain stores
+    (fpk_streams_rows), in narrow rows' blocks and, float32 on AVX-512, short rows' blocks."""
     rows = 420_001 if dtype == np.float64 else 840_001
     x = np.random.default_rng(3).standard_normal((rows, 10)).astype(dtype)
     g = np.random.default_rng(4).standard_normal((rows, 10)).astype(dtype)
