@@ -178,6 +178,24 @@ static inline vdouble keep_d(vmask_d m, vdouble x) { return _mm512_maskz_mov_pd(
 /* a + b on the lanes of m, a elsewhere (AVX2: a + 0, so a -0 lane becomes +0; sums start at +0) */
 static inline vdouble add_lanes_d(vdouble a, vmask_d m, vdouble b) { return _mm512_mask_add_pd(a, m, a, b); }
 
+/* float64 kernels on 8 double lanes (activations.c, AVX-512 only): memory as for floats, the
+   sign bits of x (x & -0.0), 2^floor(k) x rounded once (vscalefpd), and table[index & 15] for
+   the low 4 bits of each lane's integer bits (vpermt2pd; table 64-byte aligned). */
+static inline vmask_d first_lanes_d(size_t count) { return (vmask_d)(count >= 8 ? 0xFF : (1u << count) - 1); }
+static inline vdouble load_first_d(const double *p, size_t count) { return _mm512_maskz_loadu_pd(first_lanes_d(count), p); }
+static inline void store_first_d(double *p, vdouble x, size_t count) { _mm512_mask_storeu_pd(p, first_lanes_d(count), x); }
+static inline void stream_d(double *p, vdouble x) { _mm512_stream_pd(p, x); }   /* p 64-byte aligned */
+static inline vdouble fma_d(vdouble a, vdouble b, vdouble c) { return _mm512_fmadd_pd(a, b, c); }
+static inline vdouble signs_d(vdouble x)
+{
+    return _mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(x), _mm512_set1_epi64(INT64_MIN)));
+}
+static inline vdouble scalef_d(vdouble x, vdouble k) { return _mm512_scalef_pd(x, k); }
+static inline vdouble lookup16_d(const double *table, vdouble bits)
+{
+    return _mm512_permutex2var_pd(_mm512_load_pd(table), _mm512_castpd_si512(bits), _mm512_load_pd(table + 8));
+}
+
 /* The lanes of a vfloat mask that low_half / high_half widen, as a vdouble mask. */
 static inline vmask_d low_half_m(vmask m) { return (vmask_d)m; }
 static inline vmask_d high_half_m(vmask m) { return (vmask_d)(m >> 8); }

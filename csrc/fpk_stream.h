@@ -136,7 +136,7 @@ static inline void fpk_stream_fence(void)
    thread 7.4 -> 4.7 ms without them, 2 threads no slower), so only AVX-512 builds make them. */
 #define FPK_PREFETCH_AHEAD 4096
 
-static inline void fpk_read_ahead(const float *p)
+static inline void fpk_read_ahead(const void *p)
 {
 #if defined(__AVX512F__)
     /* __builtin_prefetch, not _mm_prefetch: GCC 12 compiled the latter as nothing where the
