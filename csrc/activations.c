@@ -1124,29 +1124,42 @@ FPK_VECTOR vdouble swish_slope_d_v(vdouble x, double beta)  /* s + z s (1 - s), 
  * it by grad_out[i] before the one rounding to T.
  * ---------------------------------------------------------------------------------------- */
 
-#define FORWARD_KERNEL(NAME, T, SFX, EXPR, ...)                                             \
+/* Kernels from RANGE (STORE_RANGE_f32 / _f64 in plain C, VECTOR_RANGE for float lanes,
+   VECTOR_RANGE_D for double lanes), which writes out[i..] = VALUE for i in [lo, hi), VALUE an
+   expression of i, of the step's length `step` (vector ranges) and of v = x[i..] (the
+   backward kernels' VALUE also reads grad_out). */
+#define RANGE_FORWARD_KERNEL(NAME, T, RANGE, VALUE, ...)                                    \
     int NAME(const T *x, T *out, size_t n __VA_ARGS__)                                      \
     {                                                                                       \
         if (n == 0) return FPK_OK;                                                          \
         if (!x || !out) return FPK_ERR_NULL;                                                \
         int streaming = fpk_streams(out, n, sizeof(T));                                     \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            FPK_STORE_RANGE(T, SFX, out, x, x, lo, hi, streaming, i, v, EXPR);              \
+            RANGE(out, x, x, lo, hi, streaming, i, step, v, VALUE);                         \
             if (streaming) fpk_stream_fence());                                             \
         return FPK_OK;                                                                      \
     }
-
-#define BACKWARD_KERNEL(NAME, T, SFX, EXPR, ...)                                            \
+#define RANGE_BACKWARD_KERNEL(NAME, T, RANGE, VALUE, ...)                                   \
     int NAME(const T *x, const T *grad_out, T *out, size_t n __VA_ARGS__)                   \
     {                                                                                       \
         if (n == 0) return FPK_OK;                                                          \
         if (!x || !grad_out || !out) return FPK_ERR_NULL;                                   \
         int streaming = fpk_streams(out, n, sizeof(T));                                     \
         FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            FPK_STORE_RANGE(T, SFX, out, x, grad_out, lo, hi, streaming, i, v, grad_out[i] * (EXPR)); \
+            RANGE(out, x, grad_out, lo, hi, streaming, i, step, v, VALUE);                  \
             if (streaming) fpk_stream_fence());                                             \
         return FPK_OK;                                                                      \
     }
+
+/* The plain-C kernels: EXPR in type T at v = x[i] (fpk_stream.h's FPK_STORE_RANGE). */
+#define STORE_RANGE_f32(out, x, y, lo, hi, streaming, i, step, v, VALUE)                    \
+    FPK_STORE_RANGE(float, f32, out, x, y, lo, hi, streaming, i, v, VALUE)
+#define STORE_RANGE_f64(out, x, y, lo, hi, streaming, i, step, v, VALUE)                    \
+    FPK_STORE_RANGE(double, f64, out, x, y, lo, hi, streaming, i, v, VALUE)
+#define FORWARD_KERNEL(NAME, T, SFX, EXPR, ...)                                             \
+    RANGE_FORWARD_KERNEL(NAME, T, STORE_RANGE_##SFX, EXPR, __VA_ARGS__)
+#define BACKWARD_KERNEL(NAME, T, SFX, EXPR, ...)                                            \
+    RANGE_BACKWARD_KERNEL(NAME, T, STORE_RANGE_##SFX, grad_out[i] * (EXPR), __VA_ARGS__)
 
 #if VECTOR_F64
 /* for i in [lo, hi), 8 doubles a step: out[i..] = VALUE, a vdouble expression of i, of the
@@ -1184,29 +1197,10 @@ FPK_VECTOR vdouble swish_slope_d_v(vdouble x, double beta)  /* s + z s (1 - s), 
 
 /* The float64 kernels from a vector expression VEXPR of v (the lanes of x). */
 #define FORWARD_KERNEL_D(NAME, VEXPR, ...)                                                  \
-    int NAME(const double *x, double *out, size_t n __VA_ARGS__)                            \
-    {                                                                                       \
-        if (n == 0) return FPK_OK;                                                          \
-        if (!x || !out) return FPK_ERR_NULL;                                                \
-        int streaming = fpk_streams(out, n, sizeof(double));                                \
-        FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            VECTOR_RANGE_D(out, x, x, lo, hi, streaming, i, step, v, VEXPR);                \
-            if (streaming) fpk_stream_fence());                                             \
-        return FPK_OK;                                                                      \
-    }
-
+    RANGE_FORWARD_KERNEL(NAME, double, VECTOR_RANGE_D, VEXPR, __VA_ARGS__)
 #define BACKWARD_KERNEL_D(NAME, VEXPR, ...)                                                 \
-    int NAME(const double *x, const double *grad_out, double *out, size_t n __VA_ARGS__)    \
-    {                                                                                       \
-        if (n == 0) return FPK_OK;                                                          \
-        if (!x || !grad_out || !out) return FPK_ERR_NULL;                                   \
-        int streaming = fpk_streams(out, n, sizeof(double));                                \
-        FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            VECTOR_RANGE_D(out, x, grad_out, lo, hi, streaming, i, step, v,                 \
-                           mul_d(load_first_d(grad_out + i, step), VEXPR));                 \
-            if (streaming) fpk_stream_fence());                                             \
-        return FPK_OK;                                                                      \
-    }
+    RANGE_BACKWARD_KERNEL(NAME, double, VECTOR_RANGE_D,                                     \
+                          mul_d(load_first_d(grad_out + i, step), VEXPR), __VA_ARGS__)
 #endif
 
 #if VECTOR_F32
@@ -1228,16 +1222,7 @@ FPK_VECTOR vdouble swish_slope_d_v(vdouble x, double beta)  /* s + z s (1 - s), 
 
 /* The float32 kernels from a vector expression VEXPR of v (the lanes of x). */
 #define FORWARD_KERNEL_V(NAME, VEXPR, ...)                                                  \
-    int NAME(const float *x, float *out, size_t n __VA_ARGS__)                              \
-    {                                                                                       \
-        if (n == 0) return FPK_OK;                                                          \
-        if (!x || !out) return FPK_ERR_NULL;                                                \
-        int streaming = fpk_streams(out, n, sizeof(float));                                 \
-        FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            VECTOR_RANGE(out, x, x, lo, hi, streaming, i, step, v, VEXPR);                  \
-            if (streaming) fpk_stream_fence());                                             \
-        return FPK_OK;                                                                      \
-    }
+    RANGE_FORWARD_KERNEL(NAME, float, VECTOR_RANGE, VEXPR, __VA_ARGS__)
 
 /* g f'(x) where f'(x) is below FLT_MIN in float (far out: |x| beyond about 87 for sigmoid):
    it has lost bits there, or is 0, while g f'(x) may be normal for |g| > 1. A step with a lane
@@ -1274,16 +1259,7 @@ FPK_VECTOR vfloat times_slope_v(vfloat g, vfloat slope, vmask far, rescue_step r
 /* The float32 kernels of x and grad_out from VALUE, an expression of v (the lanes of x), i
    and step. */
 #define BACKWARD_EXPR_KERNEL_V(NAME, VALUE, ...)                                            \
-    int NAME(const float *x, const float *grad_out, float *out, size_t n __VA_ARGS__)       \
-    {                                                                                       \
-        if (n == 0) return FPK_OK;                                                          \
-        if (!x || !grad_out || !out) return FPK_ERR_NULL;                                   \
-        int streaming = fpk_streams(out, n, sizeof(float));                                 \
-        FPK_PARALLEL_RANGES(n, fpk_threads_for(n), lo, hi,                                  \
-            VECTOR_RANGE(out, x, grad_out, lo, hi, streaming, i, step, v, VALUE);           \
-            if (streaming) fpk_stream_fence());                                             \
-        return FPK_OK;                                                                      \
-    }
+    RANGE_BACKWARD_KERNEL(NAME, float, VECTOR_RANGE, VALUE, __VA_ARGS__)
 
 /* g f'(x) from f'(x) as a vector expression VEXPR of v, with times_slope_v's rescue. */
 #define BACKWARD_KERNEL_V(NAME, VEXPR, FAR, RESCUE, ...)                                    \
