@@ -78,11 +78,13 @@ static inline void fpk_stream_block_f64(double *out, const double *stage, size_t
 }
 
 /* Ask for [p, p + bytes) to be brought into the cache: hardware prefetchers alone leave a
-   loop that both computes and streams waiting on memory much of the time. */
+   loop that both computes and streams waiting on memory much of the time. __builtin_prefetch,
+   not _mm_prefetch, here and in fpk_read_ahead: GCC 12 compiled _mm_prefetch as nothing where
+   the caller was inlined by force (FPK_VECTOR; see fpk_read_ahead). */
 static inline void fpk_prefetch(const void *p, size_t bytes)
 {
 #if FPK_CAN_STREAM
-    for (size_t at = 0; at < bytes; at += 64) _mm_prefetch((const char *)p + at, _MM_HINT_T0);
+    for (size_t at = 0; at < bytes; at += 64) __builtin_prefetch((const char *)p + at, 0, 3);
 #else
     (void)p, (void)bytes;
 #endif
@@ -139,9 +141,8 @@ static inline void fpk_stream_fence(void)
 static inline void fpk_read_ahead(const void *p)
 {
 #if defined(__AVX512F__)
-    /* __builtin_prefetch, not _mm_prefetch: GCC 12 compiled the latter as nothing where the
-       caller was inlined by force (FPK_VECTOR), and softmax's short rows waited on memory:
-       (1M, 10) float32 forward 10.1 ms on 1 thread, 5.4 when asked (the in-cache pace) */
+    /* __builtin_prefetch (see fpk_prefetch): with _mm_prefetch softmax's short rows waited
+       on memory, (1M, 10) float32 forward 10.1 ms on 1 thread, 5.4 when asked (in-cache pace) */
     __builtin_prefetch((const char *)p + FPK_PREFETCH_AHEAD, 0, 3);
 #else
     (void)p;
