@@ -93,6 +93,14 @@ CASES = {   # name: (the input's maker, the C function's call(lib, ffi, x, g, ou
     "softmax_backward_10": (ten_classes, lambda lib, ffi, x, g, o:
                             lib.fpk_softmax_backward_f32(x, g, o, 1 << 20, 10),
                             torch_softmax_backward),
+    "sce_value_10": (ten_classes, lambda lib, ffi, x, g, o:
+                     lib.fpk_softmax_cross_entropy_value_f32(
+                         x, ffi.cast("int64_t *", TEN_LABELS.ctypes.data), ffi.NULL, 1 << 20, 10,
+                         1, ffi.NULL, ffi.new("double *")), None),
+    "sce_gradient_10": (ten_classes, lambda lib, ffi, x, g, o:
+                        lib.fpk_softmax_cross_entropy_gradient_f32(
+                            x, ffi.cast("int64_t *", TEN_LABELS.ctypes.data), ffi.NULL, o,
+                            1 << 20, 10, 1), None),
     "sce_value_and_gradient_10": (ten_classes, lambda lib, ffi, x, g, o:
                                   lib.fpk_softmax_cross_entropy_value_and_gradient_f32(
                                       x, ffi.cast("int64_t *", TEN_LABELS.ctypes.data), ffi.NULL,

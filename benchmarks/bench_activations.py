@@ -278,10 +278,12 @@ def cases(quick=False):
         p = rng.uniform(0.01, 0.99, n).astype(np.float32)
         y = (rng.uniform(0, 1, n) > 0.5).astype(np.float32)
         grad = np.empty_like(p)
-        for name in ["mae", "mse", "huber", "bce"]:
+        sign = np.where(y > 0, 1, -1).astype(np.float32)    # hinge's targets are -1 and +1
+        for name in ["mae", "mse", "huber", "bce", "hinge"]:
             loss = fk.losses.get(name)
+            target = sign if name == "hinge" else y
             torch_value = torch_gradient = None
-            if torch is not None:
+            if torch is not None and name != "hinge":       # (torch has no such hinge loss)
                 tp, tyy, tgrad = torch.from_numpy(p), torch.from_numpy(y), torch.empty(n)
                 fn = {"mae": F.l1_loss, "mse": F.mse_loss, "huber": F.huber_loss,
                       "bce": F.binary_cross_entropy}[name]
@@ -302,19 +304,58 @@ def cases(quick=False):
                                 np.subtract(1, p, out=out), np.log(out, out=out),
                                 np.subtract(1, y, out=tmp), np.multiply(out, tmp, out=out),
                                 np.add(grad, out, out=grad), -grad.mean()),
+                "hinge": lambda: (np.multiply(p, sign, out=grad), np.subtract(1, grad, out=grad),
+                                  np.maximum(grad, 0, out=grad), grad.mean()),
             }[name]
             result.append({"name": f"{name} value f32 n={n}", "threads": threads,
-                           "fpk": _with_threads(threads, lambda lo=loss: lo.value(p, y)),
+                           "fpk": _with_threads(threads, lambda lo=loss, t=target: lo.value(p, t)),
                            "numpy": numpy_value, "torch": torch_value, "bytes": 8 * n,
                            "flops": None})
             result.append({"name": f"{name} gradient f32 n={n}", "threads": threads,
-                           "fpk": _with_threads(threads, lambda lo=loss: lo.gradient(p, y, out=grad)),
+                           "fpk": _with_threads(threads, lambda lo=loss, t=target: lo.gradient(
+                               p, t, out=grad)),
                            "numpy": None, "torch": torch_gradient, "bytes": 12 * n, "flops": None})
             torch_both = torch_gradient and (lambda v=torch_value, g=torch_gradient: (v(), g()))
             result.append({"name": f"{name} value_and_gradient f32 n={n}", "threads": threads,
-                           "fpk": _with_threads(threads, lambda lo=loss: lo.value_and_gradient(
-                               p, y, out=grad)),
+                           "fpk": _with_threads(threads, lambda lo=loss, t=target: lo.value_and_gradient(
+                               p, t, out=grad)),
                            "numpy": None, "torch": torch_both, "bytes": 12 * n, "flops": None})
+        # cce on a (16384, 1000) batch of probabilities, with labels and with one-hot rows;
+        # torch and NumPy have no cce on probabilities: their natural expressions (nll_loss of
+        # the logarithm; -(y log p) summed over classes), torch's gradient through autograd
+        rows = (1024 if quick else 16384)
+        probs = rng.uniform(0.01, 1, (rows, 1000)).astype(np.float32)
+        probs /= probs.sum(axis=1, keepdims=True)
+        labels = rng.integers(0, 1000, rows)
+        one_hot = np.zeros_like(probs)
+        one_hot[np.arange(rows), labels] = 1
+        pgrad = np.empty_like(probs)
+        cce = fk.losses.get("cce")
+        torch_cce = {}
+        if torch is not None:
+            tprobs, tlabels, tone_hot = map(torch.from_numpy, (probs, labels, one_hot))
+            trainable = tprobs.clone().requires_grad_()
+            torch_cce = {
+                "value one-hot": lambda: -(tone_hot * torch.log(tprobs)).sum(1).mean(),
+                "value_and_gradient labels": lambda t=trainable: torch.autograd.grad(
+                    F.nll_loss(torch.log(t), tlabels), t),
+                "value_and_gradient one-hot": lambda t=trainable: torch.autograd.grad(
+                    -(tone_hot * torch.log(t)).sum(1).mean(), t)}
+        for what, call, numpy_call, passes in [      # (defaults bind the arrays: the cases
+                ("value one-hot", lambda p=probs, y=one_hot: cce.value(p, y),   # run later)
+                 lambda p=probs, y=one_hot: -(y * np.log(p)).sum(1).mean(), 2),
+                ("gradient labels", lambda p=probs, y=labels: cce.gradient(p, y, out=pgrad),
+                 None, 1),
+                ("value_and_gradient labels", lambda p=probs, y=labels: cce.value_and_gradient(
+                    p, y, out=pgrad), None, 1),
+                ("value_and_gradient one-hot", lambda p=probs, y=one_hot: cce.value_and_gradient(
+                    p, y, out=pgrad), None, 3)]:
+            torch_call = torch_cce.get(what)
+            result.append({"name": f"cce {what} f32 ({rows}, 1000)", "threads": threads,
+                           "fpk": _with_threads(threads, call), "numpy": numpy_call,
+                           "torch": torch_call and _with_threads(threads, torch_call, torch),
+                           "bytes": passes * probs.nbytes, "flops": None})
+
         # softmax cross-entropy on a (16384, 1000)-ish batch of logits, on a vocabulary's worth
         # of classes (rows longer than the 4096 exponentials the gradient keeps), and on 10
         # classes (rows narrower than a vector, taken a block of rows at a time); float64 too

@@ -212,6 +212,39 @@ static inline vmask no_lanes(void) { return 0; }
 static inline vmask one_lane(unsigned k) { return (vmask)(1u << k); }
 static inline float lane_v(vfloat x, vmask one) { return _mm512_cvtss_f32(_mm512_maskz_compress_ps(one, x)); }
 static inline vfloat add_lanes_v(vfloat a, vmask m, vfloat b) { return _mm512_mask_add_ps(a, m, a, b); }
+/* The lanes of m as the bits of a number (lane k: bit k). */
+static inline unsigned lane_bits(vmask m) { return m; }
+/* FPK_LANES class labels as floats: labels[k] where 0 <= labels[k] < limit, else -1. */
+static inline vfloat labels_v(const int64_t *labels, int64_t limit)
+{
+    __m512i low = _mm512_loadu_si512(labels), high = _mm512_loadu_si512(labels + 8);
+    __m512i n = _mm512_set1_epi64(limit);           /* unsigned: negative labels fail too */
+    vmask ok = (vmask)(_mm512_cmplt_epu64_mask(low, n) | _mm512_cmplt_epu64_mask(high, n) << 8);
+    __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(low)),
+                                      _mm512_cvtepi64_epi32(high), 1);
+    return _mm512_mask_blend_ps(ok, splat(-1.0f), _mm512_cvtepi32_ps(both));
+}
+
+/* Lanes 2i of a and b side by side (low), or lanes 2i + 1 (high); the same with pairs of
+   lanes. The first steps of transpose_v. */
+static inline vfloat interleave_low_v(vfloat a, vfloat b) { return _mm512_unpacklo_ps(a, b); }
+static inline vfloat interleave_high_v(vfloat a, vfloat b) { return _mm512_unpackhi_ps(a, b); }
+static inline vfloat interleave_pairs_low_v(vfloat a, vfloat b) { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); }
+static inline vfloat interleave_pairs_high_v(vfloat a, vfloat b) { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); }
+/* The last steps of transpose_v: blocks of 4 lanes, then of 8. */
+static inline void transpose_blocks_v(vfloat v[16])
+{
+    vfloat t[16];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            t[8 * i + j] = _mm512_shuffle_f32x4(v[8 * i + j], v[8 * i + 4 + j], 0x88);
+            t[8 * i + 4 + j] = _mm512_shuffle_f32x4(v[8 * i + j], v[8 * i + 4 + j], 0xDD);
+        }
+    for (int j = 0; j < 8; j++) {
+        v[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        v[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
+    }
+}
 
 #elif FPK_SIMD
 /* ---- AVX2 + FMA ------------------------------------------------------------------------------ */
@@ -410,6 +443,28 @@ static inline float lane_v(vfloat x, vmask one)
     return _mm256_cvtss_f32(_mm256_permutevar8x32_ps(x, _mm256_set1_epi32(k)));
 }
 static inline vfloat add_lanes_v(vfloat a, vmask m, vfloat b) { return add_v(a, keep_v(m, b)); }
+static inline unsigned lane_bits(vmask m) { return (unsigned)_mm256_movemask_ps(m); }
+static inline vfloat labels_v(const int64_t *labels, int64_t limit)
+{
+    float classes[8];
+    for (int k = 0; k < 8; k++)
+        classes[k] = labels[k] >= 0 && labels[k] < limit ? (float)labels[k] : -1.0f;
+    return load_v(classes);
+}
+
+static inline vfloat interleave_low_v(vfloat a, vfloat b) { return _mm256_unpacklo_ps(a, b); }
+static inline vfloat interleave_high_v(vfloat a, vfloat b) { return _mm256_unpackhi_ps(a, b); }
+static inline vfloat interleave_pairs_low_v(vfloat a, vfloat b) { return _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(a), _mm256_castps_pd(b))); }
+static inline vfloat interleave_pairs_high_v(vfloat a, vfloat b) { return _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(a), _mm256_castps_pd(b))); }
+static inline void transpose_blocks_v(vfloat v[8])       /* the two halves */
+{
+    vfloat t[8];
+    for (int j = 0; j < 4; j++) {
+        t[j] = _mm256_permute2f128_ps(v[j], v[4 + j], 0x20);
+        t[4 + j] = _mm256_permute2f128_ps(v[j], v[4 + j], 0x31);
+    }
+    for (int j = 0; j < 8; j++) v[j] = t[j];
+}
 #endif
 
 #if FPK_SIMD
@@ -421,6 +476,23 @@ static inline vfloat neg_abs_v(vfloat x) { return from_bits_v(or_i(bits_v(x), sp
 static inline vfloat with_sign_of_v(vfloat m, vfloat x)
 {
     return from_bits_v(or_i(bits_v(m), and_i(bits_v(x), splat_i(INT32_MIN))));
+}
+/* v as an FPK_LANES x FPK_LANES matrix (row j: v[j]) transposed in place: lane k of v[j] to
+   lane j of v[k]. Rows paired lane by lane, then by pairs of lanes, then by blocks. */
+static inline void transpose_v(vfloat v[FPK_LANES])
+{
+    vfloat t[FPK_LANES];
+    for (int i = 0; i < FPK_LANES / 2; i++) {
+        t[2 * i] = interleave_low_v(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = interleave_high_v(v[2 * i], v[2 * i + 1]);
+    }
+    for (int i = 0; i < FPK_LANES / 4; i++) {
+        v[4 * i] = interleave_pairs_low_v(t[4 * i], t[4 * i + 2]);
+        v[4 * i + 1] = interleave_pairs_high_v(t[4 * i], t[4 * i + 2]);
+        v[4 * i + 2] = interleave_pairs_low_v(t[4 * i + 1], t[4 * i + 3]);
+        v[4 * i + 3] = interleave_pairs_high_v(t[4 * i + 1], t[4 * i + 3]);
+    }
+    transpose_blocks_v(v);
 }
 /* Clamp x into [lo, hi]; NaN stays NaN. */
 static inline vfloat clamp_v(vfloat x, float lo, float hi) { return max_v(splat(lo), min_v(splat(hi), x)); }

@@ -739,10 +739,15 @@ def test_softmax_cross_entropy_narrow_rows(cols, threads):
                 in_place = logits.copy()
                 loss.gradient(in_place, y, out=in_place)
                 np.testing.assert_allclose(in_place, want_slope, rtol=2e-6, atol=1e-12)
-    bad = labels.copy()
-    bad[100] = cols
-    with pytest.raises(ValueError):
-        make("softmax_cross_entropy").value_and_gradient(logits, bad)
+                in_place = logits.copy()
+                value, _ = loss.value_and_gradient(in_place, y, out=in_place)
+                np.testing.assert_allclose(value, want_value, rtol=2e-6, atol=1e-30)
+                np.testing.assert_allclose(in_place, want_slope, rtol=2e-6, atol=1e-12)
+    for wrong in (cols, -1):                  # the block reads 16 labels at once: still checked
+        bad = labels.copy()
+        bad[100] = wrong
+        with pytest.raises(ValueError):
+            make("softmax_cross_entropy").value_and_gradient(logits, bad)
 
 
 def sce_reference(z, labels):
