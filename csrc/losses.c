@@ -841,6 +841,45 @@ typedef struct {
     float max;
 } row_ahead;
 
+/* The row loops below are written out twice by BY_WIDTH: for rows narrow enough to take a
+   block of rows at a time (narrow_rows 1, where NARROW_NAME_SUFFIX(cols)), and for the others,
+   so that the compiler fits each loop to its own rows. In one loop for both, the narrow rows
+   paid for the wide rows' code, their running sum going through memory: (1M, 10)
+   value_and_gradient took 21.6 TSC cycles a row in cache, 18.3 this way. */
+#define BY_WIDTH(NAME, SUFFIX, cols, ...)                                                   \
+    do {                                                                                    \
+        if (NARROW_##NAME##_##SUFFIX(cols)) {                                               \
+            const int narrow_rows = 1;                                                      \
+            (void)narrow_rows;                                                              \
+            __VA_ARGS__;                                                                    \
+        } else {                                                                            \
+            const int narrow_rows = 0;                                                      \
+            (void)narrow_rows;                                                              \
+            __VA_ARGS__;                                                                    \
+        }                                                                                   \
+    } while (0)
+#define NARROW_cce_f32(cols) 0
+#define NARROW_cce_f64(cols) 0
+
+/* A thread's blocks of rows [blo, bhi) (rows [b per_block, ...) each, up to `last`, the end of
+   its rows), each row's `result` given by the statements (with row, next, after_next and r)
+   and summed in row order into partial[b] (when there is a partial). */
+#define BLOCK_ROWS(NAME, SUFFIX, T, ...)                                                    \
+    BY_WIDTH(NAME, SUFFIX, cols,                                                            \
+        for (size_t b = blo; b < bhi; b++) {                                                \
+            size_t end = (b + 1) * per_block < rows ? (b + 1) * per_block : rows;           \
+            double s = 0;                                                                   \
+            for (size_t r = b * per_block; r < end; r++) {                                  \
+                const T *row = pred + r * cols, *next = r + 1 < last ? row + cols : NULL;   \
+                const T *after_next = r + 2 < last ? next + cols : row;                     \
+                (void)next, (void)after_next, (void)ahead;                                  \
+                double result = NAN;                                                        \
+                __VA_ARGS__;                                                                \
+                s += result;                                                                \
+            }                                                                               \
+            if (partial) partial[b] = s;                                                    \
+        })
+
 #define ROW_LOSS_VALUE(NAME, SUFFIX, T, ROW)                                                \
     int fpk_##NAME##_value_##SUFFIX(const T *pred, const int64_t *labels,                   \
                                     const T *target_rows, size_t rows, size_t cols,         \
@@ -862,13 +901,15 @@ typedef struct {
                 int mybad = 0;                                                              \
                 row_ahead ahead = {NULL, 0};                                                \
                 NARROW_STATE_##SUFFIX(hi)                                                   \
-                for (size_t r = lo; r < hi; r++) {                                          \
-                    const T *row = pred + r * cols, *next = r + 1 < hi ? row + cols : NULL; \
-                    double result;                                                          \
-                    (void)next, (void)ahead;                                                \
-                    ROW(T, row, labels, target_rows, r, cols, result, mybad);               \
-                    per_row[r] = (T)result;                                                 \
-                }                                                                           \
+                BY_WIDTH(NAME, SUFFIX, cols,                                                \
+                    for (size_t r = lo; r < hi; r++) {                                      \
+                        const T *row = pred + r * cols;                                     \
+                        const T *next = r + 1 < hi ? row + cols : NULL;                     \
+                        double result;                                                      \
+                        (void)next, (void)ahead;                                            \
+                        ROW(T, row, labels, target_rows, r, cols, result, mybad);           \
+                        per_row[r] = (T)result;                                             \
+                    });                                                                     \
                 if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                   \
             return bad ? FPK_ERR_VALUE : FPK_OK;                                            \
         }                                                                                   \
@@ -882,18 +923,8 @@ typedef struct {
             size_t last = bhi * per_block < rows ? bhi * per_block : rows;                  \
             row_ahead ahead = {NULL, 0};                                                    \
             NARROW_STATE_##SUFFIX(last)                                                     \
-            for (size_t b = blo; b < bhi; b++) {                                            \
-                size_t end = (b + 1) * per_block < rows ? (b + 1) * per_block : rows;       \
-                double s = 0;                                                               \
-                for (size_t r = b * per_block; r < end; r++) {                              \
-                    const T *row = pred + r * cols, *next = r + 1 < last ? row + cols : NULL; \
-                    double result;                                                          \
-                    (void)next, (void)ahead;                                                \
-                    ROW(T, row, labels, target_rows, r, cols, result, mybad);               \
-                    s += result;                                                            \
-                }                                                                           \
-                partial[b] = s;                                                             \
-            }                                                                               \
+            BLOCK_ROWS(NAME, SUFFIX, T,                                                     \
+                       ROW(T, row, labels, target_rows, r, cols, result, mybad));           \
             if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
         reduce_partials(partial, blocks, reduction, rows, total);                           \
         return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
@@ -1173,51 +1204,66 @@ static inline int narrow_row(narrow_block *nb, const float *z, const int64_t *la
      && narrow_row(&narrow, z - r * cols, labels, target_rows, r, narrow_end, cols, scale, g) \
      && (result = narrow.loss[r - narrow.first], 1))
 
-/* Whether row r is left to the row kernels (NARROW_ROW did not take it), told to GCC as rare,
-   and those row kernels called out of line (sce_value_row_f32 and, below, sce_gradient_row_f32
-   and sce_both_row_f32): so the row loops keep their running sum and counters in registers,
-   not in memory, which each narrow row paid for ((1M, 10) in cache, TSC cycles a row: value
-   17.4 -> 13.8, value_and_gradient 22.0 -> 20.4). */
+#define NARROW_softmax_cross_entropy_f32(cols) ((cols) <= NARROW_COLS)
+
+/* Whether row r is left to the row kernels (NARROW_ROW did not take it), told to GCC as rare:
+   the rows the block leaves (no class, NaN, an infinite maximum) go to the scalar row kernels,
+   out of line (SCE_SCALAR_ROWS), and the narrow rows' loop keeps its sum in a register. */
 #define LEFT_OVER(z, labels, target_rows, r, cols, scale, g, result)                       \
     __builtin_expect(!NARROW_ROW(z, labels, target_rows, r, cols, scale, g, result), 0)
 
-/* (next, after_next, ahead and streaming: variables of the row loops) */
-static FPK_NOINLINE double sce_value_row_f32(const float *z, const int64_t *labels,
-                                             const float *target_rows, size_t r, size_t cols,
-                                             int *bad, const float *next, row_ahead *ahead)
-{
-    double result = NAN;
-    int64_t class_ = row_class_f32(labels, target_rows, r, cols);
-    if (class_ >= 0 && sce_row_v(z, cols, (size_t)class_, &result, next, ahead)) return result;
-    SCE_ROW(float, f32, z, labels, target_rows, r, cols, result, *bad);
-    return result;
-}
+/* (narrow_rows from BY_WIDTH; next, after_next, ahead and streaming: of the row loops) */
 #define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad)                        \
     do {                                                                                    \
-        if (LEFT_OVER(z, labels, target_rows, r, cols, 1.0, NULL, result))                  \
-            result = sce_value_row_f32(z, labels, target_rows, r, cols, &bad, next, &ahead); \
+        if (narrow_rows) {                                                                  \
+            if (LEFT_OVER(z, labels, target_rows, r, cols, 1.0, NULL, result))              \
+                result = sce_value_row_f32(z, labels, target_rows, r, cols, &bad);          \
+            break;                                                                          \
+        }                                                                                   \
+        int64_t class_ = row_class_f32(labels, target_rows, r, cols);                       \
+        if (class_ >= 0 && sce_row_v(z, cols, (size_t)class_, &result, next, &ahead))       \
+            break;                                                                          \
+        result = sce_value_row_f32(z, labels, target_rows, r, cols, &bad);                  \
     } while (0)
 #define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b)                                             \
     do {                                                                                    \
         double loss_;                                                                       \
-        if (LEFT_OVER(z, l, t, r, c, s, g, loss_))                                          \
-            sce_gradient_row_f32(z, l, t, r, c, s, g, &b, streaming, next, after_next, &ahead); \
-        (void)loss_;                                                                        \
+        if (narrow_rows) {                                                                  \
+            if (LEFT_OVER(z, l, t, r, c, s, g, loss_))                                      \
+                sce_gradient_row_f32(z, l, t, r, c, s, g, &b);                              \
+            (void)loss_;                                                                    \
+            break;                                                                          \
+        }                                                                                   \
+        int64_t class_ = row_class_f32(l, t, r, c);                                         \
+        if (class_ >= 0                                                                     \
+            && sce_grad_row_v(z, c, (size_t)class_, s, g, streaming, NULL, next,            \
+                              after_next, &ahead))                                          \
+            break;                                                                          \
+        sce_gradient_row_f32(z, l, t, r, c, s, g, &b);                                      \
     } while (0)
 /* loss and gradient of a row (result: the loss), the exponentials taken once */
 #define SCE_BOTH_F32(T, z, l, t, r, c, s, g, result, b)                                     \
     do {                                                                                    \
-        if (LEFT_OVER(z, l, t, r, c, s, g, result))                                         \
-            result = sce_both_row_f32(z, l, t, r, c, s, g, &b, streaming, next, after_next, \
-                                      &ahead);                                              \
+        if (narrow_rows) {                                                                  \
+            if (LEFT_OVER(z, l, t, r, c, s, g, result))                                     \
+                result = sce_both_row_f32(z, l, t, r, c, s, g, &b);                         \
+            break;                                                                          \
+        }                                                                                   \
+        int64_t class_ = row_class_f32(l, t, r, c);                                         \
+        if (class_ >= 0                                                                     \
+            && sce_grad_row_v(z, c, (size_t)class_, s, g, streaming, &result, next,         \
+                              after_next, &ahead))                                          \
+            break;                                                                          \
+        result = sce_both_row_f32(z, l, t, r, c, s, g, &b);                                 \
     } while (0)
 #else
 #define NARROW_STATE_f32(END)
+#define NARROW_softmax_cross_entropy_f32(cols) 0
 #define SCE_ROW_F32(T, z, labels, target_rows, r, cols, result, bad)                        \
-    SCE_ROW(T, f32, z, labels, target_rows, r, cols, result, bad)
-#define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b) SCE_GRAD_ROW(T, f32, z, l, t, r, c, s, g, b)
+    result = sce_value_row_f32(z, labels, target_rows, r, cols, &bad)
+#define SCE_GRAD_F32(T, z, l, t, r, c, s, g, b) sce_gradient_row_f32(z, l, t, r, c, s, g, &b)
 #define SCE_BOTH_F32(T, z, l, t, r, c, s, g, result, b)                                     \
-    SCE_BOTH_ROW(T, f32, z, l, t, r, c, s, g, result, b)
+    result = sce_both_row_f32(z, l, t, r, c, s, g, &b)
 #endif
 
 /* float64 rows of at most NARROW_COLS_F64 classes, NARROW_ROWS_F64 rows at a time as one flat
@@ -1375,21 +1421,20 @@ static int sce_row_f64(const double *z, size_t cols, int64_t c, double scale, do
     return 1;
 }
 
-/* row r by the narrow block or sce_row_f64 when they can (result: its loss), else 0 */
+#define NARROW_softmax_cross_entropy_f64(cols) ((cols) <= NARROW_COLS_F64)
+
+/* row r by the narrow block or sce_row_f64 when they can (result: its loss), else 0; told to
+   GCC as the usual case, the others going to the scalar row kernels out of line (as LEFT_OVER
+   for float) */
 #define SCE_FAST_F64(z, l, t, r, c, s, g, result)                                           \
-    (NARROW_ROW_F64(z, l, t, r, c, s, g, result)                                            \
-     || (c > NARROW_COLS_F64 && sce_row_f64(z, c, row_class_f64(l, t, r, c), s, g, &result)))
+    __builtin_expect(narrow_rows ? NARROW_ROW_F64(z, l, t, r, c, s, g, result)              \
+                                 : sce_row_f64(z, c, row_class_f64(l, t, r, c), s, g, &result), 1)
 
 #define SCE_ROW_F64(T, z, labels, target_rows, r, cols, result, bad)                        \
     do {                                                                                    \
-        if (SCE_FAST_F64(z, labels, target_rows, r, cols, 1.0, NULL, result)) break;        \
-        SCE_ROW(T, f64, z, labels, target_rows, r, cols, result, bad);                      \
+        if (!SCE_FAST_F64(z, labels, target_rows, r, cols, 1.0, NULL, result))              \
+            result = sce_value_row_f64(z, labels, target_rows, r, cols, &bad);              \
     } while (0)
-
-ROW_LOSS_VALUE(cce, f32, float, CCE_ROW_F32)
-ROW_LOSS_VALUE(cce, f64, double, CCE_ROW_F64)
-ROW_LOSS_VALUE(softmax_cross_entropy, f32, float, SCE_ROW_F32)
-ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
 
 /* d cce / d p_j = -y_j / clamp(p_j)  (the formula's derivative at the clamped p); a one-hot
    row (one_hot_at) takes its label's, with the -0 the formula gives for weights of 0. */
@@ -1452,35 +1497,6 @@ ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
         SCE_GRAD_AT(T, z, l, t, r, c, lse, k, weight, s, g, b);                             \
     } while (0)
 
-#if VECTOR_F32
-/* SCE_GRAD_F32's and SCE_BOTH_F32's rows left over (see LEFT_OVER) */
-static FPK_NOINLINE void sce_gradient_row_f32(const float *z, const int64_t *labels,
-                                              const float *target_rows, size_t r, size_t cols,
-                                              double scale, float *g, int *bad, int streaming,
-                                              const float *next, const float *after_next,
-                                              row_ahead *ahead)
-{
-    int64_t class_ = row_class_f32(labels, target_rows, r, cols);
-    if (class_ >= 0 && sce_grad_row_v(z, cols, (size_t)class_, scale, g, streaming, NULL, next,
-                                      after_next, ahead))
-        return;
-    SCE_GRAD_ROW(float, f32, z, labels, target_rows, r, cols, scale, g, *bad);
-}
-static FPK_NOINLINE double sce_both_row_f32(const float *z, const int64_t *labels,
-                                            const float *target_rows, size_t r, size_t cols,
-                                            double scale, float *g, int *bad, int streaming,
-                                            const float *next, const float *after_next,
-                                            row_ahead *ahead)
-{
-    double result = NAN;
-    int64_t class_ = row_class_f32(labels, target_rows, r, cols);
-    if (class_ >= 0 && sce_grad_row_v(z, cols, (size_t)class_, scale, g, streaming, &result,
-                                      next, after_next, ahead))
-        return result;
-    SCE_BOTH_ROW(float, f32, z, labels, target_rows, r, cols, scale, g, result, *bad);
-    return result;
-}
-#endif
 
 #define ROW_LOSS_GRADIENT(NAME, SUFFIX, T, ROW)                                             \
     int fpk_##NAME##_gradient_##SUFFIX(const T *pred, const int64_t *labels,                \
@@ -1499,13 +1515,14 @@ static FPK_NOINLINE double sce_both_row_f32(const float *z, const int64_t *label
             int mybad = 0;                                                                  \
             row_ahead ahead = {NULL, 0};                                                    \
             NARROW_STATE_##SUFFIX(hi)                                                       \
-            for (size_t r = lo; r < hi; r++) {                                              \
-                const T *row = pred + r * cols, *next = r + 1 < hi ? row + cols : NULL;     \
-                const T *after_next = r + 2 < hi ? next + cols : row;                       \
-                T *g_row = grad + r * cols;                                                 \
-                (void)next, (void)after_next, (void)ahead;                                  \
-                ROW(T, row, labels, target_rows, r, cols, scale, g_row, mybad);             \
-            }                                                                               \
+            BY_WIDTH(NAME, SUFFIX, cols,                                                    \
+                for (size_t r = lo; r < hi; r++) {                                          \
+                    const T *row = pred + r * cols, *next = r + 1 < hi ? row + cols : NULL; \
+                    const T *after_next = r + 2 < hi ? next + cols : row;                   \
+                    T *g_row = grad + r * cols;                                             \
+                    (void)next, (void)after_next, (void)ahead;                              \
+                    ROW(T, row, labels, target_rows, r, cols, scale, g_row, mybad);         \
+                });                                                                         \
             if (streaming) fpk_stream_fence();                                              \
             if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
         return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
@@ -1514,8 +1531,9 @@ static FPK_NOINLINE double sce_both_row_f32(const float *z, const int64_t *label
 #define SCE_GRAD_F64(T, z, l, t, r, c, s, g, b)                                             \
     do {                                                                                    \
         double loss_;                                                                       \
-        if (SCE_FAST_F64(z, l, t, r, c, s, g, loss_)) { (void)loss_; break; }              \
-        SCE_GRAD_ROW(T, f64, z, l, t, r, c, s, g, b);                                       \
+        if (!SCE_FAST_F64(z, l, t, r, c, s, g, loss_))                                      \
+            sce_gradient_row_f64(z, l, t, r, c, s, g, &b);                                  \
+        (void)loss_;                                                                        \
     } while (0)
 
 /* The loss of a row (result) by ROW, then its gradient by GRAD (which may overwrite the row). */
@@ -1530,8 +1548,8 @@ static FPK_NOINLINE double sce_both_row_f32(const float *z, const int64_t *label
     BOTH_ROWS(T, p, l, t, r, c, s, g, result, b, CCE_ROW_F64, CCE_GRAD_F64)
 #define SCE_BOTH_F64(T, z, l, t, r, c, s, g, result, b)                                     \
     do {                                                                                    \
-        if (SCE_FAST_F64(z, l, t, r, c, s, g, result)) break;                               \
-        SCE_BOTH_ROW(T, f64, z, l, t, r, c, s, g, result, b);                               \
+        if (!SCE_FAST_F64(z, l, t, r, c, s, g, result))                                     \
+            result = sce_both_row_f64(z, l, t, r, c, s, g, &b);                             \
     } while (0)
 
 /* Both in one pass, row by row, over the blocks of rows of ROW_LOSS_VALUE (so the total has
@@ -1567,27 +1585,50 @@ static FPK_NOINLINE double sce_both_row_f32(const float *z, const int64_t *label
             size_t last = bhi * per_block < rows ? bhi * per_block : rows;                  \
             row_ahead ahead = {NULL, 0};                                                    \
             NARROW_STATE_##SUFFIX(last)                                                     \
-            for (size_t b = blo; b < bhi; b++) {                                            \
-                size_t end = (b + 1) * per_block < rows ? (b + 1) * per_block : rows;       \
-                double s = 0;                                                               \
-                for (size_t r = b * per_block; r < end; r++) {                              \
-                    const T *row = pred + r * cols, *next = r + 1 < last ? row + cols : NULL; \
-                    const T *after_next = r + 2 < last ? next + cols : row;                 \
-                    T *g_row = grad + r * cols;                                             \
-                    (void)next, (void)after_next, (void)ahead;                              \
-                    double result = NAN;                                                    \
-                    BOTH(T, row, labels, target_rows, r, cols, scale, g_row, result, mybad); \
-                    if (none) per_row[r] = (T)result;                                       \
-                    s += result;                                                            \
-                }                                                                           \
-                if (!none) partial[b] = s;                                                  \
-            }                                                                               \
+            BLOCK_ROWS(NAME, SUFFIX, T,                                                     \
+                       T *g_row = grad + r * cols;                                          \
+                       BOTH(T, row, labels, target_rows, r, cols, scale, g_row, result, mybad); \
+                       if (none) per_row[r] = (T)result);                                   \
             if (streaming) fpk_stream_fence();                                              \
             if (mybad) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED););                       \
         if (!none) reduce_partials(partial, blocks, reduction, rows, total);                \
         return bad ? FPK_ERR_VALUE : FPK_OK;                                                \
     }
 
+/* The scalar row kernels of softmax_cross_entropy as functions, called out of line: for the
+   rows the fast paths leave (see LEFT_OVER, SCE_FAST_F64). */
+#define SCE_SCALAR_ROWS(SUFFIX, T)                                                          \
+    static FPK_NOINLINE double sce_value_row_##SUFFIX(const T *z, const int64_t *labels,    \
+                                                      const T *target_rows, size_t r,       \
+                                                      size_t cols, int *bad)                \
+    {                                                                                       \
+        double result = NAN;                                                                \
+        SCE_ROW(T, SUFFIX, z, labels, target_rows, r, cols, result, *bad);                  \
+        return result;                                                                      \
+    }                                                                                       \
+    static FPK_NOINLINE void sce_gradient_row_##SUFFIX(const T *z, const int64_t *labels,   \
+                                                       const T *target_rows, size_t r,      \
+                                                       size_t cols, double scale, T *g,     \
+                                                       int *bad)                            \
+    {                                                                                       \
+        SCE_GRAD_ROW(T, SUFFIX, z, labels, target_rows, r, cols, scale, g, *bad);           \
+    }                                                                                       \
+    static FPK_NOINLINE double sce_both_row_##SUFFIX(const T *z, const int64_t *labels,     \
+                                                     const T *target_rows, size_t r,        \
+                                                     size_t cols, double scale, T *g,       \
+                                                     int *bad)                              \
+    {                                                                                       \
+        double result = NAN;                                                                \
+        SCE_BOTH_ROW(T, SUFFIX, z, labels, target_rows, r, cols, scale, g, result, *bad);   \
+        return result;                                                                      \
+    }
+SCE_SCALAR_ROWS(f32, float)
+SCE_SCALAR_ROWS(f64, double)
+
+ROW_LOSS_VALUE(cce, f32, float, CCE_ROW_F32)
+ROW_LOSS_VALUE(cce, f64, double, CCE_ROW_F64)
+ROW_LOSS_VALUE(softmax_cross_entropy, f32, float, SCE_ROW_F32)
+ROW_LOSS_VALUE(softmax_cross_entropy, f64, double, SCE_ROW_F64)
 ROW_LOSS_GRADIENT(cce, f32, float, CCE_GRAD_F32)
 ROW_LOSS_GRADIENT(cce, f64, double, CCE_GRAD_F64)
 ROW_LOSS_GRADIENT(softmax_cross_entropy, f32, float, SCE_GRAD_F32)
