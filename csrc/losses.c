@@ -1052,7 +1052,7 @@ static inline int sce_grad_row_v(const float *z, size_t cols, size_t c, double s
 /* Narrow rows (cols <= NARROW_COLS), FPK_LANES rows at a time with one row on each lane: a row
    of its own would fill a fraction of a vector and spend most of its time in the reductions
    across lanes and in the work of each row ((1M, 10) value_and_gradient, 1 thread: 27 ns a
-   row, 12 this way). The rows are turned across (lane k: row first + k), their losses and
+   row, 7 this way). The rows are turned across (lane k: row first + k), their losses and
    gradients taken on whole vectors by the row kernels' formulas, and the gradients turned back
    and written once the whole block is read (so a thread writes only its own rows, and in place
    z is read first). */
@@ -1496,7 +1496,6 @@ static int sce_row_f64(const double *z, size_t cols, int64_t c, double scale, do
         SCE_LOSS_AT(T, z, l, t, r, c, lse, k, loss, result, b);                             \
         SCE_GRAD_AT(T, z, l, t, r, c, lse, k, weight, s, g, b);                             \
     } while (0)
-
 
 #define ROW_LOSS_GRADIENT(NAME, SUFFIX, T, ROW)                                             \
     int fpk_##NAME##_gradient_##SUFFIX(const T *pred, const int64_t *labels,                \
