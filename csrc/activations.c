@@ -967,9 +967,7 @@ FPK_VECTOR vfloat gelu_tanh_minus_arg_v(vfloat a, vfloat *lo)
     vfloat cubic = mul_v(c3, sq);                              /* c3 a^2 = cubic + cubic_lo */
     vfloat cubic_lo = fma_v(c3, sq_lo, fms_v(c3, sq, cubic));
     cubic_lo = fnma_v(splat(GELU_TANH_C3_LO), sq, cubic_lo);
-    vfloat q = add_v(c1, cubic);                               /* two-sum: c1 + cubic = q + err */
-    vfloat cubic_part = sub_v(q, c1);
-    vfloat err = add_v(sub_v(c1, sub_v(q, cubic_part)), sub_v(cubic, cubic_part));
+    vfloat err, q = two_sum_v(c1, cubic, &err);                /* c1 + cubic = q + err */
     vfloat q_lo = add_v(add_v(err, cubic_lo), splat(-GELU_TANH_C1_LO));
     vfloat z = mul_v(a, q);
     *lo = fma_v(a, q_lo, fms_v(a, q, z));

@@ -494,6 +494,13 @@ static inline void transpose_v(vfloat v[FPK_LANES])
     }
     transpose_blocks_v(v);
 }
+/* a + b as sum + *error exactly (TwoSum, for any a and b: six operations). */
+static inline vfloat two_sum_v(vfloat a, vfloat b, vfloat *error)
+{
+    vfloat sum = add_v(a, b), b_part = sub_v(sum, a);
+    *error = add_v(sub_v(a, sub_v(sum, b_part)), sub_v(b, b_part));
+    return sum;
+}
 /* Clamp x into [lo, hi]; NaN stays NaN. */
 static inline vfloat clamp_v(vfloat x, float lo, float hi) { return max_v(splat(lo), min_v(splat(hi), x)); }
 #endif

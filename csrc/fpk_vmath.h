@@ -455,8 +455,7 @@ FPK_VECTOR vfloat tree_sum(vfloat v[TREE_ROWS], vfloat *errors, vfloat *error,
         for (int k = 0; k < n / 2; k++) {
             vfloat a = pick2_v(v[2 * k], p->lower[level], v[2 * k + 1]);
             vfloat b = pick2_v(v[2 * k], p->upper[level], v[2 * k + 1]);
-            vfloat total = add_v(a, b), b_part = sub_v(total, a);
-            vfloat rounding = add_v(sub_v(a, sub_v(total, b_part)), sub_v(b, b_part));
+            vfloat rounding, total = two_sum_v(a, b, &rounding);
             vfloat *in = level > 0 ? carried : errors;
             if (in)
                 rounding = add_v(rounding, add_v(pick2_v(in[2 * k], p->lower[level], in[2 * k + 1]),
