@@ -67,10 +67,6 @@ static inline vfloat fnma_v(vfloat a, vfloat b, vfloat c) { return _mm512_fnmadd
 static inline vfloat min_v(vfloat a, vfloat b) { return _mm512_min_ps(a, b); }
 static inline vfloat max_v(vfloat a, vfloat b) { return _mm512_max_ps(a, b); }
 static inline vfloat abs_v(vfloat x) { return _mm512_abs_ps(x); }
-static inline vfloat round_v(vfloat x)            /* to the nearest integer, ties to even */
-{
-    return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-}
 /* x 2^k for integral k, rounded once (subnormal results included). */
 static inline vfloat scalef_v(vfloat x, vfloat k) { return _mm512_scalef_ps(x, k); }
 /* The same for |x| < 2^8 and k <= 54 (exponentials and their products): cheaper on AVX2. */
@@ -267,7 +263,6 @@ static inline vfloat fnma_v(vfloat a, vfloat b, vfloat c) { return _mm256_fnmadd
 static inline vfloat min_v(vfloat a, vfloat b) { return _mm256_min_ps(a, b); }
 static inline vfloat max_v(vfloat a, vfloat b) { return _mm256_max_ps(a, b); }
 static inline vfloat abs_v(vfloat x) { return _mm256_andnot_ps(splat(-0.0f), x); }
-static inline vfloat round_v(vfloat x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 static inline vint bits_v(vfloat x) { return _mm256_castps_si256(x); }
 static inline vfloat from_bits_v(vint i) { return _mm256_castsi256_ps(i); }
 static inline vint or_i(vint a, vint b) { return _mm256_or_si256(a, b); }

@@ -277,7 +277,7 @@ FPK_VECTOR vfloat exp_v(vfloat x) { return exp_scaled_v(x, splat(-0.0f)); }
    keep -20000 < hi < 88 (k ln2's high part stays exact; 2^k then underflows to 0 cleanly). */
 FPK_VECTOR vfloat expm1_split_v(vfloat hi, vfloat lo, vfloat *k)
 {
-    *k = round_v(mul_v(hi, splat(1.44269504f)));
+    *k = ln2_multiple_v(hi);    /* fma and sub: vrndscaleps would take 2 uops on Intel */
     return expm1_reduced_v(hi, lo, *k);
 }
 
