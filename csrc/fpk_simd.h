@@ -182,9 +182,14 @@ static inline vdouble load_first_d(const double *p, size_t count) { return _mm51
 static inline void store_first_d(double *p, vdouble x, size_t count) { _mm512_mask_storeu_pd(p, first_lanes_d(count), x); }
 static inline void stream_d(double *p, vdouble x) { _mm512_stream_pd(p, x); }   /* p 64-byte aligned */
 static inline vdouble fma_d(vdouble a, vdouble b, vdouble c) { return _mm512_fmadd_pd(a, b, c); }
+static inline vdouble fms_d(vdouble a, vdouble b, vdouble c) { return _mm512_fmsub_pd(a, b, c); }
 static inline vdouble signs_d(vdouble x)
 {
     return _mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(x), _mm512_set1_epi64(INT64_MIN)));
+}
+static inline vdouble with_sign_of_d(vdouble m, vdouble x)    /* m >= 0 with x's sign */
+{
+    return _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(m), _mm512_castpd_si512(signs_d(x))));
 }
 static inline vdouble scalef_d(vdouble x, vdouble k) { return _mm512_scalef_pd(x, k); }
 static inline vdouble lookup16_d(const double *table, vdouble bits)

@@ -344,13 +344,14 @@ def test_float64_matches_numpy_reference(name, threads):
 
 
 def test_erf_float32_dense(threads):
-    """Every 1024th float32 in [0, 4.5], and every one near the switch from the polynomial to
-    1 - erfc (|x| = 1/2) and near the clamp (|x| = 4), both signs, within 4 ULP of the float64
-    kernel's erf (test_erf_float64_dense)."""
+    """Every 1024th float32 in [0, 4.5], and every one near the ends of the AVX-512 kernel's
+    intervals ((j + 1/2) 0.26), near the AVX2 kernel's switch from its polynomial to 1 - erfc
+    (|x| = 1/2) and near the clamp (|x| = 4), both signs, within 4 ULP of the float64 kernel's
+    erf (test_erf_float64_dense)."""
     bits = lambda v: int(np.float32(v).view(np.int32))
-    x = np.concatenate([np.arange(0, bits(4.5), 1024, dtype=np.int32),
-                        np.arange(bits(0.49), bits(0.51), dtype=np.int32),
-                        np.arange(bits(3.99), bits(4.01), dtype=np.int32)]).view(np.float32)
+    near = lambda v: np.arange(bits(v * 0.999), bits(v * 1.001), dtype=np.int32)
+    x = np.concatenate([np.arange(0, bits(4.5), 1024, dtype=np.int32), near(0.5), near(4.0)]
+                       + [near((j + 0.5) * 0.26) for j in range(15)]).view(np.float32)
     x = np.concatenate([x, -x])
     distance = ulp_distance(fk.erf(x), fk.erf(x.astype(np.float64)).astype(np.float32))
     assert distance.max() <= 4, x[np.argmax(distance)]
@@ -406,9 +407,12 @@ def test_float64_exponential_kernels_against_long_double(beta, threads):
 
 
 def test_erf_float64_dense(threads):
-    """Within 2 ULP of libm's erf (measured 1), around the switch from z P(z^2) to
-    1 - erfc (|x| = 0.85) and across [-6.5, 6.5], where erf reaches +-1."""
-    x = np.concatenate([np.linspace(-6.5, 6.5, 20_001), np.linspace(0.84, 0.86, 2001)])
+    """Within 2 ULP of libm's erf (measured 1), across [-6.5, 6.5], where erf reaches +-1, and
+    around the ends of the AVX-512 kernel's intervals ((j + 1/2) 0.4, and its clamp at 6.1) and
+    the plain-C kernel's switch from z P(z^2) to 1 - erfc (|x| = 0.85)."""
+    ends = [(j + 0.5) * 0.4 for j in range(15)] + [0.85, 6.1]
+    x = np.concatenate([np.linspace(-6.5, 6.5, 20_001)]
+                       + [np.linspace(v * 0.999, v * 1.001, 2001) for v in ends])
     x = np.concatenate([x, -x])
     distance = ulp_distance_64(fk.erf(x), _erf(x).astype(np.float64))
     assert distance.max() <= 2, x[np.argmax(distance)]

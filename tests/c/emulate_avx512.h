@@ -194,6 +194,15 @@ SHUFFLE_BLOCKS(f32x4, simde__m512, f32, 4)
 SHUFFLE_BLOCKS(f64x2, simde__m512d, f64, 2)
 #undef SHUFFLE_BLOCKS
 
+static inline simde__mmask8 fpk_emulated_cmplt_epu64_mask(simde__m512i a, simde__m512i b)
+{
+    simde__m512i_private x = simde__m512i_to_private(a), y = simde__m512i_to_private(b);
+    simde__mmask8 m = 0;
+    for (int i = 0; i < 8; i++) m |= (simde__mmask8)((x.u64[i] < y.u64[i]) << i);
+    return m;
+}
+
+#define _mm512_cmplt_epu64_mask(a, b) fpk_emulated_cmplt_epu64_mask(a, b)
 #define _mm512_srai_epi32(a, bits) fpk_emulated_srai_epi32(a, bits)
 #define _mm512_cvtepi32_ps(a) fpk_emulated_cvtepi32_ps(a)
 #define _mm512_cvtps_pd(a) fpk_emulated_cvtps_pd(a)
