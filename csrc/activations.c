@@ -900,9 +900,10 @@ FPK_VECTOR vfloat gelu_v(vfloat x)
 #if FPK_LANES == 16
 /* erf on AVX-512 lanes: a piecewise polynomial in a = |x| with x's sign put back, for float
  * (here, within 0.8 ULP, 1.01 just above FLT_MIN where the low parts below underflow; beyond
- * |x| = 4 erf is +-1 in float) and double (erf_d_v, 0.7 ULP; beyond 6.1). On each of 16 intervals of width w centred on 0, w, ..., 15w (a / w rounded
- * numbers them), erf(a) is a polynomial in d = a - c, exact by Sterbenz, whose coefficients
- * come one vpermps / vpermt2pd each (fpk_erf_table.h): Horner's rule down to d^2's, then
+ * |x| = 4 erf is +-1 in float) and double (erf_d_v, 0.7 ULP; beyond 6.1). On each of 16
+ * intervals of width w centred on 0, w, ..., 15w (a / w rounded numbers them), erf(a) is a
+ * polynomial in d = a - c, exact by Sterbenz, whose coefficients come one vpermps /
+ * vpermt2pd each (fpk_erf_table.h): Horner's rule down to d^2's, then
  * c0 + c1 d + the rest with c0 and c1 in two parts, c1 d split exactly by an fma and c0 + c1 d
  * summed by Fast2Sum (|c0| > |c1 d| on every interval but the first, where c0 = 0), so that
  * erf(a) is rounded about once (summed plainly, erf(a < 0.6) was 1.3-1.4 ULP off). Against the
