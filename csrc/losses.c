@@ -1117,8 +1117,8 @@ static inline void narrow_write(narrow_block *nb, vfloat x[FPK_LANES], float *g,
             store_v(nb->grad[k], x[k]);
     }
     for (size_t k = 0; nb->written && k < nb->count; k++)
-        for (size_t j = 0; !whole_in_block(k, nb->count, cols) && j < cols; j++)
-            g[k * cols + j] = nb->grad[k][j];
+        if (!whole_in_block(k, nb->count, cols))
+            for (size_t j = 0; j < cols; j++) g[k * cols + j] = nb->grad[k][j];
 }
 
 /* Rows [first, first + count) of z (count <= FPK_LANES, up to end, the end of the thread's
@@ -1177,10 +1177,9 @@ static void narrow_fill(narrow_block *nb, const float *z, const int64_t *labels,
     }
     if (!g) return;
     vfloat hi = load_v(factor_hi), lo = load_v(factor_lo), at_class = load_v(g_c);
-    for (size_t j = 0; j < FPK_LANES; j++) {
-        vfloat v = j < cols ? fma_v(x[j], hi, mul_v(x[j], lo)) : zero_v();
-        x[j] = j < cols ? blend_v(is_class[j], v, at_class) : v;
-    }
+    for (size_t j = 0; j < FPK_LANES; j++)                      /* classes past cols: 0 */
+        x[j] = j < cols ? blend_v(is_class[j], fma_v(x[j], hi, mul_v(x[j], lo)), at_class)
+                        : zero_v();
     narrow_write(nb, x, g, cols);
 }
 
